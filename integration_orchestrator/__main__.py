@@ -1,0 +1,3 @@
+from integration_orchestrator.cli import main
+
+raise SystemExit(main())

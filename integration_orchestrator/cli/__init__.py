@@ -1,0 +1,57 @@
+"""``integration-orchestrator`` command line.
+
+Each sibling module (not starting with ``_``) defines ``register(subparsers)`` and adds
+one command group; handlers take the parsed namespace and return the exit status:
+0 success, 1 a failed test or run, 2 bad input (the message names the row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from integration_orchestrator.errors import DatabaseUnavailableError, IntegrationOrchestratorError
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="integration-orchestrator",
+        description="Integrations defined as rows in PostgreSQL, run by Dagster.",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="platform database (default: $INTEGRATION_ORCHESTRATOR_DATABASE_URL, else embedded)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    package = importlib.import_module(__name__)
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except DatabaseUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except IntegrationOrchestratorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,115 @@
+"""Real PostgreSQL for every test, no mocks.
+
+One server per test session: the embedded server (a fresh data directory under the
+session's temp folder), or the server named by ``INTEGRATION_ORCHESTRATOR_TEST_DATABASE_URL``
+(e.g. the PostgreSQL 15 service at ``postgresql://postgres@127.0.0.1:5432/postgres``).
+The schema is migrated once into a template database; each test that asks for
+``database_url`` gets its own database cloned from it (``CREATE DATABASE ... TEMPLATE``),
+so tests are isolated and cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from integration_orchestrator.db import connect, upgrade
+from integration_orchestrator.db.embedded import start_embedded_server
+from integration_orchestrator.db.urls import with_database
+
+TEST_URL_ENV = "INTEGRATION_ORCHESTRATOR_TEST_DATABASE_URL"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL to the maintenance database of the session's PostgreSQL server."""
+    external = os.environ.get(TEST_URL_ENV)
+    if external:
+        yield external
+        return
+    server = start_embedded_server(tmp_path_factory.mktemp("embedded-pg"))
+    yield server.url("postgres")
+    server.stop()
+
+
+def _drop(admin_url: str, name: str) -> None:
+    with connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_admin_url: str) -> Iterator[str]:
+    """Name of a database migrated to the latest schema, used as a clone template."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"io_tpl_{worker}_{uuid.uuid4().hex[:8]}"
+    with connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        upgrade(with_database(pg_admin_url, name))
+        yield name
+    finally:
+        _drop(pg_admin_url, name)
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, template_database: str) -> Iterator[str]:
+    """A fresh, fully migrated database of its own for this test."""
+    name = f"io_t_{uuid.uuid4().hex[:12]}"
+    with connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_database)
+            )
+        )
+    try:
+        yield with_database(pg_admin_url, name)
+    finally:
+        _drop(pg_admin_url, name)
+
+
+@pytest.fixture
+def empty_database_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database with no schema at all (for migration tests)."""
+    name = f"io_e_{uuid.uuid4().hex[:12]}"
+    with connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(pg_admin_url, name)
+    finally:
+        _drop(pg_admin_url, name)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """An owner connection (autocommit) to the test's database."""
+    with connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def run_cli(database_url: str, tmp_path: Path) -> Any:
+    """Run the real ``integration-orchestrator`` entry point against the test database."""
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, "INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url, **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "integration_orchestrator", *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            env=full_env,
+            cwd=tmp_path,
+            timeout=600,
+        )
+
+    return run
