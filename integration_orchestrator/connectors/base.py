@@ -1,0 +1,167 @@
+"""What every connector is: a source that yields batches, a target that writes them.
+
+A connector type registers a :class:`ConnectorSpec` (its ``type``, its JSON Schema and a
+factory). :func:`open_source` / :func:`open_target` resolve ``{"$secret": ...}`` values
+through the caller's resolver (at run time, inside the op), then build the connector.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from integration_orchestrator.errors import IntegrationOrchestratorError
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "ConnectorContext",
+    "ConnectorError",
+    "ConnectorSpec",
+    "Record",
+    "SecretResolver",
+    "Source",
+    "Target",
+    "WriteResult",
+    "chunked",
+    "connector_spec",
+    "iter_batches",
+    "register_source",
+    "register_target",
+    "registered_types",
+]
+
+Record = dict[str, Any]
+SecretResolver = Callable[[str], str]
+Role = Literal["source", "target"]
+
+DEFAULT_BATCH_SIZE = 1000
+
+
+class ConnectorError(IntegrationOrchestratorError):
+    """A connector failed at run time (server down, bad response, load rejected).
+
+    ``connector`` names the connector (``"http source"``, ``"postgres_table target"``),
+    ``reason`` says what went wrong; the message never contains secret values.
+    """
+
+    def __init__(self, connector: str, reason: str) -> None:
+        self.connector = connector
+        self.reason = reason
+        super().__init__(f"{connector}: {reason}")
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """What the caller knows beyond the endpoint config.
+
+    ``rate_limits``: the template's ``rate_limits`` (used by ``http`` when the config has
+    no ``rate_limit`` of its own). ``database_url``: the database a ``postgres`` /
+    ``postgres_table`` endpoint uses when its config has no ``url``.
+    """
+
+    rate_limits: Mapping[str, Any] | None = None
+    database_url: str | None = None
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Yields records in batches; streaming: never needs all records in memory."""
+
+    def read(self) -> Iterator[list[Record]]: ...
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a target wrote. ``inserted``/``updated`` are ``None`` where unknown."""
+
+    rows_written: int
+    inserted: int | None = None
+    updated: int | None = None
+
+
+@runtime_checkable
+class Target(Protocol):
+    """Writes records (or batches of records); all-or-nothing where the target allows."""
+
+    def write(self, records: Iterable[Record] | Iterable[list[Record]]) -> WriteResult: ...
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    """One connector type: ``schema`` validates its config (``type`` included).
+
+    ``factory(config, context)`` builds the connector from a config whose secrets are
+    already resolved.
+    """
+
+    type: str
+    role: Role
+    schema: Mapping[str, Any]
+    factory: Callable[..., Any]
+    description: str = ""
+    #: extra checks beyond the schema: ``check(config) -> [(json_path_suffix, reason)]``
+    check: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
+
+
+_REGISTRY: dict[tuple[Role, str], ConnectorSpec] = {}
+
+
+def register_source(spec: ConnectorSpec) -> ConnectorSpec:
+    """Register (or replace) a source type; plugins call this to add their own."""
+    _REGISTRY[("source", spec.type)] = spec
+    return spec
+
+
+def register_target(spec: ConnectorSpec) -> ConnectorSpec:
+    """Register (or replace) a target type."""
+    _REGISTRY[("target", spec.type)] = spec
+    return spec
+
+
+def connector_spec(role: Role, type_: str) -> ConnectorSpec | None:
+    """The spec registered for ``type_`` as a source or a target, if any."""
+    _load_builtins()
+    return _REGISTRY.get((role, type_))
+
+
+def registered_types(role: Role) -> list[str]:
+    """Every registered type for ``role``, sorted."""
+    _load_builtins()
+    return sorted(t for (r, t) in _REGISTRY if r == role)
+
+
+def _load_builtins() -> None:
+    # Importing the package registers the built-in connectors (inline, file, http, postgres).
+    import integration_orchestrator.connectors  # noqa: F401
+
+
+def iter_batches(
+    records: Iterable[Record] | Iterable[list[Record]], size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[list[Record]]:
+    """Normalise records or batches of records into lists of at most ``size`` records."""
+    pending: list[Record] = []
+    for item in records:
+        if isinstance(item, list):
+            if pending:
+                yield pending
+                pending = []
+            for start in range(0, len(item), size):
+                yield item[start : start + size]
+            continue
+        if not isinstance(item, Mapping):
+            raise TypeError(f"expected a record (object) or a list of records, got {type(item).__name__}")
+        pending.append(item if isinstance(item, dict) else dict(item))
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+def chunked(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    """Plain fixed-size chunking of a record stream (used by sources)."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch

@@ -1,0 +1,244 @@
+"""``file`` source and target: CSV, JSON (an array of records) and NDJSON.
+
+The source streams: CSV and NDJSON line by line, JSON arrays element by element. The
+target writes batches as they come; ``overwrite`` goes through a temporary file renamed
+over the destination at the end, so a failed write leaves the old file intact.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from integration_orchestrator.connectors.base import (
+    ConnectorContext,
+    DEFAULT_BATCH_SIZE,
+    ConnectorError,
+    ConnectorSpec,
+    Record,
+    WriteResult,
+    chunked,
+    iter_batches,
+    register_source,
+    register_target,
+)
+from integration_orchestrator.connectors.jsonstream import iter_json_array
+
+__all__ = ["FILE_SOURCE", "FILE_TARGET", "FileSource", "FileTarget", "file_format"]
+
+FORMATS = ("csv", "json", "ndjson")
+_EXTENSIONS = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+
+_COMMON: dict[str, Any] = {
+    "type": {"const": "file"},
+    "path": {"type": "string", "minLength": 1},
+    "format": {"enum": list(FORMATS)},
+    "encoding": {"type": "string"},
+    "delimiter": {"type": "string", "minLength": 1, "maxLength": 1},
+    "batch_size": {"type": "integer", "minimum": 1},
+}
+_SOURCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {**_COMMON, "empty_as_null": {"type": "boolean"}},
+    "required": ["type", "path"],
+    "additionalProperties": False,
+}
+_TARGET_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **_COMMON,
+        "mode": {"enum": ["overwrite", "append"]},
+        "columns": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True},
+    },
+    "required": ["type", "path"],
+    "additionalProperties": False,
+}
+
+
+def file_format(config: Mapping[str, Any]) -> str | None:
+    """The configured format, else the one the extension implies (None if neither)."""
+    if config.get("format"):
+        return str(config["format"])
+    return _EXTENSIONS.get(Path(str(config.get("path", ""))).suffix.lower())
+
+
+def _check_source(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if file_format(config) is None:
+        return [(".format", f"is required: the extension of `{config['path']}` is not one of .csv, .json, .ndjson, .jsonl")]
+    return []
+
+
+def _check_target(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems = _check_source(config)
+    if not problems and file_format(config) == "json" and config.get("mode") == "append":
+        problems.append((".mode", "`append` is not possible for a JSON array file; use ndjson or csv"))
+    return problems
+
+
+class FileSource:
+    """Reads records from a CSV, JSON-array or NDJSON file, ``batch_size`` at a time."""
+
+    def __init__(self, config: Mapping[str, Any], context: ConnectorContext | None = None) -> None:
+        self.path = Path(config["path"]).expanduser()
+        self.format = file_format(config) or "ndjson"
+        self.encoding = str(config.get("encoding", "utf-8"))
+        self.delimiter = str(config.get("delimiter", ","))
+        self.empty_as_null = bool(config.get("empty_as_null", True))
+        self.batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
+        self.name = f"file source `{self.path}`"
+
+    def read(self) -> Iterator[list[Record]]:
+        try:
+            stream = self.path.open("r", encoding=self.encoding, newline="" if self.format == "csv" else None)
+        except OSError as exc:
+            raise ConnectorError(self.name, f"cannot open the file: {exc.strerror or exc}") from exc
+        with stream:
+            yield from chunked(self._records(stream), self.batch_size)
+
+    def _records(self, stream: IO[str]) -> Iterator[Record]:
+        if self.format == "csv":
+            yield from self._csv(stream)
+        elif self.format == "json":
+            yield from self._json(stream)
+        else:
+            yield from self._ndjson(stream)
+
+    def _csv(self, stream: IO[str]) -> Iterator[Record]:
+        reader = csv.DictReader(stream, delimiter=self.delimiter)
+        for record in reader:
+            if None in record:
+                raise ConnectorError(self.name, f"line {reader.line_num} has more fields than the header")
+            if self.empty_as_null:
+                yield {k: (None if v == "" else v) for k, v in record.items()}
+            else:
+                yield dict(record)
+
+    def _json(self, stream: IO[str]) -> Iterator[Record]:
+        try:
+            for index, value in enumerate(iter_json_array(stream)):
+                if not isinstance(value, dict):
+                    raise ConnectorError(self.name, f"element {index} of the array is not an object")
+                yield value
+        except ValueError as exc:
+            raise ConnectorError(self.name, str(exc)) from exc
+
+    def _ndjson(self, stream: IO[str]) -> Iterator[Record]:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise ConnectorError(self.name, f"line {number} is not valid JSON: {exc}") from exc
+            if not isinstance(value, dict):
+                raise ConnectorError(self.name, f"line {number} is not a JSON object")
+            yield value
+
+
+class FileTarget:
+    """Writes records as CSV, a JSON array or NDJSON (``overwrite`` atomically, or ``append``)."""
+
+    def __init__(self, config: Mapping[str, Any], context: ConnectorContext | None = None) -> None:
+        self.path = Path(config["path"]).expanduser()
+        self.format = file_format(config) or "ndjson"
+        self.encoding = str(config.get("encoding", "utf-8"))
+        self.delimiter = str(config.get("delimiter", ","))
+        self.mode = str(config.get("mode", "overwrite"))
+        self.columns: list[str] | None = list(config["columns"]) if config.get("columns") else None
+        self.batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
+        self.name = f"file target `{self.path}`"
+
+    def write(self, records: Iterable[Record] | Iterable[list[Record]]) -> WriteResult:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.mode == "append":
+            appending_to_existing = self.path.exists() and self.path.stat().st_size > 0
+            with self.path.open("a", encoding=self.encoding, newline="") as stream:
+                count = self._write_all(stream, records, header=not appending_to_existing)
+            return WriteResult(rows_written=count, inserted=count, updated=0)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding=self.encoding, newline="") as stream:
+                count = self._write_all(stream, records, header=True)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return WriteResult(rows_written=count, inserted=count, updated=0)
+
+    def _write_all(self, stream: IO[str], records: Iterable[Any], *, header: bool) -> int:
+        count = 0
+        writer: csv.DictWriter[str] | None = None
+        if self.format == "json":
+            stream.write("[")
+        for batch in iter_batches(records, self.batch_size):
+            if self.format == "csv":
+                writer = writer or self._csv_writer(stream, batch[0], header=header)
+                writer.writerows(_csv_row(r) for r in batch)
+            elif self.format == "json":
+                for record in batch:
+                    stream.write(("\n" if count == 0 else ",\n") + orjson.dumps(record, default=str).decode())
+                    count += 1
+                continue
+            else:
+                stream.write("".join(orjson.dumps(r, default=str).decode() + "\n" for r in batch))
+            count += len(batch)
+        if self.format == "json":
+            stream.write("\n]\n")
+        return count
+
+    def _csv_writer(self, stream: IO[str], first: Record, *, header: bool) -> csv.DictWriter[str]:
+        columns = self.columns or list(first)
+        writer = csv.DictWriter(stream, fieldnames=columns, delimiter=self.delimiter, extrasaction="raise")
+        if header:
+            writer.writeheader()
+        return _CheckedWriter(writer, self.name)  # type: ignore[return-value]
+
+
+class _CheckedWriter:
+    """A DictWriter whose unknown-column error names the target and the column."""
+
+    def __init__(self, writer: csv.DictWriter[str], name: str) -> None:
+        self.writer = writer
+        self.name = name
+
+    def writerows(self, rows: Iterable[Record]) -> None:
+        try:
+            self.writer.writerows(rows)
+        except ValueError as exc:
+            raise ConnectorError(
+                self.name, f"{exc}; set `columns` to the full list of CSV columns"
+            ) from exc
+
+
+def _csv_row(record: Record) -> Record:
+    return {
+        k: orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v for k, v in record.items()
+    }
+
+
+FILE_SOURCE = register_source(
+    ConnectorSpec(
+        type="file",
+        role="source",
+        schema=_SOURCE_SCHEMA,
+        factory=FileSource,
+        description="CSV, JSON array or NDJSON file, streamed",
+        check=_check_source,
+    )
+)
+FILE_TARGET = register_target(
+    ConnectorSpec(
+        type="file",
+        role="target",
+        schema=_TARGET_SCHEMA,
+        factory=FileTarget,
+        description="CSV, JSON array or NDJSON file (overwrite atomically, or append)",
+        check=_check_target,
+    )
+)

@@ -1,0 +1,191 @@
+"""``postgres`` source (a query) and ``postgres_table`` target (append / upsert / replace).
+
+The URL of the server is ``url`` — a plain URL without a password, or a
+``{"$secret": ...}`` holding the full URL — or, when absent, the database the caller
+passes in the :class:`ConnectorContext` (normally the platform database). The bulk
+loading itself lives in :mod:`integration_orchestrator.connectors.postgres_load`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+
+from integration_orchestrator.connectors.base import (
+    ConnectorContext,
+    ConnectorError,
+    ConnectorSpec,
+    Record,
+    WriteResult,
+    register_source,
+    register_target,
+)
+from integration_orchestrator.connectors.postgres_load import TableLoader
+from integration_orchestrator.connectors.secrets import STRING_OR_SECRET_SCHEMA
+from integration_orchestrator.db.connection import connect
+
+__all__ = ["POSTGRES_SOURCE", "POSTGRES_TABLE_TARGET", "PostgresSource", "PostgresTableTarget", "json_value"]
+
+_SOURCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "type": {"const": "postgres"},
+        "url": STRING_OR_SECRET_SCHEMA,
+        "query": {"type": "string", "minLength": 1},
+        "params": {"type": ["object", "array"]},
+        "batch_size": {"type": "integer", "minimum": 1},
+    },
+    "required": ["type", "query"],
+    "additionalProperties": False,
+}
+_IDENTIFIER: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 63}
+_TARGET_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "type": {"const": "postgres_table"},
+        "url": STRING_OR_SECRET_SCHEMA,
+        "schema": _IDENTIFIER,
+        "table": _IDENTIFIER,
+        "mode": {"enum": ["append", "upsert", "replace"]},
+        "key": {"type": "array", "items": _IDENTIFIER, "minItems": 1, "uniqueItems": True},
+        "batch_size": {"type": "integer", "minimum": 1},
+        "ignore_unknown_columns": {"type": "boolean"},
+    },
+    "required": ["type", "table"],
+    "additionalProperties": False,
+    "allOf": [{"if": {"properties": {"mode": {"const": "upsert"}}, "required": ["mode"]}, "then": {"required": ["key"]}}],
+}
+
+
+def _check_url(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    url = config.get("url")
+    if isinstance(url, str):
+        if urlsplit(url).scheme not in {"postgresql", "postgres"}:
+            return [(".url", "must be a postgresql:// URL")]
+        if urlsplit(url).password or "password=" in url:
+            return [(".url", 'holds a password: store the whole URL as a secret and write {"$secret": "<name>"}')]
+    return []
+
+
+def _url(config: Mapping[str, Any], context: ConnectorContext | None, name: str) -> str:
+    url = config.get("url") or (context.database_url if context else None)
+    if not url:
+        raise ConnectorError(name, "no `url` in the config and no default database given by the caller")
+    return str(url)
+
+
+def _iso(value: dt.date | dt.time) -> str:
+    return value.isoformat()
+
+
+def _decimal(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {
+    dt.datetime: _iso,
+    dt.date: _iso,
+    dt.time: _iso,
+    dt.timedelta: lambda v: v.total_seconds(),
+    Decimal: _decimal,
+    uuid.UUID: str,
+    bytes: lambda v: v.hex(),
+    memoryview: lambda v: bytes(v).hex(),
+}
+
+
+def json_value(value: Any) -> Any:
+    """``value`` as JSON-compatible Python (dates as ISO text, numerics as numbers, ...)."""
+    converter = _CONVERTERS.get(type(value))
+    if converter is not None:
+        return converter(value)
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    return value
+
+
+class PostgresSource:
+    """Runs ``query`` with ``params`` in a read-only transaction, streaming rows by batch."""
+
+    def __init__(self, config: Mapping[str, Any], context: ConnectorContext | None = None) -> None:
+        self.name = "postgres source"
+        self.url = _url(config, context, self.name)
+        self.query = str(config["query"])
+        self.params = config.get("params")
+        self.batch_size = int(config.get("batch_size", 5000))
+
+    def read(self) -> Iterator[list[Record]]:
+        with connect(self.url) as conn:
+            conn.read_only = True
+            try:
+                with conn.transaction(), conn.cursor(name=f"io_source_{uuid.uuid4().hex[:8]}") as cursor:
+                    cursor.execute(self.query, self.params)
+                    while rows := cursor.fetchmany(self.batch_size):
+                        yield [{k: json_value(v) for k, v in row.items()} for row in rows]
+            except psycopg.Error as exc:
+                raise ConnectorError(self.name, f"the query failed: {_pg_message(exc)}") from exc
+
+
+class PostgresTableTarget:
+    """Loads records into an existing table in one transaction (see ``postgres_load``)."""
+
+    def __init__(self, config: Mapping[str, Any], context: ConnectorContext | None = None) -> None:
+        self.schema = config.get("schema")
+        self.table = str(config["table"])
+        qualified = f"{self.schema}.{self.table}" if self.schema else self.table
+        self.name = f"postgres_table target `{qualified}`"
+        self.url = _url(config, context, self.name)
+        self.mode = str(config.get("mode", "append"))
+        self.key: list[str] = list(config.get("key") or [])
+        self.batch_size = int(config.get("batch_size", 10000))
+        self.ignore_unknown_columns = bool(config.get("ignore_unknown_columns", False))
+
+    def write(self, records: Iterable[Record] | Iterable[list[Record]]) -> WriteResult:
+        with connect(self.url) as conn:
+            loader = TableLoader(
+                conn,
+                schema=self.schema,
+                table=self.table,
+                name=self.name,
+                ignore_unknown_columns=self.ignore_unknown_columns,
+            )
+            try:
+                with conn.transaction():
+                    return loader.load(records, mode=self.mode, key=self.key, batch_size=self.batch_size)
+            except psycopg.Error as exc:
+                raise ConnectorError(self.name, f"the load was rolled back: {_pg_message(exc)}") from exc
+
+
+def _pg_message(exc: psycopg.Error) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = diag.message_primary if diag is not None and diag.message_primary else str(exc).strip()
+    detail = diag.message_detail if diag is not None else None
+    return f"{primary} ({detail})" if detail else primary
+
+
+POSTGRES_SOURCE = register_source(
+    ConnectorSpec(
+        type="postgres",
+        role="source",
+        schema=_SOURCE_SCHEMA,
+        factory=PostgresSource,
+        description="a query with parameters, streamed with a server-side cursor",
+        check=_check_url,
+    )
+)
+POSTGRES_TABLE_TARGET = register_target(
+    ConnectorSpec(
+        type="postgres_table",
+        role="target",
+        schema=_TARGET_SCHEMA,
+        factory=PostgresTableTarget,
+        description="an existing table: append, upsert on key columns, or replace; bulk COPY",
+        check=_check_url,
+    )
+)

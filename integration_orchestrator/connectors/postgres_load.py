@@ -1,0 +1,216 @@
+"""Bulk loading of records into an existing PostgreSQL table, inside the caller's transaction.
+
+- ``append``: ``COPY`` straight into the table (per batch, the batch's columns).
+- ``upsert``: ``COPY`` into a temporary staging table shaped like the target (same column
+  types, no constraints), then ONE ``INSERT ... SELECT DISTINCT ON (key) ... ON CONFLICT
+  (key) DO UPDATE``. Duplicate keys within the load are collapsed first, keeping the LAST
+  record for each key (in input order).
+- ``replace``: ``COPY`` into staging, then ``TRUNCATE`` + one ``INSERT`` (the table is
+  locked only for that last step).
+
+Columns: a record field must be a column of the table (else an error, or dropped with
+``ignore_unknown_columns``). The columns written are those that appear in any record; a
+record lacking one of them writes NULL there. Columns that appear in no record keep their
+default on insert and their value on update. JSON/JSONB columns receive any JSON value.
+Identifiers are always quoted with ``psycopg.sql``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import JsonDumper, set_json_dumps
+
+from integration_orchestrator.connectors.base import ConnectorError, Record, WriteResult, iter_batches
+
+__all__ = ["Column", "TableLoader"]
+
+_SEQ = "__io_seq"
+_JSON_TYPES = {"json", "jsonb"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    is_json: bool
+
+
+class TableLoader:
+    """Loads records into ``schema.table`` through ``conn`` (the caller owns the transaction)."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        *,
+        schema: str | None,
+        table: str,
+        name: str,
+        ignore_unknown_columns: bool = False,
+    ) -> None:
+        self.conn = conn
+        self.target = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+        self.name = name
+        self.ignore_unknown_columns = ignore_unknown_columns
+        self._columns: dict[str, Column] | None = None
+        # A dict value in a non-JSON column is written as JSON text (psycopg has no default).
+        conn.adapters.register_dumper(dict, JsonDumper)
+        set_json_dumps(_dumps, context=conn)
+
+    def _rows(self, query: sql.Composable | str, params: Any = None) -> list[dict[str, Any]]:
+        with self.conn.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(query, params)
+            return cursor.fetchall()
+
+    # -- table metadata -------------------------------------------------------------
+
+    def columns(self) -> dict[str, Column]:
+        """The writable columns of the target table, in table order."""
+        if self._columns is None:
+            oid = self._table_oid()
+            rows = self._rows(
+                """
+                SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typname
+                FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                ORDER BY a.attnum
+                """,
+                (oid,),
+            )
+            self._columns = {r["name"]: Column(r["name"], r["type"], r["typname"] in _JSON_TYPES) for r in rows}
+        return self._columns
+
+    def _table_oid(self) -> int:
+        oid = self._rows("SELECT to_regclass(%s)::oid AS oid", (self.target.as_string(self.conn),))[0]["oid"]
+        if oid is None:
+            raise ConnectorError(self.name, "the table does not exist (create it first; the loader never creates tables)")
+        return int(oid)
+
+    def check_key(self, key: Sequence[str]) -> None:
+        """The key columns exist and a unique index/constraint covers exactly them."""
+        missing = [k for k in key if k not in self.columns()]
+        if missing:
+            raise ConnectorError(self.name, f"key column(s) {', '.join(map(repr, missing))} are not columns of the table")
+        rows = self._rows(
+            """
+            SELECT 1 FROM pg_index i
+            WHERE i.indrelid = %s AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+              AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
+                   WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = %s::text[]
+            """,
+            (self._table_oid(), sorted(key)),
+        )
+        if not rows:
+            raise ConnectorError(
+                self.name,
+                f"upsert needs a unique index or primary key on exactly ({', '.join(key)}); the table has none",
+            )
+
+    # -- loading --------------------------------------------------------------------
+
+    def load(self, records: Iterable[Any], *, mode: str, key: Sequence[str], batch_size: int) -> WriteResult:
+        self.conn.execute("SET LOCAL work_mem = '256MB'")
+        if mode == "append":
+            count = 0
+            for batch in iter_batches(records, batch_size):
+                count += self._copy(self.target, batch, seq_start=None)
+            return WriteResult(rows_written=count, inserted=count, updated=0)
+        if mode == "upsert":
+            self.check_key(key)
+        stage = self._create_stage(with_seq=mode == "upsert")
+        count = 0
+        seen: dict[str, None] = {}
+        for batch in iter_batches(records, batch_size):
+            for column in self._batch_columns(batch):
+                seen.setdefault(column)
+            count += self._copy(stage, batch, seq_start=count if mode == "upsert" else None)
+        columns = [c for c in self.columns() if c in seen]
+        if mode == "replace":
+            return self._replace(stage, columns, count)
+        return self._upsert(stage, columns, list(key), count)
+
+    def _create_stage(self, *, with_seq: bool) -> sql.Identifier:
+        stage = sql.Identifier(f"io_stage_{uuid.uuid4().hex[:12]}")
+        self.conn.execute(
+            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                stage, sql.SQL(", ").join(map(sql.Identifier, self.columns())), self.target
+            )
+        )
+        if with_seq:
+            self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint").format(stage, sql.Identifier(_SEQ)))
+        return stage
+
+    def _batch_columns(self, batch: list[Record]) -> list[str]:
+        fields: set[str] = set().union(*batch)
+        known = self.columns()
+        unknown = sorted(fields - known.keys())
+        if unknown and not self.ignore_unknown_columns:
+            raise ConnectorError(
+                self.name,
+                f"record field(s) {', '.join(map(repr, unknown))} are not columns of the table "
+                "(set `ignore_unknown_columns: true` to drop them)",
+            )
+        return [c for c in known if c in fields]
+
+    def _copy(self, table: sql.Identifier, batch: list[Record], *, seq_start: int | None) -> int:
+        names = self._batch_columns(batch)
+        known = self.columns()
+        json_positions = [i for i, n in enumerate(names) if known[n].is_json]
+        idents = [sql.Identifier(n) for n in names]
+        if seq_start is not None:
+            idents.append(sql.Identifier(_SEQ))
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(idents))
+        with self.conn.cursor().copy(statement) as copy:
+            for index, record in enumerate(batch):
+                row = [record.get(n) for n in names]
+                for position in json_positions:
+                    if row[position] is not None:
+                        row[position] = _dumps(row[position])
+                if seq_start is not None:
+                    row.append(seq_start + index)
+                copy.write_row(row)
+        return len(batch)
+
+    def _replace(self, stage: sql.Identifier, columns: list[str], count: int) -> WriteResult:
+        self.conn.execute(sql.SQL("TRUNCATE {}").format(self.target))
+        if columns:
+            cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+            self.conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(self.target, cols, cols, stage))
+        return WriteResult(rows_written=count, inserted=count, updated=0)
+
+    def _upsert(self, stage: sql.Identifier, columns: list[str], key: list[str], count: int) -> WriteResult:
+        if count == 0:
+            return WriteResult(rows_written=0, inserted=0, updated=0)
+        missing = [k for k in key if k not in columns]
+        if missing:
+            raise ConnectorError(self.name, f"upsert key column(s) {', '.join(map(repr, missing))} are in no record")
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        keys = sql.SQL(", ").join(map(sql.Identifier, key))
+        updates = [c for c in columns if c not in key]
+        if updates:
+            action = sql.SQL("DO UPDATE SET {}").format(
+                sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in updates)
+            )
+        else:
+            action = sql.SQL("DO NOTHING")
+        statement = sql.SQL(
+            "WITH written AS ("
+            " INSERT INTO {target} ({cols})"
+            " SELECT DISTINCT ON ({keys}) {cols} FROM {stage} ORDER BY {keys}, {seq} DESC"
+            " ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS inserted)"
+            " SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) AS total FROM written"
+        ).format(target=self.target, cols=cols, keys=keys, stage=stage, seq=sql.Identifier(_SEQ), action=action)
+        row = self._rows(statement)[0]
+        inserted, total = int(row["inserted"]), int(row["total"])
+        return WriteResult(rows_written=total, inserted=inserted, updated=total - inserted)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
