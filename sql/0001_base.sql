@@ -67,7 +67,7 @@ CREATE TYPE history_operation AS ENUM ('insert', 'update', 'delete');
 CREATE TABLE organizations (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     name        text NOT NULL,
-    slug        text NOT NULL,
+    slug        text,
     is_active   boolean NOT NULL DEFAULT true,
     settings    jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at  timestamptz NOT NULL DEFAULT now(),
