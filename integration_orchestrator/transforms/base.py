@@ -1,0 +1,91 @@
+"""The engine interface and the outcome of applying a transformation.
+
+An :class:`Engine` knows one ``language``. ``check`` validates the logic in the
+calling process (syntax only, never runs tenant code); ``build`` turns the logic into
+a :data:`Program`. A program is called with a chunk of records:
+
+- for the per-record types (map, filter, enrich, validate) it returns one raw value
+  per record, or a :class:`RecordFailure` for a record whose evaluation failed;
+- for the batch types (aggregate, custom) it returns the output records and raises for
+  a batch-level failure.
+
+The contract of each ``transformation_type`` (see :mod:`.contracts`) turns the raw
+values into records. Built-in engines set ``sandboxed = True``: their programs are built
+and run inside the worker pool (:mod:`.sandbox`), never in the calling process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = [
+    "BATCH_TYPES",
+    "Engine",
+    "PER_RECORD_TYPES",
+    "Program",
+    "RecordError",
+    "RecordFailure",
+    "TransformOutcome",
+]
+
+PER_RECORD_TYPES = frozenset({"map", "filter", "enrich", "validate"})
+BATCH_TYPES = frozenset({"aggregate", "custom"})
+
+Program = Callable[[list[dict[str, Any]]], list[Any]]
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """A per-record evaluation failure returned by a program in place of a value."""
+
+    message: str
+
+
+class Engine:
+    """Base class of transformation engines (subclass it to add a language).
+
+    Register a subclass (or an instance) under the entry point group
+    ``integration_orchestrator.engines``, or call :func:`register_engine`.
+    """
+
+    language: ClassVar[str] = ""
+    #: True: the program is built and run in the sandboxed worker pool. The worker
+    #: finds the engine through its entry point, so only entry-point engines may set it.
+    sandboxed: ClassVar[bool] = False
+    #: True when the language can break out of an in-process interpreter (general
+    #: purpose code): refused when seccomp is unavailable unless the operator opts in.
+    needs_seccomp: ClassVar[bool] = False
+
+    def check(self, logic: Mapping[str, Any], transformation_type: str) -> None:
+        """Validate ``logic`` without running it; raise :class:`LogicError` naming the key."""
+
+    def build(self, logic: Mapping[str, Any], transformation_type: str, *, timeout_seconds: float) -> Program:
+        """Return the program for ``logic`` (see the module docstring for its contract)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """A record that failed: its index in the input batch, the record and why.
+
+    ``payload`` is the error object, shaped by the row's ``error_output_schema`` when set.
+    """
+
+    index: int
+    record: Any
+    message: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TransformOutcome:
+    """Output records of a batch (per the type's contract) and the failed records."""
+
+    records: list[dict[str, Any]]
+    errors: list[RecordError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors

@@ -1,0 +1,50 @@
+"""JMESPath engine: ``{"expression": "..."}`` evaluated on each record (or the batch)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jmespath as _jmespath
+from jmespath.exceptions import JMESPathError
+
+from integration_orchestrator.transforms.base import PER_RECORD_TYPES, Engine, Program, RecordFailure
+from integration_orchestrator.transforms.errors import LogicError
+
+__all__ = ["JMESPathEngine"]
+
+
+def _expression(logic: Mapping[str, Any]) -> str:
+    expression = logic.get("expression")
+    if not isinstance(expression, str) or not expression.strip():
+        raise LogicError("expression", "must be a non-empty JMESPath expression string")
+    return expression
+
+
+class JMESPathEngine(Engine):
+    """map/filter/enrich/validate: the expression runs on each record; aggregate/custom: on the list."""
+
+    language = "jmespath"
+    sandboxed = True
+
+    def check(self, logic: Mapping[str, Any], transformation_type: str) -> None:
+        try:
+            _jmespath.compile(_expression(logic))
+        except JMESPathError as exc:
+            raise LogicError("expression", f"invalid JMESPath: {' '.join(str(exc).split())}") from None
+
+    def build(self, logic: Mapping[str, Any], transformation_type: str, *, timeout_seconds: float) -> Program:
+        parsed = _jmespath.compile(_expression(logic))
+        if transformation_type not in PER_RECORD_TYPES:
+            return lambda records: parsed.search(records)
+
+        def run(records: list[dict[str, Any]]) -> list[Any]:
+            out: list[Any] = []
+            for record in records:
+                try:
+                    out.append(parsed.search(record))
+                except (JMESPathError, RecursionError, TypeError, ValueError) as exc:
+                    out.append(RecordFailure(f"JMESPath error: {exc}"))
+            return out
+
+        return run

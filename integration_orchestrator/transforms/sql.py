@@ -1,0 +1,135 @@
+"""SQL engine (DuckDB, in a sandbox worker): ``{"query"}``, one SELECT over a table ``records``.
+
+``records`` has one column per top-level key of the records (nested objects become
+STRUCTs, arrays LISTs) plus ``_row``, the record's 0-based position in the chunk.
+
+- map: each result row is the output record; rows align with the input by ``_row``
+  when it is selected, otherwise by position (one row per record is then required).
+- filter: keeps the records whose ``_row`` is in the result (``SELECT * FROM records WHERE ...``).
+- enrich: result rows with ``_row``: their other columns are merged into that record.
+- validate: result rows with ``_row`` and ``error``: each row is an error of that record.
+- aggregate/custom: the result rows are the output records.
+
+Every connection is fresh (one per call), in memory, with file, URL and extension access
+disabled, replacement scans of Python variables off, a memory limit and one thread, and
+the configuration locked before the tenant query runs. The platform database is never
+reachable from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from integration_orchestrator.transforms.base import Engine, Program
+from integration_orchestrator.transforms.errors import LogicError
+
+__all__ = ["ROW_COLUMN", "SQLEngine", "sql_connection"]
+
+ROW_COLUMN = "_row"
+MEMORY_LIMIT = "256MB"
+
+
+def _query(logic: Mapping[str, Any]) -> str:
+    query = logic.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise LogicError("query", "must be a non-empty SQL SELECT string")
+    return query
+
+
+def sql_connection() -> Any:
+    """A locked-down in-memory DuckDB connection."""
+    import duckdb
+
+    config = {
+        "enable_external_access": False,
+        "python_enable_replacements": False,
+        "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False,
+        "memory_limit": MEMORY_LIMIT,
+        "threads": 1,
+    }
+    conn = duckdb.connect(":memory:", config=config)
+    conn.execute("SET lock_configuration = true")
+    return conn
+
+
+def _frame(records: list[dict[str, Any]]) -> Any:
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    frame = frame.astype(object).where(frame.notna(), None) if len(frame.columns) else frame
+    frame[ROW_COLUMN] = range(len(records))
+    return frame
+
+
+def _rows(query: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    conn = sql_connection()
+    try:
+        conn.register("records", _frame(records))
+        cursor = conn.execute(query)
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
+def _by_row(rows: list[dict[str, Any]], what: str) -> dict[int, list[dict[str, Any]]]:
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        if ROW_COLUMN not in row:
+            raise ValueError(f"the {what} query must return the {ROW_COLUMN} column (e.g. SELECT * FROM records WHERE ...)")
+        index = row.pop(ROW_COLUMN)
+        grouped.setdefault(int(index), []).append(row)
+    return grouped
+
+
+def _map(rows: list[dict[str, Any]], count: int) -> list[Any]:
+    if rows and ROW_COLUMN in rows[0]:
+        grouped = _by_row(rows, "map")
+        return [grouped[i][0] if i in grouped else None for i in range(count)]
+    if len(rows) != count:
+        raise ValueError(f"the map query returned {len(rows)} rows for {count} records; select {ROW_COLUMN} to align them")
+    return rows
+
+
+def _program(query: str, transformation_type: str) -> Program:
+    def run(records: list[dict[str, Any]]) -> list[Any]:
+        rows = _rows(query, records)
+        count = len(records)
+        if transformation_type == "map":
+            return _map(rows, count)
+        if transformation_type in ("aggregate", "custom"):
+            return [{k: v for k, v in row.items() if k != ROW_COLUMN} for row in rows]
+        grouped = _by_row(rows, transformation_type)
+        if transformation_type == "filter":
+            return [i in grouped for i in range(count)]
+        if transformation_type == "enrich":
+            return [grouped[i][0] if i in grouped else None for i in range(count)]
+        return [[str(r.get("error")) for r in grouped[i]] if i in grouped else None for i in range(count)]
+
+    return run
+
+
+class SQLEngine(Engine):
+    language = "sql"
+    sandboxed = True
+
+    def check(self, logic: Mapping[str, Any], transformation_type: str) -> None:
+        """Parse only: exactly one SELECT statement."""
+        import duckdb
+
+        query = _query(logic)
+        try:
+            statements = duckdb.extract_statements(query)
+        except duckdb.Error as exc:
+            raise LogicError("query", f"SQL syntax error: {str(exc).strip().splitlines()[0]}") from None
+        if len(statements) != 1:
+            raise LogicError("query", f"must be exactly one SELECT statement, found {len(statements)} statements")
+        if statements[0].type != duckdb.StatementType.SELECT:
+            kind = statements[0].type.name
+            raise LogicError("query", f"must be a SELECT statement, not {kind}")
+
+    def build(self, logic: Mapping[str, Any], transformation_type: str, *, timeout_seconds: float) -> Program:
+        self.check(logic, transformation_type)
+        return _program(_query(logic), transformation_type)
