@@ -117,7 +117,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
     """A message for ``error`` that names the rule, never the offending value."""
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     kind = error.validator
-    if schema.get("x-secret") or _expects_secret(error):
+    if schema.get("x-secret"):
+        if isinstance(error.instance, Mapping):
+            return 'a secret reference must be exactly {"$secret": "<name>"} with a non-empty name'
         return 'must be a secret reference {"$secret": "<name>"}; secrets are never written inline'
     if kind == "required":
         return error.message.replace("is a required property", "is required")
@@ -149,12 +151,6 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 
 _COMPARISONS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
-
-
-def _expects_secret(error: jsonschema.ValidationError) -> bool:
-    # A non-object where a secret reference is required: "type: object" inside the ref schema.
-    parent = error.schema if isinstance(error.schema, Mapping) else {}
-    return bool(parent.get("x-secret"))
 
 
 def _alternative(schema: Any) -> str:

@@ -1,0 +1,187 @@
+"""postgres source and postgres_table target against the test database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from integration_orchestrator.connectors import ConnectorError, open_source, open_target
+
+
+def secrets_for(database_url: str) -> Any:
+    return {"warehouse_url": database_url}.__getitem__
+
+
+@pytest.fixture
+def orders(db: psycopg.Connection[dict[str, Any]]) -> str:
+    db.execute(
+        """
+        CREATE TABLE orders (
+            id integer PRIMARY KEY,
+            customer text NOT NULL,
+            amount numeric(10, 2),
+            status text NOT NULL DEFAULT 'new',
+            details jsonb,
+            tags text[],
+            loaded_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
+    return "orders"
+
+
+def rows(db: psycopg.Connection[dict[str, Any]], query: str = "SELECT id, customer, amount, status FROM orders ORDER BY id") -> list[dict[str, Any]]:
+    return db.execute(query).fetchall()
+
+
+def target(database_url: str, **options: Any) -> Any:
+    config = {"type": "postgres_table", "url": {"$secret": "warehouse_url"}, "table": "orders", **options}
+    return open_target(config, secrets_for(database_url))
+
+
+def test_append_uses_defaults_for_absent_columns(database_url: str, db: Any, orders: str) -> None:
+    result = target(database_url, batch_size=2).write(
+        [{"id": 1, "customer": "a", "amount": "1.50"}, {"id": 2, "customer": "b"}, {"id": 3, "customer": "c", "status": "paid"}]
+    )
+    assert (result.rows_written, result.inserted, result.updated) == (3, 3, 0)
+    assert rows(db) == [
+        {"id": 1, "customer": "a", "amount": Decimal("1.50"), "status": "new"},
+        {"id": 2, "customer": "b", "amount": None, "status": "new"},
+        {"id": 3, "customer": "c", "amount": None, "status": "paid"},
+    ]
+
+
+def test_upsert_inserts_updates_and_leaves_unwritten_columns(database_url: str, db: Any, orders: str) -> None:
+    db.execute("INSERT INTO orders (id, customer, status, amount) VALUES (1, 'a', 'paid', 10), (2, 'b', 'paid', 20)")
+    result = target(database_url, mode="upsert", key=["id"]).write([[{"id": 2, "customer": "B", "amount": 21}, {"id": 3, "customer": "c"}]])
+    assert (result.rows_written, result.inserted, result.updated) == (2, 1, 1)
+    assert rows(db) == [
+        {"id": 1, "customer": "a", "amount": Decimal("10.00"), "status": "paid"},
+        {"id": 2, "customer": "B", "amount": Decimal("21.00"), "status": "paid"},  # status not in any record: kept
+        {"id": 3, "customer": "c", "amount": None, "status": "new"},  # absent amount in one record: NULL
+    ]
+
+
+def test_upsert_of_10000_rows_with_duplicates_keeps_the_last(database_url: str, db: Any, orders: str) -> None:
+    db.execute("INSERT INTO orders (id, customer) SELECT g, 'old' FROM generate_series(1, 5000) g")
+    records = [{"id": i, "customer": f"first {i}"} for i in range(1, 8001)]
+    records += [{"id": i, "customer": f"last {i}"} for i in range(1, 2001)]  # duplicates, later in the load
+    assert len(records) == 10_000
+    result = target(database_url, mode="upsert", key=["id"], batch_size=3000).write(iter(records))
+    assert (result.rows_written, result.inserted, result.updated) == (8000, 3000, 5000)
+    summary = db.execute(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE customer LIKE 'last %%') AS last, "
+        "count(*) FILTER (WHERE customer = 'first ' || id) AS first FROM orders"
+    ).fetchone()
+    assert summary == {"n": 8000, "last": 2000, "first": 6000}
+
+
+def test_replace_swaps_the_contents(database_url: str, db: Any, orders: str) -> None:
+    db.execute("INSERT INTO orders (id, customer) VALUES (1, 'a'), (2, 'b')")
+    result = target(database_url, mode="replace").write([{"id": 7, "customer": "z"}])
+    assert (result.rows_written, result.inserted) == (1, 1)
+    assert rows(db) == [{"id": 7, "customer": "z", "amount": None, "status": "new"}]
+
+
+def test_json_and_array_columns(database_url: str, db: Any, orders: str) -> None:
+    records = [
+        {"id": 1, "customer": "a", "details": {"lines": [1, 2]}, "tags": ["x", "y"]},
+        {"id": 2, "customer": "b", "details": [1, "two"], "tags": []},
+        {"id": 3, "customer": "c", "details": "just text", "tags": None},
+    ]
+    target(database_url, mode="upsert", key=["id"]).write(records)
+    got = rows(db, "SELECT id, details, tags FROM orders ORDER BY id")
+    assert got == [
+        {"id": 1, "details": {"lines": [1, 2]}, "tags": ["x", "y"]},
+        {"id": 2, "details": [1, "two"], "tags": []},
+        {"id": 3, "details": "just text", "tags": None},
+    ]
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert", "replace"])
+def test_a_failure_rolls_back_everything(database_url: str, db: Any, orders: str, mode: str) -> None:
+    db.execute("INSERT INTO orders (id, customer) VALUES (100, 'kept')")
+    records = [{"id": i, "customer": "x"} for i in range(1, 6)] + [{"id": 6, "customer": "x", "amount": "not a number"}]
+    with pytest.raises(ConnectorError, match=r"postgres_table target `orders`: the load was rolled back: invalid input syntax"):
+        target(database_url, mode=mode, key=["id"], batch_size=2).write(records)
+    assert rows(db) == [{"id": 100, "customer": "kept", "amount": None, "status": "new"}]
+
+
+def test_not_null_violation_in_upsert_is_reported(database_url: str, db: Any, orders: str) -> None:
+    with pytest.raises(ConnectorError, match="customer"):
+        target(database_url, mode="upsert", key=["id"]).write([{"id": 1, "customer": None}])
+
+
+@pytest.mark.parametrize(
+    ("options", "records", "message"),
+    [
+        ({"table": "nope"}, [{"id": 1}], "does not exist"),
+        ({}, [{"id": 1, "customer": "a", "colour": "red"}], "'colour' are not columns of the table"),
+        ({"mode": "upsert", "key": ["customer"]}, [{"id": 1, "customer": "a"}], r"unique index or primary key on exactly \(customer\)"),
+        ({"mode": "upsert", "key": ["nope"]}, [{"id": 1, "customer": "a"}], "'nope' are not columns"),
+        ({"mode": "upsert", "key": ["id"]}, [{"customer": "a"}], "'id' are in no record"),
+    ],
+)
+def test_bad_loads_are_explained(database_url: str, db: Any, orders: str, options: dict[str, Any], records: list[dict[str, Any]], message: str) -> None:
+    with pytest.raises(ConnectorError, match=message):
+        target(database_url, **options).write(records)
+    assert rows(db) == []
+
+
+def test_unknown_columns_can_be_dropped(database_url: str, db: Any, orders: str) -> None:
+    target(database_url, ignore_unknown_columns=True).write([{"id": 1, "customer": "a", "colour": "red"}])
+    assert rows(db) == [{"id": 1, "customer": "a", "amount": None, "status": "new"}]
+
+
+def test_awkward_identifiers_are_quoted(database_url: str, db: Any) -> None:
+    db.execute('CREATE SCHEMA "Sales Data"')
+    db.execute('CREATE TABLE "Sales Data"."Order; DROP TABLE x" ("Key ""1""" int PRIMARY KEY, "select" text)')
+    config = {"type": "postgres_table", "url": database_url, "schema": "Sales Data", "table": "Order; DROP TABLE x", "mode": "upsert", "key": ['Key "1"']}
+    open_target(config, secrets_for(database_url)).write([{'Key "1"': 1, "select": "a"}, {'Key "1"': 1, "select": "b"}])
+    assert db.execute('SELECT * FROM "Sales Data"."Order; DROP TABLE x"').fetchall() == [{'Key "1"': 1, "select": "b"}]
+
+
+def test_default_database_comes_from_the_caller(database_url: str, db: Any, orders: str) -> None:
+    with pytest.raises(ConnectorError, match="no `url`"):
+        open_target({"type": "postgres_table", "table": "orders"}, secrets_for(database_url))
+    open_target({"type": "postgres_table", "table": "orders"}, secrets_for(database_url), database_url=database_url).write([{"id": 1, "customer": "a"}])
+    assert len(rows(db)) == 1
+
+
+def test_source_streams_a_parameterised_query_as_json_values(database_url: str, db: Any) -> None:
+    db.execute(
+        "CREATE TABLE src AS SELECT g AS id, g * 1.5 AS price, (g * 10)::numeric AS whole, "
+        "timestamptz '2026-01-02 03:04:05+00' + g * interval '1 day' AS at, "
+        "date '2026-01-01' + g AS day, gen_random_uuid() AS uid, 'x' || g AS label "
+        "FROM generate_series(1, 25) g"
+    )
+    config = {
+        "type": "postgres",
+        "url": {"$secret": "warehouse_url"},
+        "query": "SELECT id, price, whole, at, day, uid, label FROM src WHERE id > %(after)s ORDER BY id",
+        "params": {"after": 5},
+        "batch_size": 8,
+    }
+    batches = list(open_source(config, secrets_for(database_url)).read())
+    assert [len(b) for b in batches] == [8, 8, 4]
+    first = batches[0][0]
+    assert first["id"] == 6 and first["price"] == 9.0 and first["whole"] == 60 and isinstance(first["whole"], int)
+    assert dt.datetime.fromisoformat(first["at"]) == dt.datetime(2026, 1, 8, 3, 4, 5, tzinfo=dt.timezone.utc)
+    assert first["day"] == "2026-01-07"
+    assert isinstance(first["uid"], str) and len(first["uid"]) == 36
+    assert [r["label"] for b in batches for r in b][-1] == "x25"
+
+
+def test_source_runs_read_only_and_reports_query_errors(database_url: str, db: Any) -> None:
+    db.execute("CREATE TABLE counter (n int)")
+    config = {"type": "postgres", "url": database_url, "query": "SELECT * FROM missing_table"}
+    with pytest.raises(ConnectorError, match='relation "missing_table" does not exist'):
+        list(open_source(config, secrets_for(database_url)).read())
+    writer = {"type": "postgres", "url": database_url, "query": "SELECT nextval('s')"}
+    db.execute("CREATE SEQUENCE s")
+    with pytest.raises(ConnectorError, match="read-only transaction"):
+        list(open_source(writer, secrets_for(database_url)).read())
