@@ -1,0 +1,66 @@
+"""The built-in templates: each is valid, checks deep, and passes its own test suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from integration_orchestrator.templates.checks import check_document
+from integration_orchestrator.templates.library import builtin_template_paths
+from integration_orchestrator.templates.model import load_template_file
+from integration_orchestrator.templates.schema import TEMPLATE_CATEGORIES
+from integration_orchestrator.templates.testing import run_test_suite
+
+PATHS = builtin_template_paths()
+SECRET_SOURCES = {"http"}
+
+
+def test_at_least_six_builtins_cover_the_compliance_sources() -> None:
+    names = {load_template_file(p).template_name for p in PATHS}
+    assert len(names) >= 6
+    types = {load_template_file(p).integration_type for p in PATHS}
+    assert {"okta", "bamboohr", "jira_cloud", "gcp_security_command_center", "github", "file_import"} <= types
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_builtin_is_valid_and_passes_its_suite(path: Path) -> None:
+    document = load_template_file(path)
+    assert path.stem == document.template_name
+    assert document.template_category in TEMPLATE_CATEGORIES
+    check_document(document)
+    suite = run_test_suite(document)
+    assert suite.failures == []
+    assert suite.total >= len(document.mappings)
+    assert any(t["test_type"] == "edge_case" for t in document.tests), "edge cases cover the error policies"
+    assert any("error" in t["expected_output"] for t in document.tests), "at least one test expects a failure"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_builtin_connection_never_holds_inline_secrets(path: Path) -> None:
+    document = load_template_file(path)
+    source = document.connection_template["source"]
+    assert document.documentation_url.startswith("https://")
+    assert document.prerequisites and document.supported_operations == ["read"]
+    if source["type"] in SECRET_SOURCES:
+        auth = source["auth"]
+        secrets = [v for k, v in auth.items() if k != "type" and isinstance(v, dict)]
+        assert secrets and all(set(v) == {"$secret"} for v in secrets)
+        assert all(not isinstance(v, str) or k in ("type", "in", "name", "username") for k, v in auth.items())
+        limits = document.rate_limits
+        assert limits.get("requests_per_second") or limits.get("requests_per_minute")
+
+
+PAGINATION = {
+    "okta_users": "link_header",
+    "jira_risk_register": "offset",
+    "gcp_scc_findings": "cursor",
+    "github_org_members": "link_header",
+    "github_audit_log": "link_header",
+}
+
+
+@pytest.mark.parametrize(("name", "style"), sorted(PAGINATION.items()))
+def test_vendor_pagination_style(name: str, style: str) -> None:
+    path = next(p for p in PATHS if p.stem == name)
+    assert load_template_file(path).connection_template["source"]["pagination"]["style"] == style
