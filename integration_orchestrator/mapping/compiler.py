@@ -293,7 +293,8 @@ class _Compiler:
             default=default,
             step=build_step(parts),
             write=write,
-            behaviours=tuple(behaviours),
+            behaviours=(*behaviours, f"error policy {row.error_handling}"),
+            tracer=tracer,
         )
 
     def _rules(self, row: MappingRow, context: RuleContext) -> Any:

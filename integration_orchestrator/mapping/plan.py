@@ -62,6 +62,7 @@ class CompiledMapping:
     step: Step
     write: Callable[[dict[str, Any], Any], None]
     behaviours: tuple[str, ...] = ()
+    tracer: set[str] | None = None
 
 
 @dataclass(slots=True)
@@ -154,6 +155,8 @@ def run_mappings(
 
 def _apply_policy(mapping: CompiledMapping, error: FieldError, result: RecordResult) -> str:
     policy = mapping.error_handling
+    if mapping.tracer is not None:
+        mapping.tracer.add(f"error policy {policy}")
     if policy == "skip":
         result.dropped = True
         result.drop_reason = error

@@ -391,6 +391,8 @@ def _transformation(rule: Mapping[str, Any], where: str, context: RuleContext, s
                 "(integration_orchestrator.transforms) is not installed",
             )
         raise RuleDefinitionError(f"{where}.transformation_id", f"transformation {ident} not found (or not compiled for this plan)")
+    if isinstance(compiled, Exception):
+        raise RuleDefinitionError(f"{where}.transformation_id", f"transformation {ident} is invalid: {compiled}")
     return transformation_function(compiled, str(ident))
 
 
