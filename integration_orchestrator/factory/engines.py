@@ -1,0 +1,132 @@
+"""The factory's view of the other engines: connectors, mapping plans, transformations.
+
+:class:`Engines` bundles the callables the factory uses, so a data team can plug its
+own; :func:`default_engines` uses the package's engines, imported lazily (at call time,
+never at import time). The factory compiles at load (to validate rows) and again inside
+the op at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from integration_orchestrator.factory.runtime import FailedRecord
+
+if TYPE_CHECKING:
+    from integration_orchestrator.factory.validate import IntegrationRecord
+
+__all__ = ["BatchOutcome", "Engines", "MappingPlan", "Transformation", "default_engines"]
+
+Record = dict[str, Any]
+
+
+class BatchOutcome(Protocol):
+    """What applying a transformation to a batch returns."""
+
+    records: list[Record]
+    errors: Sequence[Any]
+
+
+class MappingPlan(Protocol):
+    def apply_batch(self, records: list[Record]) -> Any: ...
+
+
+class Transformation(Protocol):
+    def apply(self, records: list[Record]) -> BatchOutcome: ...
+
+
+@dataclass(frozen=True)
+class Engines:
+    """The engine entry points the factory calls."""
+
+    #: ``check_connection(config_row)`` raises a RowError for a bad ``connection_config``
+    check_connection: Callable[[Mapping[str, Any]], Any]
+    #: ``compile_plan(rows, direction=, transformations=)`` → a mapping plan
+    compile_plan: Callable[..., MappingPlan]
+    #: ``apply_plan(plan, records)`` → (output records, failed records)
+    apply_plan: Callable[[MappingPlan, list[Record]], tuple[list[Record], list[FailedRecord]]]
+    #: ``compile_transformation(row)`` → object with ``apply(records)``
+    compile_transformation: Callable[[Mapping[str, Any]], Transformation]
+    #: ``read_source(integration, database_url)`` → every source record
+    read_source: Callable[[IntegrationRecord, str], list[Record]]
+    #: ``write_target(integration, database_url, records)`` → rows written
+    write_target: Callable[[IntegrationRecord, str, list[Record]], int]
+
+
+def _check_connection(row: Mapping[str, Any]) -> Any:
+    from integration_orchestrator.connectors import validate_connection_config
+
+    return validate_connection_config(
+        row.get("connection_config"), row_name=row.get("integration_name"), row_id=row.get("id")
+    )
+
+
+def _compile_plan(rows: Sequence[Mapping[str, Any]], **kwargs: Any) -> MappingPlan:
+    from integration_orchestrator.mapping import compile_plan
+
+    return compile_plan(rows, **kwargs)  # type: ignore[no-any-return]
+
+
+def _apply_plan(plan: MappingPlan, records: list[Record]) -> tuple[list[Record], list[FailedRecord]]:
+    result = plan.apply_batch(records)
+    failures = [
+        FailedRecord("mappings", index, records[index], "; ".join(str(e) for e in r.errors),
+                     {"errors": [e.as_dict() for e in r.errors]})
+        for index, r in result.failed
+    ]
+    return result.outputs, failures
+
+
+def _compile_transformation(row: Mapping[str, Any]) -> Transformation:
+    from integration_orchestrator.transforms import compile_transformation
+
+    return compile_transformation(row)  # type: ignore[no-any-return]
+
+
+def _secret_resolver(integration: IntegrationRecord, database_url: str) -> Callable[[str], str]:
+    """Resolves ``{"$secret": name}`` through the credentials module, only when one is used."""
+
+    def resolve(name: str) -> str:
+        from integration_orchestrator.credentials import secret_resolver
+
+        resolver = secret_resolver(
+            database_url, organization_id=integration.config.organization_id, config_id=integration.config.id
+        )
+        return resolver(name)  # type: ignore[no-any-return]
+
+    return resolve
+
+
+def _read_source(integration: IntegrationRecord, database_url: str) -> list[Record]:
+    from integration_orchestrator.connectors import open_source
+
+    config = integration.config
+    source = open_source(
+        config.connection_config.get("source") or {}, _secret_resolver(integration, database_url),
+        database_url=database_url, row_name=config.integration_name, row_id=config.id,
+    )
+    return [record for batch in source.read() for record in batch]
+
+
+def _write_target(integration: IntegrationRecord, database_url: str, records: list[Record]) -> int:
+    from integration_orchestrator.connectors import open_target
+
+    config = integration.config
+    target = open_target(
+        config.connection_config.get("target") or {}, _secret_resolver(integration, database_url),
+        database_url=database_url, row_name=config.integration_name, row_id=config.id,
+    )
+    return target.write([records]).rows_written
+
+
+def default_engines() -> Engines:
+    return Engines(
+        check_connection=_check_connection,
+        compile_plan=_compile_plan,
+        apply_plan=_apply_plan,
+        compile_transformation=_compile_transformation,
+        read_source=_read_source,
+        write_target=_write_target,
+    )

@@ -1,0 +1,46 @@
+"""One plain op job per integration (no asset job: see the module note below).
+
+Dagster resolves every asset job against the whole asset graph, so one asset job per
+integration grows quadratically with the number of integrations. An op job whose sink
+emits ``AssetMaterialization`` (and whose checks op emits ``AssetCheckEvaluation``) for
+the integration's declared ``AssetSpec``/check specs keeps the asset and its checks in
+the UI and grows linearly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from integration_orchestrator.factory.ops import IntegrationJob, failure_hook
+from integration_orchestrator.factory.pipelines import compose_pipeline
+
+__all__ = ["build_job"]
+
+
+def _run_config(job: IntegrationJob) -> dict[str, Any] | None:
+    """``performance_config.parallelism`` bounds the multiprocess executor of parallel jobs."""
+    settings = job.record.settings
+    pipeline = job.record.pipeline
+    if pipeline is None or settings is None or pipeline.pipeline_type != "parallel" or not settings.parallelism:
+        return None
+    return {"execution": {"config": {"multiprocess": {"max_concurrent": settings.parallelism}}}}
+
+
+def build_job(job: IntegrationJob) -> dg.JobDefinition:
+    record = job.record
+    metadata: dict[str, Any] = {
+        "integration": record.config.integration_name,
+        "pipeline_type": record.pipeline.pipeline_type if record.pipeline else "none",
+        "error_handling_strategy": record.strategy,
+        "asset": job.spec.asset_spec.key.to_user_string(),
+    }
+    return dg.job(
+        name=job.name,
+        description=job.spec.description,
+        tags=dict(job.spec.run_tags),
+        metadata=metadata,
+        hooks={failure_hook(job)},
+        config=_run_config(job),
+    )(compose_pipeline(job))

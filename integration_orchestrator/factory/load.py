@@ -1,0 +1,50 @@
+"""Rows → snapshot: one query per integration table, at code-location load only.
+
+``organization_id`` given: the rows are read inside :func:`tenant_transaction` (the
+application role, row-level security), so the snapshot holds that organization only.
+Otherwise the connection's own role reads every organization's rows.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from contextlib import nullcontext
+from typing import Any
+
+import psycopg
+
+from integration_orchestrator.db import connect, tenant_transaction
+from integration_orchestrator.factory.records import Snapshot
+from integration_orchestrator.factory.snapshot import TABLE_RECORDS, normalize_rows, snapshot_from_rows
+
+__all__ = ["TABLE_QUERIES", "load_snapshot", "load_snapshot_from_url"]
+
+#: snapshot attribute → query (deterministic order: oldest first, then id)
+TABLE_QUERIES: dict[str, str] = {
+    "configs": "SELECT * FROM integration_configs WHERE is_active ORDER BY created_at, id",
+    "pipelines": "SELECT * FROM integration_pipeline_definitions WHERE is_active ORDER BY created_at, id",
+    "mappings": "SELECT * FROM integration_mappings WHERE is_active ORDER BY created_at, id",
+    "mapping_tests": "SELECT * FROM integration_mapping_tests WHERE is_active ORDER BY created_at, id",
+    "transformations": "SELECT * FROM integration_transformations ORDER BY created_at, id",
+    "schedules": "SELECT * FROM integration_schedules ORDER BY created_at, id",
+}
+assert set(TABLE_QUERIES) == set(TABLE_RECORDS)
+
+
+def load_snapshot(conn: psycopg.Connection[Any], organization_id: str | None = None) -> Snapshot:
+    """Read the active integration rows (one consistent, read-only transaction)."""
+    scope = tenant_transaction(conn, organization_id) if organization_id else nullcontext(conn)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        with scope:
+            for attribute, query in TABLE_QUERIES.items():
+                tables[attribute] = normalize_rows(conn.execute(query).fetchall())
+    loaded_at = _dt.datetime.now(_dt.UTC).isoformat()
+    return snapshot_from_rows(tables, loaded_at=loaded_at, organization_id=organization_id)
+
+
+def load_snapshot_from_url(url: str, organization_id: str | None = None) -> Snapshot:
+    """Connect to ``url`` and :func:`load_snapshot` (a down server → DatabaseUnavailableError)."""
+    with connect(url) as conn:
+        return load_snapshot(conn, organization_id)

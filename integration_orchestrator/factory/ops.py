@@ -1,0 +1,271 @@
+"""The ops of one integration job: source, mapping, steps, checks, sink.
+
+Each op is built from an :class:`IntegrationJob` (the validated record, the translated
+spec and the engines) captured in a closure, so a run worker that rebuilt the
+Definitions from the snapshot has everything it needs without querying the integration
+tables. Compiled plans and transformations are cached per process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from integration_orchestrator.errors import IntegrationRunFailure
+from integration_orchestrator.factory.engines import Engines
+from integration_orchestrator.factory.metadata import preview_markdown, steps_markdown
+from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
+from integration_orchestrator.factory.runtime import (
+    Batch,
+    FailedRecord,
+    StepStat,
+    apply_step,
+    merge_batches,
+    split_batch,
+)
+from integration_orchestrator.factory.steps import StepRecord
+from integration_orchestrator.factory.translator import IntegrationDefinitionSpec
+from integration_orchestrator.factory.validate import IntegrationRecord
+from integration_orchestrator.factory.writeback import ensure_execution, finish_execution, insert_dead_letters
+
+__all__ = [
+    "IntegrationJob",
+    "checks_op",
+    "collect_op",
+    "failure_hook",
+    "handle_failures",
+    "mapping_op",
+    "sink_op",
+    "source_op",
+    "split_op",
+    "step_op",
+]
+
+
+@dataclass
+class IntegrationJob:
+    """Everything the ops of one job need; ``cache`` holds compiled engines per process."""
+
+    record: IntegrationRecord
+    spec: IntegrationDefinitionSpec
+    engines: Engines
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.job_name
+
+    def compiled(self, key: str, build: Callable[[], Any]) -> Any:
+        if key not in self.cache:
+            self.cache[key] = build()
+        return self.cache[key]
+
+    def op_kwargs(self, suffix: str, *, retry: bool = True) -> dict[str, Any]:
+        return {
+            "name": f"{self.name}__{suffix}",
+            "tags": dict(self.spec.op_tags),
+            "retry_policy": self.spec.retry_policy if retry else None,
+            "pool": self.spec.pool,
+            "required_resource_keys": {DATABASE_RESOURCE_KEY},
+        }
+
+    def execution(self, context: dg.OpExecutionContext) -> str:
+        """The run's ``integration_executions`` id (created on first use)."""
+        config, pipeline = self.record.config, self.record.pipeline
+        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
+        versions = {"config": config.version}
+        if pipeline is not None:
+            versions["pipeline"] = int(pipeline.row.get("version") or 1)
+        with db.connection() as conn:
+            return ensure_execution(
+                conn, run_id=context.run_id, job_name=self.name, organization_id=config.organization_id,
+                config_id=config.id, pipeline_id=pipeline.id if pipeline else None,
+                schedule_id=context.run.tags.get("integration/schedule_id"),
+                config_versions=versions, tags=dict(context.run.tags),
+            )
+
+
+def handle_failures(context: dg.OpExecutionContext, job: IntegrationJob, step: str, failures: list[FailedRecord]) -> None:
+    """Apply the pipeline's error strategy to the records ``step`` could not process."""
+    if not failures:
+        return
+    strategy = job.record.strategy
+    first = failures[0]
+    summary = f"Step `{step}`: {len(failures)} record(s) failed; first (record {first.index}): {first.message}"
+    if strategy in ("fail_fast", "retry"):
+        raise IntegrationRunFailure(summary, metadata={"step": step, "failed": len(failures), "strategy": strategy})
+    if strategy == "dead_letter":
+        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
+        execution_id = job.execution(context)
+        with db.connection() as conn:
+            insert_dead_letters(
+                conn, organization_id=job.record.config.organization_id, execution_id=execution_id,
+                config_id=job.record.config.id, pipeline_id=job.record.pipeline.id if job.record.pipeline else None,
+                failures=failures,
+            )
+        context.log.warning(f"{summary} — sent to integration_dead_letters")
+        return
+    context.log.warning(f"{summary} — dropped (continue_on_error)")
+
+
+def source_op(job: IntegrationJob) -> dg.OpDefinition:
+    @dg.op(**job.op_kwargs("source"), out=dg.Out(Batch))
+    def _source(context) -> Batch:
+        job.execution(context)
+        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
+        started = time.perf_counter()
+        records = job.engines.read_source(job.record, db.url())
+        seconds = time.perf_counter() - started
+        context.log.info(f"source: read {len(records)} record(s) in {seconds:.3f}s")
+        return Batch(records=records, stats=(StepStat("source", len(records), len(records), 0, seconds),))
+
+    return _source
+
+
+def mapping_op(job: IntegrationJob) -> dg.OpDefinition:
+    @dg.op(**job.op_kwargs("mappings"), ins={"batch": dg.In(Batch)}, out=dg.Out(Batch))
+    def _mappings(context, batch: Batch) -> Batch:
+        if not job.record.mappings:
+            return batch.with_step(batch.records, StepStat("mappings", len(batch.records), len(batch.records), 0, 0.0))
+        plan = job.compiled("plan", lambda: job.engines.compile_plan(
+            [m.row for m in job.record.mappings], direction="inbound", timezone=job.record.config.timezone,
+            transformations=job.record.transformation_rows(),
+        ))
+        started = time.perf_counter()
+        records, failures = job.engines.apply_plan(plan, batch.records)
+        seconds = time.perf_counter() - started
+        handle_failures(context, job, "mappings", failures)
+        context.log.info(f"mappings: {len(batch.records)} in, {len(records)} out, {len(failures)} failed")
+        return batch.with_step(records, StepStat("mappings", len(batch.records), len(records), len(failures), seconds))
+
+    return _mappings
+
+
+def step_op(job: IntegrationJob, step: StepRecord, inputs: int = 1) -> dg.OpDefinition:
+    """One pipeline step; ``inputs`` > 1 for a hybrid join (inputs ``in_0``, ``in_1``, ...)."""
+
+    @dg.op(**job.op_kwargs(f"step_{step.op_suffix}"), ins={f"in_{i}": dg.In(Batch) for i in range(inputs)},
+           out=dg.Out(Batch))
+    def _step(context, **batches: Batch) -> Batch:
+        batch = merge_batches([batches[k] for k in sorted(batches)])
+        transformation = job.compiled(f"step:{step.name}", lambda: job.engines.compile_transformation(step.transformation))
+        started = time.perf_counter()
+        records, failures = apply_step(step.name, transformation.apply, batch.records, step.when)
+        seconds = time.perf_counter() - started
+        handle_failures(context, job, step.name, failures)
+        context.log.info(f"step {step.name}: {len(batch.records)} in, {len(records)} out, {len(failures)} failed")
+        stat = StepStat(step.name, len(batch.records), len(records), len(failures), seconds)
+        return Batch(records=records, stats=(*batch.stats, stat), index=batch.index)
+
+    return _step
+
+
+def split_op(job: IntegrationJob, batch_size: int) -> dg.OpDefinition:
+    @dg.op(**job.op_kwargs("split", retry=False), ins={"batch": dg.In(Batch)}, out=dg.DynamicOut(Batch))
+    def _split(context, batch: Batch):  # type: ignore[no-untyped-def]
+        parts = split_batch(batch, batch_size)
+        context.log.info(f"split {len(batch.records)} record(s) into {len(parts)} batch(es) of ≤{batch_size}")
+        for part in parts:
+            yield dg.DynamicOutput(part, mapping_key=f"batch_{part.index:06d}")
+
+    return _split
+
+
+def collect_op(job: IntegrationJob) -> dg.OpDefinition:
+    @dg.op(**job.op_kwargs("collect", retry=False), ins={"batches": dg.In(list)}, out=dg.Out(Batch))
+    def _collect(context, batches: list[Batch]) -> Batch:
+        return merge_batches(batches)
+
+    return _collect
+
+
+def checks_op(job: IntegrationJob) -> dg.OpDefinition:
+    """Mapping tests → asset check evaluations; outputs whether a blocking check failed."""
+    from integration_orchestrator.factory.checks import evaluate_mapping_checks
+
+    @dg.op(**job.op_kwargs("checks", retry=False), out=dg.Out(bool))
+    def _checks(context):  # type: ignore[no-untyped-def]
+        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
+        blocked = False
+        for evaluation, blocking in evaluate_mapping_checks(job, db):
+            blocked = blocked or (blocking and not evaluation.passed)
+            yield evaluation
+        yield dg.Output(blocked)
+
+    return _checks
+
+
+def sink_op(job: IntegrationJob, inputs: int = 1, with_checks: bool = False) -> dg.OpDefinition:
+    ins = {f"in_{i}": dg.In(Batch) for i in range(inputs)}
+    if with_checks:
+        ins["checks_blocked"] = dg.In(bool)
+    mask_fields = job.record.pipeline.monitoring_config.get("mask_fields", []) if job.record.pipeline else []
+
+    @dg.op(**job.op_kwargs("sink"), ins=ins)
+    def _sink(context, **inputs_: Any):  # type: ignore[no-untyped-def]
+        if inputs_.pop("checks_blocked", False):
+            raise IntegrationRunFailure(
+                "A blocking mapping check failed (a required mapping's tests): nothing was written to the target",
+                metadata={"integration": job.record.config.integration_name},
+            )
+        batch = merge_batches([inputs_[k] for k in sorted(inputs_)])
+        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
+        started = time.perf_counter()
+        written = job.engines.write_target(job.record, db.url(), batch.records)
+        seconds = time.perf_counter() - started
+        stats = (*batch.stats, StepStat("sink", len(batch.records), written, 0, seconds))
+        records_in = stats[0].records_in
+        failed = sum(s.failed for s in stats)
+        dropped = sum(s.dropped for s in stats)
+        context.log.info(f"sink: wrote {written} record(s) in {seconds:.3f}s")
+        yield dg.AssetMaterialization(
+            asset_key=job.spec.asset_spec.key,
+            description=f"{job.name}: {records_in} in, {written} written, {dropped} dropped, {failed} failed",
+            metadata={
+                "records_in": records_in,
+                "records_out": written,
+                "records_dropped": dropped,
+                "records_failed": failed,
+                "dagster/row_count": written,
+                "steps": dg.MetadataValue.md(steps_markdown(stats)),
+                "preview": dg.MetadataValue.md(preview_markdown(batch.records, mask_fields)),
+                "config_version": job.record.config.version,
+                "pipeline_version": int(job.record.pipeline.row.get("version") or 1) if job.record.pipeline else 0,
+                "job": job.name,
+            },
+        )
+        with db.connection() as conn:
+            finish_execution(
+                conn, run_id=context.run_id, organization_id=job.record.config.organization_id, status="succeeded",
+                records_in=records_in, records_out=written, records_failed=failed,
+                metadata={"steps": [s.__dict__ | {"dropped": s.dropped} for s in stats]},
+            )
+        yield dg.Output(None)
+
+    return _sink
+
+
+def failure_hook(job: IntegrationJob) -> dg.HookDefinition:
+    """Marks the run's execution ``failed`` with the op's error as soon as an op fails."""
+
+    @dg.failure_hook(name=f"{job.name}__failed", required_resource_keys={DATABASE_RESOURCE_KEY})
+    def _failed(context) -> None:
+        error = context.op_exception
+        message = str(getattr(error, "description", None) or error or "op failed")
+        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
+        with db.connection() as conn:
+            ensure_execution(
+                conn, run_id=context.run_id, job_name=job.name, organization_id=job.record.config.organization_id,
+                config_id=job.record.config.id, pipeline_id=job.record.pipeline.id if job.record.pipeline else None,
+            )
+            finish_execution(
+                conn, run_id=context.run_id, organization_id=job.record.config.organization_id,
+                status="failed", error_message=f"{context.op.name}: {message}"[:4000],
+            )
+
+    return _failed
+

@@ -1,0 +1,63 @@
+"""Run-status reconciliation: no execution row stays ``running`` after its run ended.
+
+Ops write their own results; this sensor is the safety net for runs that died without
+reporting (worker killed, cancelled, run monitoring gave up): it compares every open
+``integration_executions`` row with its Dagster run and finishes the row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
+from integration_orchestrator.factory.writeback import finish_execution, open_executions
+
+__all__ = ["RECONCILE_SENSOR_NAME", "reconcile_executions", "reconcile_sensor"]
+
+RECONCILE_SENSOR_NAME = "integration_executions_reconciler"
+
+_FINAL: dict[dg.DagsterRunStatus, str] = {
+    dg.DagsterRunStatus.SUCCESS: "succeeded",
+    dg.DagsterRunStatus.FAILURE: "failed",
+    dg.DagsterRunStatus.CANCELED: "cancelled",
+}
+
+
+def reconcile_executions(instance: dg.DagsterInstance, db: IntegrationDatabase) -> list[tuple[str, str]]:
+    """Finish the open rows whose run has ended (or vanished); returns (run id, status)."""
+    done: list[tuple[str, str]] = []
+    with db.connection() as conn:
+        for row in open_executions(conn):
+            run_id = str(row["dagster_run_id"])
+            run = instance.get_run_by_id(run_id)
+            if run is None:
+                status, error = "failed", "the Dagster run no longer exists"
+            elif run.status in _FINAL:
+                status = _FINAL[run.status]
+                error = None if status == "succeeded" else f"run ended {run.status.value} without reporting"
+            else:
+                continue
+            if finish_execution(conn, run_id=run_id, organization_id=str(row["organization_id"]), status=status,
+                                error_message=error, metadata={"reconciled": True}):
+                done.append((run_id, status))
+    return done
+
+
+def reconcile_sensor() -> dg.SensorDefinition:
+    @dg.sensor(
+        name=RECONCILE_SENSOR_NAME,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        required_resource_keys={DATABASE_RESOURCE_KEY},
+        description="Finishes integration_executions rows whose Dagster run ended without reporting.",
+    )
+    def _reconcile(context) -> Any:
+        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
+        done = reconcile_executions(context.instance, db)
+        for run_id, status in done:
+            context.log.info(f"execution of run {run_id} reconciled as {status}")
+        return dg.SkipReason(f"reconciled {len(done)} execution(s)")
+
+    return _reconcile

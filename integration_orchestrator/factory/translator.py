@@ -1,0 +1,139 @@
+"""``IntegrationTranslator``: how one integration becomes Dagster names, tags and specs.
+
+One override point, :meth:`IntegrationTranslator.get_integration_spec`, fed a typed
+:class:`IntegrationTranslatorData` (the validated rows plus the default, collision-free
+names). Subclass it to change names, tags, the asset spec, op retry policies or pools::
+
+    class MyTranslator(IntegrationTranslator):
+        def get_integration_spec(self, data):
+            spec = super().get_integration_spec(data)
+            return spec.replace(
+                asset_spec=spec.asset_spec.replace_attributes(group_name="erp"),
+                op_tags={**spec.op_tags, "team": "finance"},
+                pool="erp_api",
+            )
+
+    defs = build_definitions(translator=MyTranslator())
+
+Names must stay ``[A-Za-z0-9_]``; two integrations whose translated job names collide
+are reported as invalid rows, never silently merged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from integration_orchestrator.factory.naming import slugify
+from integration_orchestrator.factory.steps import RetrySettings
+from integration_orchestrator.factory.validate import IntegrationRecord
+
+__all__ = [
+    "TAG_CONFIG_ID",
+    "TAG_ORGANIZATION_ID",
+    "TAG_PIPELINE_ID",
+    "TAG_SCHEDULE_ID",
+    "IntegrationDefinitionSpec",
+    "IntegrationTranslator",
+    "IntegrationTranslatorData",
+    "retry_policy_from",
+]
+
+TAG_CONFIG_ID = "integration/config_id"
+TAG_ORGANIZATION_ID = "integration/organization_id"
+TAG_PIPELINE_ID = "integration/pipeline_id"
+TAG_SCHEDULE_ID = "integration/schedule_id"
+
+
+@dataclass(frozen=True)
+class IntegrationTranslatorData:
+    """What the translator gets: the integration and its default (DESIGN.md §5) names."""
+
+    record: IntegrationRecord
+    job_name: str
+    asset_key: dg.AssetKey
+    check_names: Mapping[str, str]  # mapping id → check name
+
+
+@dataclass(frozen=True)
+class IntegrationDefinitionSpec:
+    """What the factory builds for one integration job."""
+
+    job_name: str
+    asset_spec: dg.AssetSpec
+    check_names: Mapping[str, str]
+    run_tags: Mapping[str, str]
+    op_tags: Mapping[str, Any]
+    retry_policy: dg.RetryPolicy | None
+    pool: str | None
+    description: str | None
+
+    def replace(self, **changes: Any) -> IntegrationDefinitionSpec:
+        return dataclasses.replace(self, **changes)
+
+
+def retry_policy_from(settings: RetrySettings | None) -> dg.RetryPolicy | None:
+    """A Dagster ``RetryPolicy`` from a ``retry_policy`` row value."""
+    if settings is None:
+        return None
+    backoff = dg.Backoff.EXPONENTIAL if settings.backoff == "exponential" else dg.Backoff.LINEAR
+    return dg.RetryPolicy(
+        max_retries=settings.max_retries,
+        delay=settings.delay_seconds,
+        backoff=backoff,
+        jitter=dg.Jitter.PLUS_MINUS if settings.jitter else None,
+    )
+
+
+def _endpoint_type(record: IntegrationRecord, role: str) -> str | None:
+    endpoint = record.config.connection_config.get(role)
+    return str(endpoint.get("type")) if isinstance(endpoint, Mapping) and endpoint.get("type") else None
+
+
+class IntegrationTranslator:
+    """Default translation of an integration into Dagster names and specs (DESIGN.md §5)."""
+
+    def get_integration_spec(self, data: IntegrationTranslatorData) -> IntegrationDefinitionSpec:
+        """The single override point: return the spec for ``data`` (call ``super()`` to adjust)."""
+        record = data.record
+        config = record.config
+        source, target = _endpoint_type(record, "source"), _endpoint_type(record, "target")
+        run_tags = {TAG_CONFIG_ID: config.id, TAG_ORGANIZATION_ID: config.organization_id}
+        if record.pipeline is not None:
+            run_tags[TAG_PIPELINE_ID] = record.pipeline.id
+        kinds = {k for k in (slugify(source or "", ""), slugify(target or "", "")) if k}
+        description = str(config.row.get("description") or f"Integration {config.integration_name}")
+        asset_spec = dg.AssetSpec(
+            key=data.asset_key,
+            description=description,
+            group_name="integrations",
+            kinds=kinds or None,
+            metadata={
+                "integration/config_id": config.id,
+                "integration/organization_id": config.organization_id,
+                "integration/type": config.integration_type,
+                "integration/source": source or "",
+                "integration/target": target or "",
+                "integration/config_version": config.version,
+            },
+        )
+        pipeline = record.pipeline
+        job_description = (
+            str(pipeline.row.get("description") or f"Pipeline {pipeline.pipeline_name} ({pipeline.pipeline_type})")
+            if pipeline is not None
+            else f"Integration {config.integration_name} (no pipeline)"
+        )
+        return IntegrationDefinitionSpec(
+            job_name=data.job_name,
+            asset_spec=asset_spec,
+            check_names=dict(data.check_names),
+            run_tags=run_tags,
+            op_tags={"integration/job": data.job_name},
+            retry_policy=retry_policy_from(record.retry),
+            pool=None,
+            description=job_description,
+        )

@@ -1,0 +1,143 @@
+"""Run results written back: ``integration_executions`` rows and dead letters.
+
+One execution row per Dagster run (``dagster_run_id`` is unique): the first op of a run
+creates it (``running``), the sink finishes it (``succeeded`` with counts), the failure
+hook or the reconciliation sensor finishes it otherwise. Finishing only ever moves a
+row out of ``queued``/``running``, so the first final status wins. Every write runs as
+the application role inside the integration's organization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.types.json import Jsonb
+
+from integration_orchestrator.db import tenant_transaction
+from integration_orchestrator.factory.runtime import FailedRecord
+
+__all__ = [
+    "FINAL_STATUSES",
+    "ensure_execution",
+    "finish_execution",
+    "insert_dead_letters",
+    "open_executions",
+]
+
+FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+
+
+def _json(value: Any) -> Jsonb:
+    return Jsonb(orjson.loads(orjson.dumps(value, default=str)))
+
+
+def ensure_execution(
+    conn: psycopg.Connection[Any],
+    *,
+    run_id: str,
+    job_name: str,
+    organization_id: str,
+    config_id: str,
+    pipeline_id: str | None,
+    schedule_id: str | None = None,
+    config_versions: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """The execution row of ``run_id`` (created ``running`` if absent); returns its id."""
+    with tenant_transaction(conn, organization_id):
+        row = conn.execute(
+            """
+            INSERT INTO integration_executions
+                (dagster_run_id, dagster_job_name, config_id, pipeline_id, schedule_id, status,
+                 started_at, config_versions, tags, organization_id)
+            VALUES (%s, %s, %s, %s, %s, 'running', now(), %s, %s, %s)
+            ON CONFLICT (dagster_run_id) DO UPDATE SET dagster_run_id = EXCLUDED.dagster_run_id
+            RETURNING id
+            """,
+            (run_id, job_name, config_id, pipeline_id, schedule_id, _json(config_versions or {}),
+             _json(tags or {}), organization_id),
+        ).fetchone()
+    assert row is not None
+    return str(row["id"])
+
+
+def finish_execution(
+    conn: psycopg.Connection[Any],
+    *,
+    run_id: str,
+    organization_id: str,
+    status: str,
+    records_in: int | None = None,
+    records_out: int | None = None,
+    records_failed: int | None = None,
+    error_message: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> bool:
+    """Move the run's row to a final ``status``; False when it was already final/absent."""
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"not a final execution status: {status!r}")
+    with tenant_transaction(conn, organization_id):
+        row = conn.execute(
+            """
+            UPDATE integration_executions SET
+                status = %s,
+                finished_at = greatest(now(), coalesce(started_at, now())),
+                started_at = coalesce(started_at, now()),
+                records_in = coalesce(%s, records_in),
+                records_out = coalesce(%s, records_out),
+                records_failed = coalesce(%s, records_failed),
+                error_message = coalesce(%s, error_message),
+                metadata = metadata || %s
+            WHERE dagster_run_id = %s AND status IN ('queued', 'running')
+            RETURNING id
+            """,
+            (status, records_in, records_out, records_failed, error_message, _json(metadata or {}), run_id),
+        ).fetchone()
+    return row is not None
+
+
+def insert_dead_letters(
+    conn: psycopg.Connection[Any],
+    *,
+    organization_id: str,
+    execution_id: str | None,
+    config_id: str,
+    pipeline_id: str | None,
+    failures: Sequence[FailedRecord],
+) -> int:
+    """One ``integration_dead_letters`` row per failed record (one transaction)."""
+    if not failures:
+        return 0
+    with tenant_transaction(conn, organization_id):
+        with conn.cursor() as cur:
+            cur.executemany(
+                """
+                INSERT INTO integration_dead_letters
+                    (execution_id, config_id, pipeline_id, step_name, record, error_message, error_details,
+                     organization_id)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                """,
+                [
+                    (execution_id, config_id, pipeline_id, f.step, _json(f.record), f.message,
+                     _json({"index": f.index, **f.details}), organization_id)
+                    for f in failures
+                ],
+            )
+    return len(failures)
+
+
+def open_executions(conn: psycopg.Connection[Any], limit: int = 500) -> list[dict[str, Any]]:
+    """Executions still ``queued``/``running`` that belong to a Dagster run (owner role)."""
+    return conn.execute(
+        """
+        SELECT id, dagster_run_id, organization_id, status
+        FROM integration_executions
+        WHERE status IN ('queued', 'running') AND dagster_run_id IS NOT NULL
+        ORDER BY created_at
+        LIMIT %s
+        """,
+        (limit,),
+    ).fetchall()

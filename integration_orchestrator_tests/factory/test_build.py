@@ -1,0 +1,104 @@
+"""Rows → Definitions → a real run in process, results written back to PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import psycopg
+
+from integration_orchestrator.factory import IntegrationTranslator, build_definitions
+from integration_orchestrator.factory.health import HEALTH_ASSET_KEY
+from integration_orchestrator_tests.factory.rows import (
+    add_config,
+    add_mapping,
+    add_mapping_test,
+    add_organization,
+    add_pipeline,
+    create_target_table,
+    jmespath_step,
+)
+
+PEOPLE = [
+    {"person": {"id": 1, "name": "ada"}, "kind": "vip"},
+    {"person": {"id": 2, "name": "bob"}, "kind": "std"},
+    {"person": {"id": 3, "name": "cy"}, "kind": "std"},
+]
+
+
+def _sample(db: psycopg.Connection[Any]) -> dict[str, str]:
+    org = add_organization(db)
+    config = add_config(db, org, "People Sync", PEOPLE)
+    m_id = add_mapping(db, org, config, "person id", "person.id", "id", target_data_type="integer", is_required=True)
+    add_mapping(db, org, config, "person name", "person.name", "name")
+    add_mapping(db, org, config, "kind", "kind", "tier")
+    add_mapping_test(db, org, m_id, "id copied", {"person": {"id": 42}}, {"id": 42})
+    pipeline = add_pipeline(db, org, config, "People → Warehouse", [
+        jmespath_step("upper", 1, "map", "merge(@, {name: join('', [name, '!'])})"),
+        jmespath_step("not cy", 2, "filter", "id != `3`"),
+        jmespath_step("batch", 3, "enrich", "{batch: 'b1'}"),
+    ])
+    create_target_table(db)
+    return {"org": org, "config": config, "pipeline": pipeline, "mapping": m_id}
+
+
+def test_rows_become_a_job_asset_and_check(db: psycopg.Connection[Any], database_url: str) -> None:
+    ids = _sample(db)
+    defs = build_definitions(database_url)
+    job = defs.get_job_def("people_warehouse")
+    assert job.tags["integration/config_id"] == ids["config"]
+    assert job.tags["integration/organization_id"] == ids["org"]
+    assert job.tags["integration/pipeline_id"] == ids["pipeline"]
+    assert {n.name for n in job.graph.nodes} == {
+        "people_warehouse__source", "people_warehouse__mappings", "people_warehouse__step_upper",
+        "people_warehouse__step_not_cy", "people_warehouse__step_batch", "people_warehouse__checks",
+        "people_warehouse__sink",
+    }
+    repo = defs.get_repository_def()
+    keys = repo.asset_graph.get_all_asset_keys()
+    assert dg.AssetKey(["integrations", "people_sync"]) in keys
+    assert HEALTH_ASSET_KEY in keys
+    check_keys = repo.asset_graph.asset_check_keys
+    assert dg.AssetCheckKey(dg.AssetKey(["integrations", "people_sync"]), "mapping_person_id") in check_keys
+
+
+def test_run_writes_target_rows_execution_and_checks(db: psycopg.Connection[Any], database_url: str) -> None:
+    ids = _sample(db)
+    defs = build_definitions(database_url)
+    with dg.instance_for_test() as instance:
+        result = defs.get_job_def("people_warehouse").execute_in_process(instance=instance)
+        assert result.success
+        materializations = result.asset_materializations_for_node("people_warehouse__sink")
+        assert materializations[0].metadata["records_in"].value == 3
+        assert materializations[0].metadata["records_out"].value == 2
+        assert materializations[0].metadata["records_dropped"].value == 1
+        assert "| upper |" in materializations[0].metadata["steps"].value
+        evaluations = result.get_asset_check_evaluations()
+        assert [(e.check_name, e.passed) for e in evaluations] == [("mapping_person_id", True)]
+    rows = db.execute("SELECT id, name, tier, batch FROM people_out ORDER BY id").fetchall()
+    assert rows == [
+        {"id": 1, "name": "ada!", "tier": "vip", "batch": "b1"},
+        {"id": 2, "name": "bob!", "tier": "std", "batch": "b1"},
+    ]
+    execution = db.execute("SELECT * FROM integration_executions").fetchone()
+    assert execution is not None
+    assert execution["dagster_run_id"] == result.run_id
+    assert execution["status"] == "succeeded"
+    assert (execution["records_in"], execution["records_out"], execution["records_failed"]) == (3, 2, 0)
+    assert str(execution["pipeline_id"]) == ids["pipeline"]
+    assert execution["finished_at"] >= execution["started_at"]
+    test_row = db.execute("SELECT test_status, actual_output, last_run FROM integration_mapping_tests").fetchone()
+    assert test_row is not None and test_row["test_status"] == "passed" and test_row["last_run"] is not None
+
+
+class _Renaming(IntegrationTranslator):
+    def get_integration_spec(self, data):  # type: ignore[no-untyped-def]
+        spec = super().get_integration_spec(data)
+        return spec.replace(job_name=f"team_{spec.job_name}", op_tags={**spec.op_tags, "team": "finance"})
+
+
+def test_translator_override_point(db: psycopg.Connection[Any], database_url: str) -> None:
+    _sample(db)
+    defs = build_definitions(database_url, translator=_Renaming())
+    job = defs.get_job_def("team_people_warehouse")
+    assert all(node.definition.tags.get("team") == "finance" for node in job.graph.nodes)
