@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 __all__ = [
     "BATCH_TYPES",
     "Engine",
+    "LogicError",
     "PER_RECORD_TYPES",
     "Program",
     "RecordError",
@@ -34,6 +35,15 @@ PER_RECORD_TYPES = frozenset({"map", "filter", "enrich", "validate"})
 BATCH_TYPES = frozenset({"aggregate", "custom"})
 
 Program = Callable[[list[dict[str, Any]]], list[Any]]
+
+
+class LogicError(ValueError):
+    """Raised by an engine's ``check``: ``field`` is the key inside ``transformation_logic``."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(reason)
 
 
 @dataclass(frozen=True)

@@ -204,7 +204,7 @@ class CompiledTransformation:
 
     def _timeout(self) -> TransformationTimeoutError:
         return TransformationTimeoutError(
-            self.name, f"timed out after {self.row.timeout_seconds} s (timeout_seconds); the worker was stopped", row_id=self.row.id
+            self.name, f"timed out after {self.row.timeout_seconds} s (timeout_seconds); the code was stopped", row_id=self.row.id
         )
 
     def _unpack(self, response: Mapping[str, Any]) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from integration_orchestrator.errors import IntegrationOrchestratorError, RowError
+from integration_orchestrator.transforms.base import LogicError
 
 __all__ = [
     "LogicError",
@@ -20,15 +21,6 @@ __all__ = [
     "TransformationSandboxError",
     "TransformationTimeoutError",
 ]
-
-
-class LogicError(ValueError):
-    """Raised by an engine's ``check``: ``field`` is the key inside ``transformation_logic``."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(reason)
 
 
 class TransformationDefinitionError(RowError):

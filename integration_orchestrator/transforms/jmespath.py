@@ -8,8 +8,7 @@ from typing import Any
 import jmespath as _jmespath
 from jmespath.exceptions import JMESPathError
 
-from integration_orchestrator.transforms.base import PER_RECORD_TYPES, Engine, Program, RecordFailure
-from integration_orchestrator.transforms.errors import LogicError
+from integration_orchestrator.transforms.base import Engine, LogicError, PER_RECORD_TYPES, Program, RecordFailure
 
 __all__ = ["JMESPathEngine"]
 
@@ -32,6 +31,8 @@ class JMESPathEngine(Engine):
             _jmespath.compile(_expression(logic))
         except JMESPathError as exc:
             raise LogicError("expression", f"invalid JMESPath: {' '.join(str(exc).split())}") from None
+        except RecursionError:
+            raise LogicError("expression", "invalid JMESPath: nested too deeply") from None
 
     def build(self, logic: Mapping[str, Any], transformation_type: str, *, timeout_seconds: float) -> Program:
         parsed = _jmespath.compile(_expression(logic))

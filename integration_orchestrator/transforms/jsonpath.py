@@ -22,8 +22,7 @@ from typing import Any
 
 from jsonpath import JSONPathEnvironment, JSONPathError
 
-from integration_orchestrator.transforms.base import Engine, Program, RecordFailure
-from integration_orchestrator.transforms.errors import LogicError
+from integration_orchestrator.transforms.base import Engine, LogicError, Program, RecordFailure
 
 __all__ = ["JSONPathEngine", "compile_query"]
 
@@ -112,6 +111,8 @@ class JSONPathEngine(Engine):
                 compile_query(text)
             except JSONPathError as exc:
                 raise LogicError(where, f"invalid JSONPath (RFC 9535): {' '.join(str(exc).split())}") from None
+            except RecursionError:
+                raise LogicError(where, "invalid JSONPath (RFC 9535): nested too deeply") from None
 
     def build(self, logic: Mapping[str, Any], transformation_type: str, *, timeout_seconds: float) -> Program:
         kind, value = _parse(logic, transformation_type)

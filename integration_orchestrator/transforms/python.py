@@ -15,8 +15,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from integration_orchestrator.transforms.base import PER_RECORD_TYPES, Engine, Program, RecordFailure
-from integration_orchestrator.transforms.errors import LogicError
+from integration_orchestrator.transforms.base import Engine, LogicError, PER_RECORD_TYPES, Program, RecordFailure
 
 __all__ = ["ALLOWED_MODULES", "PythonEngine", "preload_modules"]
 

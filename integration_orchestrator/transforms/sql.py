@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from integration_orchestrator.transforms.base import Engine, Program
-from integration_orchestrator.transforms.errors import LogicError
+from integration_orchestrator.transforms.base import Engine, LogicError, Program
 
 __all__ = ["ROW_COLUMN", "SQLEngine", "sql_connection"]
 

@@ -161,7 +161,8 @@ class WorkerPool:
         idle[0].kill()
         return True
 
-    def _acquire(self, bind_key: str | None) -> Worker:
+    def _acquire(self, bind_key: str | None) -> tuple[Worker, float]:
+        """An idle worker for ``bind_key`` (started if needed) and the seconds spent starting it."""
         with self._cond:
             while True:
                 if self._closed:
@@ -171,11 +172,12 @@ class WorkerPool:
                 if worker is not None:
                     worker.busy = True
                     worker.bind_key = bind_key or worker.bind_key
-                    return worker
+                    return worker, 0.0
                 if len(self._workers) + self._starting < self.settings.max_workers or self._evict_one():
                     self._starting += 1
                     break
                 self._cond.wait(1.0)
+        started = time.monotonic()
         try:
             worker = Worker.start(self.settings)
         finally:
@@ -184,7 +186,30 @@ class WorkerPool:
         worker.busy, worker.bind_key = True, bind_key
         with self._cond:
             self._workers.append(worker)
-        return worker
+        return worker, time.monotonic() - started
+
+    def _replace_in_background(self) -> None:
+        """Start a spare worker after one was killed, so the next batch does not wait for it."""
+        with self._cond:
+            if self._closed or len(self._workers) + self._starting >= self.settings.max_workers:
+                return
+            self._starting += 1
+
+        def start() -> None:
+            try:
+                worker = Worker.start(self.settings)
+            except SandboxCrashed:
+                worker = None
+            with self._cond:
+                self._starting -= 1
+                if worker is not None:
+                    if self._closed or os.getpid() != self.pid:
+                        worker.kill()
+                    else:
+                        self._workers.append(worker)
+                self._cond.notify_all()
+
+        threading.Thread(target=start, name="sandbox-replace", daemon=True).start()
 
     def _release(self, worker: Worker) -> None:
         with self._cond:
@@ -196,23 +221,30 @@ class WorkerPool:
 
     def seccomp_status(self) -> tuple[bool, str]:
         """Whether this host's workers run under seccomp (starts a worker if none runs)."""
-        worker = self._acquire(None)
+        worker, _ = self._acquire(None)
         try:
             return worker.seccomp, worker.seccomp_reason
         finally:
             self._release(worker)
 
     def call(self, request: dict[str, Any], deadline: float, *, bind_key: str | None = None, needs_seccomp: bool = False) -> dict[str, Any]:
-        """Send one request; raises ``SandboxTimeout``/``SandboxCrashed``/``PermissionError``."""
+        """Send one request; raises ``SandboxTimeout``/``SandboxCrashed``/``PermissionError``.
+
+        Time spent starting a worker does not count against ``deadline``.
+        """
         payload = encode(request)
-        worker = self._acquire(bind_key)
+        worker, startup = self._acquire(bind_key)
         try:
             if needs_seccomp and not worker.seccomp:
                 from integration_orchestrator.transforms.sandbox.limits import allow_without_seccomp
 
                 if not allow_without_seccomp():
                     raise PermissionError(worker.seccomp_reason or "seccomp is not active")
-            return worker.call(payload, deadline)
+            return worker.call(payload, deadline + startup)
+        except (SandboxTimeout, SandboxCrashed):
+            self._release(worker)
+            self._replace_in_background()
+            raise
         finally:
             self._release(worker)
 

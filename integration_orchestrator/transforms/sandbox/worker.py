@@ -71,7 +71,7 @@ class _Server:
         return program
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        from integration_orchestrator.transforms.errors import LogicError
+        from integration_orchestrator.transforms.base import LogicError
         from integration_orchestrator.transforms.javascript import js_error_kind
         from integration_orchestrator.transforms.sandbox.limits import set_cpu_budget
 
