@@ -1,0 +1,156 @@
+"""``secrets set | list | rotate | keygen``: encrypted credentials; values are never printed.
+
+``secrets set CONFIG NAME`` reads the value from standard input when it is not a terminal
+(one trailing newline removed), else prompts without echo; never from an argument, so it
+stays out of shell history and process listings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from integration_orchestrator.credentials import (
+    SecretError,
+    generate_key,
+    list_secrets,
+    load_keyring,
+    rotate_secrets,
+    set_secret,
+)
+from integration_orchestrator.db import connect, resolve_database_url, tenant_transaction
+
+__all__ = ["register"]
+
+EXIT_BAD_INPUT = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    group = subparsers.add_parser("secrets", help="encrypted credentials (values are never printed)")
+    commands = group.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
+
+    put = commands.add_parser("set", help="store a secret for an integration config (value from stdin or a prompt)")
+    put.add_argument("config", metavar="CONFIG", help="integration config id or integration_name")
+    put.add_argument("name", metavar="NAME", help='secret name, referenced as {"$secret": "NAME"}')
+    put.add_argument(
+        "--org-wide",
+        action="store_true",
+        help="store it for the config's whole organization instead of this config only",
+    )
+    put.set_defaults(handler=_set)
+
+    show = commands.add_parser("list", help="names, key ids and rotation dates (never values)")
+    show.add_argument("--config", metavar="CONFIG", default=None, help="only this config's secrets")
+    show.set_defaults(handler=_list)
+
+    rotate = commands.add_parser("rotate", help="re-encrypt every secret under the newest key (one transaction)")
+    rotate.set_defaults(handler=_rotate)
+
+    keygen = commands.add_parser("keygen", help="print a new random key for INTEGRATION_ORCHESTRATOR_SECRET_KEYS")
+    keygen.set_defaults(handler=_keygen)
+
+
+def _find_config(conn: psycopg.Connection[Any], ref: str) -> dict[str, Any] | None:
+    """The config row by id or integration_name; prints why and returns None if not exactly one."""
+    try:
+        by_id: UUID | None = UUID(ref)
+    except ValueError:
+        by_id = None
+    if by_id is not None:
+        rows = conn.execute(
+            "SELECT id, integration_name, organization_id FROM integration_configs WHERE id = %s", (by_id,)
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT id, integration_name, organization_id FROM integration_configs WHERE integration_name = %s ORDER BY id",
+            (ref,),
+        ).fetchall()
+    if not rows:
+        print(f"error: no integration config with id or integration_name `{ref}`", file=sys.stderr)
+        return None
+    if len(rows) > 1:
+        ids = ", ".join(str(r["id"]) for r in rows)
+        print(f"error: {len(rows)} integration configs are named `{ref}` (ids {ids}); give the id", file=sys.stderr)
+        return None
+    return dict(rows[0])
+
+
+def _read_value(name: str) -> str:
+    if sys.stdin is not None and not sys.stdin.isatty():
+        value = sys.stdin.read()
+        if value.endswith("\n"):
+            value = value[:-1]
+            if value.endswith("\r"):
+                value = value[:-1]
+        return value
+    return getpass.getpass(f"Value of secret `{name}` (not echoed): ")
+
+
+def _set(args: argparse.Namespace) -> int:
+    load_keyring()  # a missing/malformed key fails before anything is read or written
+    with connect(resolve_database_url(args.database_url)) as conn:
+        config = _find_config(conn, args.config)
+        conn.rollback()
+        if config is None:
+            return EXIT_BAD_INPUT
+        value = _read_value(args.name)
+        if not value:
+            raise SecretError(args.name, "the value is empty; nothing stored")
+        config_id = None if args.org_wide else config["id"]
+        with tenant_transaction(conn, config["organization_id"]):
+            info = set_secret(conn, args.name, value, organization_id=config["organization_id"], config_id=config_id)
+    scope = "its organization" if args.org_wide else "this config"
+    print(
+        f"stored secret `{info.name}` for {scope} (integration config `{config['integration_name']}`, "
+        f"id {config['id']}), encrypted under key `{info.key_id}`"
+    )
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with connect(resolve_database_url(args.database_url)) as conn:
+        config_id = None
+        if args.config:
+            config = _find_config(conn, args.config)
+            if config is None:
+                return EXIT_BAD_INPUT
+            config_id = config["id"]
+        infos = list_secrets(conn, config_id=config_id)
+    if not infos:
+        print("no secrets stored")
+        return 0
+    header = ("organization", "config", "name", "key_id", "updated_at", "rotated_at")
+    table = [
+        (
+            str(i.organization_id),
+            i.config_name or "(organization-wide)",
+            i.name,
+            i.key_id,
+            i.updated_at.isoformat(timespec="seconds"),
+            i.rotated_at.isoformat(timespec="seconds") if i.rotated_at else "-",
+        )
+        for i in infos
+    ]
+    widths = [max(len(row[c]) for row in [header, *table]) for c in range(len(header))]
+    for row in [header, *table]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    keyring = load_keyring()
+    with connect(resolve_database_url(args.database_url)) as conn:
+        count = rotate_secrets(conn, keyring=keyring)
+        conn.commit()
+    print(f"re-encrypted {count} secret(s) under key `{keyring.newest_id}`")
+    return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
