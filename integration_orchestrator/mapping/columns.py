@@ -121,7 +121,19 @@ def _validator(row: MappingRow, key: str, schema: Any) -> Any:
     except jsonschema.exceptions.SchemaError as exc:
         raise definition_error(row, f"validation_rules.{key}", f"invalid JSON Schema: {exc.message}") from None
     cls = jsonschema.validators.extend(base, type_checker=base.TYPE_CHECKER.redefine("integer", _is_integer))
-    return cls(schema)
+    # Numbers in the schema and in values are compared as exact decimals (so that
+    # multipleOf 0.01 accepts 19.99, and Decimal values never meet floats).
+    return cls(_decimals(schema))
+
+
+def _decimals(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {key: _decimals(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decimals(item) for item in value]
+    return value
 
 
 def validation_schemas(row: MappingRow) -> tuple[Any, Any]:
@@ -143,7 +155,10 @@ def schema_check(validator: Any, stage: str) -> Callable[[Any], Any]:
     """A value function raising FieldFailure when ``validator`` rejects the value."""
 
     def check(value: Any) -> Any:
-        error = next(validator.iter_errors(value), None)
+        try:
+            error = next(validator.iter_errors(_decimals(value)), None)
+        except Exception as exc:  # a schema keyword that cannot handle this value
+            raise FieldFailure(f"{stage}-validation could not check the value: {exc}", value) from None
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path)
             detail = f" at {where}" if where else ""

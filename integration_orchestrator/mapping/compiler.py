@@ -148,6 +148,11 @@ class _Compiler:
         except ValueError as exc:
             raise ConfigurationError(f"timezone: {exc}") from None
         self.rows = [row if isinstance(row, MappingRow) else MappingRow.from_dict(row) for row in self.raw_rows]
+        for row in self.rows:
+            try:
+                _check_enums(row)
+            except MappingDefinitionError as exc:
+                self._fail(row, exc)
         self._index()
         for row in self.rows:
             self._resolve_children(row)

@@ -164,7 +164,11 @@ def _field_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]
         value = read(source)
         if value is None or value is MISSING:
             return absent(value, out)
-        write(out, pipeline(value))
+        try:
+            write(out, pipeline(value))
+        except FieldFailure as failure:
+            failure.value = value  # report the source value; the reason names the stage
+            raise
         return None
 
     return step
