@@ -1,0 +1,241 @@
+"""Event-based schedules: sensors over ``integration_events``, and "B after A succeeds".
+
+**Event sensor** (one per event_based row, slug + ``_sensor``). Each evaluation reads the
+integration's events that are ``pending`` or newer than the cursor ((created_at, id) of
+the last event handed out), launches one run per event with run key = the event id,
+marks the events ``consumed`` and moves the cursor. Exactly once, across daemon
+restarts: Dagster refuses a second run with the same run key from the same sensor, so a
+re-evaluation after a crash (events already marked, cursor not yet stored) re-requests
+them harmlessly; events committed late with an older ``created_at`` are still
+``pending`` and are picked up. ``execution_parameters.event_types`` (a list) filters by
+event type. The payload goes into the run (tag ``integration/event_payload`` and
+:func:`run_config_for`).
+
+**Run-after sensor** (event_based row whose ``execution_parameters.after_config_id`` names
+another integration A): launches this integration once per successful run of A (run key
+``after:<A's run id>``), polling the Dagster instance's runs by tag
+``integration/config_id`` with an update-time cursor; it starts from the moment it is
+first evaluated (no replay of A's history).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import orjson
+from dagster._core.storage.dagster_run import RunsFilter
+
+from integration_orchestrator.db import tenant_transaction
+from integration_orchestrator.schedules.records import ScheduleRecord, ScheduleRowError
+from integration_orchestrator.schedules.runs import (
+    TAG_CONFIG_ID,
+    TAG_EVENT_ID,
+    run_config_for,
+    run_tags_for,
+)
+from integration_orchestrator.schedules.writeback import Connection, cached_connection
+
+__all__ = [
+    "AFTER_PARAMETER",
+    "EVENT_BATCH",
+    "EVENT_TYPES_PARAMETER",
+    "TAG_EVENT_PAYLOAD",
+    "TAG_EVENT_TYPE",
+    "TAG_UPSTREAM_RUN_ID",
+    "event_sensor",
+    "evaluate_event_sensor",
+    "evaluate_run_after_sensor",
+    "pending_events",
+    "run_after_sensor",
+]
+
+AFTER_PARAMETER = "after_config_id"
+EVENT_TYPES_PARAMETER = "event_types"
+TAG_EVENT_PAYLOAD = "integration/event_payload"
+TAG_EVENT_TYPE = "integration/event_type"
+TAG_UPSTREAM_RUN_ID = "integration/upstream_run_id"
+#: at most this many events per evaluation (the rest wait for the next one)
+EVENT_BATCH = 200
+
+
+def _status(record: ScheduleRecord) -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.RUNNING if record.is_active else dg.DefaultSensorStatus.STOPPED
+
+
+def _event_types(record: ScheduleRecord) -> list[str] | None:
+    value = record.execution_parameters.get(EVENT_TYPES_PARAMETER)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ScheduleRowError(
+            {"id": record.id, "schedule_name": record.schedule_name},
+            f"execution_parameters.{EVENT_TYPES_PARAMETER}",
+            "must be a list of event type names",
+        )
+    return value
+
+
+def event_sensor(record: ScheduleRecord, name: str, job_name: str, *, database_url: str) -> dg.SensorDefinition:
+    """The sensor launching ``job_name`` once per event of ``record``'s integration."""
+    event_types = _event_types(record)
+
+    def evaluate(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        with cached_connection(database_url) as conn:
+            return evaluate_event_sensor(conn, record, job_name, context.cursor, event_types=event_types)
+
+    return dg.SensorDefinition(
+        name=name,
+        evaluation_fn=evaluate,
+        job_name=job_name,
+        minimum_interval_seconds=30,
+        default_status=_status(record),
+        description=f"Runs `{job_name}` once per event of schedule `{record.schedule_name}`",
+        metadata={"integration/schedule_id": record.id, "integration/config_id": record.config_id},
+    )
+
+
+def _parse_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
+    if not cursor:
+        return None
+    data = orjson.loads(cursor)
+    return dt.datetime.fromisoformat(data["created_at"]), str(data["id"])
+
+
+def pending_events(
+    conn: Connection,
+    record: ScheduleRecord,
+    cursor: tuple[dt.datetime, str] | None,
+    *,
+    event_types: Sequence[str] | None = None,
+    limit: int = EVENT_BATCH,
+) -> list[dict[str, Any]]:
+    """Events of the integration that are pending or after ``cursor``, oldest first."""
+    clauses = ["config_id = %(config)s", "status <> 'failed'"]
+    params: dict[str, Any] = {"config": record.config_id, "limit": limit}
+    if cursor is None:
+        clauses.append("status = 'pending'")
+    else:
+        clauses.append("(status = 'pending' OR (created_at, id) > (%(after)s, %(after_id)s::uuid))")
+        params.update(after=cursor[0], after_id=cursor[1])
+    if event_types is not None:
+        clauses.append("event_type = ANY(%(types)s)")
+        params["types"] = list(event_types)
+    query = (
+        "SELECT id, event_type, payload, created_at FROM integration_events WHERE "
+        + " AND ".join(clauses)
+        + " ORDER BY created_at, id LIMIT %(limit)s"
+    )
+    with tenant_transaction(conn, record.organization_id):
+        return conn.execute(query, params).fetchall()
+
+
+def evaluate_event_sensor(
+    conn: Connection,
+    record: ScheduleRecord,
+    job_name: str,
+    cursor: str | None,
+    *,
+    event_types: Sequence[str] | None = None,
+) -> dg.SensorResult:
+    """One evaluation of the event sensor (see the module docstring)."""
+    parsed = _parse_cursor(cursor)
+    events = pending_events(conn, record, parsed, event_types=event_types)
+    if not events:
+        return dg.SensorResult(skip_reason=f"no pending events for integration {record.config_id}", cursor=cursor)
+    requests = [_event_request(record, job_name, event) for event in events]
+    ids = [event["id"] for event in events]
+    with tenant_transaction(conn, record.organization_id):
+        conn.execute(
+            "UPDATE integration_events SET status = 'consumed', consumed_at = coalesce(consumed_at, now())"
+            " WHERE id = ANY(%s) AND status = 'pending'",
+            (ids,),
+        )
+    last = events[-1]
+    newest = (last["created_at"], str(last["id"]))
+    if parsed is not None and parsed > newest:
+        newest = parsed
+    new_cursor = orjson.dumps({"created_at": newest[0].isoformat(), "id": newest[1]}).decode()
+    return dg.SensorResult(run_requests=requests, cursor=new_cursor)
+
+
+def _event_request(record: ScheduleRecord, job_name: str, event: Mapping[str, Any]) -> dg.RunRequest:
+    payload = event["payload"] or {}
+    extra = {
+        TAG_EVENT_ID: str(event["id"]),
+        TAG_EVENT_TYPE: str(event["event_type"]),
+        TAG_EVENT_PAYLOAD: orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode(),
+    }
+    return dg.RunRequest(
+        run_key=str(event["id"]),
+        job_name=job_name,
+        run_config=run_config_for(record, payload),
+        tags=run_tags_for(record, extra=extra),
+    )
+
+
+def run_after_sensor(record: ScheduleRecord, name: str, job_name: str, upstream_config_id: str) -> dg.SensorDefinition:
+    """The sensor launching ``job_name`` after each successful run of another integration."""
+
+    def evaluate(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        return evaluate_run_after_sensor(context.instance, record, job_name, upstream_config_id, context.cursor)
+
+    return dg.SensorDefinition(
+        name=name,
+        evaluation_fn=evaluate,
+        job_name=job_name,
+        minimum_interval_seconds=30,
+        default_status=_status(record),
+        description=f"Runs `{job_name}` after each successful run of integration {upstream_config_id}",
+        metadata={"integration/schedule_id": record.id, "integration/after_config_id": upstream_config_id},
+    )
+
+
+def evaluate_run_after_sensor(
+    instance: dg.DagsterInstance,
+    record: ScheduleRecord,
+    job_name: str,
+    upstream_config_id: str,
+    cursor: str | None,
+    *,
+    now: dt.datetime | None = None,
+) -> dg.SensorResult:
+    """One evaluation: a run request per upstream success updated after the cursor."""
+    if not cursor:
+        start = (now or dt.datetime.now(dt.UTC)).timestamp()
+        return dg.SensorResult(skip_reason="started watching", cursor=orjson.dumps({"after": start, "seen": []}).decode())
+    state = orjson.loads(cursor)
+    after, seen = float(state["after"]), set(state["seen"])
+    records = instance.get_run_records(
+        filters=RunsFilter(
+            tags={TAG_CONFIG_ID: upstream_config_id},
+            statuses=[dg.DagsterRunStatus.SUCCESS],
+            updated_after=dt.datetime.fromtimestamp(after, dt.UTC) - dt.timedelta(microseconds=1),
+        ),
+        order_by="update_timestamp",
+        ascending=True,
+        limit=EVENT_BATCH,
+    )
+    requests = []
+    for run_record in records:
+        run_id = run_record.dagster_run.run_id
+        stamp = run_record.update_timestamp.timestamp()
+        if stamp < after or (stamp == after and run_id in seen):
+            continue
+        if stamp > after:
+            after, seen = stamp, set()
+        seen.add(run_id)
+        requests.append(
+            dg.RunRequest(
+                run_key=f"after:{run_id}",
+                job_name=job_name,
+                run_config=run_config_for(record),
+                tags=run_tags_for(record, extra={TAG_UPSTREAM_RUN_ID: run_id}),
+            )
+        )
+    new_cursor = orjson.dumps({"after": after, "seen": sorted(seen)}).decode()
+    if not requests:
+        return dg.SensorResult(skip_reason=f"no new successful run of {upstream_config_id}", cursor=new_cursor)
+    return dg.SensorResult(run_requests=requests, cursor=new_cursor)

@@ -1,0 +1,156 @@
+"""The ``integration_schedule_writeback`` sensor: schedule-execution rows follow their runs.
+
+Dagster launches a run some time after the tick that requested it and the run ends
+later still, so the tick alone cannot fill ``actual_start_time``, ``execution_id`` or the
+final status. This sensor reads the Dagster instance's runs updated since its cursor
+(an update timestamp) and, for runs tagged ``integration/schedule_execution_id``, moves
+the row to ``running`` (and the schedule's ``last_run_time`` to the tick) and then to
+``completed`` / ``failed`` / ``cancelled`` with the counts from ``integration_executions``.
+Event runs get ``consumed_by_run_id`` on their event. A failed run of a schedule with
+``notification_on_failure`` produces the notification rows (:mod:`.notify`). Every step
+is idempotent, so re-reading a run is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+
+import dagster as dg
+import orjson
+from dagster._core.storage.dagster_run import RunRecord, RunsFilter
+
+from integration_orchestrator.db import tenant_transaction
+from integration_orchestrator.schedules.notify import Notifier, load_notifiers, notify_failure
+from integration_orchestrator.schedules.records import ScheduleRecord
+from integration_orchestrator.schedules.runs import (
+    TAG_EVENT_ID,
+    TAG_ORGANIZATION_ID,
+    TAG_SCHEDULE_EXECUTION_ID,
+    TAG_SCHEDULE_ID,
+)
+from integration_orchestrator.schedules.writeback import (
+    Connection,
+    cached_connection,
+    execution_counts,
+    mark_finished,
+    mark_started,
+)
+
+__all__ = ["WATCHED_STATUSES", "WRITEBACK_SENSOR_NAME", "evaluate_writeback", "sync_run", "writeback_sensor"]
+
+WRITEBACK_SENSOR_NAME = "integration_schedule_writeback"
+WATCHED_STATUSES = (
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.SUCCESS,
+    dg.DagsterRunStatus.FAILURE,
+    dg.DagsterRunStatus.CANCELED,
+)
+_FINAL = {
+    dg.DagsterRunStatus.SUCCESS: "completed",
+    dg.DagsterRunStatus.FAILURE: "failed",
+    dg.DagsterRunStatus.CANCELED: "cancelled",
+}
+BATCH = 500
+
+
+def writeback_sensor(
+    *,
+    database_url: str,
+    records: Sequence[ScheduleRecord] = (),
+    notifiers: Callable[[], Sequence[Notifier]] = load_notifiers,
+) -> dg.SensorDefinition:
+    by_id = {r.id: r for r in records}
+
+    def evaluate(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        with cached_connection(database_url) as conn:
+            return evaluate_writeback(context.instance, conn, by_id, context.cursor, notifiers)
+
+    return dg.SensorDefinition(
+        name=WRITEBACK_SENSOR_NAME,
+        evaluation_fn=evaluate,
+        minimum_interval_seconds=15,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Writes run start/end, status and counts back to integration_schedule_executions",
+    )
+
+
+def evaluate_writeback(
+    instance: dg.DagsterInstance,
+    conn: Connection,
+    records: Mapping[str, ScheduleRecord],
+    cursor: str | None,
+    notifiers: Callable[[], Sequence[Notifier]] = load_notifiers,
+) -> dg.SensorResult:
+    """One pass over the runs updated since ``cursor``."""
+    after = float(orjson.loads(cursor)["after"]) if cursor else None
+    run_records = instance.get_run_records(
+        filters=RunsFilter(
+            statuses=list(WATCHED_STATUSES),
+            updated_after=None if after is None else dt.datetime.fromtimestamp(after, dt.UTC),
+        ),
+        order_by="update_timestamp",
+        ascending=True,
+        limit=BATCH,
+    )
+    loaded: list[Sequence[Notifier]] = []
+
+    def get_notifiers() -> Sequence[Notifier]:
+        if not loaded:
+            loaded.append(notifiers())
+        return loaded[0]
+
+    synced = 0
+    for run_record in run_records:
+        if TAG_SCHEDULE_ID in run_record.dagster_run.tags:
+            sync_run(conn, run_record, records, get_notifiers)
+            synced += 1
+        stamp = run_record.update_timestamp.timestamp()
+        after = stamp if after is None else max(after, stamp)
+    new_cursor = None if after is None else orjson.dumps({"after": after}).decode()
+    if not synced:
+        return dg.SensorResult(skip_reason="no schedule runs changed", cursor=new_cursor)
+    return dg.SensorResult(skip_reason=f"synced {synced} run(s)", cursor=new_cursor)
+
+
+def _timestamp(value: float | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def sync_run(
+    conn: Connection,
+    run_record: RunRecord,
+    records: Mapping[str, ScheduleRecord],
+    notifiers: Callable[[], Sequence[Notifier]],
+) -> None:
+    """Bring the rows of one run up to date with its Dagster status."""
+    run = run_record.dagster_run
+    tags = run.tags
+    organization_id = tags.get(TAG_ORGANIZATION_ID)
+    if not organization_id:
+        return
+    started = _timestamp(run_record.start_time) or run_record.create_timestamp
+    row_id = tags.get(TAG_SCHEDULE_EXECUTION_ID)
+    if row_id:
+        mark_started(conn, organization_id, row_id, run_id=run.run_id, started_at=started)
+    event_id = tags.get(TAG_EVENT_ID)
+    if event_id:
+        with tenant_transaction(conn, organization_id):
+            conn.execute(
+                "UPDATE integration_events SET consumed_by_run_id = %s WHERE id = %s AND consumed_by_run_id IS NULL",
+                (run.run_id, event_id),
+            )
+    final = _FINAL.get(run.status)
+    if final is None:
+        return
+    ended = _timestamp(run_record.end_time) or run_record.update_timestamp
+    if row_id:
+        mark_finished(conn, organization_id, row_id, status=final, run_id=run.run_id, started_at=started, ended_at=ended)
+    record = records.get(tags[TAG_SCHEDULE_ID])
+    if final == "failed" and record is not None and record.notification_on_failure and record.notification_recipients:
+        counts = execution_counts(conn, organization_id, run.run_id)
+        notify_failure(
+            conn, record, run_id=run.run_id, job_name=run.job_name, status=final,
+            error=counts.error_message or "the run failed", notifiers=notifiers(),
+            execution_id=counts.execution_id,
+        )

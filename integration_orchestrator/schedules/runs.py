@@ -1,0 +1,113 @@
+"""What a schedule puts on the runs it launches: tags, run key, run config.
+
+* ``integration/config_id``, ``integration/organization_id``, ``integration/schedule_id``
+  (DESIGN §5), ``integration/schedule_execution_id`` (the write-back row) and
+  ``integration/scheduled_time`` (the tick, UTC ISO-8601; differs from Dagster's
+  ``dagster/scheduled_execution_time`` for catch-up runs of ``run_all``);
+* ``dagster/max_runtime`` = ``execution_timeout_seconds`` (enforced by run monitoring,
+  see dagster.yaml);
+* ``retry_policy`` → ``dagster/max_retries`` (run retries, enabled in dagster.yaml) with
+  ``dagster/retry_on_asset_or_op_failure = false``: op failures are retried by the op retry
+  policy the factory builds from the same column (backoff, jitter), the whole run is
+  retried only when it failed for another reason (worker crash, timeout). The policy
+  itself travels as JSON in ``integration/retry_policy``;
+* ``execution_parameters`` → JSON in ``integration/execution_parameters`` and, when the
+  integration's ops take config, in the run config (:func:`run_config_for`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from integration_orchestrator.schedules.records import ScheduleRecord
+
+__all__ = [
+    "PARAMETERS_RESOURCE",
+    "TAG_CONFIG_ID",
+    "TAG_EVENT_ID",
+    "TAG_EXECUTION_PARAMETERS",
+    "TAG_MAX_RETRIES",
+    "TAG_MAX_RUNTIME",
+    "TAG_ORGANIZATION_ID",
+    "TAG_RETRY_ON_OP_FAILURE",
+    "TAG_RETRY_POLICY",
+    "TAG_SCHEDULED_TIME",
+    "TAG_SCHEDULE_EXECUTION_ID",
+    "TAG_SCHEDULE_ID",
+    "execution_parameters_from_tags",
+    "run_config_for",
+    "run_key_for",
+    "run_tags_for",
+]
+
+TAG_CONFIG_ID = "integration/config_id"
+TAG_ORGANIZATION_ID = "integration/organization_id"
+TAG_SCHEDULE_ID = "integration/schedule_id"
+TAG_SCHEDULE_EXECUTION_ID = "integration/schedule_execution_id"
+TAG_SCHEDULED_TIME = "integration/scheduled_time"
+TAG_EVENT_ID = "integration/event_id"
+TAG_EXECUTION_PARAMETERS = "integration/execution_parameters"
+TAG_RETRY_POLICY = "integration/retry_policy"
+TAG_MAX_RUNTIME = "dagster/max_runtime"
+TAG_MAX_RETRIES = "dagster/max_retries"
+TAG_RETRY_ON_OP_FAILURE = "dagster/retry_on_asset_or_op_failure"
+
+#: the resource key under which a job may take ``{"parameters": {...}}`` as config
+PARAMETERS_RESOURCE = "integration_parameters"
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def run_key_for(record: ScheduleRecord, scheduled_time: dt.datetime) -> str:
+    """``<schedule id>:<tick in UTC>``: one run per schedule and tick, ever."""
+    return f"{record.id}:{scheduled_time.astimezone(dt.UTC).isoformat()}"
+
+
+def run_tags_for(
+    record: ScheduleRecord,
+    scheduled_time: dt.datetime | None = None,
+    *,
+    schedule_execution_id: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Every tag a run launched for ``record`` carries (see the module docstring)."""
+    tags = {
+        TAG_CONFIG_ID: record.config_id,
+        TAG_ORGANIZATION_ID: record.organization_id,
+        TAG_SCHEDULE_ID: record.id,
+    }
+    if scheduled_time is not None:
+        tags[TAG_SCHEDULED_TIME] = scheduled_time.astimezone(dt.UTC).isoformat()
+    if schedule_execution_id is not None:
+        tags[TAG_SCHEDULE_EXECUTION_ID] = schedule_execution_id
+    if record.execution_timeout_seconds:
+        tags[TAG_MAX_RUNTIME] = str(record.execution_timeout_seconds)
+    if record.retry_policy:
+        tags[TAG_RETRY_POLICY] = _json(record.retry_policy)
+        tags[TAG_MAX_RETRIES] = str(record.retry_policy["max_retries"])
+        tags[TAG_RETRY_ON_OP_FAILURE] = "false"
+    if record.execution_parameters:
+        tags[TAG_EXECUTION_PARAMETERS] = _json(record.execution_parameters)
+    tags.update(extra or {})
+    return tags
+
+
+def run_config_for(record: ScheduleRecord, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run config carrying the row's ``execution_parameters`` (and an event's payload).
+
+    Jobs that declare the :data:`PARAMETERS_RESOURCE` resource receive them as resource
+    config; jobs without it get an empty run config (the values are on the tags anyway).
+    """
+    return {}
+
+
+def execution_parameters_from_tags(tags: Mapping[str, str]) -> dict[str, Any]:
+    """The parameters a run was launched with (ops: ``context.run.tags``)."""
+    raw = tags.get(TAG_EXECUTION_PARAMETERS)
+    return dict(orjson.loads(raw)) if raw else {}
