@@ -234,14 +234,19 @@ class _Compiler:
         if invert:
             row = invert_row(row)
         elif row.mapping_direction == "bidirectional":
-            invert_row(row)  # a bidirectional row that cannot be inverted is rejected in both directions
+            # A bidirectional row that cannot be inverted is rejected in both directions.
+            invert_row(row)
+            try:
+                compile_path(row.source_path, writable=True)
+            except PathSyntaxError as exc:
+                raise definition_error(row, "source_path", f"cannot be inverted: {exc}") from None
         try:
             return self._compile_row(row, self._compiled_children(original, invert=invert))
         except MappingDefinitionError as exc:
             if not invert:
                 raise
-            reason = f"{exc.reason} (in the derived outbound mapping; paths and types are swapped)"
-            raise definition_error(original, exc.field or "", reason) from None
+            reason = f"cannot be inverted: {exc.reason} (in the derived outbound mapping)"
+            raise definition_error(original, _SWAPPED.get(exc.field or "", exc.field or ""), reason) from None
 
     def _compile_row(self, row: MappingRow, children: tuple[CompiledMapping, ...] | None) -> CompiledMapping:
         try:
@@ -325,6 +330,17 @@ class _Compiler:
             except MappingDefinitionError as exc:
                 raise definition_error(row, "transformation_rules.children", f"child mapping `{child.mapping_name}`: {exc}") from None
         return tuple(compiled)
+
+
+# Columns of a derived outbound row, named as in the original row.
+_SWAPPED = {
+    "source_path": "target_path",
+    "target_path": "source_path",
+    "source_data_type": "target_data_type",
+    "target_data_type": "source_data_type",
+    "validation_rules.pre": "validation_rules.post",
+    "validation_rules.post": "validation_rules.pre",
+}
 
 
 def _check_enums(row: MappingRow) -> None:
