@@ -28,11 +28,26 @@ COMMENT ON FUNCTION current_organization_id() IS
     'Organization of the current transaction: setting integration.organization_id (see tenant_transaction).';
 
 -- True when tz is a time zone name PostgreSQL knows (IANA names such as Europe/Berlin, UTC).
+-- pg_timezone_names reads the whole zone database (tens of ms), so names found valid are
+-- remembered for the session in the setting integration.known_timezones.
 CREATE FUNCTION is_valid_timezone_name(tz text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT tz IS NOT NULL
-       AND tz ~ '^[A-Za-z][A-Za-z0-9_+/-]*$'
-       AND EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = tz)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_cache text := coalesce(current_setting('integration.known_timezones', true), '');
+BEGIN
+    IF tz IS NULL OR tz !~ '^[A-Za-z][A-Za-z0-9_+/-]*$' THEN
+        RETURN false;
+    END IF;
+    IF position('|' || tz || '|' IN v_cache) > 0 THEN
+        RETURN true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = tz) THEN
+        RETURN false;
+    END IF;
+    PERFORM set_config('integration.known_timezones',
+                       CASE WHEN v_cache = '' THEN '|' ELSE v_cache END || tz || '|', false);
+    RETURN true;
+END
 $$;
 
 -- ---------------------------------------------------------------------------------------

@@ -143,7 +143,7 @@ CREATE TABLE integration_pipeline_definitions (
         REFERENCES integration_configs (id, organization_id),
     CONSTRAINT valid_steps CHECK (jsonb_typeof(pipeline_steps) = 'object'),
     -- DESIGN.md 3: the steps list lives under the "steps" key
-    CONSTRAINT valid_steps_array CHECK (jsonb_typeof(pipeline_steps -> 'steps') = 'array'),
+    CONSTRAINT valid_steps_array CHECK (coalesce(jsonb_typeof(pipeline_steps -> 'steps'), 'missing') = 'array'),
     CONSTRAINT valid_dead_letter CHECK (jsonb_typeof(dead_letter_config) = 'object'),
     CONSTRAINT valid_performance CHECK (jsonb_typeof(performance_config) = 'object'),
     CONSTRAINT valid_monitoring CHECK (jsonb_typeof(monitoring_config) = 'object'),
@@ -314,7 +314,7 @@ CREATE TABLE integration_templates (
     CONSTRAINT valid_connection CHECK (jsonb_typeof(connection_template) = 'object'),
     CONSTRAINT valid_mappings CHECK (jsonb_typeof(mapping_templates) = 'object'),
     -- DESIGN.md 3: the mapping list lives under the "mappings" key
-    CONSTRAINT valid_mappings_array CHECK (jsonb_typeof(mapping_templates -> 'mappings') = 'array'),
+    CONSTRAINT valid_mappings_array CHECK (coalesce(jsonb_typeof(mapping_templates -> 'mappings'), 'missing') = 'array'),
     CONSTRAINT valid_transforms CHECK (jsonb_typeof(transformation_library) = 'object'),
     CONSTRAINT valid_tests CHECK (jsonb_typeof(test_suite) = 'object'),
     CONSTRAINT valid_rate_limits CHECK (jsonb_typeof(rate_limits) = 'object'),

@@ -1,0 +1,528 @@
+"""The schema of sql/0001-0005: the seed's tables, columns, enums, constraints and
+indexes under their names; every CHECK/UNIQUE/FK with good and bad input; audit triggers;
+the constants of integration_orchestrator.db.schema against the catalog."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors, sql
+from psycopg.types.json import Jsonb
+
+from integration_orchestrator.db import connect
+from integration_orchestrator.db.schema import ENUM_COLUMNS, ENUMS, TENANT_TABLES, enum_values
+from integration_orchestrator.db.urls import with_database
+from integration_orchestrator_tests.schema_rows import insert_row, populate_organization, valid_row
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def sdb(pg_admin_url: str, template_database: str) -> Iterator[Conn]:
+    """One migrated database shared by this module's tests (owner, autocommit).
+
+    The tests here only add rows or fail to; sharing saves a database clone per test.
+    """
+    name = f"io_schema_{uuid.uuid4().hex[:12]}"
+    with connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
+        )
+    try:
+        with connect(with_database(pg_admin_url, name), autocommit=True) as conn:
+            yield conn
+    finally:
+        with connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+_AUDIT = ["organization_id", "created_by", "created_at", "updated_by", "updated_at"]
+
+#: The seed's tables and columns (plus the base tables' documented columns).
+SEED_COLUMNS: dict[str, list[str]] = {
+    "integration_mappings": [
+        "id", "config_id", "mapping_name", "mapping_type", "source_path", "target_path", "source_data_type",
+        "target_data_type", "is_required", "default_value", "transformation_rules", "validation_rules",
+        "mapping_direction", "is_active", "error_handling", "mapping_notes", "test_coverage", *_AUDIT, "version",
+    ],
+    "integration_mapping_tests": [
+        "id", "mapping_id", "test_name", "test_type", "input_data", "expected_output", "test_status",
+        "actual_output", "execution_time_ms", "error_message", "last_run", "is_active", *_AUDIT,
+    ],
+    "integration_schedules": [
+        "id", "config_id", "schedule_name", "schedule_type", "cron_expression", "interval_minutes", "fixed_times",
+        "timezone", "is_active", "start_date", "end_date", "next_run_time", "last_run_time", "retry_policy",
+        "execution_timeout_seconds", "concurrent_execution_allowed", "missed_execution_policy",
+        "notification_on_failure", "notification_recipients", "execution_parameters", *_AUDIT, "version",
+    ],
+    "integration_schedule_executions": [
+        "id", "schedule_id", "execution_id", "scheduled_time", "actual_start_time", "actual_end_time",
+        "execution_status", "records_processed", "error_count", "warning_count", "execution_notes",
+        "organization_id",
+    ],
+    "integration_templates": [
+        "id", "template_name", "description", "integration_type", "template_category", "version", "is_active",
+        "is_certified", "certification_date", "connection_template", "mapping_templates", "transformation_library",
+        "test_suite", "documentation_url", "prerequisites", "supported_operations", "rate_limits", *_AUDIT,
+    ],
+    "integration_template_instances": [
+        "id", "template_id", "config_id", "instance_name", "customizations", "deployment_status", "deployed_date",
+        "deployed_by", "organization_id", "created_at", "updated_at",
+    ],
+    "integration_transformations": [
+        "id", "transformation_name", "description", "transformation_type", "input_schema", "output_schema",
+        "transformation_logic", "language", "is_reusable", "performance_tier", "timeout_seconds",
+        "error_output_schema", "test_cases", *_AUDIT, "version",
+    ],
+    "integration_pipeline_definitions": [
+        "id", "pipeline_name", "description", "config_id", "pipeline_type", "pipeline_steps",
+        "error_handling_strategy", "dead_letter_config", "performance_config", "monitoring_config", "is_active",
+        *_AUDIT, "version",
+    ],
+    "organizations": ["id", "name", "created_at", "updated_at"],
+    "users": ["id", "organization_id", "email"],
+    "integration_configs": [
+        "id", "integration_name", "integration_type", "description", "connection_config", "timezone", "is_active",
+        *_AUDIT, "version",
+    ],
+    "integration_executions": [
+        "id", "config_id", "pipeline_id", "schedule_id", "dagster_run_id", "dagster_job_name", "status",
+        "started_at", "finished_at", "records_in", "records_out", "records_failed", "error_message",
+        "config_versions", "tags", "metadata", "organization_id",
+    ],
+    "integration_events": [
+        "id", "config_id", "event_type", "payload", "status", "consumed_at", "consumed_by_run_id",
+        "organization_id", "created_at",
+    ],
+    "integration_dead_letters": [
+        "id", "execution_id", "config_id", "pipeline_id", "step_name", "record", "error_message", "error_details",
+        "status", "replay_count", "replayed_at", "replay_execution_id", "organization_id", "created_at",
+    ],
+    "integration_notifications": [
+        "id", "schedule_id", "execution_id", "recipient_id", "channel", "status", "payload", "error", "sent_at",
+        "organization_id", "created_at",
+    ],
+    "integration_credentials": [
+        "id", "organization_id", "config_id", "name", "ciphertext", "key_id", "created_at", "updated_at", "rotated_at",
+    ],
+    "integration_config_history": [
+        "id", "table_name", "row_id", "version", "operation", "old_row", "new_row", "changed_by", "changed_at",
+        "organization_id",
+    ],
+}
+
+#: The seed's named CHECK constraints by table.
+SEED_CHECKS: dict[str, list[str]] = {
+    "integration_mappings": ["valid_transformation", "valid_validation"],
+    "integration_mapping_tests": ["valid_input", "valid_expected", "valid_actual"],
+    "integration_schedules": ["valid_retry_policy", "valid_exec_params", "valid_schedule"],
+    "integration_templates": [
+        "valid_connection", "valid_mappings", "valid_transforms", "valid_tests", "valid_rate_limits",
+        "integration_templates_template_name_version_organization_id_key",
+    ],
+    "integration_template_instances": ["valid_customizations"],
+    "integration_transformations": [
+        "valid_input_schema", "valid_output_schema", "valid_logic", "valid_error_schema", "valid_test_cases",
+    ],
+    "integration_pipeline_definitions": [
+        "valid_steps", "valid_steps_array", "valid_dead_letter", "valid_performance", "valid_monitoring",
+    ],
+}
+
+#: index name -> (table, access method, partial predicate fragment or None)
+SEED_INDEXES: dict[str, tuple[str, str, str | None]] = {
+    "idx_integration_mappings_config": ("integration_mappings", "btree", None),
+    "idx_schedules_next_run": ("integration_schedules", "btree", "is_active = true"),
+    "idx_schedule_executions_status": ("integration_schedule_executions", "btree", None),
+    "idx_integration_mappings_active": ("integration_mappings", "btree", "is_active = true"),
+    "idx_mapping_tests_status": ("integration_mapping_tests", "btree", None),
+    "idx_schedules_active_next": ("integration_schedules", "btree", "is_active = true"),
+    "idx_schedule_executions_recent": ("integration_schedule_executions", "btree", None),
+    "idx_templates_active": ("integration_templates", "btree", "is_active = true"),
+    "idx_transformations_reusable": ("integration_transformations", "btree", "is_reusable = true"),
+    "idx_mappings_transformation": ("integration_mappings", "gin", None),
+    "idx_schedules_retry": ("integration_schedules", "gin", None),
+    "idx_templates_mappings": ("integration_templates", "gin", None),
+    "idx_pipeline_steps": ("integration_pipeline_definitions", "gin", None),
+}
+
+
+def _columns(sdb: Conn, table: str) -> set[str]:
+    rows = sdb.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = %s",
+        (table,),
+    ).fetchall()
+    return {r["column_name"] for r in rows}
+
+
+@pytest.mark.parametrize("table", sorted(SEED_COLUMNS))
+def test_table_has_the_documented_columns(sdb: Conn, table: str) -> None:
+    missing = set(SEED_COLUMNS[table]) - _columns(sdb, table)
+    assert missing == set(), f"{table} lacks {sorted(missing)}"
+
+
+@pytest.mark.parametrize("table", sorted(SEED_CHECKS))
+def test_seed_constraints_exist_under_their_names(sdb: Conn, table: str) -> None:
+    rows = sdb.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass", (table,)).fetchall()
+    missing = set(SEED_CHECKS[table]) - {r["conname"] for r in rows}
+    assert missing == set()
+
+
+@pytest.mark.parametrize("name", sorted(SEED_INDEXES))
+def test_seed_indexes_exist_with_method_and_predicate(sdb: Conn, name: str) -> None:
+    table, method, predicate = SEED_INDEXES[name]
+    row = sdb.execute(
+        "SELECT t.relname AS table, am.amname AS method, pg_get_expr(x.indpred, x.indrelid) AS predicate "
+        "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+        "JOIN pg_am am ON am.oid = i.relam WHERE i.relname = %s",
+        (name,),
+    ).fetchone()
+    assert row is not None, f"index {name} is missing"
+    assert (row["table"], row["method"]) == (table, method)
+    if predicate is None:
+        assert row["predicate"] is None
+    else:
+        assert predicate in row["predicate"]
+
+
+def test_enum_constants_match_the_catalog(sdb: Conn) -> None:
+    rows = sdb.execute(
+        "SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder) AS labels FROM pg_type t "
+        "JOIN pg_enum e ON e.enumtypid = t.oid WHERE t.typnamespace = current_schema()::regnamespace "
+        "GROUP BY t.typname"
+    ).fetchall()
+    assert {r["typname"]: tuple(r["labels"]) for r in rows} == dict(ENUMS)
+
+
+def test_enum_columns_match_the_catalog(sdb: Conn) -> None:
+    rows = sdb.execute(
+        "SELECT c.table_name, c.column_name, c.udt_name FROM information_schema.columns c "
+        "JOIN pg_type t ON t.typname = c.udt_name AND t.typtype = 'e' "
+        "WHERE c.table_schema = current_schema()"
+    ).fetchall()
+    assert {(r["table_name"], r["column_name"]): r["udt_name"] for r in rows} == dict(ENUM_COLUMNS)
+
+
+def test_enum_values_names_the_known_types() -> None:
+    assert enum_values("schedule_type") == ("cron", "interval", "fixed_time", "event_based", "manual")
+    with pytest.raises(KeyError, match="known: dead_letter_status, deployment_status"):
+        enum_values("nope")
+
+
+def test_tenant_tables_constant_matches_the_catalog(sdb: Conn) -> None:
+    rows = sdb.execute(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND column_name = 'organization_id'"
+    ).fetchall()
+    assert sorted(r["table_name"] for r in rows) == sorted(TENANT_TABLES)
+
+
+def test_ids_default_to_gen_random_uuid_and_uuid_generate_v4_exists(sdb: Conn) -> None:
+    rows = sdb.execute(
+        "SELECT table_name, column_default FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND column_name = 'id' AND data_type = 'uuid'"
+    ).fetchall()
+    assert rows and all(r["column_default"] == "gen_random_uuid()" for r in rows)
+    value = sdb.execute("SELECT uuid_generate_v4() AS u").fetchone()["u"]
+    assert isinstance(value, uuid.UUID) and value.version == 4
+
+
+# ---------------------------------------------------------------------------------------
+# Constraints: good and bad input, table-driven
+# ---------------------------------------------------------------------------------------
+
+Ids = dict[str, Any]
+Override = Callable[[Ids, Ids], dict[str, Any]]  # (org A ids, org B ids) -> column overrides
+
+
+def _same(values: dict[str, Any]) -> Override:
+    return lambda a, b: values
+
+
+def _dup(table: str, *columns: str) -> Override:
+    """Override copying ``columns`` of org A's existing row (a UNIQUE violation)."""
+
+    def build(a: Ids, b: Ids) -> dict[str, Any]:
+        return {"__copy__": (table, columns)}
+
+    return build
+
+
+BAD: list[tuple[str, str, Override, str]] = [
+    # table, case, override, expected constraint (or SQLSTATE for errors without one)
+    ("organizations", "bad slug", _same({"slug": "Not A Slug"}), "valid_organization_slug"),
+    ("organizations", "blank name", _same({"name": "  "}), "valid_organization_name"),
+    ("organizations", "settings array", _same({"settings": Jsonb([])}), "valid_organization_settings"),
+    ("users", "bad email", _same({"email": "nobody"}), "valid_user_email"),
+    ("users", "duplicate email", _dup("users", "email"), "users_email_key"),
+    ("integration_configs", "connection array", _same({"connection_config": Jsonb([])}), "valid_connection_config"),
+    ("integration_configs", "source not object", _same({"connection_config": Jsonb({"source": 1})}),
+     "valid_connection_endpoints"),
+    ("integration_configs", "unknown timezone", _same({"timezone": "Mars/Olympus"}), "valid_config_timezone"),
+    ("integration_configs", "blank name", _same({"integration_name": ""}), "valid_integration_name"),
+    ("integration_configs", "no type", _same({"integration_type": None}), "23502"),
+    ("integration_configs", "unknown creator", _same({"created_by": uuid.uuid4()}),
+     "integration_configs_created_by_fkey"),
+    ("integration_transformations", "input schema", _same({"input_schema": Jsonb([])}), "valid_input_schema"),
+    ("integration_transformations", "output schema", _same({"output_schema": Jsonb(1)}), "valid_output_schema"),
+    ("integration_transformations", "logic", _same({"transformation_logic": Jsonb("x")}), "valid_logic"),
+    ("integration_transformations", "error schema", _same({"error_output_schema": Jsonb([])}), "valid_error_schema"),
+    ("integration_transformations", "test cases", _same({"test_cases": Jsonb([])}), "valid_test_cases"),
+    ("integration_transformations", "timeout", _same({"timeout_seconds": 0}), "valid_timeout_seconds"),
+    ("integration_transformations", "language", _same({"language": "cobol"}), "22P02"),
+    ("integration_mappings", "rules array", _same({"transformation_rules": Jsonb([])}), "valid_transformation"),
+    ("integration_mappings", "rules without type", _same({"transformation_rules": Jsonb({"to": "int"})}),
+     "transformation_rules_type"),
+    ("integration_mappings", "type not string", _same({"transformation_rules": Jsonb({"type": 3})}),
+     "transformation_rules_type"),
+    ("integration_mappings", "validation", _same({"validation_rules": Jsonb("x")}), "valid_validation"),
+    ("integration_mappings", "coverage", _same({"test_coverage": 100.5}), "valid_test_coverage"),
+    ("integration_mappings", "blank source", _same({"source_path": " "}), "valid_source_path"),
+    ("integration_mappings", "blank target", _same({"target_path": ""}), "valid_target_path"),
+    ("integration_mappings", "mapping type", _same({"mapping_type": "blob"}), "22P02"),
+    ("integration_mappings", "config of other org", lambda a, b: {"config_id": b["integration_configs"]},
+     "integration_mappings_config_id_fkey"),
+    ("integration_mapping_tests", "input", _same({"input_data": Jsonb([1])}), "valid_input"),
+    ("integration_mapping_tests", "expected", _same({"expected_output": Jsonb(None)}), "valid_expected"),
+    ("integration_mapping_tests", "actual", _same({"actual_output": Jsonb([])}), "valid_actual"),
+    ("integration_mapping_tests", "time", _same({"execution_time_ms": -1}), "valid_execution_time"),
+    ("integration_pipeline_definitions", "steps array", _same({"pipeline_steps": Jsonb([])}), "valid_steps"),
+    ("integration_pipeline_definitions", "steps key", _same({"pipeline_steps": Jsonb({"steps": {}})}),
+     "valid_steps_array"),
+    ("integration_pipeline_definitions", "no steps key", _same({"pipeline_steps": Jsonb({})}), "valid_steps_array"),
+    ("integration_pipeline_definitions", "dead letter", _same({"dead_letter_config": Jsonb([])}),
+     "valid_dead_letter"),
+    ("integration_pipeline_definitions", "performance", _same({"performance_config": Jsonb(1)}),
+     "valid_performance"),
+    ("integration_pipeline_definitions", "monitoring", _same({"monitoring_config": Jsonb("x")}), "valid_monitoring"),
+    ("integration_schedules", "cron without expression", _same({"schedule_type": "cron"}), "valid_schedule"),
+    ("integration_schedules", "interval without minutes", _same({"schedule_type": "interval"}), "valid_schedule"),
+    ("integration_schedules", "fixed without times", _same({"schedule_type": "fixed_time"}), "valid_schedule"),
+    ("integration_schedules", "zero interval", _same({"schedule_type": "interval", "interval_minutes": 0}),
+     "valid_interval_minutes"),
+    ("integration_schedules", "empty fixed times", _same({"schedule_type": "fixed_time", "fixed_times": []}),
+     "valid_fixed_times"),
+    ("integration_schedules", "retry policy", _same({"retry_policy": Jsonb([])}), "valid_retry_policy"),
+    ("integration_schedules", "exec params", _same({"execution_parameters": Jsonb(1)}), "valid_exec_params"),
+    ("integration_schedules", "timeout", _same({"execution_timeout_seconds": 0}), "valid_execution_timeout"),
+    ("integration_schedules", "dates", _same({"start_date": dt.date(2026, 2, 1), "end_date": dt.date(2026, 1, 1)}),
+     "valid_date_range"),
+    ("integration_schedules", "no type", _same({"schedule_type": None}), "23502"),
+    ("integration_executions", "duplicate run id", _dup("integration_executions", "dagster_run_id"),
+     "integration_executions_dagster_run_id_key"),
+    ("integration_executions", "negative records", _same({"records_in": -1}), "valid_execution_records"),
+    ("integration_executions", "finished before start",
+     _same({"started_at": dt.datetime(2026, 1, 2, tzinfo=dt.UTC), "finished_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}),
+     "valid_execution_times"),
+    ("integration_executions", "config versions", _same({"config_versions": Jsonb([])}), "valid_config_versions"),
+    ("integration_executions", "tags", _same({"tags": Jsonb([])}), "valid_execution_tags"),
+    ("integration_executions", "metadata", _same({"metadata": Jsonb(1)}), "valid_execution_metadata"),
+    ("integration_executions", "pipeline of other org", lambda a, b: {"pipeline_id": b["integration_pipeline_definitions"]},
+     "integration_executions_pipeline_id_fkey"),
+    ("integration_schedule_executions", "counts", _same({"error_count": -1}), "valid_schedule_execution_counts"),
+    ("integration_schedule_executions", "times",
+     _same({"actual_start_time": dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+            "actual_end_time": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}),
+     "valid_schedule_execution_times"),
+    ("integration_schedule_executions", "status", _same({"execution_status": "done"}), "22P02"),
+    ("integration_templates", "connection", _same({"connection_template": Jsonb([])}), "valid_connection"),
+    ("integration_templates", "mappings array", _same({"mapping_templates": Jsonb([])}), "valid_mappings"),
+    ("integration_templates", "mappings key", _same({"mapping_templates": Jsonb({"mappings": {}})}),
+     "valid_mappings_array"),
+    ("integration_templates", "transforms", _same({"transformation_library": Jsonb([])}), "valid_transforms"),
+    ("integration_templates", "tests", _same({"test_suite": Jsonb([])}), "valid_tests"),
+    ("integration_templates", "rate limits", _same({"rate_limits": Jsonb(5)}), "valid_rate_limits"),
+    ("integration_templates", "duplicate", _dup("integration_templates", "template_name", "version"),
+     "integration_templates_template_name_version_organization_id_key"),
+    ("integration_template_instances", "customizations", _same({"customizations": Jsonb([])}),
+     "valid_customizations"),
+    ("integration_template_instances", "template of other org",
+     lambda a, b: {"template_id": b["integration_templates"]}, "template_instance_same_organization"),
+    ("integration_events", "payload", _same({"payload": Jsonb([])}), "valid_event_payload"),
+    ("integration_events", "event type", _same({"event_type": ""}), "valid_event_type"),
+    ("integration_dead_letters", "details", _same({"error_details": Jsonb([])}), "valid_dead_letter_details"),
+    ("integration_dead_letters", "replay count", _same({"replay_count": -1}), "valid_replay_count"),
+    ("integration_dead_letters", "no record", _same({"record": None}), "23502"),
+    ("integration_notifications", "channel", _same({"channel": "E Mail"}), "valid_notification_channel"),
+    ("integration_notifications", "payload", _same({"payload": Jsonb([])}), "valid_notification_payload"),
+    ("integration_notifications", "recipient of other org", lambda a, b: {"recipient_id": b["users"]},
+     "integration_notifications_recipient_id_fkey"),
+    ("integration_credentials", "duplicate name", _dup("integration_credentials", "config_id", "name"),
+     "integration_credentials_organization_config_name_key"),
+    ("integration_credentials", "bad name", _same({"name": "has space"}), "valid_credential_name"),
+    ("integration_credentials", "empty ciphertext", _same({"ciphertext": b""}), "valid_credential_ciphertext"),
+    ("integration_credentials", "empty key id", _same({"key_id": " "}), "valid_credential_key_id"),
+]
+
+
+@pytest.fixture(scope="module")
+def orgs(sdb: Conn) -> tuple[Ids, Ids]:
+    return populate_organization(sdb, "a"), populate_organization(sdb, "b")
+
+
+def _count(sdb: Conn, table: str) -> int:
+    return sdb.execute(sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier(table))).fetchone()["n"]
+
+
+@pytest.mark.parametrize(("table", "case", "override", "expected"), BAD, ids=[f"{t}:{c}" for t, c, _, _ in BAD])
+def test_bad_input_is_rejected_by_the_intended_constraint(
+    sdb: Conn, orgs: tuple[Ids, Ids], table: str, case: str, override: Override, expected: str
+) -> None:
+    a, b = orgs
+    row = valid_row(table, a)
+    changes = override(a, b)
+    if "__copy__" in changes:
+        source_table, columns = changes.pop("__copy__")
+        existing = sdb.execute(
+            sql.SQL("SELECT {} FROM {} WHERE id = %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(source_table)
+            ),
+            (a[source_table],),
+        ).fetchone()
+        changes.update(existing)
+    row.update(changes)
+    before = _count(sdb, table)
+    error = _insert_error(sdb, table, row, constraints_only=table == "integration_schedules")
+    assert error is not None, f"{case}: the row was accepted"
+    got = error.diag.constraint_name or error.sqlstate
+    assert got == expected, f"{case}: {error}"
+    assert _count(sdb, table) == before
+
+
+# The next-run trigger of 0006 validates schedules before the CHECKs are evaluated; to test
+# the CHECKs themselves (the backstop when that trigger does not fire) it is disabled
+# inside a transaction that is always rolled back.
+_NEXT_RUN_TRIGGER = "update_next_run_time"
+
+
+def _insert_error(conn: Conn, table: str, row: dict[str, Any], *, constraints_only: bool) -> psycopg.Error | None:
+    error: psycopg.Error | None = None
+    with conn.transaction() as outer:
+        if constraints_only:
+            found = conn.execute(
+                "SELECT 1 FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = %s", (table, _NEXT_RUN_TRIGGER)
+            ).fetchone()
+            if found:
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
+                        sql.Identifier(table), sql.Identifier(_NEXT_RUN_TRIGGER)
+                    )
+                )
+        try:
+            with conn.transaction():
+                insert_row(conn, table, row)
+        except psycopg.Error as exc:
+            error = exc
+        raise psycopg.Rollback(outer)
+    return error
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"schedule_type": "cron"}, {"schedule_type": "interval", "interval_minutes": 0}],
+    ids=["cron without expression", "zero interval"],
+)
+def test_bad_schedules_fail_with_every_trigger_active(
+    sdb: Conn, orgs: tuple[Ids, Ids], override: dict[str, Any]
+) -> None:
+    a, _ = orgs
+    before = _count(sdb, "integration_schedules")
+    with pytest.raises(psycopg.Error):
+        insert_row(sdb, "integration_schedules", {**valid_row("integration_schedules", a), **override})
+    assert _count(sdb, "integration_schedules") == before
+
+
+def test_the_valid_rows_insert(sdb: Conn, orgs: tuple[Ids, Ids]) -> None:
+    a, _ = orgs
+    for table in [*sorted(set(TENANT_TABLES) - {"integration_config_history"}), "organizations"]:
+        before = _count(sdb, table)
+        insert_row(sdb, table, valid_row(table, a))
+        assert _count(sdb, table) == before + 1, table
+
+
+GOOD: list[tuple[str, dict[str, Any]]] = [
+    ("integration_schedules", {"schedule_type": "interval", "interval_minutes": 15}),
+    ("integration_schedules", {"schedule_type": "fixed_time", "fixed_times": [dt.time(9), dt.time(17, 30)]}),
+    ("integration_schedules", {"schedule_type": "cron", "cron_expression": "0 * * * *"}),
+    ("integration_schedules", {"schedule_type": "event_based", "start_date": dt.date(2026, 1, 1),
+                               "end_date": dt.date(2026, 1, 1)}),
+    ("integration_mappings", {"transformation_rules": None, "validation_rules": Jsonb({"pre": {"type": "object"}})}),
+    ("integration_mappings", {"transformation_rules": Jsonb({"type": "cast", "to": "integer"}),
+                              "source_data_type": "string", "target_data_type": "integer", "test_coverage": 100}),
+    ("integration_configs", {"timezone": "UTC", "connection_config": Jsonb({})}),
+    ("integration_configs", {"timezone": "Australia/Lord_Howe"}),
+    ("integration_credentials", {"config_id": None}),
+    ("integration_templates", {"organization_id": None, "test_suite": Jsonb({"tests": []})}),
+    ("integration_pipeline_definitions", {"pipeline_steps": Jsonb({"steps": [{"name": "a", "order": 1}]})}),
+    ("integration_dead_letters", {"record": Jsonb([1, 2]), "execution_id": None, "pipeline_id": None}),
+]
+
+
+@pytest.mark.parametrize(("table", "override"), GOOD, ids=[f"{t}:{i}" for i, (t, _) in enumerate(GOOD)])
+def test_good_input_is_accepted(sdb: Conn, orgs: tuple[Ids, Ids], table: str, override: dict[str, Any]) -> None:
+    a, _ = orgs
+    new_id = insert_row(sdb, table, {**valid_row(table, a), **override})
+    assert sdb.execute(sql.SQL("SELECT 1 AS ok FROM {} WHERE id = %s").format(sql.Identifier(table)), (new_id,)).fetchone()
+
+
+def test_system_templates_and_org_wide_credentials_are_unique_too(sdb: Conn, orgs: tuple[Ids, Ids]) -> None:
+    a, _ = orgs
+    template = {**valid_row("integration_templates", a), "organization_id": None}
+    insert_row(sdb, "integration_templates", template)
+    with pytest.raises(errors.UniqueViolation):
+        insert_row(sdb, "integration_templates", {**template})
+    credential = {**valid_row("integration_credentials", a), "config_id": None}
+    insert_row(sdb, "integration_credentials", credential)
+    with pytest.raises(errors.UniqueViolation):
+        insert_row(sdb, "integration_credentials", {**credential})
+
+
+# ---------------------------------------------------------------------------------------
+# Audit triggers
+# ---------------------------------------------------------------------------------------
+
+
+def test_every_table_with_updated_at_has_the_trigger(sdb: Conn) -> None:
+    rows = sdb.execute(
+        "SELECT c.relname, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'set_updated_at') AS has "
+        "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'updated_at' "
+        "WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
+    ).fetchall()
+    assert rows and [r["relname"] for r in rows if not r["has"]] == []
+
+
+UPDATES: list[tuple[str, str]] = [
+    ("organizations", "name = 'Renamed'"),
+    ("users", "display_name = 'Ann'"),
+    ("integration_configs", "description = 'x'"),
+    ("integration_transformations", "description = 'x'"),
+    ("integration_mappings", "mapping_notes = 'x'"),
+    ("integration_mapping_tests", "test_status = 'passed'"),
+    ("integration_pipeline_definitions", "description = 'x'"),
+    ("integration_schedules", "is_active = false"),
+    ("integration_executions", "status = 'succeeded'"),
+    ("integration_templates", "description = 'x'"),
+    ("integration_template_instances", "deployment_status = 'active'"),
+    ("integration_events", "status = 'consumed'"),
+    ("integration_dead_letters", "status = 'replayed'"),
+    ("integration_notifications", "status = 'sent'"),
+    ("integration_credentials", "key_id = 'k2'"),
+]
+
+
+@pytest.mark.parametrize(("table", "assignment"), UPDATES, ids=[t for t, _ in UPDATES])
+def test_updated_at_is_maintained(sdb: Conn, orgs: tuple[Ids, Ids], table: str, assignment: str) -> None:
+    a, _ = orgs
+    ident = sql.Identifier(table)
+    old = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    # an explicit (stale) value is overwritten too
+    sdb.execute(sql.SQL("UPDATE {} SET updated_at = %s WHERE id = %s").format(ident), (old, a[table]))
+    sdb.execute(sql.SQL("UPDATE {} SET " + assignment + " WHERE id = %s").format(ident), (a[table],))
+    row = sdb.execute(sql.SQL("SELECT updated_at, now() AS now FROM {} WHERE id = %s").format(ident), (a[table],)).fetchone()
+    assert row["updated_at"] > old
+    assert row["updated_at"] <= row["now"]
