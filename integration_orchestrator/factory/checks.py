@@ -9,21 +9,21 @@ mapping's tests (DESIGN.md §6 semantics), writes each test row back and yields 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
-from integration_orchestrator.factory.records import MappingRecord, MappingTestRecord
+from integration_orchestrator.factory.records import MappingRecord
 
 if TYPE_CHECKING:
     from integration_orchestrator.factory.ops import IntegrationJob
     from integration_orchestrator.factory.resources import IntegrationDatabase
 
-__all__ = ["TestOutcome", "check_specs", "evaluate_mapping_checks", "run_mapping_test"]
+__all__ = ["check_specs", "evaluate_mapping_checks", "run_mapping_tests_from_snapshot"]
 
 
 def check_specs(asset_key: dg.AssetKey, mappings: Sequence[MappingRecord], check_names: Mapping[str, str]) -> list[dg.AssetCheckSpec]:
@@ -40,53 +40,36 @@ def check_specs(asset_key: dg.AssetKey, mappings: Sequence[MappingRecord], check
     ]
 
 
-class TestOutcome(dict[str, Any]):
-    """``status`` passed/failed, ``actual`` (object), ``error`` (str | None), ``ms`` (int)."""
+def run_mapping_tests_from_snapshot(job: IntegrationJob, mapping: MappingRecord) -> tuple[list[Any], Decimal]:
+    """The mapping engine's own test runner, fed from the snapshot (no query)."""
+    from integration_orchestrator.mapping.testing import run_tests_for_mapping
+
+    tests = [
+        {"id": t.id, "test_name": t.test_name, "test_type": t.row.get("test_type", "unit"),
+         "input_data": t.row.get("input_data") or {}, "expected_output": t.row.get("expected_output") or {}}
+        for t in job.record.tests.get(mapping.id, ())
+    ]
+    return run_tests_for_mapping(  # type: ignore[no-any-return]
+        [m.row for m in job.record.mappings], mapping.id, tests,
+        timezone=job.record.config.timezone, transformations=job.record.transformation_rows(),
+    )
 
 
-def _contains(actual: Any, expected: Any) -> bool:
-    """Expected is a sub-object of actual (every expected key present with equal value)."""
-    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
-        return all(k in actual and _contains(actual[k], v) for k, v in expected.items())
-    return bool(actual == expected)
+def _write_back(conn: Any, organization_id: str, mapping: MappingRecord, results: Sequence[Any], coverage: Decimal) -> None:
+    """As ``mappings test`` does: each test row, then the mapping's coverage if it changed."""
+    from integration_orchestrator.mapping import json_dumps
 
-
-def run_mapping_test(job: IntegrationJob, mapping: MappingRecord, test: MappingTestRecord) -> TestOutcome:
-    """Apply ``mapping`` alone to the test's ``input_data`` and compare (DESIGN.md §6)."""
-    started = time.perf_counter()
-    expected = test.row.get("expected_output") or {}
-    try:
-        plan = job.compiled(f"test-plan:{mapping.id}", lambda: job.engines.compile_plan(
-            [mapping.row], direction="inbound", timezone=job.record.config.timezone, transformations=job.record.transformation_rows()))
-        result = plan.apply_batch([test.row.get("input_data") or {}]).results[0]
-        if result.dropped:
-            actual: dict[str, Any] = {"dropped": True}
-            error = str(result.drop_reason) if result.drop_reason else None
-        elif result.errors:
-            error = "; ".join(str(e) for e in result.errors)
-            actual = {"error": error}
-        else:
-            actual, error = result.output, None
-    except Exception as exc:  # noqa: BLE001 - a broken test is a failed test, not a crashed run
-        error = f"{type(exc).__name__}: {exc}"
-        actual = {"error": error}
-    if "error" in expected and isinstance(expected["error"], str):
-        passed = error is not None and expected["error"] in error and "dropped" not in actual
-    elif expected.get("dropped") is True:
-        passed = actual.get("dropped") is True
-    else:
-        passed = error is None and _contains(actual, expected) and actual.get("dropped") is not True
-    reason = None if passed else f"expected {expected!r}, got {actual!r}"
-    ms = int((time.perf_counter() - started) * 1000)
-    return TestOutcome(status="passed" if passed else "failed", actual=actual, error=reason, ms=ms)
-
-
-def _write_back(conn: Any, organization_id: str, test: MappingTestRecord, outcome: TestOutcome) -> None:
     with tenant_transaction(conn, organization_id):
+        for result in results:
+            conn.execute(
+                "UPDATE integration_mapping_tests SET test_status = %s, actual_output = %s, execution_time_ms = %s,"
+                " error_message = %s, last_run = now() WHERE id = %s",
+                (result.status, Jsonb(result.actual_output, dumps=json_dumps), result.execution_time_ms,
+                 result.error_message, result.test_id),
+            )
         conn.execute(
-            "UPDATE integration_mapping_tests SET test_status = %s, actual_output = %s, execution_time_ms = %s,"
-            " error_message = %s, last_run = now() WHERE id = %s",
-            (outcome["status"], Jsonb(outcome["actual"]), outcome["ms"], outcome["error"], test.id),
+            "UPDATE integration_mappings SET test_coverage = %s WHERE id = %s AND test_coverage IS DISTINCT FROM %s",
+            (coverage, mapping.id, coverage),
         )
 
 
@@ -98,17 +81,16 @@ def evaluate_mapping_checks(job: IntegrationJob, db: IntegrationDatabase) -> Ite
             check_name = job.spec.check_names.get(mapping.id)
             if check_name is None:
                 continue
-            tests = record.tests.get(mapping.id, ())
-            outcomes = [(t, run_mapping_test(job, mapping, t)) for t in tests]
-            for test, outcome in outcomes:
-                _write_back(conn, record.config.organization_id, test, outcome)
-            failed = [f"{t.test_name}: {o['error']}" for t, o in outcomes if o["status"] != "passed"]
+            results, coverage = run_mapping_tests_from_snapshot(job, mapping)
+            _write_back(conn, record.config.organization_id, mapping, results, coverage)
+            failed = [f"{r.test_name}: {r.error_message}" for r in results if not r.passed]
             evaluation = dg.AssetCheckEvaluation(
                 asset_key=job.spec.asset_spec.key,
                 check_name=check_name,
                 passed=not failed,
                 severity=dg.AssetCheckSeverity.ERROR if mapping.is_required else dg.AssetCheckSeverity.WARN,
                 description=("all tests passed" if not failed else "; ".join(failed))[:2000],
-                metadata={"tests": len(outcomes), "failed": len(failed), "mapping_id": mapping.id},
+                metadata={"tests": len(results), "failed": len(failed), "coverage_percent": float(coverage),
+                          "mapping_id": mapping.id},
             )
             yield evaluation, mapping.is_required

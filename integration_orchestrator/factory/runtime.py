@@ -159,4 +159,4 @@ def merge_batches(batches: Sequence[Batch]) -> Batch:
             elif parallel:
                 stats[stat.step] = stats[stat.step].plus(stat)
     records = [r for b in ordered for r in b.records]
-    return Batch(records=records, stats=tuple(stats.values()), index=0)
+    return Batch(records=records, stats=tuple(stats.values()), index=ordered[0].index if len(ordered) == 1 else 0)
