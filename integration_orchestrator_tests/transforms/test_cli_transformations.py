@@ -1,0 +1,98 @@
+"""``integration-orchestrator transformations test [ID]`` and ``load_transformation_rows`` on a real database."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from integration_orchestrator.transforms import load_transformation_rows
+
+GOOD_CASES = {
+    "cases": [
+        {"name": "uppercases", "input": {"name": "ada"}, "expected": {"name": "ADA"}},
+        {"name": "batch", "input": [{"name": "a"}, {"name": "b"}], "expected": [{"name": "A"}, {"name": "B"}]},
+        {"name": "bad record fails", "input": {"nom": "x"}, "expected": {"error": "KeyError"}},
+    ]
+}
+
+
+def _org(db: Any, slug: str) -> uuid.UUID:
+    return db.execute("INSERT INTO organizations (name, slug) VALUES (%s, %s) RETURNING id", (slug.title(), slug)).fetchone()["id"]
+
+
+def _insert(db: Any, org: uuid.UUID, name: str, language: str, kind: str, logic: dict[str, Any], cases: dict[str, Any] | None) -> uuid.UUID:
+    row = db.execute(
+        "INSERT INTO integration_transformations"
+        " (transformation_name, transformation_type, language, transformation_logic, test_cases, organization_id, timeout_seconds)"
+        " VALUES (%s, %s, %s, %s, %s, %s, 5) RETURNING id",
+        (name, kind, language, Jsonb(logic), Jsonb(cases) if cases is not None else None, org),
+    ).fetchone()
+    return row["id"]
+
+
+def _seed(db: Any) -> dict[str, uuid.UUID]:
+    org = _org(db, "acme")
+    other = _org(db, "globex")
+    return {
+        "org": org,
+        "other": other,
+        "upper": _insert(db, org, "upper_names", "python", "map", {"code": "def transform(r):\n    return {'name': r['name'].upper()}"}, GOOD_CASES),
+        "adults": _insert(
+            db, org, "adults", "sql", "filter", {"query": "SELECT * FROM records WHERE age >= 18"},
+            {"cases": [{"name": "adult kept", "input": {"age": 30}, "expected": True}, {"name": "child dropped", "input": {"age": 3}, "expected": False}]},
+        ),
+        "wrong": _insert(
+            db, other, "wrong_total", "javascript", "aggregate",
+            {"code": "function transformBatch(rs) { return [{n: rs.length + 1}]; }"},
+            {"cases": [{"name": "counts", "input": [{}, {}], "expected": [{"n": 2}]}]},
+        ),
+        "untested": _insert(db, org, "no_cases", "jmespath", "map", {"expression": "@"}, None),
+    }
+
+
+def test_all_transformations_with_cases(db: Any, run_cli: Any) -> None:
+    ids = _seed(db)
+    result = run_cli("transformations", "test")
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    assert f"PASS  upper_names ({ids['upper']}) / uppercases: ok" in out
+    assert "PASS  upper_names" in out and "bad record fails: failed as expected" in out
+    assert "PASS  adults" in out and "child dropped: ok" in out
+    assert f"FAIL  wrong_total ({ids['wrong']}) / counts: expected [{{'n': 2}}], got [{{'n': 3}}]" in out
+    assert "no_cases" not in out
+    assert "5 passed, 1 failed, 0 invalid transformation(s)" in out
+
+
+def test_one_transformation_by_id_and_organization_filter(db: Any, run_cli: Any) -> None:
+    ids = _seed(db)
+    one = run_cli("transformations", "test", str(ids["upper"]))
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "3 passed, 0 failed" in one.stdout
+    org = run_cli("transformations", "test", "--organization-id", str(ids["org"]))
+    assert org.returncode == 0, org.stdout + org.stderr
+    assert "wrong_total" not in org.stdout
+
+
+def test_invalid_row_and_unknown_id_are_bad_input(db: Any, run_cli: Any) -> None:
+    org = _org(db, "initech")
+    bad = _insert(db, org, "broken", "jmespath", "map", {"expression": "foo[?"}, {"cases": [{"name": "x", "input": {}, "expected": {}}]})
+    result = run_cli("transformations", "test", str(bad))
+    assert result.returncode == 2
+    assert f"ERROR broken ({bad}): In transformation `broken` (id {bad}), field `transformation_logic.expression`: invalid JMESPath" in result.stdout
+    missing = run_cli("transformations", "test", str(uuid.uuid4()))
+    assert missing.returncode == 2
+    assert "no transformation with id" in missing.stdout
+    assert run_cli("transformations", "test", "not-a-uuid").returncode == 2
+
+
+def test_load_transformation_rows(db: Any) -> None:
+    ids = _seed(db)
+    rows = load_transformation_rows(db)
+    assert [r.transformation_name for r in rows] == ["adults", "no_cases", "upper_names", "wrong_total"]
+    by_org = load_transformation_rows(db, organization_id=ids["other"])
+    assert [r.transformation_name for r in by_org] == ["wrong_total"]
+    (one,) = load_transformation_rows(db, ids=[ids["adults"]])
+    assert (one.id, one.language, one.transformation_type, one.performance_tier) == (ids["adults"], "sql", "filter", "standard")
+    assert one.transformation_logic == {"query": "SELECT * FROM records WHERE age >= 18"}
