@@ -10,15 +10,41 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-__all__ = ["insert_row", "populate_organization", "valid_row"]
+from integration_orchestrator.db import connect
+from integration_orchestrator.db.urls import with_database
+
+__all__ = ["insert_row", "populate_organization", "sdb", "valid_row"]
 
 Ids = dict[str, Any]
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def sdb(pg_admin_url: str, template_database: str) -> Iterator[Conn]:
+    """One migrated database shared by a module's tests (owner, autocommit).
+
+    For tests that only add rows (with unique names) or fail to: sharing saves a
+    database clone per test. Import it into the test module to use it.
+    """
+    name = f"io_schema_{uuid.uuid4().hex[:12]}"
+    with connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
+        )
+    try:
+        with connect(with_database(pg_admin_url, name), autocommit=True) as conn:
+            yield conn
+    finally:
+        with connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def insert_row(conn: psycopg.Connection[Any], table: str, values: dict[str, Any]) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -14,31 +14,12 @@ import pytest
 from psycopg import errors, sql
 from psycopg.types.json import Jsonb
 
-from integration_orchestrator.db import connect
 from integration_orchestrator.db.schema import ENUM_COLUMNS, ENUMS, TENANT_TABLES, enum_values
-from integration_orchestrator.db.urls import with_database
-from integration_orchestrator_tests.schema_rows import insert_row, populate_organization, valid_row
+from integration_orchestrator_tests.schema_rows import insert_row, populate_organization, sdb, valid_row
 
 Conn = psycopg.Connection[dict[str, Any]]
 
-
-@pytest.fixture(scope="module")
-def sdb(pg_admin_url: str, template_database: str) -> Iterator[Conn]:
-    """One migrated database shared by this module's tests (owner, autocommit).
-
-    The tests here only add rows or fail to; sharing saves a database clone per test.
-    """
-    name = f"io_schema_{uuid.uuid4().hex[:12]}"
-    with connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
-        )
-    try:
-        with connect(with_database(pg_admin_url, name), autocommit=True) as conn:
-            yield conn
-    finally:
-        with connect(pg_admin_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+__all__ = ["sdb"]  # the shared-database fixture, imported from schema_rows
 
 
 _AUDIT = ["organization_id", "created_by", "created_at", "updated_by", "updated_at"]
