@@ -204,7 +204,8 @@ def evaluate_run_after_sensor(
 ) -> dg.SensorResult:
     """One evaluation: a run request per upstream success updated after the cursor."""
     if not cursor:
-        start = (now or dt.datetime.now(dt.UTC)).timestamp()
+        # run storage keeps update times to the second: start at the current second
+        start = float(int((now or dt.datetime.now(dt.UTC)).timestamp()))
         return dg.SensorResult(skip_reason="started watching", cursor=orjson.dumps({"after": start, "seen": []}).decode())
     state = orjson.loads(cursor)
     after, seen = float(state["after"]), set(state["seen"])

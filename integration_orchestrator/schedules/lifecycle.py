@@ -87,7 +87,8 @@ def evaluate_writeback(
     run_records = instance.get_run_records(
         filters=RunsFilter(
             statuses=list(WATCHED_STATUSES),
-            updated_after=None if after is None else dt.datetime.fromtimestamp(after, dt.UTC),
+            # update times are kept to the second: re-read the cursor's second (syncing is idempotent)
+            updated_after=None if after is None else dt.datetime.fromtimestamp(after - 1, dt.UTC),
         ),
         order_by="update_timestamp",
         ascending=True,

@@ -161,9 +161,8 @@ def _fixed_times(row: Mapping[str, Any], *, required: bool) -> tuple[dt.time, ..
             parsed = value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
         except ValueError:
             raise ScheduleRowError(row, where, f"{value!r} is not a time of day (HH:MM)") from None
-        if parsed.second or parsed.microsecond:
-            raise ScheduleRowError(row, where, f"{value} has seconds; Dagster schedules fire on whole minutes")
-        times.append(parsed.replace(tzinfo=None))
+        # Dagster fires on whole minutes: seconds are dropped (as sql/0006 schedule_next_run does)
+        times.append(parsed.replace(second=0, microsecond=0, tzinfo=None))
     return tuple(sorted(set(times)))
 
 
