@@ -1,0 +1,71 @@
+"""``pipeline preview ID --input FILE``: dry-run a pipeline's steps, per-step output as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from integration_orchestrator.db import resolve_database_url
+from integration_orchestrator.errors import ConfigurationError
+from integration_orchestrator.factory.engines import default_engines
+from integration_orchestrator.factory.load import load_snapshot_from_url
+from integration_orchestrator.factory.preview import preview_pipeline
+from integration_orchestrator.factory.validate import validate_snapshot
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    pipeline = subparsers.add_parser("pipeline", help="integration pipelines")
+    commands = pipeline.add_subparsers(dest="pipeline_command", metavar="ACTION", required=True)
+    preview = commands.add_parser(
+        "preview", help="run a pipeline's mappings and steps on records from a file; nothing is written"
+    )
+    preview.add_argument("pipeline_id", metavar="ID", help="integration_pipeline_definitions id")
+    preview.add_argument(
+        "--input", required=True, metavar="FILE",
+        help="JSON array of records, a JSON object (one record), or NDJSON; '-' reads stdin",
+    )
+    preview.set_defaults(handler=_preview)
+
+
+def read_records(path: str) -> list[dict[str, Any]]:
+    """Records from a JSON array/object or NDJSON file (``-``: stdin)."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read --input {path}: {exc.strerror}") from None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            data = [orjson.loads(line) for line in text.splitlines() if line.strip()]
+        except orjson.JSONDecodeError as exc:
+            raise ConfigurationError(f"--input {path} is neither JSON nor NDJSON: {exc}") from None
+    records = [data] if isinstance(data, dict) else data
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ConfigurationError(f"--input {path} must hold records (JSON objects)")
+    return records
+
+
+def _preview(args: argparse.Namespace) -> int:
+    records = read_records(args.input)
+    engines = default_engines()
+    snapshot = load_snapshot_from_url(resolve_database_url(args.database_url))
+    result = validate_snapshot(snapshot, engines)
+    for invalid in result.invalid:
+        if invalid.row_id == args.pipeline_id or (invalid.table == "integration_configs" and any(
+                p.id == args.pipeline_id and p.config_id == invalid.config_id for p in snapshot.pipelines)):
+            print(f"error: {invalid.message}", file=sys.stderr)
+            return 2
+    found = next((r for r in result.integrations if r.pipeline is not None and r.pipeline.id == args.pipeline_id), None)
+    if found is None:
+        print(f"error: no active pipeline with id {args.pipeline_id}", file=sys.stderr)
+        return 2
+    report = preview_pipeline(found, records, engines)
+    sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+    return 0 if report["success"] else 1

@@ -1,0 +1,32 @@
+"""``validate``: every invalid integration row, with the reason (exit 2 if any)."""
+
+from __future__ import annotations
+
+import argparse
+
+from integration_orchestrator.db import resolve_database_url
+from integration_orchestrator.factory.build import translate
+from integration_orchestrator.factory.engines import default_engines
+from integration_orchestrator.factory.load import load_snapshot_from_url
+from integration_orchestrator.factory.translator import IntegrationTranslator
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "validate", help="list every invalid integration row with the reason (what Dagster would skip)"
+    )
+    parser.add_argument("--organization-id", default=None, help="only this organization's rows")
+    parser.set_defaults(handler=_validate)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    snapshot = load_snapshot_from_url(resolve_database_url(args.database_url), args.organization_id)
+    result = translate(snapshot, IntegrationTranslator(), default_engines())
+    for row in result.invalid:
+        print(f"invalid: {row.message}")
+    print(f"{len(result.jobs)} integration job(s) valid, {len(result.invalid)} invalid row(s)")
+    for job in result.jobs:
+        print(f"  job {job.name} -> asset {job.spec.asset_spec.key.to_user_string()}")
+    return 2 if result.invalid else 0

@@ -1,0 +1,67 @@
+"""Dry run of a pipeline on given records: every step's output, nothing written.
+
+The same compiled mappings, transformations, ``when`` routing and DAG joins as the
+job's ops (``pipeline preview ID --input FILE``; the real replacement of the seed's
+stubbed ``test_integration_pipeline``). Parallel pipelines run their steps over all
+records at once (the batches' results, concatenated in order, are the same).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integration_orchestrator.factory.engines import Engines
+from integration_orchestrator.factory.pipelines import terminal_steps
+from integration_orchestrator.factory.runtime import FailedRecord, apply_step
+from integration_orchestrator.factory.validate import IntegrationRecord
+
+__all__ = ["preview_pipeline"]
+
+Record = dict[str, Any]
+
+
+def _failure_json(failure: FailedRecord) -> dict[str, Any]:
+    return {"index": failure.index, "record": failure.record, "error": failure.message}
+
+
+def _step_json(name: str, records_in: int, output: list[Record], failures: list[FailedRecord]) -> dict[str, Any]:
+    return {
+        "step": name, "status": "failed" if failures else "success", "records_in": records_in,
+        "records_out": len(output), "failed": [_failure_json(f) for f in failures], "output": output,
+    }
+
+
+def preview_pipeline(record: IntegrationRecord, records: list[Record], engines: Engines) -> dict[str, Any]:
+    """``{"pipeline", "success", "steps": [...], "final_output"}`` for ``records``."""
+    steps_out: list[dict[str, Any]] = []
+    mapped = records
+    if record.mappings:
+        plan = engines.compile_plan(
+            [m.row for m in record.mappings], direction="inbound", timezone=record.config.timezone,
+            transformations=record.transformation_rows(),
+        )
+        mapped, failures = engines.apply_plan(plan, records)
+        steps_out.append(_step_json("mappings", len(records), mapped, failures))
+    outputs: dict[str, list[Record]] = {}
+    steps = record.settings.steps if record.settings else ()
+    hybrid = record.pipeline is not None and record.pipeline.pipeline_type == "hybrid"
+    current = mapped
+    for step in steps:
+        if hybrid:
+            current = [r for dep in step.depends_on for r in outputs[dep]] if step.depends_on else mapped
+        transformation = engines.compile_transformation(step.transformation)
+        output, failures = apply_step(step.name, transformation.apply, current, step.when)
+        steps_out.append(_step_json(step.name, len(current), output, failures))
+        outputs[step.name] = output
+        current = output
+    if hybrid and steps:
+        current = [r for s in terminal_steps(steps) for r in outputs[s.name]]
+    name = record.pipeline.pipeline_name if record.pipeline else record.config.integration_name
+    return {
+        "pipeline": name,
+        "pipeline_type": record.pipeline.pipeline_type if record.pipeline else None,
+        "error_handling_strategy": record.strategy,
+        "success": all(s["status"] == "success" for s in steps_out),
+        "steps": steps_out,
+        "final_output": current,
+    }
