@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 from dagster._utils.schedules import CroniterShim, is_valid_cron_string
-from psycopg import sql
-
-from integration_orchestrator.db import connect
-from integration_orchestrator.db.urls import with_database
 
 from integration_orchestrator_tests.cron_cases import (
     DST_ZONES,
@@ -28,24 +22,16 @@ from integration_orchestrator_tests.cron_cases import (
     random_cases,
     transitions,
 )
+from integration_orchestrator_tests.module_db import module_db  # noqa: F401 (fixture)
 
 Conn = psycopg.Connection[dict[str, Any]]
 
 
-@pytest.fixture(scope="module")
-def db(pg_admin_url: str, template_database: str) -> Iterator[Conn]:
-    """One migrated database for the module (overrides conftest's per-test ``db``)."""
-    name = f"io_t_{uuid.uuid4().hex[:12]}"
-    with connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
-        )
-    try:
-        with connect(with_database(pg_admin_url, name), autocommit=True) as conn:
-            yield conn
-    finally:
-        with connect(pg_admin_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+@pytest.fixture
+def db(module_db: Conn) -> Conn:
+    """The module's shared database (the functions under test are pure)."""
+    return module_db
+
 
 # Expressions whose DST behaviour differs between Dagster's code paths: hourly (hour `*`)
 # vs. the rest, the special-cased hourly/daily/weekly/monthly iterators vs. croniter.
