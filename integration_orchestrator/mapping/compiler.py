@@ -293,6 +293,9 @@ class _Compiler:
             post=post_fn,
             children=children,
             tracer=tracer,
+            source_keys=source.keys,
+            target_keys=target.keys or (),
+            target_path=row.target_path,
         )
         return CompiledMapping(
             name=row.mapping_name,

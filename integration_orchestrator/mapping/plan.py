@@ -179,6 +179,7 @@ class MappingPlan:
     def __init__(self, mappings: Iterable[CompiledMapping], *, direction: str = "inbound") -> None:
         self.mappings: tuple[CompiledMapping, ...] = tuple(mappings)
         self.direction = direction
+        self._steps = tuple(m.step for m in self.mappings)
 
     @property
     def mapping_names(self) -> list[str]:
@@ -192,7 +193,14 @@ class MappingPlan:
 
     def apply(self, record: Any) -> RecordResult:
         """Map one record. Never raises for bad data: errors are in the result."""
-        return run_mappings(self.mappings, record)
+        out: dict[str, Any] = {}
+        try:
+            for step in self._steps:
+                step(record, out)
+        except (FieldFailure, NestedFailure, NestedDrop):
+            # Rare path: run again with per-mapping error handling (steps are pure).
+            return run_mappings(self.mappings, record)
+        return RecordResult(out)
 
     def apply_batch(self, records: Iterable[Any]) -> BatchResult:
         """Map records in order; count each mapping's outcomes."""
@@ -202,9 +210,19 @@ class MappingPlan:
         events: list[tuple[int, str]] = []
         total = 0
         stopped_before = [0] * (len(mappings) + 1)
+        steps = self._steps
         for record in records:
             total += 1
-            result = run_mappings(mappings, record, events)
+            out: dict[str, Any] = {}
+            try:
+                for index, step in enumerate(steps):
+                    event = step(record, out)
+                    if event is not None:
+                        events.append((index, event))
+                result = RecordResult(out)
+            except (FieldFailure, NestedFailure, NestedDrop):
+                events.clear()  # rare path: run again with per-mapping error handling
+                result = run_mappings(mappings, record, events)
             results.append(result)
             if events:
                 for index, event in events:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from integration_orchestrator.mapping.codegen import generated_field_step
 from integration_orchestrator.mapping.errors import FieldFailure
 from integration_orchestrator.mapping.paths import MISSING
 from integration_orchestrator.mapping.plan import CompiledMapping, NestedDrop, NestedFailure, run_mappings
@@ -51,6 +52,9 @@ class StepParts:
     post: ValueFunction | None
     children: tuple[CompiledMapping, ...] | None = None
     tracer: set[str] | None = None
+    source_keys: tuple[str | int, ...] | None = None
+    target_keys: tuple[str | int, ...] = ()
+    target_path: str = ""
 
 
 def _checked_source(check: Callable[[Any], bool], source_type: str) -> ValueFunction:
@@ -111,14 +115,15 @@ def _compose(functions: Sequence[ValueFunction]) -> ValueFunction | None:
 
 def _absent_handler(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]:
     write, default, tracer = parts.write, parts.default, parts.tracer
+    required, has_default = parts.required, parts.has_default
 
     def absent(value: Any, out: dict[str, Any]) -> str | None:
         if tracer is not None:
             tracer.add("value missing or null")
-        if parts.required:
+        if required:
             state = "missing" if value is MISSING else "null"
             raise FieldFailure(f"required value is {state}", None if value is MISSING else value)
-        if parts.has_default:
+        if has_default:
             write(out, default)
             return "defaulted"
         if value is MISSING:
@@ -140,16 +145,25 @@ def build_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]:
 
 def _field_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]:
     read, write, absent, tracer = parts.read, parts.write, _absent_handler(parts), parts.tracer
-    pipeline = value_pipeline(parts)
+    before_functions = [f for f in (_source_check(parts), parts.pre, parts.rules) if f is not None]
     if tracer is not None:
-        inner = pipeline or (lambda value: value)
-
-        def traced(value: Any) -> Any:
-            tracer.add("value present")
-            return inner(value)
-
-        pipeline = traced
-    if pipeline is None:
+        before_functions.insert(0, _mark(tracer, "value present"))
+    before = _compose(before_functions)
+    coerce = parts.coerce if parts.target_type else None
+    post = parts.post
+    names_only = all(isinstance(k, str) for k in (*(parts.source_keys or (0,)), *parts.target_keys))
+    if parts.source_keys and parts.target_keys and names_only:
+        return generated_field_step(
+            source_keys=parts.source_keys,  # type: ignore[arg-type]
+            target_keys=parts.target_keys,  # type: ignore[arg-type]
+            target_path=parts.target_path,
+            absent=absent,
+            before=before,
+            coerce=coerce,
+            post=post,
+            tracer=tracer,
+        )
+    if before is None and coerce is None and post is None:
 
         def copy_step(source: Any, out: dict[str, Any]) -> str | None:
             value = read(source)
@@ -165,7 +179,14 @@ def _field_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]
         if value is None or value is MISSING:
             return absent(value, out)
         try:
-            write(out, pipeline(value))
+            result = before(value) if before is not None else value
+            if coerce is not None and result is not None:
+                result = coerce(result)
+            write(out, post(result) if post is not None else result)
+        except CoercionError as exc:  # only the target coercion raises it (rules raise FieldFailure)
+            if tracer is not None:
+                tracer.add("coercion failure")
+            raise FieldFailure(str(exc), value) from None
         except FieldFailure as failure:
             failure.value = value  # report the source value; the reason names the stage
             raise
@@ -174,10 +195,18 @@ def _field_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]
     return step
 
 
+def _mark(tracer: set[str], name: str) -> ValueFunction:
+    def mark(value: Any) -> Any:
+        tracer.add(name)
+        return value
+
+    return mark
+
+
 def _object_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]:
     read, write, absent, tracer = parts.read, parts.write, _absent_handler(parts), parts.tracer
     children = parts.children or ()
-    before = _compose([f for f in (_checked_object(parts), parts.pre, parts.rules) if f is not None])
+    before = _compose([f for f in (_source_check(parts), parts.pre, parts.rules) if f is not None])
     after = parts.post
 
     def step(source: Any, out: dict[str, Any]) -> str | None:
@@ -202,7 +231,7 @@ def _object_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None
     return step
 
 
-def _checked_object(parts: StepParts) -> ValueFunction | None:
+def _source_check(parts: StepParts) -> ValueFunction | None:
     if parts.source_check is None or not parts.source_type:
         return None
     return _checked_source(parts.source_check, parts.source_type)
@@ -259,6 +288,15 @@ def _map_elements(
             raise FieldFailure(failure.reason, failure.value, f"{path}[{index}]") from None
         if children is None:
             mapped.append(item)
+            continue
+        out: dict[str, Any] = {}
+        try:
+            for child in children:
+                child.step(item, out)
+        except (FieldFailure, NestedFailure, NestedDrop):
+            pass  # rare: run again below with per-mapping error handling (steps are pure)
+        else:
+            mapped.append(out)
             continue
         result = run_mappings(children, item)
         if result.dropped:

@@ -106,6 +106,16 @@ def to_string(value: Any) -> str:
 
 
 def to_number(value: Any) -> Decimal:
+    if type(value) is str:
+        text = value.strip()
+        if "_" not in text:  # Decimal() accepts "1_000"; data should not
+            try:
+                number = Decimal(text)
+            except InvalidOperation:
+                raise _fail(value, "number") from None
+            if not number.is_finite():
+                raise _fail(value, "number", " (not finite)")
+            return number
     if isinstance(value, bool):
         raise _fail(value, "number")
     if isinstance(value, Decimal):
@@ -134,6 +144,11 @@ def to_integer(value: Any) -> int:
         raise _fail(value, "integer")
     if type(value) is int:
         return value
+    if type(value) is str and "_" not in value:
+        try:
+            return int(value)
+        except ValueError:
+            pass  # "42.0", "4.5", "abc": decided below
     if isinstance(value, float) and value.is_integer():
         return int(value)
     try:
