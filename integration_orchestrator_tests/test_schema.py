@@ -294,6 +294,10 @@ BAD: list[tuple[str, str, Override, str]] = [
     ("integration_schedules", "dates", _same({"start_date": dt.date(2026, 2, 1), "end_date": dt.date(2026, 1, 1)}),
      "valid_date_range"),
     ("integration_schedules", "no type", _same({"schedule_type": None}), "23502"),
+    ("integration_schedules", "unknown recipient", _same({"notification_recipients": [uuid.UUID(int=1)]}),
+     "valid_notification_recipients"),
+    ("integration_schedules", "recipient of other org", lambda a, b: {"notification_recipients": [a["users"], b["users"]]},
+     "valid_notification_recipients"),
     ("integration_executions", "duplicate run id", _dup("integration_executions", "dagster_run_id"),
      "integration_executions_dagster_run_id_key"),
     ("integration_executions", "negative records", _same({"records_in": -1}), "valid_execution_records"),
@@ -449,6 +453,17 @@ def test_good_input_is_accepted(sdb: Conn, orgs: tuple[Ids, Ids], table: str, ov
     a, _ = orgs
     new_id = insert_row(sdb, table, {**valid_row(table, a), **override})
     assert sdb.execute(sql.SQL("SELECT 1 AS ok FROM {} WHERE id = %s").format(sql.Identifier(table)), (new_id,)).fetchone()
+
+
+def test_recipients_of_the_schedules_organization_are_accepted(sdb: Conn, orgs: tuple[Ids, Ids]) -> None:
+    a, b = orgs
+    row = {**valid_row("integration_schedules", a), "notification_recipients": [a["users"]]}
+    schedule_id = insert_row(sdb, "integration_schedules", row)
+    with pytest.raises(errors.ForeignKeyViolation, match=r"field `notification_recipients`: not users of .*" + str(b["users"])):
+        sdb.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s",
+                    ([a["users"], b["users"]], schedule_id))
+    stored = sdb.execute("SELECT notification_recipients AS r FROM integration_schedules WHERE id = %s", (schedule_id,))
+    assert stored.fetchone()["r"] == [a["users"]]
 
 
 def test_system_templates_and_org_wide_credentials_are_unique_too(sdb: Conn, orgs: tuple[Ids, Ids]) -> None:

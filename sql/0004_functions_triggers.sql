@@ -173,6 +173,32 @@ CREATE TRIGGER check_template_organization
     BEFORE INSERT OR UPDATE OF template_id, organization_id ON integration_template_instances
     FOR EACH ROW EXECUTE FUNCTION check_template_instance_organization();
 
+-- notification_recipients (uuid[], no foreign key possible): users of the schedule's organization.
+CREATE FUNCTION check_notification_recipients() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_bad text;
+BEGIN
+    IF NEW.notification_recipients IS NULL THEN
+        RETURN NEW;
+    END IF;
+    SELECT string_agg(coalesce(r::text, 'NULL'), ', ' ORDER BY n) INTO v_bad
+    FROM unnest(NEW.notification_recipients) WITH ORDINALITY AS u (r, n)
+    WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = u.r AND organization_id = NEW.organization_id);
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'In schedule `%` (id %), field `notification_recipients`: not users of the schedule''s organization: %',
+            NEW.schedule_name, NEW.id, v_bad
+            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'valid_notification_recipients',
+                  TABLE = TG_TABLE_NAME, SCHEMA = TG_TABLE_SCHEMA, COLUMN = 'notification_recipients';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER check_notification_recipients
+    BEFORE INSERT OR UPDATE OF notification_recipients, organization_id ON integration_schedules
+    FOR EACH ROW EXECUTE FUNCTION check_notification_recipients();
+
 -- ---------------------------------------------------------------------------------------
 -- jsonb_deep_merge(a, b): b merged into a; objects merge key by key (recursively),
 -- anything else in b (arrays, scalars, JSON null) replaces a's value. SQL NULL b = a.
