@@ -67,11 +67,13 @@ class PathSyntaxError(ValueError):
 
 def to_jsonpath(path: str) -> str:
     """The RFC 9535 form of ``path`` (JSONPath is returned unchanged)."""
-    text = path.strip() if isinstance(path, str) else path
-    if not isinstance(text, str) or not text:
+    text = path
+    if not isinstance(text, str) or not text.strip():
         raise PathSyntaxError("the path is empty")
     if text.startswith("$"):
-        return text
+        return text  # RFC 9535: leading/trailing whitespace is invalid, the parser says so
+    if text != text.strip():
+        raise PathSyntaxError(f"dotted path {path!r} has leading or trailing whitespace")
     parts = ["$"]
     position = 0
     while position < len(text):
