@@ -67,6 +67,12 @@ class Engine:
     #: True when the language can break out of an in-process interpreter (general
     #: purpose code): refused when seccomp is unavailable unless the operator opts in.
     needs_seccomp: ClassVar[bool] = False
+    #: Sandbox workers come in two profiles: "light" (JMESPath, JSONPath, QuickJS, Python)
+    #: and "sql" (also DuckDB and pandas, a slower start); "sql" workers serve both.
+    worker_profile: ClassVar[str] = "light"
+    #: Chunks sent to the sandbox are ``chunk_scale`` times the tier's chunk size (engines
+    #: with a high fixed cost per call, such as a fresh DuckDB connection, use more).
+    chunk_scale: ClassVar[int] = 1
 
     def check(self, logic: Mapping[str, Any], transformation_type: str) -> None:
         """Validate ``logic`` without running it; raise :class:`LogicError` naming the key."""

@@ -75,7 +75,8 @@ class CompiledTransformation:
         self.engine = engine
         self.schema_check = schema_check
         self._pool = pool
-        self.chunk_size, self.parallelism = TIERS[row.performance_tier]
+        chunk_size, self.parallelism = TIERS[row.performance_tier]
+        self.chunk_size = chunk_size * max(1, engine.chunk_scale)
         self._input = SchemaChecker(row.input_schema, "input_schema") if row.input_schema else None
         self._output = SchemaChecker(row.output_schema, "output_schema") if row.output_schema else None
         identity = [str(row.organization_id), str(row.id), row.version, row.language, row.transformation_type, row.transformation_logic]
@@ -188,7 +189,13 @@ class CompiledTransformation:
         pool = self._pool or get_pool()
         bind_key = self.key if self.row.language == "python" else None
         try:
-            response = pool.call(self._request(records), deadline, bind_key=bind_key, needs_seccomp=self.engine.needs_seccomp)
+            response = pool.call(
+                self._request(records),
+                deadline,
+                bind_key=bind_key,
+                needs_seccomp=self.engine.needs_seccomp,
+                profile=self.engine.worker_profile,
+            )
         except SandboxTimeout:
             raise self._timeout() from None
         except SandboxCrashed as exc:

@@ -113,6 +113,8 @@ def _program(query: str, transformation_type: str) -> Program:
 class SQLEngine(Engine):
     language = "sql"
     sandboxed = True
+    worker_profile = "sql"
+    chunk_scale = 10
 
     def check(self, logic: Mapping[str, Any], transformation_type: str) -> None:
         """Parse only: exactly one SELECT statement."""

@@ -62,13 +62,14 @@ class Worker:
     proc: subprocess.Popen[bytes]
     seccomp: bool
     seccomp_reason: str
+    profile: str = "light"
     bind_key: str | None = None
     busy: bool = False
     last_used: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def start(cls, settings: SandboxSettings) -> Worker:
-        config = encode({"memory_bytes": settings.memory_bytes, "seccomp": settings.seccomp}).decode()
+    def start(cls, settings: SandboxSettings, profile: str = "light") -> Worker:
+        config = encode({"memory_bytes": settings.memory_bytes, "seccomp": settings.seccomp, "profile": profile}).decode()
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-I", "-m", "integration_orchestrator.transforms.sandbox.worker", config],
             stdin=subprocess.PIPE,
@@ -87,7 +88,10 @@ class Worker:
             proc.kill()
             proc.wait()
             raise SandboxCrashed(f"the sandbox worker failed to start ({_death_reason(proc.returncode)})") from None
-        return cls(proc=proc, seccomp=bool(hello.get("seccomp")), seccomp_reason=str(hello.get("reason", "")))
+        return cls(proc=proc, seccomp=bool(hello.get("seccomp")), seccomp_reason=str(hello.get("reason", "")), profile=profile)
+
+    def serves(self, profile: str) -> bool:
+        return self.profile == profile or self.profile == "sql"
 
     def call(self, payload: bytes, deadline: float) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -146,8 +150,9 @@ class WorkerPool:
         with self._cond:
             return [w.proc.pid for w in self._workers]
 
-    def _pick(self, bind_key: str | None) -> Worker | None:
-        idle = [w for w in self._workers if not w.busy and w.alive]
+    def _pick(self, bind_key: str | None, profile: str) -> Worker | None:
+        idle = [w for w in self._workers if not w.busy and w.alive and w.serves(profile)]
+        idle.sort(key=lambda w: w.profile != profile)  # an exact profile first
         for worker in idle:
             if worker.bind_key == bind_key or (bind_key is not None and worker.bind_key is None):
                 return worker
@@ -161,14 +166,14 @@ class WorkerPool:
         idle[0].kill()
         return True
 
-    def _acquire(self, bind_key: str | None) -> tuple[Worker, float]:
+    def _acquire(self, bind_key: str | None, profile: str = "light") -> tuple[Worker, float]:
         """An idle worker for ``bind_key`` (started if needed) and the seconds spent starting it."""
         with self._cond:
             while True:
                 if self._closed:
                     raise SandboxCrashed("the sandbox pool is shut down")
                 self._workers = [w for w in self._workers if w.alive or w.busy]
-                worker = self._pick(bind_key)
+                worker = self._pick(bind_key, profile)
                 if worker is not None:
                     worker.busy = True
                     worker.bind_key = bind_key or worker.bind_key
@@ -179,7 +184,7 @@ class WorkerPool:
                 self._cond.wait(1.0)
         started = time.monotonic()
         try:
-            worker = Worker.start(self.settings)
+            worker = Worker.start(self.settings, profile)
         finally:
             with self._cond:
                 self._starting -= 1
@@ -188,7 +193,7 @@ class WorkerPool:
             self._workers.append(worker)
         return worker, time.monotonic() - started
 
-    def _replace_in_background(self) -> None:
+    def _replace_in_background(self, profile: str) -> None:
         """Start a spare worker after one was killed, so the next batch does not wait for it."""
         with self._cond:
             if self._closed or len(self._workers) + self._starting >= self.settings.max_workers:
@@ -197,7 +202,7 @@ class WorkerPool:
 
         def start() -> None:
             try:
-                worker = Worker.start(self.settings)
+                worker = Worker.start(self.settings, profile)
             except SandboxCrashed:
                 worker = None
             with self._cond:
@@ -227,13 +232,21 @@ class WorkerPool:
         finally:
             self._release(worker)
 
-    def call(self, request: dict[str, Any], deadline: float, *, bind_key: str | None = None, needs_seccomp: bool = False) -> dict[str, Any]:
+    def call(
+        self,
+        request: dict[str, Any],
+        deadline: float,
+        *,
+        bind_key: str | None = None,
+        needs_seccomp: bool = False,
+        profile: str = "light",
+    ) -> dict[str, Any]:
         """Send one request; raises ``SandboxTimeout``/``SandboxCrashed``/``PermissionError``.
 
         Time spent starting a worker does not count against ``deadline``.
         """
         payload = encode(request)
-        worker, startup = self._acquire(bind_key)
+        worker, startup = self._acquire(bind_key, profile)
         try:
             if needs_seccomp and not worker.seccomp:
                 from integration_orchestrator.transforms.sandbox.limits import allow_without_seccomp
@@ -243,7 +256,7 @@ class WorkerPool:
             return worker.call(payload, deadline + startup)
         except (SandboxTimeout, SandboxCrashed):
             self._release(worker)
-            self._replace_in_background()
+            self._replace_in_background(worker.profile)
             raise
         finally:
             self._release(worker)

@@ -18,11 +18,11 @@ __all__ = ["main"]
 _CACHE_SIZE = 32
 
 
-def _warm_up() -> None:
+def _warm_up(profile: str) -> None:
+    """Import and exercise what the profile's engines load lazily (files are off-limits later)."""
     from integration_orchestrator.transforms.javascript import JavaScriptEngine
     from integration_orchestrator.transforms.jsonpath import compile_query
     from integration_orchestrator.transforms.python import preload_modules
-    from integration_orchestrator.transforms.sql import SQLEngine
 
     preload_modules()
     try:
@@ -31,7 +31,10 @@ def _warm_up() -> None:
         pass
     compile_query("$.a[?@.b > 1 && match(@.c, 'x.*')]")[0]({"a": [{"b": 2, "c": "xy"}]})
     JavaScriptEngine().build({"code": "function transform(r) { return r; }"}, "map", timeout_seconds=1)([{"a": 1}])
-    SQLEngine().build({"query": "SELECT * FROM records"}, "map", timeout_seconds=1)([{"a": 1, "b": {"c": [1]}}])
+    if profile == "sql":
+        from integration_orchestrator.transforms.sql import SQLEngine
+
+        SQLEngine().build({"query": "SELECT * FROM records"}, "map", timeout_seconds=1)([{"a": 1, "b": {"c": [1]}}])
 
 
 def _install_seccomp(wanted: bool) -> tuple[bool, str]:
@@ -50,9 +53,10 @@ def _install_seccomp(wanted: bool) -> tuple[bool, str]:
 
 
 class _Server:
-    def __init__(self) -> None:
+    def __init__(self, profile: str) -> None:
         from integration_orchestrator.transforms.registry import load_engines
 
+        self.profile = profile
         self.engines = load_engines()
         self.programs: OrderedDict[str, Any] = OrderedDict()
 
@@ -62,6 +66,8 @@ class _Server:
             self.programs.move_to_end(key)
             return self.programs[key]
         engine = self.engines.get(request["language"])
+        if engine is not None and engine.worker_profile != "light" and engine.worker_profile != self.profile:
+            raise LookupError(f"a {self.profile!r} worker cannot run {request['language']!r}")
         if engine is None:
             raise LookupError(f"no engine for language {request['language']!r} in the sandbox worker")
         program = engine.build(request["logic"], request["type"], timeout_seconds=request["timeout"])
@@ -156,8 +162,9 @@ def main(argv: list[str]) -> int:
     from integration_orchestrator.transforms.sandbox.codec import FrameError, decode, encode, read_frame_blocking
     from integration_orchestrator.transforms.sandbox.limits import apply_limits
 
-    server = _Server()
-    _warm_up()
+    profile = str(config.get("profile", "light"))
+    server = _Server(profile)
+    _warm_up(profile)
     apply_limits(int(config.get("memory_bytes", 1 << 30)))
     seccomp, reason = _install_seccomp(bool(config.get("seccomp", True)))
     _respond(proto_out, {"hello": True, "pid": os.getpid(), "seccomp": seccomp, "reason": reason})
