@@ -82,7 +82,7 @@ def build_schedule_definitions(
     schedules: Iterable[Any],
     job_names_by_config_id: Mapping[str, str],
     *,
-    database_url: str,
+    database_url: str | None,
     errors: list[RowError] | None = None,
     clock: Clock | None = None,
 ) -> list[Definition]:
@@ -116,7 +116,7 @@ def _definition(
     name: str,
     job_name: str,
     job_names_by_config_id: Mapping[str, str],
-    database_url: str,
+    database_url: str | None,
     clock: Clock | None,
 ) -> Definition:
     if record.schedule_type == "event_based":

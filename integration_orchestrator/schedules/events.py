@@ -8,8 +8,8 @@ restarts: Dagster refuses a second run with the same run key from the same senso
 re-evaluation after a crash (events already marked, cursor not yet stored) re-requests
 them harmlessly; events committed late with an older ``created_at`` are still
 ``pending`` and are picked up. ``execution_parameters.event_types`` (a list) filters by
-event type. The payload goes into the run (tag ``integration/event_payload`` and
-:func:`run_config_for`).
+event type. The payload goes into the run as JSON in the tag ``integration/event_payload``
+(ops: ``context.run.tags``).
 
 **Run-after sensor** (event_based row whose ``execution_parameters.after_config_id`` names
 another integration A): launches this integration once per successful run of A (run key
@@ -33,7 +33,6 @@ from integration_orchestrator.schedules.records import ScheduleRecord, ScheduleR
 from integration_orchestrator.schedules.runs import (
     TAG_CONFIG_ID,
     TAG_EVENT_ID,
-    run_config_for,
     run_tags_for,
 )
 from integration_orchestrator.schedules.writeback import Connection, cached_connection
@@ -78,7 +77,7 @@ def _event_types(record: ScheduleRecord) -> list[str] | None:
     return value
 
 
-def event_sensor(record: ScheduleRecord, name: str, job_name: str, *, database_url: str) -> dg.SensorDefinition:
+def event_sensor(record: ScheduleRecord, name: str, job_name: str, *, database_url: str | None) -> dg.SensorDefinition:
     """The sensor launching ``job_name`` once per event of ``record``'s integration."""
     event_types = _event_types(record)
 
@@ -171,7 +170,6 @@ def _event_request(record: ScheduleRecord, job_name: str, event: Mapping[str, An
     return dg.RunRequest(
         run_key=str(event["id"]),
         job_name=job_name,
-        run_config=run_config_for(record, payload),
         tags=run_tags_for(record, extra=extra),
     )
 
@@ -232,7 +230,6 @@ def evaluate_run_after_sensor(
             dg.RunRequest(
                 run_key=f"after:{run_id}",
                 job_name=job_name,
-                run_config=run_config_for(record),
                 tags=run_tags_for(record, extra={TAG_UPSTREAM_RUN_ID: run_id}),
             )
         )

@@ -56,7 +56,7 @@ BATCH = 500
 
 def writeback_sensor(
     *,
-    database_url: str,
+    database_url: str | None,
     records: Sequence[ScheduleRecord] = (),
     notifiers: Callable[[], Sequence[Notifier]] = load_notifiers,
 ) -> dg.SensorDefinition:

@@ -11,8 +11,12 @@
   policy the factory builds from the same column (backoff, jitter), the whole run is
   retried only when it failed for another reason (worker crash, timeout). The policy
   itself travels as JSON in ``integration/retry_policy``;
-* ``execution_parameters`` → JSON in ``integration/execution_parameters`` and, when the
-  integration's ops take config, in the run config (:func:`run_config_for`).
+* ``execution_parameters`` → JSON in the tag ``integration/execution_parameters``. The
+  factory's jobs declare no run config for them (a run config the job does not declare
+  would fail Dagster's validation), so tags are the carrier: ops read them with
+  :func:`execution_parameters_from_tags` (``context.run.tags``), the factory copies all
+  run tags into ``integration_executions.tags``, and a manual launch from the UI/CLI
+  can set the same tag.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import orjson
 from integration_orchestrator.schedules.records import ScheduleRecord
 
 __all__ = [
-    "PARAMETERS_RESOURCE",
     "TAG_CONFIG_ID",
     "TAG_EVENT_ID",
     "TAG_EXECUTION_PARAMETERS",
@@ -39,7 +42,6 @@ __all__ = [
     "TAG_SCHEDULE_EXECUTION_ID",
     "TAG_SCHEDULE_ID",
     "execution_parameters_from_tags",
-    "run_config_for",
     "run_key_for",
     "run_tags_for",
 ]
@@ -55,9 +57,6 @@ TAG_RETRY_POLICY = "integration/retry_policy"
 TAG_MAX_RUNTIME = "dagster/max_runtime"
 TAG_MAX_RETRIES = "dagster/max_retries"
 TAG_RETRY_ON_OP_FAILURE = "dagster/retry_on_asset_or_op_failure"
-
-#: the resource key under which a job may take ``{"parameters": {...}}`` as config
-PARAMETERS_RESOURCE = "integration_parameters"
 
 
 def _json(value: Any) -> str:
@@ -96,15 +95,6 @@ def run_tags_for(
         tags[TAG_EXECUTION_PARAMETERS] = _json(record.execution_parameters)
     tags.update(extra or {})
     return tags
-
-
-def run_config_for(record: ScheduleRecord, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Run config carrying the row's ``execution_parameters`` (and an event's payload).
-
-    Jobs that declare the :data:`PARAMETERS_RESOURCE` resource receive them as resource
-    config; jobs without it get an empty run config (the values are on the tags anyway).
-    """
-    return {}
 
 
 def execution_parameters_from_tags(tags: Mapping[str, str]) -> dict[str, Any]:

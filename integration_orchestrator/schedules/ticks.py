@@ -32,7 +32,7 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilt
 
 from integration_orchestrator.schedules.cron import Trigger, due_times_between, fire_times, is_due
 from integration_orchestrator.schedules.records import ScheduleRecord
-from integration_orchestrator.schedules.runs import TAG_CONFIG_ID, run_config_for, run_key_for, run_tags_for
+from integration_orchestrator.schedules.runs import TAG_CONFIG_ID, run_key_for, run_tags_for
 from integration_orchestrator.schedules.writeback import cached_connection, last_recorded_tick, record_tick
 
 __all__ = [
@@ -149,7 +149,7 @@ def evaluate_schedule_tick(
     trigger: Trigger,
     job_name: str,
     *,
-    database_url: str,
+    database_url: str | None,
     clock: Clock | None = None,
 ) -> Sequence[dg.RunRequest] | dg.SkipReason:
     """The Dagster evaluation of one tick of ``record`` (see the module docstring)."""
@@ -173,7 +173,6 @@ def evaluate_schedule_tick(
                     dg.RunRequest(
                         run_key=run_key_for(record, decision.scheduled_time),
                         job_name=job_name,
-                        run_config=run_config_for(record),
                         tags=run_tags_for(record, decision.scheduled_time, schedule_execution_id=row_id),
                     )
                 )
