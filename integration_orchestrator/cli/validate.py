@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from integration_orchestrator.db import resolve_database_url
-from integration_orchestrator.factory.build import translate
+from integration_orchestrator.factory.build import schedule_definitions, translate
 from integration_orchestrator.factory.engines import default_engines
 from integration_orchestrator.factory.load import load_snapshot_from_url
 from integration_orchestrator.factory.translator import IntegrationTranslator
@@ -24,9 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _validate(args: argparse.Namespace) -> int:
     snapshot = load_snapshot_from_url(resolve_database_url(args.database_url), args.organization_id)
     result = translate(snapshot, IntegrationTranslator(), default_engines())
-    for row in result.invalid:
+    _definitions, schedule_invalid = schedule_definitions(snapshot, result.jobs, args.database_url)
+    invalid = [*result.invalid, *schedule_invalid]
+    for row in invalid:
         print(f"invalid: {row.message}")
-    print(f"{len(result.jobs)} integration job(s) valid, {len(result.invalid)} invalid row(s)")
+    print(f"{len(result.jobs)} integration job(s) valid, {len(invalid)} invalid row(s)")
     for job in result.jobs:
         print(f"  job {job.name} -> asset {job.spec.asset_spec.key.to_user_string()}")
-    return 2 if result.invalid else 0
+    return 2 if invalid else 0

@@ -32,7 +32,14 @@ from integration_orchestrator.factory.snapshot import SNAPSHOT_METADATA_KEY, sna
 from integration_orchestrator.factory.translator import IntegrationTranslator, IntegrationTranslatorData
 from integration_orchestrator.factory.validate import InvalidRow, validate_snapshot
 
-__all__ = ["FactoryResult", "build_definitions", "definitions_from_snapshot", "load_or_reconstruct", "translate"]
+__all__ = [
+    "FactoryResult",
+    "build_definitions",
+    "definitions_from_snapshot",
+    "load_or_reconstruct",
+    "schedule_definitions",
+    "translate",
+]
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -124,6 +131,27 @@ def _declared_checks(jobs: Sequence[IntegrationJob]) -> list[dg.AssetChecksDefin
     return checks
 
 
+def schedule_definitions(
+    snapshot: Snapshot, jobs: Sequence[IntegrationJob], database_url: str | None
+) -> tuple[list[dg.ScheduleDefinition | dg.SensorDefinition], list[InvalidRow]]:
+    """Schedule rows → schedules/sensors (the schedules package), errors → InvalidRows."""
+    from integration_orchestrator.errors import RowError
+    from integration_orchestrator.schedules.build import build_schedule_definitions
+
+    job_by_config: dict[str, str] = {}
+    for job in jobs:
+        job_by_config.setdefault(job.record.config.id, job.name)
+    loaded = set(job_by_config)
+    rows = [s for s in snapshot.schedules if s.config_id in loaded]
+    errors: list[RowError] = []
+    definitions = build_schedule_definitions(rows, job_by_config, database_url=database_url, errors=errors)
+    invalid = [
+        InvalidRow.from_error("integration_schedules", e, config_id=None, fallback=(str(e.row_id), str(e.name)))
+        for e in errors
+    ]
+    return definitions, invalid
+
+
 def definitions_from_snapshot(
     snapshot: Snapshot,
     translator: IntegrationTranslator | None = None,
@@ -132,18 +160,21 @@ def definitions_from_snapshot(
 ) -> dg.Definitions:
     """Pure: the Definitions of ``snapshot`` (no database access while building)."""
     result = translate(snapshot, translator or IntegrationTranslator(), engines or default_engines())
-    for row in result.invalid:
-        log.warning("integration-orchestrator skipped an invalid row: %s", row.message)
     database = IntegrationDatabase(database_url=database_url)
+    schedules, schedule_invalid = schedule_definitions(snapshot, result.jobs, database_url)
+    invalid = (*result.invalid, *schedule_invalid)
     assets: dict[dg.AssetKey, dg.AssetSpec] = {}
     for job in result.jobs:
         assets.setdefault(job.spec.asset_spec.key, job.spec.asset_spec)
-    health = health_asset_spec(result.invalid, integrations=len(result.jobs), loaded_at=snapshot.loaded_at)
+    health = health_asset_spec(invalid, integrations=len(result.jobs), loaded_at=snapshot.loaded_at)
+    for row in invalid:
+        log.warning("integration-orchestrator skipped an invalid row: %s", row.message)
     return dg.Definitions(
         assets=[*assets.values(), health],
         asset_checks=_declared_checks(result.jobs),
         jobs=[build_job(job) for job in result.jobs],
-        sensors=[reconcile_sensor()],
+        schedules=[d for d in schedules if isinstance(d, dg.ScheduleDefinition)],
+        sensors=[reconcile_sensor(), *(d for d in schedules if isinstance(d, dg.SensorDefinition))],
         resources={DATABASE_RESOURCE_KEY: database},
     )
 

@@ -102,3 +102,16 @@ def test_translator_override_point(db: psycopg.Connection[Any], database_url: st
     defs = build_definitions(database_url, translator=_Renaming())
     job = defs.get_job_def("team_people_warehouse")
     assert all(node.definition.tags.get("team") == "finance" for node in job.graph.nodes)
+
+
+def test_schedule_rows_become_schedules_of_the_job(db: psycopg.Connection[Any], database_url: str) -> None:
+    ids = _sample(db)
+    db.execute(
+        "INSERT INTO integration_schedules (config_id, organization_id, schedule_name, schedule_type,"
+        " cron_expression, timezone) VALUES (%s, %s, 'Nightly People', 'cron', '0 2 * * *', 'Europe/Berlin')",
+        (ids["config"], ids["org"]),
+    )
+    defs = build_definitions(database_url)
+    schedule = defs.get_schedule_def("nightly_people_schedule")
+    assert schedule.job_name == "people_warehouse"
+    assert schedule.execution_timezone == "Europe/Berlin"
