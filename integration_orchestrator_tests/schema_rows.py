@@ -21,18 +21,18 @@ from psycopg.types.json import Jsonb
 from integration_orchestrator.db import connect
 from integration_orchestrator.db.urls import with_database
 
-__all__ = ["insert_row", "populate_organization", "sdb", "valid_row"]
+__all__ = ["insert_row", "populate_organization", "sdb", "shared_database_url", "valid_row"]
 
 Ids = dict[str, Any]
 Conn = psycopg.Connection[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def sdb(pg_admin_url: str, template_database: str) -> Iterator[Conn]:
-    """One migrated database shared by a module's tests (owner, autocommit).
+def shared_database_url(pg_admin_url: str, template_database: str) -> Iterator[str]:
+    """One migrated database shared by a module's tests.
 
     For tests that only add rows (with unique names) or fail to: sharing saves a
-    database clone per test. Import it into the test module to use it.
+    database clone per test. Import the fixture into the test module to use it.
     """
     name = f"io_schema_{uuid.uuid4().hex[:12]}"
     with connect(pg_admin_url, autocommit=True) as admin:
@@ -40,11 +40,17 @@ def sdb(pg_admin_url: str, template_database: str) -> Iterator[Conn]:
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
         )
     try:
-        with connect(with_database(pg_admin_url, name), autocommit=True) as conn:
-            yield conn
+        yield with_database(pg_admin_url, name)
     finally:
         with connect(pg_admin_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def sdb(shared_database_url: str) -> Iterator[Conn]:
+    """An owner connection (autocommit) to the module's shared database."""
+    with connect(shared_database_url, autocommit=True) as conn:
+        yield conn
 
 
 def insert_row(conn: psycopg.Connection[Any], table: str, values: dict[str, Any]) -> Any:

@@ -15,11 +15,17 @@ from psycopg import errors, sql
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db.schema import ENUM_COLUMNS, ENUMS, TENANT_TABLES, enum_values
-from integration_orchestrator_tests.schema_rows import insert_row, populate_organization, sdb, valid_row
+from integration_orchestrator_tests.schema_rows import (
+    insert_row,
+    populate_organization,
+    sdb,
+    shared_database_url,
+    valid_row,
+)
 
 Conn = psycopg.Connection[dict[str, Any]]
 
-__all__ = ["sdb"]  # the shared-database fixture, imported from schema_rows
+__all__ = ["sdb", "shared_database_url"]  # shared-database fixtures, imported from schema_rows
 
 
 _AUDIT = ["organization_id", "created_by", "created_at", "updated_by", "updated_at"]

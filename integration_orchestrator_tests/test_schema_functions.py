@@ -12,9 +12,15 @@ from psycopg import errors, sql
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db.schema import USER_SETTING, VERSIONED_TABLES
-from integration_orchestrator_tests.schema_rows import insert_row, populate_organization, sdb, valid_row
+from integration_orchestrator_tests.schema_rows import (
+    insert_row,
+    populate_organization,
+    sdb,
+    shared_database_url,
+    valid_row,
+)
 
-__all__ = ["sdb"]  # the shared-database fixture, imported from schema_rows
+__all__ = ["sdb", "shared_database_url"]  # shared-database fixtures, imported from schema_rows
 
 Conn = psycopg.Connection[dict[str, Any]]
 Ids = dict[str, Any]
