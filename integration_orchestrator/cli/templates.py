@@ -165,6 +165,9 @@ def _test(args: argparse.Namespace) -> int:
         certification = record_certification(conn, row["id"], suite.passed, row["organization_id"])
     for outcome in suite.outcomes:
         print(f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.describe()}")
+    if suite.coverage:
+        shares = ", ".join(f"{name} {share}%" for name, share in suite.coverage.items())
+        print(f"coverage by mapping: {shares}")
     state = f"certified on {certification['certification_date']}" if certification["is_certified"] else "not certified"
     print(f"{row['template_name']} {row['version']}: {suite.passed_count}/{suite.total} passed; {state}")
     return 0 if suite.passed else 1

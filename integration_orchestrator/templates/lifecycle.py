@@ -13,17 +13,15 @@ code and written back (status, actual output, time, error, last run).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.templates.instantiate import Instance, InstanceError, load_instance
-from integration_orchestrator.templates.testing import TestOutcome, evaluate
+from integration_orchestrator.templates.testing import TestOutcome, outcome_from
 
 __all__ = ["DeploymentResult", "deploy_instance", "deprecate_instance", "run_config_tests"]
 
@@ -83,58 +81,18 @@ def deprecate_instance(conn: psycopg.Connection[Any], reference: str, organizati
 def run_config_tests(
     conn: psycopg.Connection[Any], config_id: UUID | str, organization_id: UUID | str
 ) -> list[TestOutcome]:
-    """Run the active mapping tests of an integration and write the results back."""
-    from integration_orchestrator.mapping import compile_plan
-    from integration_orchestrator.mapping.errors import MappingDefinitionError
-    from integration_orchestrator.mapping.records import load_mapping_rows
+    """Run the active mapping tests of an integration as the organization, through the
+    mapping engine's runner (results and ``test_coverage`` written back)."""
+    from integration_orchestrator.mapping.testing import run_mapping_tests
 
     with tenant_transaction(conn, organization_id):
-        rows = load_mapping_rows(conn, config_id)
-        tests = conn.execute(
-            "SELECT t.id, t.test_name, t.test_type::text AS test_type, t.input_data, t.expected_output, "
-            "m.mapping_name FROM integration_mapping_tests t JOIN integration_mappings m ON m.id = t.mapping_id "
-            "WHERE m.config_id = %s AND m.is_active AND t.is_active ORDER BY m.mapping_name, t.test_name",
-            (config_id,),
-        ).fetchall()
-    by_name = {r.mapping_name: r for r in rows}
-    outcomes: list[TestOutcome] = []
-    results: list[tuple[Any, TestOutcome]] = []
-    for test in tests:
-        name = test["mapping_name"]
-        started = time.perf_counter()
-        try:
-            plan = compile_plan(_family(by_name, name))
-            passed, actual, error = evaluate(plan.apply(test["input_data"]), test["expected_output"])
-        except MappingDefinitionError as exc:
-            passed, actual, error = False, {}, str(exc)
-        outcome = TestOutcome(
-            name, test["test_name"], test["test_type"], passed, test["expected_output"], actual, error,
-            int((time.perf_counter() - started) * 1000),
-        )
-        outcomes.append(outcome)
-        results.append((test["id"], outcome))
-    with tenant_transaction(conn, organization_id):
-        for test_id, outcome in results:
-            conn.execute(
-                "UPDATE integration_mapping_tests SET test_status = %s, actual_output = %s, execution_time_ms = %s, "
-                "error_message = %s, last_run = now() WHERE id = %s",
-                ("passed" if outcome.passed else "failed", Jsonb(outcome.actual), outcome.elapsed_ms,
-                 None if outcome.passed else (outcome.error or "output differs from expected_output"), test_id),
-            )
-    return outcomes
-
-
-def _family(by_name: dict[str, Any], name: str) -> list[Any]:
-    """The mapping row ``name`` and its nested children (by name or id)."""
-    by_id = {str(r.id): r for r in by_name.values()}
-    out: list[Any] = []
-    pending = [name]
-    while pending:
-        key = pending.pop()
-        row = by_name.get(key) or by_id.get(str(key))
-        if row is None or row in out:
-            continue
-        out.append(row)
-        rules = row.transformation_rules or {}
-        pending.extend(str(c) for c in rules.get("children") or [])
-    return out
+        report = run_mapping_tests(conn, config_id)
+        expected = {
+            str(r["id"]): r["expected_output"]
+            for r in conn.execute(
+                "SELECT t.id, t.expected_output FROM integration_mapping_tests t "
+                "JOIN integration_mappings m ON m.id = t.mapping_id WHERE m.config_id = %s",
+                (config_id,),
+            ).fetchall()
+        }
+    return [outcome_from(r, expected.get(str(r.test_id), {})) for r in report.results]

@@ -11,15 +11,14 @@ of the broken mapping fails with the compile error.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from integration_orchestrator.errors import RowError
 from integration_orchestrator.templates.model import TemplateDocument
 
-__all__ = ["SuiteResult", "TestOutcome", "evaluate", "run_mapping_test", "run_test_suite"]
+__all__ = ["SuiteResult", "TestOutcome", "outcome_from", "run_test_suite"]
 
 
 @dataclass(frozen=True)
@@ -40,9 +39,7 @@ class TestOutcome:
     def describe(self) -> str:
         text = f"{self.mapping} / {self.name} [{self.test_type}]"
         if not self.passed:
-            text += f": expected {self.expected}, got {self.actual}"
-            if self.error:
-                text += f" ({self.error})"
+            text += f": {self.error or 'output differs'}"
         return text
 
 
@@ -51,6 +48,7 @@ class SuiteResult:
     template: str
     version: str
     outcomes: list[TestOutcome] = field(default_factory=list)
+    coverage: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -69,73 +67,47 @@ class SuiteResult:
         return [o for o in self.outcomes if not o.passed]
 
 
-def _with_children(mappings: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    """The mapping ``name`` and, recursively, the children it names."""
-    by_name = {m["name"]: m for m in mappings}
-    wanted: list[str] = []
-    pending = [name]
-    while pending:
-        current = pending.pop()
-        if current in wanted or current not in by_name:
-            continue
-        wanted.append(current)
-        rules = by_name[current].get("transformation_rules") or {}
-        children = rules.get("children") if isinstance(rules, Mapping) else None
-        pending.extend(c for c in children or [] if isinstance(c, str))
-    return [by_name[n] for n in wanted]
-
-
-def evaluate(result: Any, expected: Mapping[str, Any]) -> tuple[bool, dict[str, Any], str | None]:
-    """Compare a mapping's :class:`RecordResult` with a test's ``expected_output``."""
-    from integration_orchestrator.mapping.types import json_ready
-
-    errors = [str(e) for e in result.errors]
-    if result.dropped:
-        reason = str(result.drop_reason) if result.drop_reason else None
-        return expected == {"dropped": True}, {"dropped": True}, reason
-    if errors:
-        message = "; ".join(errors)
-        wanted = expected.get("error") if set(expected) == {"error"} else None
-        return isinstance(wanted, str) and wanted in message, {"error": message}, message
-    actual = json_ready(result.output)
-    return actual == expected, actual, None
-
-
-def run_mapping_test(plan: Any, test: Mapping[str, Any]) -> TestOutcome:
-    started = time.perf_counter()
-    result = plan.apply(test["input_data"])
-    passed, actual, error = evaluate(result, test["expected_output"])
+def outcome_from(result: Any, expected: Mapping[str, Any]) -> TestOutcome:
+    """A :class:`TestOutcome` from the mapping engine's ``MappingTestResult``."""
     return TestOutcome(
-        mapping=test["mapping"],
-        name=test["name"],
-        test_type=test["test_type"],
-        passed=passed,
-        expected=dict(test["expected_output"]),
-        actual=actual,
-        error=error,
-        elapsed_ms=int((time.perf_counter() - started) * 1000),
+        mapping=result.mapping_name,
+        name=result.test_name,
+        test_type=result.test_type,
+        passed=result.passed,
+        expected=dict(expected),
+        actual=dict(result.actual_output),
+        error=result.error_message,
+        elapsed_ms=result.execution_time_ms,
     )
 
 
 def run_test_suite(document: TemplateDocument) -> SuiteResult:
-    """Run every test of the template; never raises for a failing or broken mapping."""
-    from integration_orchestrator.templates.checks import compile_mappings
+    """Run every test of the template through the mapping engine's own test code
+    (:func:`integration_orchestrator.mapping.testing.run_tests_for_mapping`, what
+    ``mappings test`` and the asset checks use); never raises for a failing or broken
+    mapping. Also returns each mapping's test coverage (percent)."""
+    from integration_orchestrator.mapping import MappingRow
+    from integration_orchestrator.mapping.testing import run_tests_for_mapping
+    from integration_orchestrator.templates.checks import mapping_rows
 
-    mappings = document.mappings
-    plans: dict[str, Any] = {}
-    broken: dict[str, str] = {}
-    outcomes: list[TestOutcome] = []
+    rows = [MappingRow.from_dict(row) for row in mapping_rows(document.mappings)]
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for test in document.tests:
-        name = test["mapping"]
-        if name not in plans and name not in broken:
-            try:
-                plans[name] = compile_mappings(_with_children(mappings, name), source=document.source)
-            except RowError as exc:
-                broken[name] = str(exc)
-        if name in broken:
-            outcomes.append(
-                TestOutcome(name, test["name"], test["test_type"], False, dict(test["expected_output"]), {}, broken[name])
-            )
+        grouped.setdefault(test["mapping"], []).append(
+            {
+                "test_name": test["name"],
+                "test_type": test["test_type"],
+                "input_data": test["input_data"],
+                "expected_output": test["expected_output"],
+            }
+        )
+    outcomes: list[TestOutcome] = []
+    coverage: dict[str, Decimal] = {}
+    for mapping in document.mappings:
+        tests = grouped.get(mapping["name"], [])
+        if not tests:
             continue
-        outcomes.append(run_mapping_test(plans[name], test))
-    return SuiteResult(document.template_name, document.version, outcomes)
+        results, share = run_tests_for_mapping(rows, mapping["name"], tests)
+        coverage[mapping["name"]] = share
+        outcomes += [outcome_from(r, t["expected_output"]) for r, t in zip(results, tests, strict=True)]
+    return SuiteResult(document.template_name, document.version, outcomes, coverage)

@@ -33,6 +33,7 @@ def test_install_list_test_export_round_trip(run_cli: Any, db: Any, tmp_path: Pa
     assert tested.returncode == 0, tested.stderr
     assert "PASS  risk_id / issue key [unit]" in tested.stdout
     assert "jira_risk_register 1.0.0: 20/20 passed; certified on" in tested.stdout
+    assert "coverage" in tested.stdout
 
     exported = run_cli("templates", "export", "github_org_members")
     assert exported.returncode == 0
@@ -113,7 +114,7 @@ def test_failing_suite_exits_1_and_decertifies(run_cli: Any, db: Any, tmp_path: 
     )
     result = run_cli("templates", "test", "tiny_people")
     assert result.returncode == 1
-    assert "FAIL  person_id / id cast [unit]: expected {'person_id': 8}, got {'person_id': 7}" in result.stdout
+    assert 'FAIL  person_id / id cast [unit]: output differs: expected {"person_id":8}, got {"person_id":7}' in result.stdout
     assert "1/2 passed; not certified" in result.stdout
     row = db.execute("SELECT is_certified, certification_date FROM integration_templates").fetchone()
     assert row == {"is_certified": False, "certification_date": None}
