@@ -55,6 +55,8 @@ def _test(args: argparse.Namespace) -> int:
         for r in report.results
     ]
     _print_table(("mapping", "test", "status", "ms", "error"), rows)
+    for warning in report.warnings:
+        print(f"warning: {warning}")
     passed = len(report.results) - len(report.failed)
     print(f"\n{len(report.results)} test(s): {passed} passed, {len(report.failed)} failed")
     return 0 if report.ok else 1

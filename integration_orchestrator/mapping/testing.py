@@ -39,6 +39,7 @@ __all__ = [
     "MappingTestReport",
     "MappingTestResult",
     "evaluate_test",
+    "policy_warnings",
     "run_mapping_tests",
     "run_tests_for_mapping",
 ]
@@ -57,6 +58,7 @@ class MappingTestResult:
     actual_output: dict[str, Any]
     execution_time_ms: int
     error_message: str | None = None
+    behaviours: frozenset[str] = frozenset()
 
     @property
     def passed(self) -> bool:
@@ -69,6 +71,7 @@ class MappingTestReport:
 
     results: list[MappingTestResult] = field(default_factory=list)
     coverage: dict[str, Decimal] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[MappingTestResult]:
@@ -160,11 +163,29 @@ def run_tests_for_mapping(
         row = _find(rows, mapping)
         return [_definition_failure(test, row, exc) for test in tests], Decimal("0.00")
     row = _find(rows, mapping)
-    results = [evaluate_test(plan, test, row) for test in tests]
+    results: list[MappingTestResult] = []
+    exercised: set[str] = set()
+    for test in tests:
+        tracer.clear()  # the plan's closures hold this very set
+        result = evaluate_test(plan, test, row)
+        result.behaviours = frozenset(tracer)
+        exercised |= tracer
+        results.append(result)
     if not behaviours or not tests:
         return results, Decimal("0.00")
-    share = Decimal(len(tracer & set(behaviours)) * 100) / Decimal(len(set(behaviours)))
+    share = Decimal(len(exercised & set(behaviours)) * 100) / Decimal(len(set(behaviours)))
     return results, share.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def policy_warnings(row: MappingRow, results: Sequence[MappingTestResult]) -> list[str]:
+    """Warnings when no edge_case test of the mapping exercises its error policy."""
+    edge = [r for r in results if r.test_type == "edge_case"]
+    policy = f"error policy {row.error_handling}"
+    if any(policy in r.behaviours for r in edge):
+        return []
+    if not edge:
+        return [f"mapping `{row.mapping_name}`: no edge_case test (edge cases must cover error_handling `{row.error_handling}`)"]
+    return [f"mapping `{row.mapping_name}`: no edge_case test exercises error_handling `{row.error_handling}`"]
 
 
 def _find(rows: Sequence[MappingRow | Mapping[str, Any]], mapping: Any) -> MappingRow:
@@ -216,6 +237,8 @@ def run_mapping_tests(conn: Any, config_id: Any = None, *, mapping_id: Any = Non
             results, coverage = run_tests_for_mapping(rows, row.id, own, timezone=timezone, transformations=transformations)
             _write_back(conn, row, results, coverage)
             report.results.extend(results)
+            if own:
+                report.warnings.extend(policy_warnings(row, results))
             report.coverage[str(row.id)] = coverage
     return report
 
