@@ -53,7 +53,16 @@ from integration_orchestrator.mapping.types import (
     type_name,
 )
 
-__all__ = ["RULE_KINDS", "RuleContext", "RuleDefinitionError", "RuleFunction", "compile_rules", "rule_behaviours"]
+__all__ = [
+    "RULE_KINDS",
+    "RuleContext",
+    "RuleDefinitionError",
+    "RuleFunction",
+    "compile_rules",
+    "compile_transformation_row",
+    "rule_behaviours",
+    "transformation_function",
+]
 
 RuleFunction = Callable[[Any], Any]
 
@@ -383,6 +392,8 @@ def _transformation(rule: Mapping[str, Any], where: str, context: RuleContext, s
         raise RuleDefinitionError(f"{where}.transformation_id", "`transformation` needs `transformation_id` (an integration_transformations id)")
     available = context.transformations or {}
     compiled = available.get(str(ident))
+    if isinstance(compiled, Mapping):  # a raw integration_transformations row: compile it here
+        compiled = compile_transformation_row(compiled)
     if compiled is None:
         if not _transforms_available():
             raise RuleDefinitionError(
@@ -419,6 +430,18 @@ def transformation_function(compiled: Any, ident: str) -> RuleFunction:
         return result
 
     return run
+
+
+def compile_transformation_row(row: Mapping[str, Any]) -> Any:
+    """Compile a transformation row (the exception instead when it is invalid)."""
+    try:
+        from integration_orchestrator.transforms import compile_transformation
+    except ImportError as exc:
+        return exc
+    try:
+        return compile_transformation(row)
+    except Exception as exc:  # a bad transformation row is the mapping's definition error
+        return exc
 
 
 def _transforms_available() -> bool:

@@ -277,3 +277,18 @@ def test_direction_selects_rows() -> None:
     ]
     assert compile_plan(rows).mapping_names == ["in", "both"]
     assert compile_plan(rows, direction="outbound").mapping_names == ["out", "both"]
+
+
+def test_raw_transformation_rows_are_compiled_once() -> None:
+    ident = "33333333-3333-3333-3333-333333333333"
+    raw = {
+        "id": ident, "transformation_name": "upper", "transformation_type": "map", "language": "jmespath",
+        "transformation_logic": {"expression": "{value: join('', [value, value])}"},
+    }
+    rules = {"type": "transformation", "transformation_id": ident}
+    rows = [row(mapping_name="a", transformation_rules=rules), row(mapping_name="b", source_path="w", target_path="o2", transformation_rules=rules)]
+    plan = compile_plan(rows, transformations={ident: raw})
+    assert plan.apply({"v": "x", "w": "y"}).output == {"out": "xx", "o2": "yy"}
+    broken = {**raw, "transformation_logic": {"expression": "a[?"}}
+    _, errors = compile_plan_tolerant(rows[:1], transformations={ident: broken})
+    assert errors[0].field == "transformation_rules.transformation_id" and "is invalid" in errors[0].reason
