@@ -37,6 +37,7 @@ from integration_orchestrator.mapping.plan import CompiledMapping, MappingPlan
 from integration_orchestrator.mapping.records import MappingRow
 from integration_orchestrator.mapping.rules import RuleContext, RuleDefinitionError, compile_rules
 from integration_orchestrator.mapping.steps import StepParts, build_step
+from integration_orchestrator.mapping.transformation_rule import CompiledOnce
 from integration_orchestrator.mapping.types import coercer, resolve_timezone, source_checker
 
 __all__ = [
@@ -155,7 +156,7 @@ class _Compiler:
         except ValueError as exc:
             raise ConfigurationError(f"timezone: {exc}") from None
         self.rows = [row if isinstance(row, MappingRow) else MappingRow.from_dict(row) for row in self.raw_rows]
-        self.transformations = _CompiledOnce(self.transformations or {})
+        self.transformations = CompiledOnce(self.transformations or {})
         for row in self.rows:
             try:
                 _check_enums(row)
@@ -341,31 +342,6 @@ class _Compiler:
             except MappingDefinitionError as exc:
                 raise definition_error(row, "transformation_rules.children", f"child mapping `{child.mapping_name}`: {exc}") from None
         return tuple(compiled)
-
-
-class _CompiledOnce(Mapping[str, Any]):
-    """``transformations`` as given (compiled objects or raw rows); raw rows are compiled
-    on first use and kept, so a row used by several mappings is compiled once."""
-
-    def __init__(self, given: Mapping[str, Any]) -> None:
-        self._given = {str(key): value for key, value in given.items()}
-        self._done: dict[str, Any] = {}
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._done:
-            value = self._given[key]
-            if isinstance(value, Mapping):
-                from integration_orchestrator.mapping.rules import compile_transformation_row
-
-                value = compile_transformation_row(value)
-            self._done[key] = value
-        return self._done[key]
-
-    def __iter__(self) -> Any:
-        return iter(self._given)
-
-    def __len__(self) -> int:
-        return len(self._given)
 
 
 # Columns of a derived outbound row, named as in the original row.
