@@ -11,6 +11,9 @@
   policy the factory builds from the same column (backoff, jitter), the whole run is
   retried only when it failed for another reason (worker crash, timeout). The policy
   itself travels as JSON in ``integration/retry_policy``;
+* ``concurrent_execution_allowed = false`` → ``integration/serial`` = the config id, for a
+  run-queue limit of one run per value (``tag_concurrency_limits`` in dagster.yaml), so
+  the catch-up runs of ``run_all`` queue behind each other instead of overlapping;
 * ``execution_parameters`` → JSON in the tag ``integration/execution_parameters``. The
   factory's jobs declare no run config for them (a run config the job does not declare
   would fail Dagster's validation), so tags are the carrier: ops read them with
@@ -41,6 +44,7 @@ __all__ = [
     "TAG_SCHEDULED_TIME",
     "TAG_SCHEDULE_EXECUTION_ID",
     "TAG_SCHEDULE_ID",
+    "TAG_SERIAL",
     "execution_parameters_from_tags",
     "run_key_for",
     "run_tags_for",
@@ -52,6 +56,7 @@ TAG_SCHEDULE_ID = "integration/schedule_id"
 TAG_SCHEDULE_EXECUTION_ID = "integration/schedule_execution_id"
 TAG_SCHEDULED_TIME = "integration/scheduled_time"
 TAG_EVENT_ID = "integration/event_id"
+TAG_SERIAL = "integration/serial"
 TAG_EXECUTION_PARAMETERS = "integration/execution_parameters"
 TAG_RETRY_POLICY = "integration/retry_policy"
 TAG_MAX_RUNTIME = "dagster/max_runtime"
@@ -85,6 +90,8 @@ def run_tags_for(
         tags[TAG_SCHEDULED_TIME] = scheduled_time.astimezone(dt.UTC).isoformat()
     if schedule_execution_id is not None:
         tags[TAG_SCHEDULE_EXECUTION_ID] = schedule_execution_id
+    if not record.concurrent_execution_allowed:
+        tags[TAG_SERIAL] = record.config_id
     if record.execution_timeout_seconds:
         tags[TAG_MAX_RUNTIME] = str(record.execution_timeout_seconds)
     if record.retry_policy:

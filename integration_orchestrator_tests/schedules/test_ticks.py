@@ -114,6 +114,7 @@ def test_tick_launches_with_tags_and_writes_row(db: Any, database_url: str, inst
     assert tags["dagster/max_runtime"] == "900"
     assert tags["dagster/max_retries"] == "2"
     assert tags["dagster/retry_on_asset_or_op_failure"] == "false"
+    assert tags["integration/serial"] == config
     assert json.loads(tags["integration/retry_policy"]) == {"max_retries": 2, "delay_seconds": 5, "backoff": "linear", "jitter": False}
     assert json.loads(tags["integration/execution_parameters"]) == {"region": "eu", "full": True}
     [row] = schedule_execution_rows(db, record.id)
