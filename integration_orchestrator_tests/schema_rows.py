@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from integration_orchestrator.db import connect
 from integration_orchestrator.db.urls import with_database
 
-__all__ = ["insert_row", "populate_organization", "sdb", "shared_database_url", "valid_row"]
+__all__ = ["insert_row", "organizations", "populate_organization", "sdb", "shared_database_url", "valid_row"]
 
 Ids = dict[str, Any]
 Conn = psycopg.Connection[dict[str, Any]]
@@ -205,3 +205,9 @@ def populate_organization(conn: psycopg.Connection[Any], tag: str) -> Ids:
     for table in _ORDER:
         ids[table] = insert_row(conn, table, valid_row(table, ids))
     return ids
+
+
+@pytest.fixture(scope="module")
+def organizations(sdb: Conn) -> tuple[Ids, Ids]:
+    """Two populated organizations (A, B) in the module's shared database."""
+    return populate_organization(sdb, "a"), populate_organization(sdb, "b")
