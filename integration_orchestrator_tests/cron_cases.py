@@ -1,7 +1,7 @@
 """Generated cron parity cases and Dagster as the oracle (for test_schedule_times).
 
 ``random_cases(n, seed)`` draws (expression, timezone, instant) triples covering every
-syntax feature (lists, ranges, wrap-around ranges, steps, names, 0/7 Sunday, aliases,
+syntax feature (lists, ranges, wrap-around ranges, steps, names, 0/7 Sunday, aliases, L,
 the day-of-month OR day-of-week rule, the leap day) and instants on and around the DST
 transitions of America/New_York, Europe/Berlin and Australia/Lord_Howe (30-minute shift),
 plus UTC and zones without DST. ``dagster_next`` is the tick Dagster's scheduler fires
@@ -116,8 +116,10 @@ def _expression(r: random.Random) -> str:
         return f"{minute} {hour} * * {_field(r, 0, 6, _DAYS)}"
     if k < 0.55:
         return f"{_field(r, 0, 59)} * * * *"
-    if k < 0.58:
+    if k < 0.57:
         return f"{minute} {hour} 29 2 *"
+    if k < 0.59:  # L: the last day of the month
+        return f"{_field(r, 0, 59)} {hour} {r.choice(('L', 'l', '1,L', '15-L'))} {_field(r, 1, 12, _MONTHS)} *"
     if k < 0.62:
         return f"{_field(r, 0, 59)} {_field(r, 0, 23, dst_hours=True)} {_field(r, 1, 31)} {_field(r, 1, 12, _MONTHS)} *"
     return " ".join((
