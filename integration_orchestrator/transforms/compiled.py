@@ -102,19 +102,20 @@ class CompiledTransformation:
         failures: list[Failure] = []
         positions, accepted = self._check_input(records, failures)
         deadline = time.monotonic() + float(self.row.timeout_seconds)
-        outputs: list[tuple[int | None, dict[str, Any]]]
+        indexes: list[int] | None = None
         if self.per_record:
             raw = self._run_records(accepted, deadline)
-            pairs, record_failures = apply_record_contract(self.row.transformation_type, accepted, raw)
-            outputs = [(positions[i], out) for i, out in pairs]
-            failures.extend((positions[i], rec, msg, extra) for i, rec, msg, extra in record_failures)
+            local, outputs, record_failures = apply_record_contract(self.row.transformation_type, accepted, raw)
+            identity = len(positions) == len(records)
+            indexes = local if identity else [positions[i] for i in local]
+            failures.extend(f if identity else (positions[f[0]], *f[1:]) for f in record_failures)
         else:
             value = self._run_batch(accepted, deadline)
             try:
-                outputs = [(None, out) for out in apply_batch_contract(self.row.transformation_type, value)]
+                outputs = apply_batch_contract(self.row.transformation_type, value)
             except ValueError as exc:
                 raise TransformationRuntimeError(self.name, str(exc), row_id=self.row.id) from None
-        kept = self._check_output(outputs, records, failures)
+        kept = self._check_output(outputs, indexes, records, failures)
         failures.sort(key=lambda f: f[0])
         errors = [RecordError(i, rec, msg, shape_error(self.row, i, rec, msg, extra)) for i, rec, msg, extra in failures]
         return TransformOutcome(records=kept, errors=errors)
@@ -135,19 +136,20 @@ class CompiledTransformation:
         return positions, [records[i] for i in positions]
 
     def _check_output(
-        self, outputs: list[tuple[int | None, dict[str, Any]]], records: list[dict[str, Any]], failures: list[Failure]
+        self, outputs: list[dict[str, Any]], indexes: list[int] | None, records: list[dict[str, Any]], failures: list[Failure]
     ) -> list[dict[str, Any]]:
+        """Drop outputs failing output_schema; ``indexes`` map outputs to input records (per-record types)."""
         if self._output is None:
-            return [out for _, out in outputs]
+            return outputs
         bad: set[int] = set()
         for j in sample_indexes(len(outputs), self.schema_check):
-            index, out = outputs[j]
+            out = outputs[j]
             problems = self._output.errors(out)
             if problems:
                 bad.add(j)
-                source = records[index] if index is not None else out
-                failures.append((index if index is not None else j, source, "; ".join(problems), {"errors": problems, "output": out}))
-        return [out for j, (_, out) in enumerate(outputs) if j not in bad]
+                index, source = (indexes[j], records[indexes[j]]) if indexes is not None else (j, out)
+                failures.append((index, source, "; ".join(problems), {"errors": problems, "output": out}))
+        return [out for j, out in enumerate(outputs) if j not in bad]
 
     # -- execution -----------------------------------------------------------------------
 

@@ -54,39 +54,52 @@ def validation_messages(value: Any) -> list[str]:
 
 
 def apply_record_contract(
-    transformation_type: str, records: list[dict[str, Any]], results: list[Any], offset: int = 0
-) -> tuple[list[tuple[int, dict[str, Any]]], list[Failure]]:
-    """Turn per-record ``results`` into ``(input index, output record)`` pairs and failures."""
-    out: list[tuple[int, dict[str, Any]]] = []
+    transformation_type: str, records: list[dict[str, Any]], results: list[Any]
+) -> tuple[list[int], list[dict[str, Any]], list[Failure]]:
+    """Turn per-record ``results`` into the output records, their input indexes, and failures."""
+    if len(records) != len(results):
+        raise ValueError(f"the engine returned {len(results)} results for {len(records)} records")
+    if transformation_type == "map" and all(type(v) is dict for v in results):
+        return list(range(len(results))), results, []
+    if transformation_type == "filter" and not any(isinstance(v, RecordFailure) for v in results):
+        kept = [i for i, v in enumerate(results) if (v is True or (v is not False and truthy(v)))]
+        return kept, [records[i] for i in kept], []
+    indexes: list[int] = []
+    out: list[dict[str, Any]] = []
     failures: list[Failure] = []
-    for i, (record, value) in enumerate(zip(records, results, strict=True)):
-        index = offset + i
+    for index, (record, value) in enumerate(zip(records, results, strict=True)):
         if isinstance(value, RecordFailure):
             failures.append((index, record, value.message, {}))
-        elif transformation_type == "map":
-            if isinstance(value, dict):
-                out.append((index, value))
-            else:
-                failures.append((index, record, f"map must return an object, got {_type_name(value)}", {}))
-        elif transformation_type == "filter":
-            if truthy(value):
-                out.append((index, record))
-        elif transformation_type == "enrich":
-            if value is None:
-                out.append((index, record))
-            elif isinstance(value, dict):
-                out.append((index, {**record, **value}))
-            else:
-                failures.append((index, record, f"enrich must return an object, got {_type_name(value)}", {}))
-        elif transformation_type == "validate":
-            messages = validation_messages(value)
-            if messages:
-                failures.append((index, record, "; ".join(messages), {"errors": messages}))
-            else:
-                out.append((index, record))
-        else:  # pragma: no cover - guarded by TransformationRow.validate
-            raise ValueError(f"not a per-record transformation type: {transformation_type}")
-    return out, failures
+            continue
+        result, problem = _one(transformation_type, record, value)
+        if problem is not None:
+            failures.append((index, record, problem[0], problem[1]))
+        elif result is not None:
+            indexes.append(index)
+            out.append(result)
+    return indexes, out, failures
+
+
+def _one(kind: str, record: dict[str, Any], value: Any) -> tuple[dict[str, Any] | None, tuple[str, dict[str, Any]] | None]:
+    """(output record or None when dropped, (message, extra) when the record failed)."""
+    if kind == "map":
+        if isinstance(value, dict):
+            return value, None
+        return None, (f"map must return an object, got {_type_name(value)}", {})
+    if kind == "filter":
+        return (record if truthy(value) else None), None
+    if kind == "enrich":
+        if value is None:
+            return record, None
+        if isinstance(value, dict):
+            return {**record, **value}, None
+        return None, (f"enrich must return an object, got {_type_name(value)}", {})
+    if kind == "validate":
+        messages = validation_messages(value)
+        if messages:
+            return None, ("; ".join(messages), {"errors": messages})
+        return record, None
+    raise ValueError(f"not a per-record transformation type: {kind}")
 
 
 def apply_batch_contract(transformation_type: str, value: Any) -> list[dict[str, Any]]:

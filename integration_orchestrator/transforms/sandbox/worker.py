@@ -113,6 +113,8 @@ def _result(value: Any, per_record: bool) -> dict[str, Any]:
 
     if not per_record:
         return {"ok": True, "value": value}
+    if not any(type(item) is RecordFailure for item in value):
+        return {"ok": True, "values": value, "failures": []}
     values: list[Any] = []
     failures: list[list[Any]] = []
     for i, item in enumerate(value):
