@@ -144,7 +144,7 @@ def _guard(fn: Callable[[Any], Any]) -> Program:
 
 def _path_program(transformation_type: str, getter: Getter, singular: bool) -> Program:
     if transformation_type in ("aggregate", "custom"):
-        return lambda records: _value(getter, singular, records) if not singular else _as_list(getter(records))
+        return lambda records: _as_list(getter(records), singular)
     if transformation_type == "filter":
         return _guard(lambda r: getter([r]) is not _MISSING)
     if transformation_type == "validate":
@@ -152,8 +152,10 @@ def _path_program(transformation_type: str, getter: Getter, singular: bool) -> P
     return _guard(lambda r: _value(getter, singular, r))
 
 
-def _as_list(found: Any) -> Any:
-    return [] if found is _MISSING else found
+def _as_list(found: Any, singular: bool) -> Any:
+    if found is _MISSING:
+        return []
+    return [found] if singular and not isinstance(found, list) else found
 
 
 def _fields_program(transformation_type: str, getters: dict[str, tuple[Getter, bool]]) -> Program:

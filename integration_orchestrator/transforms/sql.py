@@ -1,7 +1,8 @@
 """SQL engine (DuckDB, in a sandbox worker): ``{"query"}``, one SELECT over a table ``records``.
 
 ``records`` has one column per top-level key of the records (nested objects become
-STRUCTs, arrays LISTs) plus ``_row``, the record's 0-based position in the chunk.
+STRUCTs and arrays LISTs when their shape is uniform, JSON text otherwise) plus ``_row``,
+the record's 0-based position in the chunk (a record key named ``_row`` is replaced).
 
 - map: each result row is the output record; rows align with the input by ``_row``
   when it is selected, otherwise by position (one row per record is then required).
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from integration_orchestrator.transforms.base import Engine, LogicError, Program
 
@@ -53,13 +56,44 @@ def sql_connection() -> Any:
     return conn
 
 
+def _kind(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "list", dict: "object"}.get(type(value), "other")
+
+
+def _uniform(values: list[Any]) -> bool:
+    """Whether nested values share one shape (so DuckDB can type them as STRUCT/LIST)."""
+    present = [v for v in values if v is not None]
+    kinds = {_kind(v) for v in present}
+    if len(kinds) > 1 or "other" in kinds:
+        return False
+    if kinds == {"list"}:
+        return _uniform([item for v in present for item in v])
+    if kinds == {"object"}:
+        keys = {k for v in present for k in v}
+        return all(_uniform([v.get(k) for v in present]) for k in keys)
+    return True
+
+
+def _column(values: list[Any]) -> list[Any]:
+    """Nested values of one shape stay STRUCT/LIST; mixed shapes become JSON text."""
+    if not any(isinstance(v, (dict, list)) for v in values) or _uniform(values):
+        return values
+    return [None if v is None else orjson.dumps(v).decode() for v in values]
+
+
 def _frame(records: list[dict[str, Any]]) -> Any:
     import pandas as pd
 
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
-    frame = frame.astype(object).where(frame.notna(), None) if len(frame.columns) else frame
-    frame[ROW_COLUMN] = range(len(records))
-    return frame
+    keys = [k for k in dict.fromkeys(k for r in records for k in r) if k != ROW_COLUMN]
+    columns = {k: pd.Series(_column([r.get(k) for r in records]), dtype=object) for k in keys}
+    columns[ROW_COLUMN] = pd.Series(range(len(records)), dtype="int64")
+    return pd.DataFrame(columns)
 
 
 def _rows(query: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
