@@ -109,3 +109,20 @@ def test_sql_filter_without_row_column_is_a_clear_error(compile_row: Any) -> Non
 
 def test_empty_batch(compile_row: Any) -> None:
     assert compile_row("python", "map", {"code": "def transform(r):\n    return r"}).apply([]).records == []
+
+
+def test_sql_mixed_shapes_become_json_text_and_missing_keys_null(compile_row: Any) -> None:
+    records = [{"id": 1, "v": [1, "x"]}, {"id": 2, "extra": 5}]
+    outcome = compile_row("sql", "map", {"query": "SELECT id, v, extra FROM records ORDER BY _row"}).apply(records)
+    assert outcome.records == [{"id": 1, "v": '[1,"x"]', "extra": None}, {"id": 2, "v": None, "extra": 5}]
+
+
+@pytest.mark.parametrize(("tier", "language", "chunk"), [("lightweight", "python", 2000), ("standard", "python", 1000), ("heavy", "sql", 10000)])
+def test_performance_tier_picks_chunk_size_and_schema_sampling(compile_row: Any, tier: str, language: str, chunk: int) -> None:
+    logic = BENIGN_LOGIC[language]
+    compiled = compile_row(language, "map", logic, performance_tier=tier)
+    assert compiled.chunk_size == chunk
+    assert compiled.schema_check == ("sample" if tier == "heavy" else "all")
+
+
+BENIGN_LOGIC = {"python": {"code": "def transform(r):\n    return r"}, "sql": {"query": "SELECT * FROM records"}}
