@@ -3,7 +3,9 @@
 * mappings compile with the mapping engine (``compile_plan``) — an invalid path, unknown
   rule type or impossible cast is reported as the template field
   ``mapping_templates.mappings[i].<column>``;
-* the connection template is a valid ``connection_config`` for the registered connectors.
+* the connection template is a valid ``connection_config`` for the registered connectors;
+* ``transformation_library`` rules compile as mapping rules and its transformations
+  compile with their engines.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from integration_orchestrator.errors import RowError
 from integration_orchestrator.templates.model import TemplateDocument, TemplateError
 
-__all__ = ["check_connection", "check_document", "compile_mappings", "mapping_rows"]
+__all__ = ["check_connection", "check_document", "check_library", "compile_mappings", "mapping_rows"]
 
 
 def mapping_rows(mappings: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -64,11 +66,38 @@ def check_connection(connection: Mapping[str, Any], *, source: str, field: str =
         raise TemplateError(source, exc.reason, field=field + path) from exc
 
 
+def check_library(document: TemplateDocument) -> list[Any]:
+    """``transformation_library``: each rule compiles as a mapping rule, each
+    transformation compiles with its engine; returns the compiled transformations."""
+    from integration_orchestrator.transforms import TransformationRow, compile_transformation
+    from integration_orchestrator.transforms.errors import TransformationDefinitionError
+
+    library = document.transformation_library
+    for name, rule in (library.get("rules") or {}).items():
+        probe = [{"name": "library_rule", "source_path": "$.value", "target_path": "value", "transformation_rules": rule}]
+        try:
+            compile_mappings(probe, source=document.source, field_prefix="probe")
+        except TemplateError as exc:
+            where = (exc.field or "").split(".transformation_rules", 1)
+            suffix = where[1] if len(where) == 2 else ""
+            raise document.error(exc.reason, f"transformation_library.rules.{name}{suffix}") from exc
+    compiled = []
+    for index, row in enumerate(library.get("transformations") or []):
+        try:
+            compiled.append(compile_transformation(TransformationRow.from_mapping(row)))
+        except TransformationDefinitionError as exc:
+            where = f"transformation_library.transformations[{index}]"
+            raise document.error(exc.reason, f"{where}.{exc.field}" if exc.field else where) from exc
+    return compiled
+
+
 def check_document(document: TemplateDocument) -> Any:
     """Every deep check; returns the compiled plan of the template's mappings."""
     try:
         check_connection(document.connection_template, source=document.source)
-        return compile_mappings(document.mappings, source=document.source)
+        plan = compile_mappings(document.mappings, source=document.source)
+        check_library(document)
+        return plan
     except TemplateError:
         raise
     except RowError as exc:

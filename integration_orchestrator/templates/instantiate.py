@@ -30,6 +30,7 @@ from integration_orchestrator.templates.schema import MAPPING_OVERRIDE_KEYS
 
 __all__ = [
     "Instance",
+    "add_library_transformations",
     "InstanceError",
     "deep_merge",
     "effective_mappings",
@@ -180,10 +181,50 @@ def instantiate_template(
                 "SELECT create_integration_from_template(%s, %s, %s, %s, %s) AS config_id",
                 (row["id"], instance_name, Jsonb(custom), organization_id, created_by),
             ).fetchone()
+            add_library_transformations(conn, document, organization_id, created_by)
     except psycopg.Error as exc:
         raise InstanceError(instance_name, _db_reason(exc)) from exc
     assert config is not None
     return load_instance(conn, str(config["config_id"]), organization_id, by="config")
+
+
+_TRANSFORMATION_COLUMNS = (
+    "transformation_name",
+    "description",
+    "transformation_type",
+    "input_schema",
+    "output_schema",
+    "transformation_logic",
+    "language",
+    "is_reusable",
+    "performance_tier",
+    "timeout_seconds",
+    "error_output_schema",
+    "test_cases",
+)
+_JSON_COLUMNS = {"input_schema", "output_schema", "transformation_logic", "error_output_schema", "test_cases"}
+
+
+def add_library_transformations(
+    conn: psycopg.Connection[Any], document: TemplateDocument, organization_id: UUID | str, created_by: UUID | str | None
+) -> list[str]:
+    """The template's library transformations become reusable ``integration_transformations``
+    rows of the organization (pipelines can use them); one the organization already has
+    under that name is left alone. Returns the names added."""
+    added = []
+    for item in document.transformation_library.get("transformations") or []:
+        name = item["transformation_name"]
+        if conn.execute("SELECT 1 FROM integration_transformations WHERE transformation_name = %s", (name,)).fetchone():
+            continue
+        columns = [c for c in _TRANSFORMATION_COLUMNS if item.get(c) is not None]
+        values = [Jsonb(item[c]) if c in _JSON_COLUMNS else item[c] for c in columns]
+        conn.execute(
+            f"INSERT INTO integration_transformations ({', '.join(columns)}, organization_id, created_by, updated_by) "
+            f"VALUES ({', '.join(['%s'] * len(columns))}, %s, %s, %s)",
+            (*values, organization_id, created_by, created_by),
+        )
+        added.append(name)
+    return added
 
 
 def _check_effective(document: TemplateDocument, custom: dict[str, Any], instance_name: str) -> None:

@@ -114,7 +114,26 @@ TEMPLATE_DOCUMENT_SCHEMA: dict[str, Any] = {
                 "target_schema": {"type": "object", "required": ["properties"]},
             },
         },
-        "transformation_library": _OBJECT,
+        "transformation_library": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "description": {"type": "string"},
+                "rules": {"type": "object", "additionalProperties": {"type": "object", "required": ["type"]}},
+                "transformations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["transformation_name", "transformation_type", "language", "transformation_logic"],
+                        "properties": {
+                            "transformation_name": {"type": "string", "pattern": _SLUG},
+                            "transformation_logic": _OBJECT,
+                            "test_cases": {"type": "object", "required": ["cases"]},
+                        },
+                    },
+                },
+            },
+        },
         "test_suite": {
             "type": "object",
             "required": ["tests"],

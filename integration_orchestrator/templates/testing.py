@@ -110,4 +110,31 @@ def run_test_suite(document: TemplateDocument) -> SuiteResult:
         results, share = run_tests_for_mapping(rows, mapping["name"], tests)
         coverage[mapping["name"]] = share
         outcomes += [outcome_from(r, t["expected_output"]) for r, t in zip(results, tests, strict=True)]
+    outcomes += _library_outcomes(document)
     return SuiteResult(document.template_name, document.version, outcomes, coverage)
+
+
+def _library_outcomes(document: TemplateDocument) -> list[TestOutcome]:
+    """The built-in test cases of the library's transformations (sandboxed engines)."""
+    from integration_orchestrator.transforms import TransformationRow, compile_transformation, run_test_cases
+    from integration_orchestrator.transforms.errors import TransformationDefinitionError
+
+    outcomes: list[TestOutcome] = []
+    for row in document.transformation_library.get("transformations") or []:
+        label = f"transformation {row.get('transformation_name')}"
+        cases = (row.get("test_cases") or {}).get("cases") or []
+        try:
+            results = run_test_cases(compile_transformation(TransformationRow.from_mapping(row)))
+        except TransformationDefinitionError as exc:
+            outcomes.append(TestOutcome(label, "compile", "unit", False, {}, {}, str(exc)))
+            continue
+        for result, case in zip(results, cases, strict=False):
+            expected = case.get("expected")
+            outcomes.append(
+                TestOutcome(
+                    label, result.name, "unit", result.passed,
+                    expected if isinstance(expected, dict) else {"expected": expected},
+                    {"actual": result.actual}, None if result.passed else result.message,
+                )
+            )
+    return outcomes

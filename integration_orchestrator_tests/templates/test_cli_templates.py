@@ -32,7 +32,8 @@ def test_install_list_test_export_round_trip(run_cli: Any, db: Any, tmp_path: Pa
     tested = run_cli("templates", "test", "jira_risk_register")
     assert tested.returncode == 0, tested.stderr
     assert "PASS  risk_id / issue key [unit]" in tested.stdout
-    assert "jira_risk_register 1.0.0: 20/20 passed; certified on" in tested.stdout
+    assert "PASS  transformation jira_overdue_risks / open and overdue [unit]" in tested.stdout
+    assert "jira_risk_register 1.0.0: 22/22 passed; certified on" in tested.stdout
     assert "coverage" in tested.stdout
 
     exported = run_cli("templates", "export", "github_org_members")

@@ -53,6 +53,13 @@ def test_every_builtin_instantiates_and_its_copied_tests_pass(db: Any, app: Any)
             (instance.config_id,),
         ).fetchone()
         assert tests["n"] == len(document.tests)
+        library = [t["transformation_name"] for t in document.transformation_library.get("transformations", [])]
+        stored = db.execute(
+            "SELECT transformation_name, organization_id FROM integration_transformations WHERE transformation_name = ANY(%s)",
+            (library,),
+        ).fetchall()
+        assert sorted(r["transformation_name"] for r in stored) == sorted(library)
+        assert {r["organization_id"] for r in stored} == {org}
         deployment = deploy_instance(app, str(instance.id), org)
         assert deployment.passed, [o.describe() for o in deployment.outcomes if not o.passed]
         assert deployment.status == "active" and deployment.instance.deployment_status == "active"

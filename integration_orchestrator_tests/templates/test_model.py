@@ -163,3 +163,62 @@ def test_json_template_file(tmp_path: Path) -> None:
 )
 def test_format_path(parts: list[Any], text: str) -> None:
     assert format_path(parts) == text
+
+
+LIBRARY_BAD = [
+    ("library rule without type", _set(["transformation_library"], {"rules": {"x": {"values": {}}}}),
+     "transformation_library.rules.x.type", "missing"),
+    ("library unknown key", _set(["transformation_library"], {"helpers": {}}),
+     "transformation_library.helpers", "not a known template field"),
+    ("library transformation without logic", _set(["transformation_library"], {"transformations": [
+        {"transformation_name": "t", "transformation_type": "filter", "language": "jmespath"}]}),
+     "transformation_library.transformations[0].transformation_logic", "missing"),
+]
+
+
+@pytest.mark.parametrize(("label", "change", "field", "reason"), LIBRARY_BAD, ids=[b[0] for b in LIBRARY_BAD])
+def test_bad_transformation_library_shape(
+    tmp_path: Path, label: str, change: Callable[[dict[str, Any]], None], field: str, reason: str
+) -> None:
+    data = minimal_template()
+    change(data)
+    with pytest.raises(TemplateError) as caught:
+        load_template_file(write_template(tmp_path, data, "lib.yaml"))
+    assert caught.value.field == field and reason in str(caught.value)
+
+
+LIBRARY_DEEP = [
+    ("library rule kind unknown", {"rules": {"shout": {"type": "upper"}}}, "transformation_library.rules.shout.type", "unknown rule type"),
+    ("library jmespath syntax", {"transformations": [{"transformation_name": "t", "transformation_type": "filter",
+     "language": "jmespath", "transformation_logic": {"expression": "a ==="}}]},
+     "transformation_library.transformations[0]", ""),
+]
+
+
+@pytest.mark.parametrize(("label", "library", "field", "reason"), LIBRARY_DEEP, ids=[b[0] for b in LIBRARY_DEEP])
+def test_bad_transformation_library_content(label: str, library: dict[str, Any], field: str, reason: str) -> None:
+    data = minimal_template()
+    data["transformation_library"] = library
+    with pytest.raises(TemplateError) as caught:
+        check_document(parse_template(data, source="lib.yaml"))
+    assert caught.value.field is not None and caught.value.field.startswith(field), caught.value.field
+    assert reason in str(caught.value)
+
+
+def test_library_transformation_cases_count_in_the_suite() -> None:
+    from integration_orchestrator.templates.testing import run_test_suite
+
+    data = minimal_template()
+    data["transformation_library"] = {"transformations": [{
+        "transformation_name": "adults", "transformation_type": "filter", "language": "jmespath",
+        "transformation_logic": {"expression": "age >= `18`"},
+        "test_cases": {"cases": [
+            {"name": "adult", "input": {"age": 30}, "expected": True},
+            {"name": "wrong on purpose", "input": {"age": 3}, "expected": True},
+        ]},
+    }]}
+    suite = run_test_suite(parse_template(data, source="lib.yaml"))
+    assert not suite.passed
+    assert [(o.mapping, o.name, o.passed) for o in suite.outcomes[-2:]] == [
+        ("transformation adults", "adult", True), ("transformation adults", "wrong on purpose", False)
+    ]
