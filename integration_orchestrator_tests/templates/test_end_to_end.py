@@ -155,3 +155,163 @@ def test_okta_template_runs_in_a_dagster_job(
     ).fetchone()
     assert execution["status"] == "succeeded"
     assert execution["records_in"] == len(users) == execution["records_out"]
+
+
+# ---------------------------------------------------------------------------------------
+# Other vendor paging styles: Jira (startAt/maxResults offset, basic auth) and Google SCC
+# (pageToken/nextPageToken cursor, bearer token), each a real server on loopback.
+# ---------------------------------------------------------------------------------------
+
+
+class _VendorHandler(BaseHTTPRequestHandler):
+    respond: Any = None
+    seen: list[tuple[str, str | None]] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        type(self).seen.append((self.path, self.headers.get("Authorization")))
+        parts = urlsplit(self.path)
+        status, body = type(self).respond(parts.path, parse_qs(parts.query), self.headers.get("Authorization"))
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def vendor_server() -> Iterator[type[_VendorHandler]]:
+    handler = type("Handler", (_VendorHandler,), {"seen": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.base_url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def _samples(template: str, key: str) -> list[dict[str, Any]]:
+    document = load_template_file(next(p for p in builtin_template_paths() if p.stem == template))
+    found: dict[str, dict[str, Any]] = {}
+    for test in document.tests:
+        value = test["input_data"]
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and "error" not in test["expected_output"]:
+            found[value] = test["input_data"]
+    return list(found.values())
+
+
+def _run(db: Any, database_url: str, template: str, name: str, custom: dict[str, Any], secrets: dict[str, str]) -> Any:
+    from integration_orchestrator.factory import build_definitions
+
+    install_builtin_templates(db)
+    org = make_organization(db, "acme")
+    for secret, value in secrets.items():
+        set_secret(db, secret, value, organization_id=org)
+    with connect(database_url, autocommit=True) as app:
+        instance = instantiate_template(
+            app, template_name=template, version="1.0.0", instance_name=name, customizations=custom, organization_id=org
+        )
+    job = build_definitions(database_url).get_job_def(name.lower().replace(" ", "_"))
+    with dg.instance_for_test() as dagster_instance:
+        result = job.execute_in_process(instance=dagster_instance)
+        assert result.success
+        evaluations = result.get_asset_check_evaluations()
+    assert evaluations and all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
+    return instance
+
+
+RISK_TABLE = """
+CREATE TABLE risk_register (
+    risk_id text PRIMARY KEY, jira_id integer NOT NULL, title text NOT NULL, issue_type text, status text,
+    status_category text, severity text, owner text, owner_account_id text, due_date date,
+    created_at timestamptz, updated_at timestamptz, remediated_at timestamptz, labels jsonb
+)
+"""
+
+
+def test_jira_template_pages_with_start_at(
+    db: Any, database_url: str, vendor_server: type[_VendorHandler], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    monkeypatch.setenv(KEYS_ENV, f"k1:{generate_key()}")
+    issues = _samples("jira_risk_register", "key")
+    extra = copy.deepcopy(issues[0])
+    extra.update(id="10099", key="RISK-99")
+    issues.append(extra)
+    basic = "Basic " + base64.b64encode(b"bot@acme.test:jira-token").decode()
+
+    def respond(path: str, query: dict[str, list[str]], auth: str | None) -> tuple[int, Any]:
+        if path != "/rest/api/3/search" or auth != basic:
+            return 401, {"errorMessages": ["Client must be authenticated to access this resource."], "errors": {}}
+        start, size = int(query["startAt"][0]), int(query["maxResults"][0])
+        assert query["jql"] == ["project = RISK ORDER BY created ASC"]
+        return 200, {"expand": "schema,names", "startAt": start, "maxResults": size, "total": len(issues),
+                     "issues": issues[start : start + size]}
+
+    vendor_server.respond = staticmethod(respond)
+    db.execute(RISK_TABLE)
+    db.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON risk_register TO integration_app")
+    custom = {"connection": {"source": {
+        "url": f"{vendor_server.base_url}/rest/api/3/search",  # type: ignore[attr-defined]
+        "auth": {"username": "bot@acme.test"}, "pagination": {"limit": 2}}}}
+    _run(db, database_url, "jira_risk_register", "Risk Register", custom, {"jira_api_token": "jira-token"})
+
+    starts = [parse_qs(urlsplit(path).query)["startAt"][0] for path, _ in vendor_server.seen]
+    assert starts == ["0", "2"]
+    rows = db.execute("SELECT * FROM risk_register ORDER BY jira_id").fetchall()
+    assert [r["risk_id"] for r in rows] == ["RISK-7", "RISK-42", "RISK-99"]
+    risk42 = rows[1]
+    assert (risk42["severity"], risk42["status_category"], risk42["owner"]) == ("high", "in_progress", "Mia Krystof")
+    assert risk42["labels"] == ["iso27001-a.8.24", "soc2-cc6.1"]
+    assert rows[0]["remediated_at"] is not None and rows[0]["severity"] == "medium" and rows[0]["owner"] is None
+
+
+FINDINGS_TABLE = """
+CREATE TABLE security_findings (
+    finding_id text PRIMARY KEY, category text NOT NULL, finding_class text, severity text NOT NULL,
+    state text NOT NULL, resource_name text, resource_type text, project text, description text,
+    external_uri text, first_seen_at timestamptz, last_seen_at timestamptz
+)
+"""
+
+
+def test_gcp_scc_template_follows_next_page_tokens(
+    db: Any, database_url: str, vendor_server: type[_VendorHandler], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEYS_ENV, f"k1:{generate_key()}")
+    results = _samples("gcp_scc_findings", "finding.name")
+    for n in range(3):
+        extra = copy.deepcopy(results[0])
+        extra["finding"]["name"] = results[0]["finding"]["name"][:-2] + f"{n:02d}"
+        results.append(extra)
+    path = "/v1/organizations/123456789012/sources/-/findings"
+
+    def respond(request_path: str, query: dict[str, list[str]], auth: str | None) -> tuple[int, Any]:
+        if request_path != path or auth != "Bearer ya29.test-token":
+            return 401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}
+        size = int(query["pageSize"][0])
+        start = int(query.get("pageToken", ["0"])[0])
+        body: dict[str, Any] = {"listFindingsResults": results[start : start + size], "readTime": "2025-03-01T00:00:00Z",
+                                "totalSize": len(results)}
+        if start + size < len(results):
+            body["nextPageToken"] = str(start + size)
+        return 200, body
+
+    vendor_server.respond = staticmethod(respond)
+    db.execute(FINDINGS_TABLE)
+    db.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON security_findings TO integration_app")
+    custom = {"connection": {"source": {"url": vendor_server.base_url + path, "params": {"pageSize": 2}}}}  # type: ignore[attr-defined]
+    _run(db, database_url, "gcp_scc_findings", "Cloud Findings", custom, {"gcp_scc_access_token": "ya29.test-token"})
+
+    tokens = [parse_qs(urlsplit(p).query).get("pageToken", [None])[0] for p, _ in vendor_server.seen]
+    assert tokens == [None, "2", "4"]
+    assert {parse_qs(urlsplit(p).query)["filter"][0] for p, _ in vendor_server.seen} == {'state="ACTIVE"'}
+    rows = db.execute("SELECT severity, state, count(*) AS n FROM security_findings GROUP BY 1, 2 ORDER BY 1").fetchall()
+    assert [(r["severity"], r["state"], r["n"]) for r in rows] == [("high", "open", 4), ("unspecified", "resolved", 1)]
