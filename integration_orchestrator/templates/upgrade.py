@@ -159,7 +159,7 @@ def upgrade_instance(
         return UpgradeResult(instance, diff, applied=False, deployment=None)
     try:
         with tenant_transaction(conn, organization_id):
-            _apply(conn, instance, old, new, diff, updated_by)
+            _apply(conn, instance, old, new, diff, new_row["id"], updated_by)
     except psycopg.Error as exc:
         raise InstanceError(instance.instance_name, f"upgrade to {to_version} refused: {_db_reason(exc)}") from exc
     upgraded = load_instance(conn, str(instance.id), organization_id)
@@ -173,6 +173,7 @@ def _apply(
     old: TemplateDocument,
     new: TemplateDocument,
     diff: TemplateDiff,
+    new_template_id: UUID,
     updated_by: UUID | str | None,
 ) -> None:
     custom = instance.customizations
@@ -201,14 +202,9 @@ def _apply(
         "UPDATE integration_configs SET connection_config = jsonb_deep_merge(%s, %s), updated_by = %s WHERE id = %s",
         (Jsonb(new.connection_template), _jsonb_or_null(custom.get("connection")), updated_by, instance.config_id),
     )
-    new_id = conn.execute(
-        "SELECT id FROM integration_templates WHERE template_name = %s AND version = %s "
-        "AND (organization_id IS NULL OR organization_id = %s) ORDER BY organization_id NULLS LAST LIMIT 1",
-        (new.template_name, new.version, instance.organization_id),
-    ).fetchone()
     conn.execute(
         "UPDATE integration_template_instances SET template_id = %s, deployment_status = 'testing' WHERE id = %s",
-        (new_id["id"], instance.id),
+        (new_template_id, instance.id),
     )
 
 
