@@ -2,9 +2,10 @@
 
 - ``append``: ``COPY`` straight into the table (per batch, the batch's columns).
 - ``upsert``: ``COPY`` into a temporary staging table shaped like the target (same column
-  types, no constraints), then ONE ``INSERT ... SELECT DISTINCT ON (key) ... ON CONFLICT
-  (key) DO UPDATE``. Duplicate keys within the load are collapsed first, keeping the LAST
-  record for each key (in input order).
+  types, no constraints), then ONE ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``.
+  Duplicate keys within the load are collapsed first (``DISTINCT ON (key)``), keeping the
+  LAST record for each key in input order; when no key repeats (tracked while streaming)
+  that sort is skipped.
 - ``replace``: ``COPY`` into staging, then ``TRUNCATE`` + one ``INSERT`` (the table is
   locked only for that last step).
 
@@ -18,8 +19,9 @@ Identifiers are always quoted with ``psycopg.sql``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -120,21 +122,24 @@ class TableLoader:
         if mode == "append":
             count = 0
             for batch in iter_batches(records, batch_size):
-                count += self._copy(self.target, batch, seq_start=None)
+                self._copy(self.target, batch, seq_start=None)
+                count += len(batch)
             return WriteResult(rows_written=count, inserted=count, updated=0)
         if mode == "upsert":
             self.check_key(key)
         stage = self._create_stage(with_seq=mode == "upsert")
+        tracker = _KeyTracker(key)
         count = 0
         seen: dict[str, None] = {}
         for batch in iter_batches(records, batch_size):
-            for column in self._batch_columns(batch):
-                seen.setdefault(column)
-            count += self._copy(stage, batch, seq_start=count if mode == "upsert" else None)
+            seen.update(dict.fromkeys(self._copy(stage, batch, seq_start=count if mode == "upsert" else None)))
+            if mode == "upsert":
+                tracker.add(batch)
+            count += len(batch)
         columns = [c for c in self.columns() if c in seen]
         if mode == "replace":
             return self._replace(stage, columns, count)
-        return self._upsert(stage, columns, list(key), count)
+        return self._upsert(stage, columns, list(key), count, maybe_duplicates=tracker.duplicates)
 
     def _create_stage(self, *, with_seq: bool) -> sql.Identifier:
         stage = sql.Identifier(f"io_stage_{uuid.uuid4().hex[:12]}")
@@ -159,24 +164,34 @@ class TableLoader:
             )
         return [c for c in known if c in fields]
 
-    def _copy(self, table: sql.Identifier, batch: list[Record], *, seq_start: int | None) -> int:
+    def _copy(self, table: sql.Identifier, batch: list[Record], *, seq_start: int | None) -> list[str]:
+        """COPY ``batch`` into ``table``; returns the columns it wrote."""
         names = self._batch_columns(batch)
+        if not names:
+            raise ConnectorError(self.name, "the records have no field that is a column of the table")
         known = self.columns()
         json_positions = [i for i, n in enumerate(names) if known[n].is_json]
         idents = [sql.Identifier(n) for n in names]
         if seq_start is not None:
             idents.append(sql.Identifier(_SEQ))
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(idents))
+        getter = _row_getter(names)
+        convert = bool(json_positions) or seq_start is not None
         with self.conn.cursor().copy(statement) as copy:
             for index, record in enumerate(batch):
-                row = [record.get(n) for n in names]
-                for position in json_positions:
-                    if row[position] is not None:
-                        row[position] = _dumps(row[position])
-                if seq_start is not None:
-                    row.append(seq_start + index)
-                copy.write_row(row)
-        return len(batch)
+                try:
+                    values: Any = getter(record)
+                except KeyError:  # a record without some of the batch's columns: NULL there
+                    values = [record.get(n) for n in names]
+                if convert:
+                    values = list(values)
+                    for position in json_positions:
+                        if values[position] is not None:
+                            values[position] = _dumps(values[position])
+                    if seq_start is not None:
+                        values.append(seq_start + index)
+                copy.write_row(values)
+        return names
 
     def _replace(self, stage: sql.Identifier, columns: list[str], count: int) -> WriteResult:
         self.conn.execute(sql.SQL("TRUNCATE {}").format(self.target))
@@ -185,12 +200,26 @@ class TableLoader:
             self.conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(self.target, cols, cols, stage))
         return WriteResult(rows_written=count, inserted=count, updated=0)
 
-    def _upsert(self, stage: sql.Identifier, columns: list[str], key: list[str], count: int) -> WriteResult:
+    def _upsert(
+        self, stage: sql.Identifier, columns: list[str], key: list[str], count: int, *, maybe_duplicates: bool
+    ) -> WriteResult:
         if count == 0:
             return WriteResult(rows_written=0, inserted=0, updated=0)
         missing = [k for k in key if k not in columns]
         if missing:
             raise ConnectorError(self.name, f"upsert key column(s) {', '.join(map(repr, missing))} are in no record")
+        if not maybe_duplicates:
+            # No key seen twice on the Python side: skip the dedupe sort. Values that differ in
+            # Python but are equal in PostgreSQL ('1' and 1) make the INSERT fail with a
+            # cardinality violation; it is then run again with the dedupe.
+            try:
+                with self.conn.transaction():
+                    return self._insert_on_conflict(stage, columns, key, dedupe=False)
+            except psycopg.errors.CardinalityViolation:
+                pass
+        return self._insert_on_conflict(stage, columns, key, dedupe=True)
+
+    def _insert_on_conflict(self, stage: sql.Identifier, columns: list[str], key: list[str], *, dedupe: bool) -> WriteResult:
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
         keys = sql.SQL(", ").join(map(sql.Identifier, key))
         updates = [c for c in columns if c not in key]
@@ -200,16 +229,72 @@ class TableLoader:
             )
         else:
             action = sql.SQL("DO NOTHING")
-        statement = sql.SQL(
-            "WITH written AS ("
-            " INSERT INTO {target} ({cols})"
-            " SELECT DISTINCT ON ({keys}) {cols} FROM {stage} ORDER BY {keys}, {seq} DESC"
-            " ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS inserted)"
-            " SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) AS total FROM written"
-        ).format(target=self.target, cols=cols, keys=keys, stage=stage, seq=sql.Identifier(_SEQ), action=action)
-        row = self._rows(statement)[0]
-        inserted, total = int(row["inserted"]), int(row["total"])
-        return WriteResult(rows_written=total, inserted=inserted, updated=total - inserted)
+        if dedupe:  # keep the last record of each key (highest sequence number)
+            select = sql.SQL("SELECT DISTINCT ON ({keys}) {cols} FROM {stage} ORDER BY {keys}, {seq} DESC")
+        else:
+            select = sql.SQL("SELECT {cols} FROM {stage}")
+        statement = sql.SQL("INSERT INTO {target} ({cols}) {select} ON CONFLICT ({keys}) {action}").format(
+            target=self.target,
+            cols=cols,
+            keys=keys,
+            action=action,
+            select=select.format(keys=keys, cols=cols, stage=stage, seq=sql.Identifier(_SEQ)),
+        )
+        before = self._tuple_counts()
+        with self.conn.cursor() as cursor:
+            cursor.execute(statement)
+            total = cursor.rowcount
+        after = self._tuple_counts()
+        inserted, updated = after[0] - before[0], after[1] - before[1]
+        if inserted + updated != total:  # e.g. a partitioned table: the split is unknown
+            return WriteResult(rows_written=total)
+        return WriteResult(rows_written=total, inserted=inserted, updated=updated)
+
+    def _tuple_counts(self) -> tuple[int, int]:
+        """Rows inserted/updated in the target so far by this transaction (statistics
+        counters: cheaper than RETURNING a row per record)."""
+        row = self._rows(
+            "SELECT pg_stat_get_xact_tuples_inserted(%(oid)s) AS inserted,"
+            " pg_stat_get_xact_tuples_updated(%(oid)s) AS updated",
+            {"oid": self._table_oid()},
+        )[0]
+        return int(row["inserted"]), int(row["updated"])
+
+
+class _KeyTracker:
+    """Notices, batch by batch, whether any key value occurs twice in the load."""
+
+    LIMIT = 5_000_000  # beyond this many keys stop tracking (and dedupe in SQL)
+
+    def __init__(self, key: Sequence[str]) -> None:
+        self.getter: Callable[[Record], Any] = itemgetter(*key) if key else (lambda record: None)
+        self.seen: set[Any] = set()
+        self.duplicates = False
+
+    def add(self, batch: list[Record]) -> None:
+        if self.duplicates:
+            return
+        try:
+            keys = list(map(self.getter, batch))
+            before = len(self.seen)
+            self.seen.update(keys)
+        except (KeyError, TypeError):  # a missing or unhashable key value: let SQL decide
+            self._give_up()
+            return
+        if len(self.seen) - before != len(keys) or len(self.seen) > self.LIMIT:
+            self._give_up()
+
+    def _give_up(self) -> None:
+        self.duplicates = True
+        self.seen = set()
+
+
+def _row_getter(names: list[str]) -> Callable[[Record], Sequence[Any]]:
+    """``record -> values in column order`` (KeyError if a column is missing)."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda record: (record[name],)
+    return itemgetter(*names)  # type: ignore[return-value]
 
 
 def _dumps(value: Any) -> str:

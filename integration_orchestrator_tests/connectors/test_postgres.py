@@ -185,3 +185,19 @@ def test_source_runs_read_only_and_reports_query_errors(database_url: str, db: A
     db.execute("CREATE SEQUENCE s")
     with pytest.raises(ConnectorError, match="read-only transaction"):
         list(open_source(writer, secrets_for(database_url)).read())
+
+
+def test_keys_equal_only_in_postgres_are_deduplicated_too(database_url: str, db: Any, orders: str) -> None:
+    # '1' and 1 differ in Python but are the same integer key: the loader retries with the dedupe
+    result = target(database_url, mode="upsert", key=["id"]).write([{"id": "1", "customer": "first"}, {"id": 1, "customer": "last"}])
+    assert (result.rows_written, result.inserted, result.updated) == (1, 1, 0)
+    assert [r["customer"] for r in rows(db)] == ["last"]
+
+
+def test_upsert_on_a_composite_key_with_all_columns_in_the_key(database_url: str, db: Any) -> None:
+    db.execute("CREATE TABLE pairs (a int, b text, PRIMARY KEY (a, b))")
+    db.execute("INSERT INTO pairs VALUES (1, 'x')")
+    config = {"type": "postgres_table", "url": database_url, "table": "pairs", "mode": "upsert", "key": ["b", "a"]}
+    result = open_target(config, secrets_for(database_url)).write([{"a": 1, "b": "x"}, {"a": 2, "b": "x"}, {"a": 2, "b": "x"}])
+    assert (result.rows_written, result.inserted, result.updated) == (1, 1, 0)
+    assert db.execute("SELECT a, b FROM pairs ORDER BY a").fetchall() == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}]
