@@ -111,7 +111,8 @@ def pending_events(
     event_types: Sequence[str] | None = None,
     limit: int = EVENT_BATCH,
 ) -> list[dict[str, Any]]:
-    """Events of the integration that are pending or after ``cursor``, oldest first."""
+    """Events of the integration that are pending or after ``cursor``, oldest first
+    (in the caller's tenant transaction)."""
     clauses = ["config_id = %(config)s", "status <> 'failed'"]
     params: dict[str, Any] = {"config": record.config_id, "limit": limit}
     if cursor is None:
@@ -127,8 +128,7 @@ def pending_events(
         + " AND ".join(clauses)
         + " ORDER BY created_at, id LIMIT %(limit)s"
     )
-    with tenant_transaction(conn, record.organization_id):
-        return conn.execute(query, params).fetchall()
+    return conn.execute(query, params).fetchall()
 
 
 def evaluate_event_sensor(
@@ -141,17 +141,17 @@ def evaluate_event_sensor(
 ) -> dg.SensorResult:
     """One evaluation of the event sensor (see the module docstring)."""
     parsed = _parse_cursor(cursor)
-    events = pending_events(conn, record, parsed, event_types=event_types)
+    with tenant_transaction(conn, record.organization_id):
+        events = pending_events(conn, record, parsed, event_types=event_types)
+        if events:
+            conn.execute(
+                "UPDATE integration_events SET status = 'consumed', consumed_at = coalesce(consumed_at, now())"
+                " WHERE id = ANY(%s) AND status = 'pending'",
+                ([event["id"] for event in events],),
+            )
     if not events:
         return dg.SensorResult(skip_reason=f"no pending events for integration {record.config_id}", cursor=cursor)
     requests = [_event_request(record, job_name, event) for event in events]
-    ids = [event["id"] for event in events]
-    with tenant_transaction(conn, record.organization_id):
-        conn.execute(
-            "UPDATE integration_events SET status = 'consumed', consumed_at = coalesce(consumed_at, now())"
-            " WHERE id = ANY(%s) AND status = 'pending'",
-            (ids,),
-        )
     last = events[-1]
     newest = (last["created_at"], str(last["id"]))
     if parsed is not None and parsed > newest:

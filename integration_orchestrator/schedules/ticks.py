@@ -33,7 +33,7 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilt
 from integration_orchestrator.schedules.cron import Trigger, due_times_between, fire_times, is_due
 from integration_orchestrator.schedules.records import ScheduleRecord
 from integration_orchestrator.schedules.runs import TAG_CONFIG_ID, run_key_for, run_tags_for
-from integration_orchestrator.schedules.writeback import cached_connection, last_recorded_tick, record_tick
+from integration_orchestrator.schedules.writeback import cached_connection, last_recorded_tick, record_tick, tick_transaction
 
 __all__ = [
     "LATE_AFTER",
@@ -158,8 +158,8 @@ def evaluate_schedule_tick(
     if not is_due(record, trigger, scheduled_time):
         return dg.SkipReason(_not_due_reason(record, trigger, scheduled_time))
     running = None if record.concurrent_execution_allowed else active_run(context.instance, record.config_id)
-    with cached_connection(database_url) as conn:
-        last = last_recorded_tick(conn, record.organization_id, record.id, scheduled_time, exclude_notes=MISSED_NOTE)
+    with cached_connection(database_url) as conn, tick_transaction(conn, record.organization_id):
+        last = last_recorded_tick(conn, record.id, scheduled_time, exclude_notes=MISSED_NOTE)
         if record.last_run_time is not None and record.last_run_time < scheduled_time:
             last = max(last, record.last_run_time) if last else record.last_run_time
         decisions = plan_tick(record, trigger, scheduled_time, now=now, last_recorded=last, active_run=running)

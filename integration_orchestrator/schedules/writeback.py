@@ -1,7 +1,8 @@
 """``integration_schedule_executions`` rows and ``last_run_time``: what a tick leaves behind.
 
-Every function runs in one :func:`tenant_transaction` for the schedule's organization
-(row-level security applies), so nothing is half-written. :func:`record_tick` is
+Every write runs in a :func:`tenant_transaction` for the schedule's organization
+(row-level security applies), so nothing is half-written; a tick's reads and writes
+share one (:func:`tick_transaction`). :func:`record_tick` is
 idempotent per (schedule, scheduled_time): re-evaluating a tick after a daemon crash
 finds the row it wrote the first time instead of adding a second one.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "mark_started",
     "record_tick",
     "schedule_execution_rows",
+    "tick_transaction",
 ]
 
 Connection = psycopg.Connection[dict[str, Any]]
@@ -68,21 +70,19 @@ def cached_connection(database_url: str | None) -> Iterator[Connection]:
 
 def last_recorded_tick(
     conn: Connection,
-    organization_id: str,
     schedule_id: str,
     before: dt.datetime,
     *,
     exclude_notes: str | None = None,
 ) -> dt.datetime | None:
     """The latest tick recorded for the schedule strictly before ``before`` (ignoring rows
-    whose notes start with ``exclude_notes``)."""
-    with tenant_transaction(conn, organization_id):
-        row = conn.execute(
-            "SELECT max(scheduled_time) AS t FROM integration_schedule_executions"
-            " WHERE schedule_id = %s AND scheduled_time < %s"
-            " AND (%s::text IS NULL OR coalesce(execution_notes, '') NOT LIKE %s::text || '%%')",
-            (schedule_id, before, exclude_notes, exclude_notes),
-        ).fetchone()
+    whose notes start with ``exclude_notes``). Runs in the caller's tenant transaction."""
+    row = conn.execute(
+        "SELECT max(scheduled_time) AS t FROM integration_schedule_executions"
+        " WHERE schedule_id = %s AND scheduled_time < %s"
+        " AND (%s::text IS NULL OR coalesce(execution_notes, '') NOT LIKE %s::text || '%%')",
+        (schedule_id, before, exclude_notes, exclude_notes),
+    ).fetchone()
     return None if row is None else row["t"]
 
 
@@ -94,24 +94,31 @@ def record_tick(
     status: str,
     notes: str | None,
 ) -> str:
-    """Insert the row for one tick (``scheduled`` or ``skipped``) unless it exists; its id."""
-    with tenant_transaction(conn, organization_id):
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"schedule-tick:{schedule_id}",))
-        existing = conn.execute(
-            "SELECT id FROM integration_schedule_executions WHERE schedule_id = %s AND scheduled_time = %s"
-            " ORDER BY id LIMIT 1",
-            (schedule_id, scheduled_time),
-        ).fetchone()
-        if existing:
-            return str(existing["id"])
-        row = conn.execute(
-            "INSERT INTO integration_schedule_executions"
-            " (schedule_id, scheduled_time, execution_status, execution_notes, organization_id)"
-            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            (schedule_id, scheduled_time, status, notes, organization_id),
-        ).fetchone()
-        assert row is not None
-        return str(row["id"])
+    """Insert the row for one tick (``scheduled`` or ``skipped``) unless it exists; its id.
+
+    Runs in the caller's tenant transaction (one per tick: see :func:`tick_transaction`).
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"schedule-tick:{schedule_id}",))
+    existing = conn.execute(
+        "SELECT id FROM integration_schedule_executions WHERE schedule_id = %s AND scheduled_time = %s"
+        " ORDER BY id LIMIT 1",
+        (schedule_id, scheduled_time),
+    ).fetchone()
+    if existing:
+        return str(existing["id"])
+    row = conn.execute(
+        "INSERT INTO integration_schedule_executions"
+        " (schedule_id, scheduled_time, execution_status, execution_notes, organization_id)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (schedule_id, scheduled_time, status, notes, organization_id),
+    ).fetchone()
+    assert row is not None
+    return str(row["id"])
+
+
+def tick_transaction(conn: Connection, organization_id: str) -> AbstractContextManager[Connection]:
+    """The one transaction of a tick: reads and writes of the schedule's organization."""
+    return tenant_transaction(conn, organization_id)
 
 
 def mark_started(
