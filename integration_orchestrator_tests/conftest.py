@@ -11,8 +11,10 @@ so tests are isolated and cheap.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,15 +33,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     """A URL to the maintenance database of the session's PostgreSQL server."""
     external = os.environ.get(TEST_URL_ENV)
     if external:
         yield external
         return
-    server = start_embedded_server(tmp_path_factory.mktemp("embedded-pg"))
-    yield server.url("postgres")
-    server.stop()
+    # A private folder, not pytest's tmp_path_factory: pytest prunes old basetemp folders,
+    # which would delete the data directory of another session's running server.
+    home = Path(tempfile.mkdtemp(prefix="io-embedded-pg-"))
+    server = start_embedded_server(home)
+    try:
+        yield server.url("postgres")
+    finally:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _drop(admin_url: str, name: str) -> None:
