@@ -172,7 +172,7 @@ def definitions_from_snapshot(
     return dg.Definitions(
         assets=[*assets.values(), health],
         asset_checks=_declared_checks(result.jobs),
-        jobs=[build_job(job) for job in result.jobs],
+        jobs=[build_job(job, database) for job in result.jobs],
         schedules=[d for d in schedules if isinstance(d, dg.ScheduleDefinition)],
         sensors=[reconcile_sensor(), *(d for d in schedules if isinstance(d, dg.SensorDefinition))],
         resources={DATABASE_RESOURCE_KEY: database},

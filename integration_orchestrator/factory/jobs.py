@@ -13,8 +13,9 @@ from typing import Any
 
 import dagster as dg
 
-from integration_orchestrator.factory.ops import IntegrationJob, failure_hook
+from integration_orchestrator.factory.ops import INTEGRATION_RESOURCE_KEY, IntegrationJob, failure_hook
 from integration_orchestrator.factory.pipelines import compose_pipeline
+from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
 
 __all__ = ["build_job"]
 
@@ -28,7 +29,8 @@ def _run_config(job: IntegrationJob) -> dict[str, Any] | None:
     return {"execution": {"config": {"multiprocess": {"max_concurrent": settings.parallelism}}}}
 
 
-def build_job(job: IntegrationJob) -> dg.JobDefinition:
+def build_job(job: IntegrationJob, database: IntegrationDatabase) -> dg.JobDefinition:
+    """The op job of ``job``; its resources: the platform database and the job itself."""
     record = job.record
     metadata: dict[str, Any] = {
         "integration": record.config.integration_name,
@@ -41,6 +43,10 @@ def build_job(job: IntegrationJob) -> dg.JobDefinition:
         description=job.spec.description,
         tags=dict(job.spec.run_tags),
         metadata=metadata,
-        hooks={failure_hook(job)},
+        hooks={failure_hook()},
+        resource_defs={
+            INTEGRATION_RESOURCE_KEY: dg.ResourceDefinition.hardcoded_resource(job),
+            DATABASE_RESOURCE_KEY: database,
+        },
         config=_run_config(job),
     )(compose_pipeline(job))

@@ -1,13 +1,18 @@
-"""The ops of one integration job: source, mapping, steps, checks, sink.
+"""The ops of the integration jobs: source, mappings, steps, split/collect, checks, sink.
 
-Each op is built from an :class:`IntegrationJob` (the validated record, the translated
-spec and the engines) captured in a closure, so a run worker that rebuilt the
-Definitions from the snapshot has everything it needs without querying the integration
-tables. Compiled plans and transformations are cached per process.
+The op *definitions* are shared by every integration job (built once per process and
+shape, then aliased per node), which keeps a code location with thousands of
+integrations cheap to build. What a node does comes from its job's
+:class:`IntegrationJob` — the validated record, the translated spec and the engines —
+given to the job as the ``integration_job`` resource, and from the node's name
+(``step_<slug>``). A run worker that rebuilt the Definitions from the snapshot therefore
+has everything without querying the integration tables. Compiled plans and
+transformations are cached per process.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,12 +32,13 @@ from integration_orchestrator.factory.runtime import (
     merge_batches,
     split_batch,
 )
-from integration_orchestrator.factory.steps import StepRecord
+from integration_orchestrator.factory.steps import DEFAULT_BATCH_SIZE, StepRecord
 from integration_orchestrator.factory.translator import IntegrationDefinitionSpec
 from integration_orchestrator.factory.validate import IntegrationRecord
 from integration_orchestrator.factory.writeback import ensure_execution, finish_execution, insert_dead_letters
 
 __all__ = [
+    "INTEGRATION_RESOURCE_KEY",
     "IntegrationJob",
     "checks_op",
     "collect_op",
@@ -44,6 +50,9 @@ __all__ = [
     "split_op",
     "step_op",
 ]
+
+INTEGRATION_RESOURCE_KEY = "integration_job"
+_KEYS = {DATABASE_RESOURCE_KEY, INTEGRATION_RESOURCE_KEY}
 
 
 @dataclass
@@ -64,29 +73,34 @@ class IntegrationJob:
             self.cache[key] = build()
         return self.cache[key]
 
-    def op_kwargs(self, suffix: str, *, retry: bool = True) -> dict[str, Any]:
-        return {
-            "name": f"{self.name}__{suffix}",
-            "tags": dict(self.spec.op_tags),
-            "retry_policy": self.spec.retry_policy if retry else None,
-            "pool": self.spec.pool,
-            "required_resource_keys": {DATABASE_RESOURCE_KEY},
-        }
+    def step(self, node_name: str) -> StepRecord:
+        steps = self.record.settings.steps if self.record.settings else ()
+        for step in steps:
+            if f"step_{step.op_suffix}" == node_name:
+                return step
+        raise KeyError(f"job {self.name} has no step node {node_name!r}")
 
-    def execution(self, context: dg.OpExecutionContext) -> str:
+    def execution(self, context: Any) -> str:
         """The run's ``integration_executions`` id (created on first use)."""
         config, pipeline = self.record.config, self.record.pipeline
-        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
         versions = {"config": config.version}
         if pipeline is not None:
             versions["pipeline"] = int(pipeline.row.get("version") or 1)
-        with db.connection() as conn:
+        with _db(context).connection() as conn:
             return ensure_execution(
                 conn, run_id=context.run_id, job_name=self.name, organization_id=config.organization_id,
                 config_id=config.id, pipeline_id=pipeline.id if pipeline else None,
                 schedule_id=context.run.tags.get("integration/schedule_id"),
                 config_versions=versions, tags=dict(context.run.tags),
             )
+
+
+def _job(context: Any) -> IntegrationJob:
+    return getattr(context.resources, INTEGRATION_RESOURCE_KEY)  # type: ignore[no-any-return]
+
+
+def _db(context: Any) -> IntegrationDatabase:
+    return getattr(context.resources, DATABASE_RESOURCE_KEY)  # type: ignore[no-any-return]
 
 
 def handle_failures(context: dg.OpExecutionContext, job: IntegrationJob, step: str, failures: list[FailedRecord]) -> None:
@@ -99,9 +113,8 @@ def handle_failures(context: dg.OpExecutionContext, job: IntegrationJob, step: s
     if strategy in ("fail_fast", "retry"):
         raise IntegrationRunFailure(summary, metadata={"step": step, "failed": len(failures), "strategy": strategy})
     if strategy == "dead_letter":
-        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
         execution_id = job.execution(context)
-        with db.connection() as conn:
+        with _db(context).connection() as conn:
             insert_dead_letters(
                 conn, organization_id=job.record.config.organization_id, execution_id=execution_id,
                 config_id=job.record.config.id, pipeline_id=job.record.pipeline.id if job.record.pipeline else None,
@@ -112,13 +125,18 @@ def handle_failures(context: dg.OpExecutionContext, job: IntegrationJob, step: s
     context.log.warning(f"{summary} — dropped (continue_on_error)")
 
 
-def source_op(job: IntegrationJob) -> dg.OpDefinition:
-    @dg.op(**job.op_kwargs("source"), out=dg.Out(Batch))
-    def _source(context) -> Batch:
+def _ins(inputs: int) -> dict[str, dg.In]:
+    return {f"in_{i}": dg.In(Batch) for i in range(inputs)}
+
+
+@functools.cache
+def source_op(pool: str | None = None) -> dg.OpDefinition:
+    @dg.op(name="integration_source", required_resource_keys=_KEYS, pool=pool, out=dg.Out(Batch))
+    def _source(context):  # type: ignore[no-untyped-def]
+        job = _job(context)
         job.execution(context)
-        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
         started = time.perf_counter()
-        records = job.engines.read_source(job.record, db.url())
+        records = job.engines.read_source(job.record, _db(context).url())
         seconds = time.perf_counter() - started
         context.log.info(f"source: read {len(records)} record(s) in {seconds:.3f}s")
         return Batch(records=records, stats=(StepStat("source", len(records), len(records), 0, seconds),))
@@ -126,9 +144,11 @@ def source_op(job: IntegrationJob) -> dg.OpDefinition:
     return _source
 
 
-def mapping_op(job: IntegrationJob) -> dg.OpDefinition:
-    @dg.op(**job.op_kwargs("mappings"), ins={"batch": dg.In(Batch)}, out=dg.Out(Batch))
-    def _mappings(context, batch: Batch) -> Batch:
+@functools.cache
+def mapping_op(pool: str | None = None) -> dg.OpDefinition:
+    @dg.op(name="integration_mappings", required_resource_keys=_KEYS, pool=pool, ins=_ins(1), out=dg.Out(Batch))
+    def _mappings(context, in_0):  # type: ignore[no-untyped-def]
+        job, batch = _job(context), in_0
         if not job.record.mappings:
             return batch.with_step(batch.records, StepStat("mappings", len(batch.records), len(batch.records), 0, 0.0))
         plan = job.compiled("plan", lambda: job.engines.compile_plan(
@@ -145,12 +165,15 @@ def mapping_op(job: IntegrationJob) -> dg.OpDefinition:
     return _mappings
 
 
-def step_op(job: IntegrationJob, step: StepRecord, inputs: int = 1) -> dg.OpDefinition:
-    """One pipeline step; ``inputs`` > 1 for a hybrid join (inputs ``in_0``, ``in_1``, ...)."""
+@functools.cache
+def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
+    """A pipeline step (node ``step_<slug>``); ``inputs`` > 1 for a hybrid join."""
 
-    @dg.op(**job.op_kwargs(f"step_{step.op_suffix}"), ins={f"in_{i}": dg.In(Batch) for i in range(inputs)},
+    @dg.op(name=f"integration_step_{inputs}", required_resource_keys=_KEYS, pool=pool, ins=_ins(inputs),
            out=dg.Out(Batch))
-    def _step(context, **batches: Batch) -> Batch:
+    def _step(context, **batches):  # type: ignore[no-untyped-def]
+        job = _job(context)
+        step = job.step(context.op.name)
         batch = merge_batches([batches[k] for k in sorted(batches)])
         transformation = job.compiled(f"step:{step.name}", lambda: job.engines.compile_transformation(step.transformation))
         started = time.perf_counter()
@@ -164,34 +187,39 @@ def step_op(job: IntegrationJob, step: StepRecord, inputs: int = 1) -> dg.OpDefi
     return _step
 
 
-def split_op(job: IntegrationJob, batch_size: int) -> dg.OpDefinition:
-    @dg.op(**job.op_kwargs("split", retry=False), ins={"batch": dg.In(Batch)}, out=dg.DynamicOut(Batch))
-    def _split(context, batch: Batch):  # type: ignore[no-untyped-def]
-        parts = split_batch(batch, batch_size)
-        context.log.info(f"split {len(batch.records)} record(s) into {len(parts)} batch(es) of ≤{batch_size}")
+@functools.cache
+def split_op(pool: str | None = None) -> dg.OpDefinition:
+    @dg.op(name="integration_split", required_resource_keys=_KEYS, pool=pool, ins=_ins(1), out=dg.DynamicOut(Batch))
+    def _split(context, in_0):  # type: ignore[no-untyped-def]
+        settings = _job(context).record.settings
+        size = settings.batch_size if settings else DEFAULT_BATCH_SIZE
+        parts = split_batch(in_0, size)
+        context.log.info(f"split {len(in_0.records)} record(s) into {len(parts)} batch(es) of ≤{size}")
         for part in parts:
             yield dg.DynamicOutput(part, mapping_key=f"batch_{part.index:06d}")
 
     return _split
 
 
-def collect_op(job: IntegrationJob) -> dg.OpDefinition:
-    @dg.op(**job.op_kwargs("collect", retry=False), ins={"batches": dg.In(list)}, out=dg.Out(Batch))
-    def _collect(context, batches: list[Batch]) -> Batch:
+@functools.cache
+def collect_op(pool: str | None = None) -> dg.OpDefinition:
+    @dg.op(name="integration_collect", required_resource_keys=_KEYS, pool=pool, ins={"batches": dg.In(list)},
+           out=dg.Out(Batch))
+    def _collect(context, batches):  # type: ignore[no-untyped-def]
         return merge_batches(batches)
 
     return _collect
 
 
-def checks_op(job: IntegrationJob) -> dg.OpDefinition:
+@functools.cache
+def checks_op(pool: str | None = None) -> dg.OpDefinition:
     """Mapping tests → asset check evaluations; outputs whether a blocking check failed."""
     from integration_orchestrator.factory.checks import evaluate_mapping_checks
 
-    @dg.op(**job.op_kwargs("checks", retry=False), out=dg.Out(bool))
+    @dg.op(name="integration_checks", required_resource_keys=_KEYS, pool=pool, out=dg.Out(bool))
     def _checks(context):  # type: ignore[no-untyped-def]
-        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
         blocked = False
-        for evaluation, blocking in evaluate_mapping_checks(job, db):
+        for evaluation, blocking in evaluate_mapping_checks(_job(context), _db(context)):
             blocked = blocked or (blocking and not evaluation.passed)
             yield evaluation
         yield dg.Output(blocked)
@@ -199,65 +227,73 @@ def checks_op(job: IntegrationJob) -> dg.OpDefinition:
     return _checks
 
 
-def sink_op(job: IntegrationJob, inputs: int = 1, with_checks: bool = False) -> dg.OpDefinition:
-    ins = {f"in_{i}": dg.In(Batch) for i in range(inputs)}
+@functools.cache
+def sink_op(inputs: int = 1, with_checks: bool = False, pool: str | None = None) -> dg.OpDefinition:
+    ins = _ins(inputs)
     if with_checks:
         ins["checks_blocked"] = dg.In(bool)
-    mask_fields = job.record.pipeline.monitoring_config.get("mask_fields", []) if job.record.pipeline else []
 
-    @dg.op(**job.op_kwargs("sink"), ins=ins)
-    def _sink(context, **inputs_: Any):  # type: ignore[no-untyped-def]
+    @dg.op(name=f"integration_sink_{inputs}{'_checked' if with_checks else ''}", required_resource_keys=_KEYS,
+           pool=pool, ins=ins)
+    def _sink(context, **inputs_):  # type: ignore[no-untyped-def]
+        job = _job(context)
         if inputs_.pop("checks_blocked", False):
             raise IntegrationRunFailure(
                 "A blocking mapping check failed (a required mapping's tests): nothing was written to the target",
                 metadata={"integration": job.record.config.integration_name},
             )
-        batch = merge_batches([inputs_[k] for k in sorted(inputs_)])
-        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
-        started = time.perf_counter()
-        written = job.engines.write_target(job.record, db.url(), batch.records)
-        seconds = time.perf_counter() - started
-        stats = (*batch.stats, StepStat("sink", len(batch.records), written, 0, seconds))
-        records_in = stats[0].records_in
-        failed = sum(s.failed for s in stats)
-        dropped = sum(s.dropped for s in stats)
-        context.log.info(f"sink: wrote {written} record(s) in {seconds:.3f}s")
-        yield dg.AssetMaterialization(
-            asset_key=job.spec.asset_spec.key,
-            description=f"{job.name}: {records_in} in, {written} written, {dropped} dropped, {failed} failed",
-            metadata={
-                "records_in": records_in,
-                "records_out": written,
-                "records_dropped": dropped,
-                "records_failed": failed,
-                "dagster/row_count": written,
-                "steps": dg.MetadataValue.md(steps_markdown(stats)),
-                "preview": dg.MetadataValue.md(preview_markdown(batch.records, mask_fields)),
-                "config_version": job.record.config.version,
-                "pipeline_version": int(job.record.pipeline.row.get("version") or 1) if job.record.pipeline else 0,
-                "job": job.name,
-            },
-        )
-        with db.connection() as conn:
-            finish_execution(
-                conn, run_id=context.run_id, organization_id=job.record.config.organization_id, status="succeeded",
-                records_in=records_in, records_out=written, records_failed=failed,
-                metadata={"steps": [s.__dict__ | {"dropped": s.dropped} for s in stats]},
-            )
-        yield dg.Output(None)
+        yield from _write(context, job, merge_batches([inputs_[k] for k in sorted(inputs_)]))
 
     return _sink
 
 
-def failure_hook(job: IntegrationJob) -> dg.HookDefinition:
+def _write(context: Any, job: IntegrationJob, batch: Batch) -> Any:
+    db = _db(context)
+    pipeline = job.record.pipeline
+    mask_fields = pipeline.monitoring_config.get("mask_fields", []) if pipeline else []
+    started = time.perf_counter()
+    written = job.engines.write_target(job.record, db.url(), batch.records)
+    seconds = time.perf_counter() - started
+    stats = (*batch.stats, StepStat("sink", len(batch.records), written, 0, seconds))
+    records_in = stats[0].records_in
+    failed = sum(s.failed for s in stats)
+    dropped = sum(s.dropped for s in stats)
+    context.log.info(f"sink: wrote {written} record(s) in {seconds:.3f}s")
+    yield dg.AssetMaterialization(
+        asset_key=job.spec.asset_spec.key,
+        description=f"{job.name}: {records_in} in, {written} written, {dropped} dropped, {failed} failed",
+        metadata={
+            "records_in": records_in,
+            "records_out": written,
+            "records_dropped": dropped,
+            "records_failed": failed,
+            "dagster/row_count": written,
+            "steps": dg.MetadataValue.md(steps_markdown(stats)),
+            "preview": dg.MetadataValue.md(preview_markdown(batch.records, mask_fields)),
+            "config_version": job.record.config.version,
+            "pipeline_version": int(pipeline.row.get("version") or 1) if pipeline else 0,
+            "job": job.name,
+        },
+    )
+    with db.connection() as conn:
+        finish_execution(
+            conn, run_id=context.run_id, organization_id=job.record.config.organization_id, status="succeeded",
+            records_in=records_in, records_out=written, records_failed=failed,
+            metadata={"steps": [s.__dict__ | {"dropped": s.dropped} for s in stats]},
+        )
+    yield dg.Output(None)
+
+
+@functools.cache
+def failure_hook() -> dg.HookDefinition:
     """Marks the run's execution ``failed`` with the op's error as soon as an op fails."""
 
-    @dg.failure_hook(name=f"{job.name}__failed", required_resource_keys={DATABASE_RESOURCE_KEY})
-    def _failed(context) -> None:
+    @dg.failure_hook(name="integration_execution_failed", required_resource_keys=_KEYS)
+    def _failed(context):  # type: ignore[no-untyped-def]
+        job = _job(context)
         error = context.op_exception
         message = str(getattr(error, "description", None) or error or "op failed")
-        db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
-        with db.connection() as conn:
+        with _db(context).connection() as conn:
             ensure_execution(
                 conn, run_id=context.run_id, job_name=job.name, organization_id=job.record.config.organization_id,
                 config_id=job.record.config.id, pipeline_id=job.record.pipeline.id if job.record.pipeline else None,
@@ -268,4 +304,3 @@ def failure_hook(job: IntegrationJob) -> dg.HookDefinition:
             )
 
     return _failed
-

@@ -1,6 +1,6 @@
 """The op graph of one integration, by ``pipeline_type`` (DESIGN.md §6).
 
-source → mappings → steps → sink, plus a ``checks`` op (mapping tests) feeding the sink
+Nodes ``source`` → ``mappings`` → ``step_<slug>``... → ``sink``, plus a ``checks`` node (mapping tests) feeding the sink
 when the integration has tested mappings:
 
 - linear / conditional: the steps in ``order`` (``when`` routes records inside a step);
@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import dagster as dg
+
 from integration_orchestrator.factory.ops import (
     IntegrationJob,
     checks_op,
@@ -26,7 +28,7 @@ from integration_orchestrator.factory.ops import (
     split_op,
     step_op,
 )
-from integration_orchestrator.factory.steps import DEFAULT_BATCH_SIZE, StepRecord
+from integration_orchestrator.factory.steps import StepRecord
 
 __all__ = ["compose_pipeline", "terminal_steps"]
 
@@ -37,13 +39,22 @@ def terminal_steps(steps: tuple[StepRecord, ...]) -> list[StepRecord]:
     return sorted((s for s in steps if s.name not in needed), key=lambda s: s.order)
 
 
+def _node(job: IntegrationJob, op: dg.OpDefinition, name: str, *, retry: bool = True) -> Any:
+    """``op`` as node ``name`` of ``job`` with the job's op tags and retry policy."""
+    node = op.alias(name).tag(dict(job.spec.op_tags))
+    if retry and job.spec.retry_policy is not None:
+        node = node.with_retry_policy(job.spec.retry_policy)
+    return node
+
+
 def compose_pipeline(job: IntegrationJob) -> Callable[[], None]:
     """The composition function (for ``dagster.job``) of ``job``'s op graph."""
     record = job.record
+    pool = job.spec.pool
     pipeline_type = record.pipeline.pipeline_type if record.pipeline else "linear"
     steps = record.settings.steps if record.settings else ()
-    source, mappings = source_op(job), mapping_op(job)
-    checks = checks_op(job) if job.spec.check_names else None
+    source, mappings = _node(job, source_op(pool), "source"), _node(job, mapping_op(pool), "mappings")
+    checks = _node(job, checks_op(pool), "checks", retry=False) if job.spec.check_names else None
 
     def sink_kwargs(finals: list[Any]) -> dict[str, Any]:
         kwargs = {f"in_{i}": out for i, out in enumerate(finals)}
@@ -52,13 +63,13 @@ def compose_pipeline(job: IntegrationJob) -> Callable[[], None]:
         return kwargs
 
     if pipeline_type == "parallel":
-        size = record.settings.batch_size if record.settings else DEFAULT_BATCH_SIZE
-        split, collect = split_op(job, size), collect_op(job)
-        mapped_steps = [step_op(job, s) for s in steps]
-        sink = sink_op(job, 1, checks is not None)
+        split = _node(job, split_op(pool), "split", retry=False)
+        collect = _node(job, collect_op(pool), "collect", retry=False)
+        mapped_steps = [_node(job, step_op(1, pool), f"step_{s.op_suffix}") for s in steps]
+        sink = _node(job, sink_op(1, checks is not None, pool), "sink")
 
         def parallel() -> None:
-            parts = split(batch=mappings(batch=source()))
+            parts = split(in_0=mappings(in_0=source()))
             for op in mapped_steps:
                 parts = parts.map(lambda batch, op=op: op(in_0=batch))
             sink(**sink_kwargs([collect(batches=parts.collect())]))
@@ -66,12 +77,12 @@ def compose_pipeline(job: IntegrationJob) -> Callable[[], None]:
         return parallel
 
     if pipeline_type == "hybrid":
-        ops = {s.name: step_op(job, s, max(1, len(s.depends_on))) for s in steps}
+        ops = {s.name: _node(job, step_op(max(1, len(s.depends_on)), pool), f"step_{s.op_suffix}") for s in steps}
         finals = terminal_steps(steps)
-        sink = sink_op(job, max(1, len(finals)), checks is not None)
+        sink = _node(job, sink_op(max(1, len(finals)), checks is not None, pool), "sink")
 
         def hybrid() -> None:
-            mapped = mappings(batch=source())
+            mapped = mappings(in_0=source())
             outputs: dict[str, Any] = {}
             for s in steps:  # already topologically ordered
                 inputs = [outputs[d] for d in s.depends_on] or [mapped]
@@ -80,11 +91,11 @@ def compose_pipeline(job: IntegrationJob) -> Callable[[], None]:
 
         return hybrid
 
-    ordered_ops = [step_op(job, s) for s in steps]
-    sink = sink_op(job, 1, checks is not None)
+    ordered_ops = [_node(job, step_op(1, pool), f"step_{s.op_suffix}") for s in steps]
+    sink = _node(job, sink_op(1, checks is not None, pool), "sink")
 
     def linear() -> None:
-        batch = mappings(batch=source())
+        batch = mappings(in_0=source())
         for op in ordered_ops:
             batch = op(in_0=batch)
         sink(**sink_kwargs([batch]))

@@ -50,9 +50,7 @@ def test_rows_become_a_job_asset_and_check(db: psycopg.Connection[Any], database
     assert job.tags["integration/organization_id"] == ids["org"]
     assert job.tags["integration/pipeline_id"] == ids["pipeline"]
     assert {n.name for n in job.graph.nodes} == {
-        "people_warehouse__source", "people_warehouse__mappings", "people_warehouse__step_upper",
-        "people_warehouse__step_not_cy", "people_warehouse__step_batch", "people_warehouse__checks",
-        "people_warehouse__sink",
+        "source", "mappings", "step_upper", "step_not_cy", "step_batch", "checks", "sink",
     }
     repo = defs.get_repository_def()
     keys = repo.asset_graph.get_all_asset_keys()
@@ -68,7 +66,7 @@ def test_run_writes_target_rows_execution_and_checks(db: psycopg.Connection[Any]
     with dg.instance_for_test() as instance:
         result = defs.get_job_def("people_warehouse").execute_in_process(instance=instance)
         assert result.success
-        materializations = result.asset_materializations_for_node("people_warehouse__sink")
+        materializations = result.asset_materializations_for_node("sink")
         assert materializations[0].metadata["records_in"].value == 3
         assert materializations[0].metadata["records_out"].value == 2
         assert materializations[0].metadata["records_dropped"].value == 1
@@ -101,7 +99,7 @@ def test_translator_override_point(db: psycopg.Connection[Any], database_url: st
     _sample(db)
     defs = build_definitions(database_url, translator=_Renaming())
     job = defs.get_job_def("team_people_warehouse")
-    assert all(node.definition.tags.get("team") == "finance" for node in job.graph.nodes)
+    assert all(node.tags.get("team") == "finance" for node in job.graph.nodes)
 
 
 def test_schedule_rows_become_schedules_of_the_job(db: psycopg.Connection[Any], database_url: str) -> None:

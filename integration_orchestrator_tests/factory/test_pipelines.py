@@ -98,8 +98,8 @@ def test_parallel_fans_out_one_op_per_batch(db: psycopg.Connection[Any], databas
     _setup(db, steps, **pipeline)
     result = _run(database_url)
     mapped = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS" and "[" in (e.step_key or "")}
-    assert mapped == {f"people__step_{s}[batch_{i:06d}]" for s in ("name", "batch") for i in range(3)}
-    steps_table = result.asset_materializations_for_node("people__sink")[0].metadata["steps"].value
+    assert mapped == {f"step_{s}[batch_{i:06d}]" for s in ("name", "batch") for i in range(3)}
+    steps_table = result.asset_materializations_for_node("sink")[0].metadata["steps"].value
     assert "| name | 3 | 3 | 0 | 0 |" in steps_table  # statistics summed over the batches
 
 
@@ -113,7 +113,7 @@ def test_fail_fast_fails_the_run_and_writes_nothing(db: psycopg.Connection[Any],
     assert _rows(db) == []
     execution = db.execute("SELECT status, error_message FROM integration_executions").fetchone()
     assert execution is not None and execution["status"] == "failed"
-    assert "people__step_check" in execution["error_message"] and "bad id" in execution["error_message"]
+    assert execution["error_message"].startswith("step_check: Step `check`") and "bad id" in execution["error_message"]
 
 
 def test_continue_on_error_drops_and_counts(db: psycopg.Connection[Any], database_url: str) -> None:
@@ -145,8 +145,8 @@ def test_retry_strategy_retries_the_op_with_the_row_policy(db: psycopg.Connectio
     _setup(db, VALIDATE, strategy="retry",
            performance={"retry": {"max_retries": 2, "delay_seconds": 0, "backoff": "linear", "jitter": False}})
     defs = build_definitions(database_url)
-    op_def = defs.get_job_def("people").graph.node_named("people__step_check").definition
-    assert op_def.retry_policy == dg.RetryPolicy(max_retries=2, delay=0, backoff=dg.Backoff.LINEAR)
+    node = defs.get_job_def("people").graph.node_named("step_check")
+    assert node.retry_policy == dg.RetryPolicy(max_retries=2, delay=0, backoff=dg.Backoff.LINEAR)
     result = _run(database_url)
     assert not result.success
     retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
