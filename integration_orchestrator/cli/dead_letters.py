@@ -1,0 +1,56 @@
+"""``dead-letters list | replay``: inspect failed records, replay them through the current pipeline."""
+
+from __future__ import annotations
+
+import argparse
+
+import orjson
+
+from integration_orchestrator.db import connect, resolve_database_url
+from integration_orchestrator.factory.deadletters import list_dead_letters, replay_dead_letters
+from integration_orchestrator.factory.engines import default_engines
+from integration_orchestrator.factory.load import load_snapshot_from_url
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("dead-letters", help="records a pipeline sent to integration_dead_letters")
+    commands = parser.add_subparsers(dest="dead_letters_command", metavar="ACTION", required=True)
+    listing = commands.add_parser("list", help="list dead letters (pending by default)")
+    listing.add_argument("--status", default="pending", choices=["pending", "replayed", "discarded", "all"])
+    listing.add_argument("--config-id", default=None)
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(handler=_list)
+    replay = commands.add_parser(
+        "replay", help="re-run pending letters from their failed step through the current pipeline, write, mark replayed"
+    )
+    replay.add_argument("ids", nargs="*", metavar="ID", help="only these letters (default: every pending one)")
+    replay.add_argument("--config-id", default=None)
+    replay.set_defaults(handler=_replay)
+
+
+def _list(args: argparse.Namespace) -> int:
+    with connect(resolve_database_url(args.database_url), autocommit=True) as conn:
+        letters = list_dead_letters(conn, status=None if args.status == "all" else args.status,
+                                    config_id=args.config_id, limit=args.limit)
+    for letter in letters:
+        record = orjson.dumps(letter["record"], default=str).decode()
+        print(f"{letter['id']}  {letter['status']:<8} {letter['integration_name']} / {letter['pipeline_name'] or '-'}"
+              f" / step {letter['step_name'] or '-'}  replays={letter['replay_count']}\n"
+              f"    error: {letter['error_message'][:200]}\n    record: {record[:200]}")
+    print(f"{len(letters)} dead letter(s)")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    url = resolve_database_url(args.database_url)
+    snapshot = load_snapshot_from_url(url)
+    with connect(url) as conn:
+        report = replay_dead_letters(conn, snapshot, default_engines(), url, config_id=args.config_id,
+                                     letter_ids=args.ids)
+    for reason in report.skipped:
+        print(f"skipped: {reason}")
+    print(f"replayed {report.replayed}, failed again {report.failed_again}, "
+          f"audit execution(s): {', '.join(report.executions) or '-'}")
+    return 1 if report.failed_again or report.skipped else 0

@@ -1,0 +1,176 @@
+"""Dead letters: list them, replay them through the current pipeline.
+
+A replay takes the pending letters (locked ``FOR UPDATE SKIP LOCKED``, so two replays
+never take the same letter), runs each record from the step where it failed through the
+*current* definition of its pipeline (mappings first when it failed in the mappings),
+writes what passes to the target, and in the same transaction as the lock records one
+``integration_executions`` row for the replay (audit: ``tags.replay``, counts) and marks
+the letters ``replayed`` (``replay_execution_id`` set). Records that fail again stay
+``pending`` with the new error and ``replay_count`` + 1. The integration comes from a
+fresh snapshot (the same validation as the code location): an invalid pipeline is
+reported, not replayed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from integration_orchestrator.factory.engines import Engines
+from integration_orchestrator.factory.records import Snapshot
+from integration_orchestrator.factory.runtime import FailedRecord, apply_step
+from integration_orchestrator.factory.validate import IntegrationRecord, validate_snapshot
+
+__all__ = ["ReplayReport", "list_dead_letters", "replay_dead_letters"]
+
+Record = dict[str, Any]
+
+
+def list_dead_letters(
+    conn: psycopg.Connection[Any], *, status: str | None = "pending", config_id: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    return conn.execute(
+        """
+        SELECT d.id, d.created_at, d.status, d.step_name, d.error_message, d.replay_count, d.record,
+               c.integration_name, p.pipeline_name
+        FROM integration_dead_letters d
+        JOIN integration_configs c ON c.id = d.config_id
+        LEFT JOIN integration_pipeline_definitions p ON p.id = d.pipeline_id
+        WHERE (%(status)s::dead_letter_status IS NULL OR d.status = %(status)s::dead_letter_status)
+          AND (%(config)s::uuid IS NULL OR d.config_id = %(config)s::uuid)
+        ORDER BY d.created_at, d.id
+        LIMIT %(limit)s
+        """,
+        {"status": status, "config": config_id, "limit": limit},
+    ).fetchall()
+
+
+@dataclass
+class ReplayReport:
+    replayed: int = 0
+    failed_again: int = 0
+    skipped: list[str] = field(default_factory=list)  # why a group of letters was not replayed
+    executions: list[str] = field(default_factory=list)
+
+
+def _runner(record: IntegrationRecord, step_name: str | None, engines: Engines
+            ) -> Callable[[list[Record]], tuple[list[Record], list[FailedRecord]]]:
+    """Compile once: run records from ``step_name`` to the end of the current pipeline."""
+    steps = list(record.settings.steps) if record.settings else []
+    plan = None
+    if step_name in (None, "mappings", "source"):
+        if record.mappings:
+            plan = engines.compile_plan([m.row for m in record.mappings], direction="inbound",
+                                        timezone=record.config.timezone, transformations=record.transformation_rows())
+    else:
+        names = [s.name for s in steps]
+        if step_name not in names:
+            raise LookupError(f"step `{step_name}` is no longer in the pipeline")
+        steps = steps[names.index(step_name):]
+    compiled = [(step, engines.compile_transformation(step.transformation)) for step in steps]
+
+    def run(records: list[Record]) -> tuple[list[Record], list[FailedRecord]]:
+        failures: list[FailedRecord] = []
+        if plan is not None:
+            records, failures = engines.apply_plan(plan, records)
+        for step, transformation in compiled:
+            records, step_failures = apply_step(step.name, transformation.apply, records, step.when)
+            failures += step_failures
+        return records, failures
+
+    return run
+
+
+def _find(integrations: Sequence[IntegrationRecord], config_id: str, pipeline_id: str | None) -> IntegrationRecord | None:
+    for record in integrations:
+        if record.config.id == config_id and (record.pipeline.id if record.pipeline else None) == pipeline_id:
+            return record
+    return None
+
+
+def replay_dead_letters(
+    conn: psycopg.Connection[Any],
+    snapshot: Snapshot,
+    engines: Engines,
+    database_url: str,
+    *,
+    config_id: str | None = None,
+    letter_ids: Sequence[str] = (),
+) -> ReplayReport:
+    """Replay the pending letters (all, one config's, or the given ids); see the module doc."""
+    validated = validate_snapshot(snapshot, engines)
+    report = ReplayReport()
+    with conn.transaction():
+        letters = conn.execute(
+            """
+            SELECT id, config_id, pipeline_id, step_name, record, organization_id
+            FROM integration_dead_letters
+            WHERE status = 'pending'
+              AND (%(config)s::uuid IS NULL OR config_id = %(config)s::uuid)
+              AND (cardinality(%(ids)s::uuid[]) = 0 OR id = ANY(%(ids)s::uuid[]))
+            ORDER BY created_at, id
+            FOR UPDATE SKIP LOCKED
+            """,
+            {"config": config_id, "ids": list(letter_ids)},
+        ).fetchall()
+        groups: dict[tuple[str, str | None, str | None], list[dict[str, Any]]] = defaultdict(list)
+        for letter in letters:
+            pipeline = str(letter["pipeline_id"]) if letter["pipeline_id"] else None
+            groups[(str(letter["config_id"]), pipeline, letter["step_name"])].append(letter)
+        for (config, pipeline, step), group in groups.items():
+            integration = _find(validated.integrations, config, pipeline)
+            if integration is None:
+                report.skipped.append(f"{len(group)} letter(s) of integration {config} / pipeline {pipeline}: "
+                                      "not loadable now (inactive or invalid; see `validate`)")
+                continue
+            _replay_group(conn, integration, step, group, engines, database_url, report)
+    return report
+
+
+def _replay_group(conn: psycopg.Connection[Any], integration: IntegrationRecord, step: str | None,
+                  group: list[dict[str, Any]], engines: Engines, database_url: str, report: ReplayReport) -> None:
+    try:
+        run = _runner(integration, step, engines)
+    except LookupError as error:
+        report.skipped.append(f"{len(group)} letter(s) of `{integration.config.integration_name}`: {error}")
+        return
+    outputs: list[Record] = []
+    outcomes: list[str | None] = []  # per letter: None replayed, else the new error
+    for letter in group:  # one by one: every failure belongs to exactly one letter
+        output, failures = run([dict(letter["record"])])
+        outcomes.append(f"{failures[0].step}: {failures[0].message}" if failures else None)
+        if not failures:
+            outputs.extend(output)
+    written = engines.write_target(integration, database_url, outputs) if outputs else 0
+    failed = sum(1 for o in outcomes if o is not None)
+    execution = conn.execute(
+        """
+        INSERT INTO integration_executions (config_id, pipeline_id, dagster_job_name, status, started_at, finished_at,
+            records_in, records_out, records_failed, tags, organization_id)
+        VALUES (%s, %s, 'dead_letter_replay', 'succeeded', now(), now(), %s, %s, %s, %s, %s)
+        RETURNING id
+        """,
+        (integration.config.id, integration.pipeline.id if integration.pipeline else None, len(group), written,
+         failed, Jsonb({"replay": "true", "from_step": step or ""}), integration.config.organization_id),
+    ).fetchone()
+    assert execution is not None
+    report.executions.append(str(execution["id"]))
+    for letter, outcome in zip(group, outcomes, strict=True):
+        if outcome is None:
+            conn.execute(
+                "UPDATE integration_dead_letters SET status = 'replayed', replayed_at = now(),"
+                " replay_count = replay_count + 1, replay_execution_id = %s WHERE id = %s",
+                (execution["id"], letter["id"]),
+            )
+            report.replayed += 1
+        else:
+            conn.execute(
+                "UPDATE integration_dead_letters SET replay_count = replay_count + 1, error_message = %s WHERE id = %s",
+                (outcome, letter["id"]),
+            )
+            report.failed_again += 1

@@ -1,0 +1,76 @@
+"""dead-letters list | replay: audited, never duplicated, failures stay pending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import psycopg
+from psycopg.types.json import Jsonb
+
+from integration_orchestrator.factory import build_definitions
+from integration_orchestrator_tests.factory.rows import (
+    add_config,
+    add_mapping,
+    add_organization,
+    add_pipeline,
+    create_target_table,
+    jmespath_step,
+)
+
+PEOPLE = [{"p": {"id": i, "name": n}} for i, n in [(1, "a"), (2, "b"), (3, "c")]]
+
+
+def _dead_letter_run(db: psycopg.Connection[Any], database_url: str) -> str:
+    org = add_organization(db)
+    config = add_config(db, org, "People", PEOPLE)
+    add_mapping(db, org, config, "id", "p.id", "id", target_data_type="integer")
+    add_mapping(db, org, config, "name", "p.name", "name")
+    pipeline = add_pipeline(db, org, config, "people", [
+        jmespath_step("check", 1, "validate", "id != `1` && 'not yet' || null"),
+        jmespath_step("tag", 2, "enrich", "{tier: 'replayed-or-not'}"),
+    ], strategy="dead_letter")
+    create_target_table(db)
+    with dg.instance_for_test() as instance:
+        assert build_definitions(database_url).get_job_def("people").execute_in_process(instance=instance).success
+    assert db.execute("SELECT count(*) AS n FROM integration_dead_letters").fetchone() == {"n": 2}
+    return pipeline
+
+
+def _fix_pipeline(db: psycopg.Connection[Any], pipeline: str, expression: str) -> None:
+    steps = {"steps": [jmespath_step("check", 1, "validate", expression),
+                       jmespath_step("tag", 2, "enrich", "{tier: 'replayed'}")]}
+    db.execute("UPDATE integration_pipeline_definitions SET pipeline_steps = %s WHERE id = %s", (Jsonb(steps), pipeline))
+
+
+def test_list_shows_pending_letters(db: psycopg.Connection[Any], database_url: str, run_cli: Any) -> None:
+    _dead_letter_run(db, database_url)
+    done = run_cli("dead-letters", "list")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("pending") == 2 and "step check" in done.stdout and "not yet" in done.stdout
+    assert "2 dead letter(s)" in done.stdout
+
+
+def test_replay_through_the_current_pipeline_once(db: psycopg.Connection[Any], database_url: str, run_cli: Any) -> None:
+    pipeline = _dead_letter_run(db, database_url)
+    _fix_pipeline(db, pipeline, "id == `3` && 'still bad' || null")  # record 2 now passes, 3 still fails
+    done = run_cli("dead-letters", "replay")
+    assert done.returncode == 1, done.stderr  # one failed again
+    assert "replayed 1, failed again 1" in done.stdout
+    rows = db.execute("SELECT id, tier FROM people_out ORDER BY id, tier").fetchall()
+    assert rows == [{"id": 1, "tier": "replayed-or-not"}, {"id": 2, "tier": "replayed"}]
+    letters = {r["record"]["id"]: r for r in db.execute(
+        "SELECT record, status, replay_count, error_message, replay_execution_id FROM integration_dead_letters")}
+    assert letters[2]["status"] == "replayed" and letters[2]["replay_execution_id"] is not None
+    assert letters[3]["status"] == "pending" and letters[3]["replay_count"] == 1
+    assert "still bad" in letters[3]["error_message"]
+    audit = db.execute("SELECT dagster_job_name, records_in, records_out, records_failed, tags"
+                       " FROM integration_executions WHERE id = %s", (letters[2]["replay_execution_id"],)).fetchone()
+    assert audit == {"dagster_job_name": "dead_letter_replay", "records_in": 2, "records_out": 1, "records_failed": 1,
+                     "tags": {"replay": "true", "from_step": "check"}}
+    # a second replay never writes record 2 again
+    _fix_pipeline(db, pipeline, "null")
+    done = run_cli("dead-letters", "replay")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "replayed 1, failed again 0" in done.stdout
+    assert [r["id"] for r in db.execute("SELECT id FROM people_out ORDER BY id").fetchall()] == [1, 2, 3]
