@@ -7,7 +7,7 @@ database's server, embedded when nothing is set), fills it, and measures in one 
 
 * build: ``build_schedule_definitions`` over N rows (code-location load);
 * schedule tick: one due tick of each schedule (concurrency check against a Dagster
-  instance, last recorded tick, write-back row insert, run request with tags), against a
+  instance on dagster-postgres, as deployed, last recorded tick, write-back row insert, run request with tags), against a
   baseline of plain ``ScheduleDefinition`` ticks returning a RunRequest with no DB work;
 * event sensor: N pending events spread over event_based schedules, every sensor
   evaluated until all are consumed, against a baseline plain sensor returning the same
@@ -129,7 +129,11 @@ def main() -> None:
 
         schedules = [d for d in defs if isinstance(d, dg.ScheduleDefinition)]
         sensors = [d for d in defs if isinstance(d, dg.SensorDefinition) and d.name.endswith("_sensor")]
-        with dg.instance_for_test() as instance:
+        storage_db = f"{name}_dagster"
+        with connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{storage_db}"')
+        storage = {"storage": {"postgres": {"postgres_url": with_database(admin, storage_db)}}}
+        with dg.instance_for_test(overrides=storage) as instance:
             context = dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK)
             baseline = [
                 dg.ScheduleDefinition(name=f"plain_{i}", cron_schedule="0 * * * *", job_name="job",
@@ -167,6 +171,7 @@ def main() -> None:
     finally:
         with connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}_dagster" WITH (FORCE)')
 
 
 if __name__ == "__main__":

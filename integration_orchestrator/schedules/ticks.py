@@ -24,6 +24,8 @@ non-partitioned schedule after downtime, so the policy decides here:
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -36,6 +38,7 @@ from integration_orchestrator.schedules.runs import TAG_CONFIG_ID, run_key_for, 
 from integration_orchestrator.schedules.writeback import cached_connection, last_recorded_tick, record_tick, tick_transaction
 
 __all__ = [
+    "ACTIVE_RUNS_TTL",
     "LATE_AFTER",
     "MAX_CATCHUP",
     "MISSED_NOTE",
@@ -128,15 +131,37 @@ def plan_tick(
     return decisions
 
 
+#: how long one snapshot of the instance's in-progress runs answers concurrency checks
+ACTIVE_RUNS_TTL = dt.timedelta(seconds=1)
+#: the last instance asked (held, so its id cannot be reused), when, and its answer
+_active_cache: list[tuple[dg.DagsterInstance, float, dict[str, tuple[str, str]]]] = []
+_active_lock = threading.Lock()
+
+
+def _in_progress_by_config(instance: dg.DagsterInstance) -> dict[str, tuple[str, str]]:
+    found: dict[str, tuple[str, str]] = {}
+    for run_record in instance.get_run_records(filters=RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES)):
+        run = run_record.dagster_run
+        config_id = run.tags.get(TAG_CONFIG_ID)
+        if config_id:
+            found.setdefault(config_id, (run.run_id, run.status.value))
+    return found
+
+
 def active_run(instance: dg.DagsterInstance, config_id: str) -> tuple[str, str] | None:
-    """(run id, status) of a queued/starting/running run tagged with ``config_id``."""
-    records = instance.get_run_records(
-        filters=RunsFilter(tags={TAG_CONFIG_ID: config_id}, statuses=IN_PROGRESS_RUN_STATUSES), limit=1
-    )
-    if not records:
-        return None
-    run = records[0].dagster_run
-    return run.run_id, run.status.value
+    """(run id, status) of a queued/starting/running run tagged with ``config_id``.
+
+    The daemon evaluates thousands of schedules in one pass, so one query of the
+    instance's in-progress runs answers every check for :data:`ACTIVE_RUNS_TTL` (a
+    per-schedule tag query costs tens of milliseconds). A run requested in the same
+    pass is not seen either way: Dagster creates it after the evaluation.
+    """
+    now = time.monotonic()
+    with _active_lock:
+        if not _active_cache or _active_cache[0][0] is not instance or now - _active_cache[0][1] > ACTIVE_RUNS_TTL.total_seconds():
+            _active_cache[:] = [(instance, now, _in_progress_by_config(instance))]
+        answer = _active_cache[0][2]
+    return answer.get(config_id)
 
 
 def _now() -> dt.datetime:
