@@ -265,6 +265,10 @@ DECLARE
     v_state text;
     v_message text;
     v_constraint text;
+    v_override_keys text[] := ARRAY[
+        'source_path', 'target_path', 'mapping_type', 'source_data_type', 'target_data_type', 'is_required',
+        'default_value', 'transformation_rules', 'transformation', 'validation_rules', 'mapping_direction',
+        'error_handling', 'mapping_notes', 'is_active', 'disabled'];
 BEGIN
     IF p_template_id IS NULL THEN
         RAISE EXCEPTION 'create_integration_from_template: p_template_id must not be NULL'
@@ -297,6 +301,12 @@ BEGIN
         RAISE EXCEPTION 'In %, customizations: must be a JSON object, got %', v_label, jsonb_typeof(v_custom)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    SELECT string_agg(k, ', ' ORDER BY k) INTO v_bad
+    FROM jsonb_object_keys(v_custom) AS k WHERE k <> ALL (ARRAY['connection', 'mappings', 'description', 'timezone']);
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'In %, customizations: unknown key(s) % (allowed: connection, mappings, description, timezone)',
+            v_label, v_bad USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF v_custom ? 'connection' AND jsonb_typeof(v_custom -> 'connection') <> 'object' THEN
         RAISE EXCEPTION 'In %, customizations.connection: must be a JSON object, got %',
             v_label, jsonb_typeof(v_custom -> 'connection') USING ERRCODE = 'invalid_parameter_value';
@@ -316,6 +326,15 @@ BEGIN
         IF jsonb_typeof(v_item) <> 'object' AND v_item <> 'false'::jsonb THEN
             RAISE EXCEPTION 'In %, customizations.mappings.%: must be an object (partial mapping) or false, got %',
                 v_label, v_key, v_item USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF jsonb_typeof(v_item) = 'object' THEN
+            SELECT string_agg(k, ', ' ORDER BY k) INTO v_bad
+            FROM jsonb_object_keys(v_item) AS k WHERE k <> ALL (v_override_keys);
+            IF v_bad IS NOT NULL THEN
+                RAISE EXCEPTION 'In %, customizations.mappings.%: % cannot be overridden (allowed: %)',
+                    v_label, v_key, v_bad, array_to_string(v_override_keys, ', ')
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
         END IF;
     END LOOP;
 
