@@ -306,6 +306,7 @@ class _Compiler:
             target_keys=target.keys or (),
             target_path=row.target_path,
         )
+        step, inline = build_step(parts)
         return CompiledMapping(
             name=row.mapping_name,
             row_id=row.id,
@@ -313,7 +314,8 @@ class _Compiler:
             target_path=row.target_path,
             error_handling=row.error_handling,
             default=default,
-            step=build_step(parts),
+            step=step,
+            inline=inline,
             write=write,
             behaviours=(*behaviours, f"error policy {row.error_handling}"),
             tracer=tracer,

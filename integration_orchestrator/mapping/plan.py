@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from integration_orchestrator.mapping.codegen import generated_plan_function
 from integration_orchestrator.mapping.errors import FieldError, FieldFailure
+from integration_orchestrator.mapping.types import CoercionError
 
 __all__ = [
     "BatchResult",
@@ -63,6 +65,7 @@ class CompiledMapping:
     write: Callable[[dict[str, Any], Any], None]
     behaviours: tuple[str, ...] = ()
     tracer: set[str] | None = None
+    inline: Any = None  # codegen.InlineParts when the plan function may inline this mapping
 
 
 @dataclass(slots=True)
@@ -173,13 +176,31 @@ def _apply_policy(mapping: CompiledMapping, error: FieldError, result: RecordRes
     return "failed"
 
 
+_FAILURES = (FieldFailure, CoercionError, NestedFailure, NestedDrop)
+
+
+def _step_loop(steps: tuple[Step, ...]) -> Callable[[Any, dict[str, Any], list[tuple[int, str]] | None], None]:
+    """The plan function as a loop over the steps (traced plans, used by mapping tests)."""
+
+    def run(source: Any, out: dict[str, Any], events: list[tuple[int, str]] | None) -> None:
+        for index, step in enumerate(steps):
+            event = step(source, out)
+            if event is not None and events is not None:
+                events.append((index, event))
+
+    return run
+
+
 class MappingPlan:
     """The compiled mappings of one direction, applied to records in order."""
 
     def __init__(self, mappings: Iterable[CompiledMapping], *, direction: str = "inbound") -> None:
         self.mappings: tuple[CompiledMapping, ...] = tuple(mappings)
         self.direction = direction
-        self._steps = tuple(m.step for m in self.mappings)
+        traced = any(m.tracer is not None for m in self.mappings)
+        self._run: Any = None if traced else generated_plan_function(self.mappings)
+        if self._run is None:
+            self._run = _step_loop(tuple(m.step for m in self.mappings))
 
     @property
     def mapping_names(self) -> list[str]:
@@ -195,9 +216,8 @@ class MappingPlan:
         """Map one record. Never raises for bad data: errors are in the result."""
         out: dict[str, Any] = {}
         try:
-            for step in self._steps:
-                step(record, out)
-        except (FieldFailure, NestedFailure, NestedDrop):
+            self._run(record, out, None)
+        except _FAILURES:
             # Rare path: run again with per-mapping error handling (steps are pure).
             return run_mappings(self.mappings, record)
         return RecordResult(out)
@@ -210,17 +230,14 @@ class MappingPlan:
         events: list[tuple[int, str]] = []
         total = 0
         stopped_before = [0] * (len(mappings) + 1)
-        steps = self._steps
+        run = self._run
         for record in records:
             total += 1
             out: dict[str, Any] = {}
             try:
-                for index, step in enumerate(steps):
-                    event = step(record, out)
-                    if event is not None:
-                        events.append((index, event))
+                run(record, out, events)
                 result = RecordResult(out)
-            except (FieldFailure, NestedFailure, NestedDrop):
+            except _FAILURES:
                 events.clear()  # rare path: run again with per-mapping error handling
                 result = run_mappings(mappings, record, events)
             results.append(result)

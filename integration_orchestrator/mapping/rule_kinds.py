@@ -109,7 +109,20 @@ def build_lookup(rule: Mapping[str, Any], where: str, context: RuleContext, sour
             return default
         raise FieldFailure(f"no lookup entry for {key!r}", value)
 
-    return run
+    if tracer is not None:
+        return run
+
+    def fast(value: Any) -> Any:  # a string key found in the table: one dict lookup
+        if type(value) is str:
+            found = table.get(value, _NOT_FOUND)
+            if found is not _NOT_FOUND:
+                return found
+        return run(value)
+
+    return fast
+
+
+_NOT_FOUND = object()
 
 
 def build_template(rule: Mapping[str, Any], where: str, context: RuleContext, source_type: str | None) -> RuleFunction:
@@ -131,7 +144,17 @@ def build_template(rule: Mapping[str, Any], where: str, context: RuleContext, so
             raise RuleDefinitionError(f"{where}.template", f"placeholder {{{name}}}: {exc}") from None
         parts.append((literal, name, reader, spec or ""))
 
+    fast = _positional_template(parts)
+
     def run(value: Any) -> Any:
+        if fast is not None and type(value) is dict:
+            positional, names = fast
+            try:
+                items = [value[name] for name in names]
+            except KeyError:
+                items = None
+            if items is not None and all(type(item) is str for item in items):
+                return positional.format(*items)
         scope = value if isinstance(value, dict) else {"value": value}
         out: list[str] = []
         for literal, name, reader, spec in parts:
@@ -150,6 +173,22 @@ def build_template(rule: Mapping[str, Any], where: str, context: RuleContext, so
         return "".join(out)
 
     return run
+
+
+def _positional_template(parts: list[tuple[str, str | None, Any, str]]) -> tuple[str, list[str]] | None:
+    """For templates whose placeholders are plain field names without format spec:
+    the template with positional fields, and the names (string values only)."""
+    names: list[str] = []
+    text: list[str] = []
+    for literal, name, _reader, spec in parts:
+        text.append(literal.replace("{", "{{").replace("}", "}}"))
+        if name is None:
+            continue
+        if spec or not name.isidentifier():
+            return None
+        text.append(f"{{{len(names)}}}")
+        names.append(name)
+    return "".join(text), names
 
 
 def build_jmespath(rule: Mapping[str, Any], where: str, context: RuleContext, source_type: str | None) -> RuleFunction:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from integration_orchestrator.mapping.codegen import generated_field_step
+from integration_orchestrator.mapping.codegen import InlineParts, generated_field_step
 from integration_orchestrator.mapping.errors import FieldFailure
 from integration_orchestrator.mapping.paths import MISSING
 from integration_orchestrator.mapping.plan import CompiledMapping, NestedDrop, NestedFailure, run_mappings
@@ -134,16 +134,17 @@ def _absent_handler(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | N
     return absent
 
 
-def build_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]:
-    """The step closure for ``parts`` according to its mapping type."""
+def build_step(parts: StepParts) -> tuple[Callable[[Any, dict[str, Any]], str | None], InlineParts | None]:
+    """The step closure for ``parts`` according to its mapping type, and its inline
+    parts when the plan function may inline it (name-only field mapping, no tracer)."""
     if parts.mapping_type == "array":
-        return _array_step(parts)
+        return _array_step(parts), None
     if parts.mapping_type == "object" and parts.children is not None:
-        return _object_step(parts)
+        return _object_step(parts), None
     return _field_step(parts)
 
 
-def _field_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]:
+def _field_step(parts: StepParts) -> tuple[Callable[[Any, dict[str, Any]], str | None], InlineParts | None]:
     read, write, absent, tracer = parts.read, parts.write, _absent_handler(parts), parts.tracer
     before_functions = [f for f in (_source_check(parts), parts.pre, parts.rules) if f is not None]
     if tracer is not None:
@@ -153,7 +154,7 @@ def _field_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]
     post = parts.post
     names_only = all(isinstance(k, str) for k in (*(parts.source_keys or (0,)), *parts.target_keys))
     if parts.source_keys and parts.target_keys and names_only:
-        return generated_field_step(
+        inline = InlineParts(
             source_keys=parts.source_keys,  # type: ignore[arg-type]
             target_keys=parts.target_keys,  # type: ignore[arg-type]
             target_path=parts.target_path,
@@ -161,8 +162,9 @@ def _field_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]
             before=before,
             coerce=coerce,
             post=post,
-            tracer=tracer,
+            write=write,
         )
+        return generated_field_step(inline, tracer), inline if tracer is None else None
     if before is None and coerce is None and post is None:
 
         def copy_step(source: Any, out: dict[str, Any]) -> str | None:
@@ -172,7 +174,7 @@ def _field_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]
             write(out, value)
             return None
 
-        return copy_step
+        return copy_step, None
 
     def step(source: Any, out: dict[str, Any]) -> str | None:
         value = read(source)
@@ -192,7 +194,7 @@ def _field_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]
             raise
         return None
 
-    return step
+    return step, None
 
 
 def _mark(tracer: set[str], name: str) -> ValueFunction:
@@ -248,6 +250,7 @@ def _array_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]
     whole_check = parts.source_check if parts.source_type == "array" else None
     pre, post = parts.pre, parts.post
     coerce_whole = parts.target_type == "array"
+    child_steps = tuple(child.step for child in children) if children is not None else None
 
     def step(source: Any, out: dict[str, Any]) -> str | None:
         value = read(source)
@@ -259,13 +262,35 @@ def _array_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]
             raise FieldFailure(f"an array mapping needs an array, got {type_name(value)}", value)
         if pre is not None:
             value = pre(value)
-        mapped = _map_elements(value, element_fn, children, parts.source_path)
+        mapped = None
+        if element_fn is None and child_steps is not None:
+            mapped = _map_objects_fast(value, child_steps)
+        if mapped is None:
+            mapped = _map_elements(value, element_fn, children, parts.source_path)
         if coerce_whole and not isinstance(mapped, list):  # pragma: no cover - always a list
             raise FieldFailure("array expected", mapped)
         write(out, post(mapped) if post is not None else mapped)
         return None
 
     return step
+
+
+def _map_objects_fast(values: list[Any], steps: tuple[Any, ...]) -> list[Any] | None:
+    """Every element an object and every child step succeeding: the mapped list.
+    Otherwise ``None`` and :func:`_map_elements` does the work with error handling."""
+    mapped: list[Any] = []
+    append = mapped.append
+    try:
+        for item in values:
+            if type(item) is not dict:
+                return None
+            out: dict[str, Any] = {}
+            for step in steps:
+                step(item, out)
+            append(out)
+    except (FieldFailure, NestedFailure, NestedDrop):
+        return None
+    return mapped
 
 
 def _map_elements(

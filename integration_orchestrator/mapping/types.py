@@ -160,9 +160,16 @@ def to_integer(value: Any) -> int:
     return int(number)
 
 
+_BOOLEANS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+
+
 def to_boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
+    if type(value) is str:
+        exact = _BOOLEANS.get(value)
+        if exact is not None:
+            return exact
     if isinstance(value, str):
         text = value.strip().lower()
         if text in _TRUE:
@@ -248,9 +255,9 @@ def coercer(data_type: str | None, tz: dt.tzinfo = dt.timezone.utc) -> Callable[
     if not data_type:
         return None
     if data_type == "date":
-        return lambda value: parse_date(value).isoformat()
+        return _date_coercer
     if data_type == "datetime":
-        return lambda value: parse_datetime(value, tz).isoformat()
+        return _datetime_coercer(tz)
     simple: dict[str, Callable[[Any], Any]] = {
         "array": _to_array,
         "boolean": to_boolean,
@@ -263,6 +270,29 @@ def coercer(data_type: str | None, tz: dt.tzinfo = dt.timezone.utc) -> Callable[
     if data_type not in simple:
         raise ValueError(f"unknown data type {data_type!r} (expected one of {', '.join(DATA_TYPES)})")
     return simple[data_type]
+
+
+def _date_coercer(value: Any) -> str:
+    if type(value) is str and len(value) == 10:
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass  # the general path below says why
+    return parse_date(value).isoformat()
+
+
+def _datetime_coercer(tz: dt.tzinfo) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if type(value) is str:
+            try:
+                moment = dt.datetime.fromisoformat(value)
+            except ValueError:
+                moment = None  # the general path below says why
+            if moment is not None:
+                return (moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)).isoformat()
+        return parse_datetime(value, tz).isoformat()
+
+    return convert
 
 
 def _is_integer(value: Any) -> bool:

@@ -27,6 +27,8 @@ GOOD = [
     ("lookup default", {**LOOKUP, "default": "unknown"}, "Z", "unknown"),
     ("template object", {"type": "template", "template": "{first} {last}"}, {"first": "Ada", "last": "Lovelace"}, "Ada Lovelace"),
     ("template nested", {"type": "template", "template": "{name.first}-{ids[1]}"}, {"name": {"first": "A"}, "ids": [1, 2]}, "A-2"),
+    ("template braces", {"type": "template", "template": "{{{first}}}"}, {"first": "Ada"}, "{Ada}"),
+    ("template non-string field", {"type": "template", "template": "{n}-{b}"}, {"n": 1.5, "b": True}, "1.5-true"),
     ("template value", {"type": "template", "template": "#{value}"}, 7, "#7"),
     ("template spec", {"type": "template", "template": "{value:>4}"}, "ab", "  ab"),
     ("template null renders empty", {"type": "template", "template": "{a}|{b}"}, {"a": None, "b": 1}, "|1"),
