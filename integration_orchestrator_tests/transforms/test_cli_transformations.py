@@ -7,7 +7,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from integration_orchestrator.transforms import load_transformation_rows
+from integration_orchestrator.cli import main
+from integration_orchestrator.transforms import load_transformation_rows, shutdown_pool
 
 GOOD_CASES = {
     "cases": [
@@ -65,26 +66,36 @@ def test_all_transformations_with_cases(db: Any, run_cli: Any) -> None:
     assert "5 passed, 1 failed, 0 invalid transformation(s)" in out
 
 
-def test_one_transformation_by_id_and_organization_filter(db: Any, run_cli: Any) -> None:
+def _cli(database_url: str, capsys: Any, *args: str) -> tuple[int, str]:
+    """The same entry point in process (the subprocess path is covered above)."""
+    try:
+        code = main(["--database-url", database_url, "transformations", "test", *args])
+    finally:
+        shutdown_pool()
+    return code, capsys.readouterr().out
+
+
+def test_one_transformation_by_id_and_organization_filter(db: Any, database_url: str, capsys: Any) -> None:
     ids = _seed(db)
-    one = run_cli("transformations", "test", str(ids["upper"]))
-    assert one.returncode == 0, one.stdout + one.stderr
-    assert "3 passed, 0 failed" in one.stdout
-    org = run_cli("transformations", "test", "--organization-id", str(ids["org"]))
-    assert org.returncode == 0, org.stdout + org.stderr
-    assert "wrong_total" not in org.stdout
+    code, out = _cli(database_url, capsys, str(ids["upper"]))
+    assert code == 0, out
+    assert "3 passed, 0 failed" in out
+    code, out = _cli(database_url, capsys, "--organization-id", str(ids["org"]))
+    assert code == 0, out
+    assert "wrong_total" not in out
+    assert "adult kept: ok" in out
 
 
-def test_invalid_row_and_unknown_id_are_bad_input(db: Any, run_cli: Any) -> None:
+def test_invalid_row_and_unknown_id_are_bad_input(db: Any, database_url: str, capsys: Any) -> None:
     org = _org(db, "initech")
     bad = _insert(db, org, "broken", "jmespath", "map", {"expression": "foo[?"}, {"cases": [{"name": "x", "input": {}, "expected": {}}]})
-    result = run_cli("transformations", "test", str(bad))
-    assert result.returncode == 2
-    assert f"ERROR broken ({bad}): In transformation `broken` (id {bad}), field `transformation_logic.expression`: invalid JMESPath" in result.stdout
-    missing = run_cli("transformations", "test", str(uuid.uuid4()))
-    assert missing.returncode == 2
-    assert "no transformation with id" in missing.stdout
-    assert run_cli("transformations", "test", "not-a-uuid").returncode == 2
+    code, out = _cli(database_url, capsys, str(bad))
+    assert code == 2
+    assert f"ERROR broken ({bad}): In transformation `broken` (id {bad}), field `transformation_logic.expression`: invalid JMESPath" in out
+    code, out = _cli(database_url, capsys, str(uuid.uuid4()))
+    assert code == 2
+    assert "no transformation with id" in out
+    assert _cli(database_url, capsys, "not-a-uuid")[0] == 2
 
 
 def test_load_transformation_rows(db: Any) -> None:
