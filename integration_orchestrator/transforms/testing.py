@@ -47,7 +47,7 @@ def parse_cases(compiled: CompiledTransformation) -> list[Mapping[str, Any]]:
     return cases
 
 
-def _actual(compiled: CompiledTransformation, single: bool, expected: Any, records: list[dict[str, Any]], outcome: Any) -> Any:
+def _actual(compiled: CompiledTransformation, single: bool, expected: Any, outcome: Any) -> Any:
     kind = compiled.row.transformation_type
     if single and isinstance(expected, bool) and kind in ("filter", "validate"):
         return bool(outcome.records)
@@ -73,10 +73,9 @@ def _run_case(compiled: CompiledTransformation, index: int, case: Mapping[str, A
         ok = any(str(expected["error"]) in m for m in messages)
         detail = f"errors {messages!r}" if messages else "no error"
         return CaseResult(name, ok, "failed as expected" if ok else f"expected an error containing {expected['error']!r}, got {detail}", messages)
-    allowed_failures = compiled.row.transformation_type in ("validate",) or compiled.row.transformation_type == "filter"
-    if outcome.errors and not allowed_failures:
+    if outcome.errors and compiled.row.transformation_type != "validate":
         return CaseResult(name, False, f"record error: {outcome.errors[0].message}", [e.message for e in outcome.errors])
-    actual = _actual(compiled, single, expected, records, outcome)
+    actual = _actual(compiled, single, expected, outcome)
     if actual == expected:
         return CaseResult(name, True, "ok", actual)
     return CaseResult(name, False, f"expected {expected!r}, got {actual!r}", actual)
