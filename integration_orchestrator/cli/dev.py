@@ -1,0 +1,89 @@
+"""``dev``: the Dagster UI and daemon on the integration rows, with the embedded database.
+
+Resolves the platform database (``$INTEGRATION_ORCHESTRATOR_DATABASE_URL`` or the
+embedded server, started here and kept up while ``dev`` runs), applies pending
+migrations, puts Dagster's own storage in a sibling database of the same server, writes
+a ``DAGSTER_HOME`` (``dagster.yaml`` + ``workspace.yaml``) under
+``.integration_orchestrator/dagster_home`` and runs ``dagster dev`` (webserver + daemon).
+Change rows, then press "Reload" in the UI or run ``integration-orchestrator reload``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from integration_orchestrator.db import dagster_storage_url, resolve_database_url, upgrade
+from integration_orchestrator.db.embedded import default_home
+from integration_orchestrator.db.urls import mask_url
+
+__all__ = ["DAGSTER_YAML", "WORKSPACE_YAML", "prepare_dagster_home", "register"]
+
+#: used when the repository's dagster.yaml is not next to the package (installed wheel)
+DAGSTER_YAML = """storage:
+  postgres:
+    postgres_url:
+      env: INTEGRATION_ORCHESTRATOR_DAGSTER_STORAGE_URL
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  poll_interval_seconds: 30
+run_retries:
+  enabled: true
+  max_retries: 0
+  retry_on_asset_or_op_failure: false
+concurrency:
+  runs:
+    max_concurrent_runs: 10
+telemetry:
+  enabled: false
+"""
+WORKSPACE_YAML = """load_from:
+  - python_module:
+      module_name: integration_orchestrator.definitions
+      attribute: defs
+      location_name: integration_orchestrator
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("dev", help="Dagster UI + daemon on the integration rows (embedded database)")
+    parser.add_argument("--port", default="3000", help="webserver port (default 3000)")
+    parser.add_argument("--host", default="127.0.0.1", help="webserver host (default 127.0.0.1)")
+    parser.set_defaults(handler=_dev)
+
+
+def prepare_dagster_home(home: Path) -> Path:
+    """Write ``dagster.yaml`` and ``workspace.yaml`` into ``home``; return the workspace file."""
+    home.mkdir(parents=True, exist_ok=True)
+    shipped = Path(__file__).resolve().parents[2] / "dagster.yaml"
+    (home / "dagster.yaml").write_text(shipped.read_text() if shipped.exists() else DAGSTER_YAML)
+    workspace = home / "workspace.yaml"
+    workspace.write_text(WORKSPACE_YAML)
+    return workspace
+
+
+def _dev(args: argparse.Namespace) -> int:
+    app_url = resolve_database_url(args.database_url)
+    upgrade(app_url)
+    storage_url = dagster_storage_url(app_url)
+    home = default_home() / "dagster_home"
+    workspace = prepare_dagster_home(home)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "INTEGRATION_ORCHESTRATOR_DATABASE_URL": app_url,
+        "INTEGRATION_ORCHESTRATOR_DAGSTER_STORAGE_URL": storage_url,
+    }
+    print(f"platform database: {mask_url(app_url)}\ndagster storage:   {mask_url(storage_url)}\n"
+          f"DAGSTER_HOME:      {home}\nUI:                http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(workspace),
+               "-h", args.host, "-p", str(args.port)]
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
