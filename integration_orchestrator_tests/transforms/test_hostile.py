@@ -3,6 +3,7 @@ clear error naming the transformation, and the pool keeps working afterwards."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -68,6 +69,12 @@ HOSTILE: list[tuple[str, str, str, dict[str, Any], Any]] = [
     ("py-escape-socket", "python", "map",
      py("imp = [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == 'BuiltinImporter'][0]\n"
         "return {'s': str(imp.load_module('_socket').socket())}"), "PermissionError"),
+    ("py-escape-kill-parent", "python", "map", py(f"g = {_ESCAPE_OS}\ng['kill'](g['getppid'](), 9)"), "PermissionError"),
+    ("py-escape-ctypes-prlimit-parent", "python", "map",
+     py(f"g = {_ESCAPE_OS}\nct = g['sys'].modules['ctypes']\nlibc = ct.CDLL(None, use_errno=True)\n"
+        "lim = (ct.c_ulong * 2)(1, 1)\n"
+        "if libc.syscall(302, g['getppid'](), 7, ct.byref(lim), None) != 0:\n"
+        "    raise PermissionError(ct.get_errno(), 'prlimit64 refused')\nreturn {'changed': True}"), "PermissionError"),
     ("py-threads", "python", "map", py("import threading\nreturn r"), "import of 'threading' is not allowed"),
     ("py-infinite-loop", "python", "map", py("while True:\n    pass"), STOPPED),
     ("py-catastrophic-regex", "python", "map", py("return {'m': bool(re.match('(a+)+$', r['s']))}", "import re\n"), STOPPED),
@@ -148,6 +155,12 @@ def test_worker_environment_is_empty(compile_row: Any, monkeypatch: pytest.Monke
     assert outcome.errors == []
     assert "IO_TEST_SECRET" not in outcome.records[0]["keys"]
     assert set(outcome.records[0]["keys"]) <= {"LC_CTYPE"}  # set by CPython's locale coercion
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="privileges are dropped only when started as root")
+def test_workers_started_as_root_run_as_nobody(compile_row: Any) -> None:
+    outcome = compile_row("python", "map", py(f"g = {_ESCAPE_OS}\nreturn {{'uid': g['getuid'](), 'gid': g['getgid']()}}")).apply([RECORD])
+    assert outcome.records == [{"uid": 65534, "gid": 65534}]
 
 
 def test_python_workers_are_not_shared_between_transformations(compile_row: Any) -> None:

@@ -13,6 +13,7 @@ __all__ = [
     "SandboxSettings",
     "allow_without_seccomp",
     "apply_limits",
+    "drop_privileges",
     "set_cpu_budget",
 ]
 
@@ -63,6 +64,19 @@ def apply_limits(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_HARD_LIMIT, CPU_HARD_LIMIT))
+
+
+NOBODY = 65534
+
+
+def drop_privileges() -> int:
+    """As root, become ``nobody`` (after the hard limits are set, so they cannot be raised)."""
+    if os.getuid() != 0:
+        return os.getuid()
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+    return os.getuid()
 
 
 def set_cpu_budget(seconds: float) -> None:

@@ -4,11 +4,13 @@ Only the system calls an interpreter needs to compute on memory are allowed: rea
 and writing the already-open pipes, memory management, threads (``clone`` with
 ``CLONE_THREAD`` only), clocks, signals to itself. Everything else (``open``/``openat``,
 ``socket``, ``connect``, ``execve``, ``fork``, ``ptrace``, ``kill``...) fails with ``EPERM``.
+``prlimit64`` and ``tgkill`` are allowed on this process only (pid 0 / its own pid).
 """
 
 from __future__ import annotations
 
 import errno
+import os
 
 __all__ = ["ALLOWED_SYSCALLS", "install_filter", "seccomp_available"]
 
@@ -16,9 +18,9 @@ ALLOWED_SYSCALLS = (
     "brk", "clock_getres", "clock_gettime", "clock_nanosleep", "close", "exit", "exit_group",
     "fcntl", "fstat", "futex", "getcwd", "getegid", "geteuid", "getgid", "getpid", "getppid", "getrandom",
     "getrlimit", "getrusage", "gettid", "gettimeofday", "getuid", "lseek", "madvise", "membarrier",
-    "mmap", "mprotect", "mremap", "munmap", "nanosleep", "poll", "ppoll", "prlimit64", "pselect6",
+    "mmap", "mprotect", "mremap", "munmap", "nanosleep", "poll", "ppoll", "pselect6",
     "read", "readv", "rseq", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_getaffinity",
-    "sched_yield", "select", "set_robust_list", "sigaltstack", "sysinfo", "tgkill", "time", "uname",
+    "sched_yield", "select", "set_robust_list", "sigaltstack", "sysinfo", "time", "uname",
     "write", "writev",
 )
 _CLONE_THREAD = 0x00010000
@@ -45,6 +47,8 @@ def install_filter() -> None:
         except Exception:  # noqa: BLE001, S112 - a syscall this architecture does not have
             continue
     flt.add_rule(seccomp.ALLOW, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, _CLONE_THREAD))
+    flt.add_rule(seccomp.ALLOW, "prlimit64", seccomp.Arg(0, seccomp.EQ, 0))
+    flt.add_rule(seccomp.ALLOW, "tgkill", seccomp.Arg(0, seccomp.EQ, os.getpid()))
     # glibc falls back from clone3 to clone only on ENOSYS; clone3 flags cannot be filtered.
     flt.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     # fstat() is newfstatat(fd, "", AT_EMPTY_PATH): allowed; stat() of a path is not.

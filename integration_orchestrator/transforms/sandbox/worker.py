@@ -162,14 +162,15 @@ def main(argv: list[str]) -> int:
     sys.setrecursionlimit(2000)
 
     from integration_orchestrator.transforms.sandbox.codec import FrameError, decode, encode, read_frame_blocking
-    from integration_orchestrator.transforms.sandbox.limits import apply_limits
+    from integration_orchestrator.transforms.sandbox.limits import apply_limits, drop_privileges
 
     profile = str(config.get("profile", "light"))
     server = _Server(profile)
     _warm_up(profile)
     apply_limits(int(config.get("memory_bytes", 1 << 30)))
+    uid = drop_privileges()
     seccomp, reason = _install_seccomp(bool(config.get("seccomp", True)))
-    _respond(proto_out, {"hello": True, "pid": os.getpid(), "seccomp": seccomp, "reason": reason})
+    _respond(proto_out, {"hello": True, "pid": os.getpid(), "uid": uid, "seccomp": seccomp, "reason": reason})
     while True:
         try:
             request = decode(read_frame_blocking(proto_in))
