@@ -206,3 +206,15 @@ def test_ids_default_to_gen_random_uuid_and_uuid_generate_v4_exists(sdb: Conn) -
     assert rows and all(r["column_default"] == "gen_random_uuid()" for r in rows)
     value = sdb.execute("SELECT uuid_generate_v4() AS u").fetchone()["u"]
     assert isinstance(value, uuid.UUID) and value.version == 4
+
+
+def test_organization_id_defaults_to_the_sessions_organization(sdb: Conn) -> None:
+    rows = sdb.execute(
+        "SELECT table_name, column_default, is_nullable FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND column_name = 'organization_id'"
+    ).fetchall()
+    found = {r["table_name"]: (r["column_default"], r["is_nullable"]) for r in rows}
+    # history rows take the organization of the changed row (trigger); templates may be system-wide
+    assert found.pop("integration_config_history") == (None, "NO")
+    assert found.pop("integration_templates") == ("current_organization_id()", "YES")
+    assert set(found.values()) == {("current_organization_id()", "NO")}
