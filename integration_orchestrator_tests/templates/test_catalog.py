@@ -53,6 +53,7 @@ def test_builtin_connection_never_holds_inline_secrets(path: Path) -> None:
 
 PAGINATION = {
     "okta_users": "link_header",
+    "okta_group_membership_events": "link_header",
     "jira_risk_register": "offset",
     "gcp_scc_findings": "cursor",
     "github_org_members": "link_header",
