@@ -68,6 +68,11 @@ def load_engines(*, refresh: bool = False) -> dict[str, Engine]:
 def register_engine(engine: Engine | type[Engine], *, replace: bool = False) -> Engine:
     """Add an engine at run time; ``replace`` allows overriding an existing language."""
     instance = _instantiate(engine, repr(engine))
+    if instance.sandboxed:
+        raise ValueError(
+            f"engine {instance.language!r} is sandboxed: sandbox workers load engines from the "
+            f"{ENTRY_POINT_GROUP!r} entry point group, so install it as an entry point instead"
+        )
     load_engines()
     with _lock:
         if instance.language in _engines and not replace:

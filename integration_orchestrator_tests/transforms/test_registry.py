@@ -103,5 +103,14 @@ def test_register_engine_at_run_time() -> None:
     assert "doubler" not in available_languages()
 
 
+def test_sandboxed_engines_must_come_from_an_entry_point() -> None:
+    class Sandboxed(_Doubler):
+        language = "sandboxed_doubler"
+        sandboxed = True
+
+    with pytest.raises(ValueError, match="install it as an entry point"):
+        register_engine(Sandboxed)
+
+
 def test_builtin_languages_are_registered() -> None:
     assert {"javascript", "jmespath", "jsonpath", "python", "sql"} <= set(available_languages())

@@ -297,9 +297,19 @@ def shutdown_pool() -> None:
 
 
 def _after_fork_in_child() -> None:
+    """Forget the parent's workers; close our copies of their pipes so they still see EOF."""
     global _pool, _pool_lock
     _pool_lock = threading.Lock()
-    _pool = None
+    inherited, _pool = _pool, None
+    if inherited is None:
+        return
+    for worker in inherited._workers:
+        for stream in (worker.proc.stdin, worker.proc.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
