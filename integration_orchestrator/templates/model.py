@@ -53,6 +53,9 @@ DOCUMENT_FIELDS = (
 )
 
 
+_RATE_KEYS = ("requests_per_second", "requests_per_minute")
+
+
 class TemplateError(RowError):
     """A template file (or template row) is invalid: names the file and the field."""
 
@@ -213,6 +216,15 @@ def _json_type(value: Any) -> str:
 
 
 def _check_consistency(data: dict[str, Any], source: str) -> None:
+    if data["connection_template"]["source"].get("type") == "http":
+        limits = data["rate_limits"]
+        if not any(isinstance(limits.get(k), int | float) and limits[k] > 0 for k in _RATE_KEYS):
+            raise TemplateError(
+                source,
+                "an http template must state the vendor's rate limit as `requests_per_second` or "
+                "`requests_per_minute` (the http source falls back to it)",
+                field="rate_limits",
+            )
     mappings = data["mapping_templates"]["mappings"]
     seen: set[str] = set()
     for index, mapping in enumerate(mappings):

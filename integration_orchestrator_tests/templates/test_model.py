@@ -63,6 +63,9 @@ BAD_FILES = [
     ("target outside target_schema", _set(["mapping_templates", "mappings", 1, "target_path"], "person.name"), "mapping_templates.mappings[1].target_path", "does not declare"),
     ("mapping without test", _delete(["test_suite", "tests", 1]), "test_suite.tests", "without any test: name"),
     ("no source in connection", _delete(["connection_template", "source"]), "connection_template.source", "missing"),
+    ("http without rate limit",
+     lambda d: d.update(rate_limits={"note": "unknown"}, connection_template={"source": {"type": "http", "url": "https://x"}}),
+     "rate_limits", "must state the vendor's rate limit"),
 ]
 
 
