@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +84,14 @@ def _dev(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(workspace),
                "-h", args.host, "-p", str(args.port)]
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 0
+    child = subprocess.Popen(command, env=env)
+
+    def stop(signum: int, _frame: object) -> None:  # forward, then wait for a clean shutdown
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue  # the child got the same Ctrl-C; wait for it to finish

@@ -73,9 +73,10 @@ def test_dev_serves_the_rows_and_reload_picks_up_changes(
     finally:
         os.killpg(dev.pid, signal.SIGTERM)
         try:
-            dev.wait(timeout=60)
+            dev.wait(timeout=180)  # `dev` waits for `dagster dev` to shut down
         except subprocess.TimeoutExpired:
             os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait(timeout=60)
         with connect(pg_admin_url, autocommit=True) as admin:
             name = database_name(database_url) + "_dagster"
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
