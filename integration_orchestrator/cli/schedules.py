@@ -18,6 +18,7 @@ from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.errors import RowError
 from integration_orchestrator.schedules.cron import fire_times, trigger_for
 from integration_orchestrator.schedules.records import ScheduleRecord
+from integration_orchestrator.schedules.runs import run_tags_for
 
 __all__ = ["PreviewLine", "preview_lines", "register"]
 
@@ -99,6 +100,9 @@ def _preview(args: argparse.Namespace) -> int:
     if trigger is None:
         how = "once per matching event" if record.schedule_type == "event_based" else "only when launched by hand"
         print(f"No run times: a {record.schedule_type} schedule runs {how}.")
+        if record.schedule_type == "manual":
+            tags = json.dumps(run_tags_for(record), sort_keys=True)
+            print(f"Launch it from the UI or `dagster job launch ... --tags '{tags}'` (the row's parameters and limits).")
         return 0
     crons = trigger.dagster_cron if isinstance(trigger.dagster_cron, list) else [trigger.dagster_cron]
     print(f"Dagster cron: {' | '.join(crons)} ({trigger.execution_timezone})"

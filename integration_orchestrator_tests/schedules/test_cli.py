@@ -69,10 +69,15 @@ def test_preview_equals_what_the_dagster_schedule_fires(db: Any, database_url: s
 def test_preview_event_and_manual_have_no_times(db: Any, run_cli: Any) -> None:
     org = insert_org(db)
     config = insert_config(db, org)
-    row = insert_schedule(db, org, config, schedule_name="By hand", schedule_type="manual", cron_expression=None)
+    row = insert_schedule(db, org, config, schedule_name="By hand", schedule_type="manual", cron_expression=None,
+                          execution_parameters={"full": True})
     result = run_cli("schedules", "preview", str(row["id"]))
     assert result.returncode == 0
     assert "No run times: a manual schedule runs only when launched by hand." in result.stdout
+    tags = json.loads(result.stdout.split("--tags '")[1].split("'")[0])
+    assert tags["integration/schedule_id"] == str(row["id"])
+    assert json.loads(tags["integration/execution_parameters"]) == {"full": True}
+    assert tags["dagster/max_runtime"] == "300"
 
 
 def test_preview_bad_input_exit_2(db: Any, run_cli: Any) -> None:

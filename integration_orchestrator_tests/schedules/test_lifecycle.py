@@ -171,3 +171,22 @@ def test_webhook_notifier_is_registered_as_entry_point(monkeypatch: pytest.Monke
     monkeypatch.setenv(WEBHOOK_URL_ENV, "http://127.0.0.1:9/x")
     [hook] = [n for n in load_notifiers() if isinstance(n, WebhookNotifier)]
     assert hook.url == "http://127.0.0.1:9/x" and hook.channel == "webhook"
+
+
+def test_run_start_moves_last_run_time_and_database_next_run_matches_dagster(
+    db: Any, database_url: str, instance: dg.DagsterInstance
+) -> None:
+    """An interval that does not divide an hour: after the run starts, the trigger's
+    next_run_time is the next instant the Dagster schedule fires."""
+    from integration_orchestrator.schedules.cron import fire_times
+    from integration_orchestrator.schedules.records import ScheduleRecord
+
+    record, _org, _row_id, _result = _scheduled_run(
+        db, database_url, instance, ok_job, schedule_type="interval", cron_expression=None, interval_minutes=47
+    )
+    with connect(database_url) as conn:
+        evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=lambda: [])
+    row = db.execute("SELECT *, now() AS db_now FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
+    assert row["last_run_time"] == dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
+    reloaded = ScheduleRecord.from_row(row)  # the code location reloads with the new last_run_time
+    assert row["next_run_time"] == next(fire_times(reloaded, row["updated_at"]))
