@@ -9,6 +9,7 @@ import psycopg
 
 from integration_orchestrator.factory import IntegrationTranslator, build_definitions
 from integration_orchestrator.factory.health import HEALTH_ASSET_KEY
+from integration_orchestrator.factory.run import run_integration_job
 from integration_orchestrator_tests.factory.rows import (
     add_config,
     add_mapping,
@@ -113,3 +114,35 @@ def test_schedule_rows_become_schedules_of_the_job(db: psycopg.Connection[Any], 
     schedule = defs.get_schedule_def("nightly_people_schedule")
     assert schedule.job_name == "people_warehouse"
     assert schedule.execution_timezone == "Europe/Berlin"
+
+
+def test_failing_required_mapping_check_blocks_the_write(db: psycopg.Connection[Any], database_url: str) -> None:
+    ids = _sample(db)
+    add_mapping_test(db, ids["org"], ids["mapping"], "wrong on purpose", {"person": {"id": 7}}, {"id": 8})
+    summary = run_integration_job("people_warehouse", database_url=database_url)
+    assert not summary.success
+    assert summary.checks == {"mapping_person_id": False}
+    assert summary.execution is not None and summary.execution["status"] == "failed"
+    assert "blocking mapping check failed" in (summary.error or "")
+    assert db.execute("SELECT count(*) AS n FROM people_out").fetchone() == {"n": 0}
+    statuses = sorted(r["test_status"] for r in db.execute("SELECT test_status FROM integration_mapping_tests"))
+    assert statuses == ["failed", "passed"]
+
+
+def test_run_integration_job_summary(db: psycopg.Connection[Any], database_url: str) -> None:
+    _sample(db)
+    summary = run_integration_job("people_warehouse", database_url=database_url)
+    assert summary.success and summary.checks == {"mapping_person_id": True}
+    assert summary.execution is not None
+    assert (summary.execution["status"], summary.execution["records_out"]) == ("succeeded", 2)
+    assert summary.lines()[1].endswith("records in 3, out 2, failed 0")
+
+
+def test_organization_scoped_definitions(db: psycopg.Connection[Any], database_url: str) -> None:
+    ids = _sample(db)
+    other = add_organization(db, "Other Org")
+    add_pipeline(db, other, add_config(db, other, "Other Sync"), "other pipeline", [jmespath_step("a", 1, "map", "@")])
+    assert {j.name for j in build_definitions(database_url).jobs} >= {"people_warehouse", "other_pipeline"}  # type: ignore[union-attr]
+    scoped = build_definitions(database_url, organization_id=ids["org"])
+    assert "people_warehouse" in {j.name for j in scoped.jobs}  # type: ignore[union-attr]
+    assert "other_pipeline" not in {j.name for j in scoped.jobs}  # type: ignore[union-attr]
