@@ -1,4 +1,4 @@
-"""``templates list | install | instantiate | test | export | upgrade | deploy | deprecate``."""
+"""``templates list | install | show | instantiate | test | export | upgrade | deploy | deprecate``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     inst.add_argument("--created-by", default=None, help="user id recorded as creator")
     _organization(inst, "organization that owns the instance (default: the only one)")
     inst.set_defaults(handler=_instantiate)
+
+    show = commands.add_parser("show", help="a template's documentation: source, prerequisites, target shape, mappings")
+    show.add_argument("template", metavar="NAME")
+    show.add_argument("--version", default=None)
+    _organization(show, "look the template up as this organization")
+    show.set_defaults(handler=_show)
 
     test = commands.add_parser("test", help="run a template's test suite; certifies it when it passes")
     test.add_argument("template", metavar="NAME")
@@ -171,6 +177,16 @@ def _test(args: argparse.Namespace) -> int:
     state = f"certified on {certification['certification_date']}" if certification["is_certified"] else "not certified"
     print(f"{row['template_name']} {row['version']}: {suite.passed_count}/{suite.total} passed; {state}")
     return 0 if suite.passed else 1
+
+
+def _show(args: argparse.Namespace) -> int:
+    from integration_orchestrator.templates.docs import describe
+    from integration_orchestrator.templates.library import document_from_row, find_template
+
+    with _connection(args) as conn:
+        row = find_template(conn, args.template, args.version, _org(conn, args, required=False))
+    print(describe(document_from_row(row), certified=row["certification_date"] if row["is_certified"] else None))
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

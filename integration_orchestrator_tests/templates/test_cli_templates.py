@@ -36,6 +36,13 @@ def test_install_list_test_export_round_trip(run_cli: Any, db: Any, tmp_path: Pa
     assert "jira_risk_register 1.0.0: 22/22 passed; certified on" in tested.stdout
     assert "coverage" in tested.stdout
 
+    shown = run_cli("templates", "show", "okta_users")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("okta_users 1.0.0 (security, okta)\ncertified: ")
+    assert "source: http GET https://example.okta.com/api/v1/users, link_header pagination, api_key auth, 600 req/min" in shown.stdout
+    assert "  is_active              boolean  -- The account can sign in" in shown.stdout
+    assert "  account_id             $.id -> account_id" in shown.stdout
+
     exported = run_cli("templates", "export", "github_org_members")
     assert exported.returncode == 0
     assert yaml.safe_load(exported.stdout)["template_name"] == "github_org_members"
