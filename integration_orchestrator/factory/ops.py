@@ -23,6 +23,7 @@ import dagster as dg
 from integration_orchestrator.errors import IntegrationRunFailure
 from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.metadata import preview_markdown, steps_markdown
+from integration_orchestrator.factory.naming import slugify
 from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
 from integration_orchestrator.factory.runtime import (
     Batch,
@@ -125,13 +126,18 @@ def handle_failures(context: dg.OpExecutionContext, job: IntegrationJob, step: s
     context.log.warning(f"{summary} — dropped (continue_on_error)")
 
 
+def _name(base: str, pool: str | None) -> str:
+    """Op definition names are unique per repository: a pool gets its own definitions."""
+    return base if pool is None else f"{base}__pool_{slugify(pool, 'pool')}"
+
+
 def _ins(inputs: int) -> dict[str, dg.In]:
     return {f"in_{i}": dg.In(Batch) for i in range(inputs)}
 
 
 @functools.cache
 def source_op(pool: str | None = None) -> dg.OpDefinition:
-    @dg.op(name="integration_source", required_resource_keys=_KEYS, pool=pool, out=dg.Out(Batch))
+    @dg.op(name=_name("integration_source", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(Batch))
     def _source(context):  # type: ignore[no-untyped-def]
         job = _job(context)
         job.execution(context)
@@ -146,7 +152,7 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
 
 @functools.cache
 def mapping_op(pool: str | None = None) -> dg.OpDefinition:
-    @dg.op(name="integration_mappings", required_resource_keys=_KEYS, pool=pool, ins=_ins(1), out=dg.Out(Batch))
+    @dg.op(name=_name("integration_mappings", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1), out=dg.Out(Batch))
     def _mappings(context, in_0):  # type: ignore[no-untyped-def]
         job, batch = _job(context), in_0
         if not job.record.mappings:
@@ -169,7 +175,7 @@ def mapping_op(pool: str | None = None) -> dg.OpDefinition:
 def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
     """A pipeline step (node ``step_<slug>``); ``inputs`` > 1 for a hybrid join."""
 
-    @dg.op(name=f"integration_step_{inputs}", required_resource_keys=_KEYS, pool=pool, ins=_ins(inputs),
+    @dg.op(name=_name(f"integration_step_{inputs}", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(inputs),
            out=dg.Out(Batch))
     def _step(context, **batches):  # type: ignore[no-untyped-def]
         job = _job(context)
@@ -189,7 +195,7 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
 
 @functools.cache
 def split_op(pool: str | None = None) -> dg.OpDefinition:
-    @dg.op(name="integration_split", required_resource_keys=_KEYS, pool=pool, ins=_ins(1), out=dg.DynamicOut(Batch))
+    @dg.op(name=_name("integration_split", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1), out=dg.DynamicOut(Batch))
     def _split(context, in_0):  # type: ignore[no-untyped-def]
         settings = _job(context).record.settings
         size = settings.batch_size if settings else DEFAULT_BATCH_SIZE
@@ -203,7 +209,7 @@ def split_op(pool: str | None = None) -> dg.OpDefinition:
 
 @functools.cache
 def collect_op(pool: str | None = None) -> dg.OpDefinition:
-    @dg.op(name="integration_collect", required_resource_keys=_KEYS, pool=pool, ins={"batches": dg.In(list)},
+    @dg.op(name=_name("integration_collect", pool), required_resource_keys=_KEYS, pool=pool, ins={"batches": dg.In(list)},
            out=dg.Out(Batch))
     def _collect(context, batches):  # type: ignore[no-untyped-def]
         return merge_batches(batches)
@@ -216,7 +222,7 @@ def checks_op(pool: str | None = None) -> dg.OpDefinition:
     """Mapping tests → asset check evaluations; outputs whether a blocking check failed."""
     from integration_orchestrator.factory.checks import evaluate_mapping_checks
 
-    @dg.op(name="integration_checks", required_resource_keys=_KEYS, pool=pool, out=dg.Out(bool))
+    @dg.op(name=_name("integration_checks", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(bool))
     def _checks(context):  # type: ignore[no-untyped-def]
         blocked = False
         for evaluation, blocking in evaluate_mapping_checks(_job(context), _db(context)):
@@ -233,7 +239,7 @@ def sink_op(inputs: int = 1, with_checks: bool = False, pool: str | None = None)
     if with_checks:
         ins["checks_blocked"] = dg.In(bool)
 
-    @dg.op(name=f"integration_sink_{inputs}{'_checked' if with_checks else ''}", required_resource_keys=_KEYS,
+    @dg.op(name=_name(f"integration_sink_{inputs}{'_checked' if with_checks else ''}", pool), required_resource_keys=_KEYS,
            pool=pool, ins=ins)
     def _sink(context, **inputs_):  # type: ignore[no-untyped-def]
         job = _job(context)

@@ -146,3 +146,20 @@ def test_organization_scoped_definitions(db: psycopg.Connection[Any], database_u
     scoped = build_definitions(database_url, organization_id=ids["org"])
     assert "people_warehouse" in {j.name for j in scoped.jobs}  # type: ignore[union-attr]
     assert "other_pipeline" not in {j.name for j in scoped.jobs}  # type: ignore[union-attr]
+
+
+class _Pooled(IntegrationTranslator):
+    def get_integration_spec(self, data):  # type: ignore[no-untyped-def]
+        spec = super().get_integration_spec(data)
+        return spec.replace(pool="erp-api") if data.record.config.integration_name == "People Sync" else spec
+
+
+def test_translator_pool_gets_its_own_op_definitions(db: psycopg.Connection[Any], database_url: str) -> None:
+    ids = _sample(db)
+    add_pipeline(db, ids["org"], add_config(db, ids["org"], "Plain"), "plain", [jmespath_step("a", 1, "map", "@")])
+    defs = build_definitions(database_url, translator=_Pooled())
+    pooled = defs.get_job_def("people_warehouse").graph.node_named("source").definition
+    plain = defs.get_job_def("plain").graph.node_named("source").definition
+    assert (pooled.pool, pooled.name) == ("erp-api", "integration_source__pool_erp_api")
+    assert (plain.pool, plain.name) == (None, "integration_source")
+    defs.get_repository_def()  # no name conflict between the two definitions
