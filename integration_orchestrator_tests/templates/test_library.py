@@ -132,3 +132,29 @@ def test_find_unknown_template_and_version(db: Any) -> None:
 def test_certification_date_is_a_date(db: Any) -> None:
     install_template(db, parse_template(minimal_template(), source="x"))
     assert isinstance(_rows(db)[0]["certification_date"], dt.date)
+
+
+def test_concurrent_installs_of_one_version_make_one_row(db: Any, database_url: str) -> None:
+    import threading
+
+    document = parse_template(minimal_template(), source="x")
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def install() -> None:
+        try:
+            with connect(database_url, autocommit=True) as conn:
+                barrier.wait()
+                outcomes.append(install_template(conn, document).status)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=install) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(outcomes) == ["installed", "unchanged", "unchanged", "unchanged"]
+    assert db.execute("SELECT count(*) AS n FROM integration_templates").fetchone()["n"] == 1
