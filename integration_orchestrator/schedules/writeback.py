@@ -76,7 +76,14 @@ def last_recorded_tick(
     exclude_notes: str | None = None,
 ) -> dt.datetime | None:
     """The latest tick recorded for the schedule strictly before ``before`` (ignoring rows
-    whose notes start with ``exclude_notes``). Runs in the caller's tenant transaction."""
+    whose notes start with ``exclude_notes``).
+
+    Runs in the caller's tenant transaction and takes the schedule's transaction-level
+    advisory lock first, so two evaluations of the same schedule never interleave.
+    """
+    # a statement of its own: in READ COMMITTED the next statement's snapshot is taken
+    # after the lock is granted, so it sees what the previous holder committed
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"schedule-tick:{schedule_id}",))
     row = conn.execute(
         "SELECT max(scheduled_time) AS t FROM integration_schedule_executions"
         " WHERE schedule_id = %s AND scheduled_time < %s"
@@ -84,6 +91,21 @@ def last_recorded_tick(
         (schedule_id, before, exclude_notes, exclude_notes),
     ).fetchone()
     return None if row is None else row["t"]
+
+
+_RECORD_TICK = """
+WITH existing AS (
+    SELECT id FROM integration_schedule_executions
+     WHERE schedule_id = %(schedule)s AND scheduled_time = %(time)s ORDER BY id LIMIT 1
+), inserted AS (
+    INSERT INTO integration_schedule_executions
+        (schedule_id, scheduled_time, execution_status, execution_notes, organization_id)
+    SELECT %(schedule)s, %(time)s, %(status)s, %(notes)s, %(org)s
+     WHERE NOT EXISTS (SELECT 1 FROM existing)
+    RETURNING id
+)
+SELECT id FROM existing UNION ALL SELECT id FROM inserted
+"""
 
 
 def record_tick(
@@ -96,21 +118,12 @@ def record_tick(
 ) -> str:
     """Insert the row for one tick (``scheduled`` or ``skipped``) unless it exists; its id.
 
-    Runs in the caller's tenant transaction (one per tick: see :func:`tick_transaction`).
+    Runs in the caller's tenant transaction, after :func:`last_recorded_tick` took the
+    schedule's lock (one transaction per tick: see :func:`tick_transaction`).
     """
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"schedule-tick:{schedule_id}",))
-    existing = conn.execute(
-        "SELECT id FROM integration_schedule_executions WHERE schedule_id = %s AND scheduled_time = %s"
-        " ORDER BY id LIMIT 1",
-        (schedule_id, scheduled_time),
-    ).fetchone()
-    if existing:
-        return str(existing["id"])
     row = conn.execute(
-        "INSERT INTO integration_schedule_executions"
-        " (schedule_id, scheduled_time, execution_status, execution_notes, organization_id)"
-        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        (schedule_id, scheduled_time, status, notes, organization_id),
+        _RECORD_TICK,
+        {"schedule": schedule_id, "time": scheduled_time, "status": status, "notes": notes, "org": organization_id},
     ).fetchone()
     assert row is not None
     return str(row["id"])

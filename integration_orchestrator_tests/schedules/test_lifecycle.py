@@ -16,7 +16,12 @@ from integration_orchestrator.db import connect
 from integration_orchestrator.schedules.lifecycle import evaluate_writeback
 from integration_orchestrator.schedules.notify import WEBHOOK_URL_ENV, WebhookNotifier, load_notifiers
 from integration_orchestrator.schedules.runs import run_tags_for
-from integration_orchestrator.schedules.writeback import record_tick, schedule_execution_rows, tick_transaction
+from integration_orchestrator.schedules.writeback import (
+    last_recorded_tick,
+    record_tick,
+    schedule_execution_rows,
+    tick_transaction,
+)
 from integration_orchestrator_tests.schedules.rows import insert_config, insert_org, insert_user, schedule_record
 
 
@@ -71,6 +76,7 @@ def _scheduled_run(db: Any, database_url: str, instance: dg.DagsterInstance, job
     record = schedule_record(db, org, config, **columns)
     tick = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
     with connect(database_url) as conn, tick_transaction(conn, org):
+        last_recorded_tick(conn, record.id, tick)
         row_id = record_tick(conn, org, record.id, tick, "scheduled", None)
     result = job.execute_in_process(instance=instance, tags=run_tags_for(record, tick, schedule_execution_id=row_id),
                                     raise_on_error=False)
