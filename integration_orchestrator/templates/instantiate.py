@@ -24,14 +24,17 @@ from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.errors import RowError
+from integration_orchestrator.templates.checks import check_connection, compile_mappings
 from integration_orchestrator.templates.library import document_from_row, find_template
 from integration_orchestrator.templates.model import TemplateDocument
 from integration_orchestrator.templates.schema import MAPPING_OVERRIDE_KEYS
 
 __all__ = [
     "Instance",
-    "add_library_transformations",
     "InstanceError",
+    "add_library_transformations",
+    "check_effective",
+    "database_reason",
     "deep_merge",
     "effective_mappings",
     "instantiate_template",
@@ -174,7 +177,7 @@ def instantiate_template(
     row = find_template(conn, template_name, version, organization_id, active_only=True)
     document = document_from_row(row)
     custom = validate_customizations(document, customizations, instance_name=instance_name)
-    _check_effective(document, custom, instance_name)
+    check_effective(document, custom, instance_name)
     try:
         with tenant_transaction(conn, organization_id):
             config = conn.execute(
@@ -183,7 +186,7 @@ def instantiate_template(
             ).fetchone()
             add_library_transformations(conn, document, organization_id, created_by)
     except psycopg.Error as exc:
-        raise InstanceError(instance_name, _db_reason(exc)) from exc
+        raise InstanceError(instance_name, database_reason(exc)) from exc
     assert config is not None
     return load_instance(conn, str(config["config_id"]), organization_id, by="config")
 
@@ -227,10 +230,8 @@ def add_library_transformations(
     return added
 
 
-def _check_effective(document: TemplateDocument, custom: dict[str, Any], instance_name: str) -> None:
+def check_effective(document: TemplateDocument, custom: dict[str, Any], instance_name: str) -> None:
     """The mappings and the connection the instance will really have must be valid."""
-    from integration_orchestrator.templates.checks import check_connection, compile_mappings
-
     mappings = effective_mappings(document, custom)
     try:
         compile_mappings(mappings, source=f"instance `{instance_name}`", field_prefix="customizations.mappings", by_name=True)
@@ -239,7 +240,7 @@ def _check_effective(document: TemplateDocument, custom: dict[str, Any], instanc
         raise InstanceError(instance_name, exc.reason, field=exc.field) from exc
 
 
-def _db_reason(exc: psycopg.Error) -> str:
+def database_reason(exc: psycopg.Error) -> str:
     diag = getattr(exc, "diag", None)
     primary = diag.message_primary if diag is not None and diag.message_primary else str(exc).strip()
     return primary.splitlines()[0]

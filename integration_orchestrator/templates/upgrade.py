@@ -24,8 +24,8 @@ from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.templates.instantiate import (
     Instance,
     InstanceError,
-    _check_effective,
-    _db_reason,
+    check_effective,
+    database_reason,
     effective_mappings,
     load_instance,
 )
@@ -154,14 +154,14 @@ def upgrade_instance(
         raise InstanceError(instance.instance_name, f"already on version {to_version}", field="--to")
     old, new = document_from_row(old_row), document_from_row(new_row)
     diff = diff_documents(old, new)
-    _check_effective(new, instance.customizations, instance.instance_name)
+    check_effective(new, instance.customizations, instance.instance_name)
     if dry_run:
         return UpgradeResult(instance, diff, applied=False, deployment=None)
     try:
         with tenant_transaction(conn, organization_id):
             _apply(conn, instance, old, new, diff, new_row["id"], updated_by)
     except psycopg.Error as exc:
-        raise InstanceError(instance.instance_name, f"upgrade to {to_version} refused: {_db_reason(exc)}") from exc
+        raise InstanceError(instance.instance_name, f"upgrade to {to_version} refused: {database_reason(exc)}") from exc
     upgraded = load_instance(conn, str(instance.id), organization_id)
     deployment = deploy_instance(conn, str(instance.id), organization_id)
     return UpgradeResult(upgraded, diff, applied=True, deployment=deployment)
