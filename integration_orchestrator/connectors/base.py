@@ -20,6 +20,7 @@ __all__ = [
     "ConnectorError",
     "ConnectorSpec",
     "Record",
+    "Role",
     "SecretResolver",
     "Source",
     "Target",
@@ -140,22 +141,48 @@ def _load_builtins() -> None:
 def iter_batches(
     records: Iterable[Record] | Iterable[list[Record]], size: int = DEFAULT_BATCH_SIZE
 ) -> Iterator[list[Record]]:
-    """Normalise records or batches of records into lists of at most ``size`` records."""
+    """Normalise records, or batches (lists) of records, into lists of at most ``size`` records.
+
+    Streams: at most ``size`` records (or one incoming batch) are held at a time.
+    """
+    iterator = iter(records)
+    for first in iterator:
+        if isinstance(first, list):
+            for start in range(0, len(first), size):
+                yield _as_records(first[start : start + size])
+            continue
+        chunk = [first, *itertools.islice(iterator, size - 1)]
+        if set(map(type, chunk)) == {dict}:  # the common case, checked at C speed
+            yield chunk
+            continue
+        yield from _mixed(chunk, size)
+
+
+def _as_records(items: list[Any]) -> list[Record]:
+    if set(map(type, items)) <= {dict}:
+        return items
+    return [_as_record(item) for item in items]
+
+
+def _as_record(item: Any) -> Record:
+    if isinstance(item, dict):
+        return item
+    if isinstance(item, Mapping):
+        return dict(item)
+    raise TypeError(f"expected a record (object) or a list of records, got {type(item).__name__}")
+
+
+def _mixed(chunk: list[Any], size: int) -> Iterator[list[Record]]:
     pending: list[Record] = []
-    for item in records:
+    for item in chunk:
         if isinstance(item, list):
             if pending:
                 yield pending
                 pending = []
             for start in range(0, len(item), size):
-                yield item[start : start + size]
-            continue
-        if not isinstance(item, Mapping):
-            raise TypeError(f"expected a record (object) or a list of records, got {type(item).__name__}")
-        pending.append(item if isinstance(item, dict) else dict(item))
-        if len(pending) >= size:
-            yield pending
-            pending = []
+                yield _as_records(item[start : start + size])
+        else:
+            pending.append(_as_record(item))
     if pending:
         yield pending
 

@@ -138,7 +138,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if kind in {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}:
         return f"must be {_COMPARISONS[kind]} {error.validator_value}"
     if kind in {"minLength", "minItems", "minProperties"}:
-        return f"must not be empty" if error.validator_value == 1 else f"needs at least {error.validator_value} ({kind})"
+        return "must not be empty" if error.validator_value == 1 else f"needs at least {error.validator_value} ({kind})"
     if kind in {"anyOf", "oneOf"}:
         return "does not match any allowed form: " + "; ".join(_alternative(s) for s in error.validator_value)
     if kind == "not":

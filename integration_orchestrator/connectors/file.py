@@ -173,7 +173,7 @@ class FileTarget:
 
     def _write_all(self, stream: IO[str], records: Iterable[Any], *, header: bool) -> int:
         count = 0
-        writer: csv.DictWriter[str] | None = None
+        writer: _CheckedWriter | None = None
         if self.format == "json":
             stream.write("[")
         for batch in iter_batches(records, self.batch_size):
@@ -192,12 +192,12 @@ class FileTarget:
             stream.write("\n]\n")
         return count
 
-    def _csv_writer(self, stream: IO[str], first: Record, *, header: bool) -> csv.DictWriter[str]:
+    def _csv_writer(self, stream: IO[str], first: Record, *, header: bool) -> _CheckedWriter:
         columns = self.columns or list(first)
         writer = csv.DictWriter(stream, fieldnames=columns, delimiter=self.delimiter, extrasaction="raise")
         if header:
             writer.writeheader()
-        return _CheckedWriter(writer, self.name)  # type: ignore[return-value]
+        return _CheckedWriter(writer, self.name)
 
 
 class _CheckedWriter:

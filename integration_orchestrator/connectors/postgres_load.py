@@ -176,21 +176,28 @@ class TableLoader:
             idents.append(sql.Identifier(_SEQ))
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(idents))
         getter = _row_getter(names)
-        convert = bool(json_positions) or seq_start is not None
+        dumps = orjson.dumps
         with self.conn.cursor().copy(statement) as copy:
-            for index, record in enumerate(batch):
+            write_row = copy.write_row
+            if not json_positions and seq_start is None:
+                for record in batch:
+                    try:
+                        write_row(getter(record))
+                    except KeyError:  # a record without some of the batch's columns: NULL there
+                        write_row([record.get(n) for n in names])
+                return names
+            for index, record in enumerate(batch, seq_start or 0):
                 try:
-                    values: Any = getter(record)
-                except KeyError:  # a record without some of the batch's columns: NULL there
+                    values = list(getter(record))
+                except KeyError:
                     values = [record.get(n) for n in names]
-                if convert:
-                    values = list(values)
-                    for position in json_positions:
-                        if values[position] is not None:
-                            values[position] = _dumps(values[position])
-                    if seq_start is not None:
-                        values.append(seq_start + index)
-                copy.write_row(values)
+                for position in json_positions:
+                    value = values[position]
+                    if value is not None:
+                        values[position] = dumps(value, default=str).decode()
+                if seq_start is not None:
+                    values.append(index)
+                write_row(values)
         return names
 
     def _replace(self, stage: sql.Identifier, columns: list[str], count: int) -> WriteResult:
