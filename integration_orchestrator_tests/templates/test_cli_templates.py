@@ -126,3 +126,20 @@ def test_failing_suite_exits_1_and_decertifies(run_cli: Any, db: Any, tmp_path: 
     assert "1/2 passed; not certified" in result.stdout
     row = db.execute("SELECT is_certified, certification_date FROM integration_templates").fetchone()
     assert row == {"is_certified": False, "certification_date": None}
+
+
+def test_exported_file_installs_into_another_installation(
+    run_cli: Any, db: Any, tmp_path: Path, empty_database_url: str
+) -> None:
+    data = minimal_template("shared_people")
+    assert run_cli("templates", "install", "--file", str(write_template(tmp_path, data))).returncode == 0
+    shared = tmp_path / "shared_people.yaml"
+    assert run_cli("templates", "export", "shared_people", "--output", str(shared)).returncode == 0
+
+    other = ("--database-url", empty_database_url)
+    assert run_cli(*other, "db", "upgrade").returncode == 0
+    installed = run_cli(*other, "templates", "install", "--file", str(shared))
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout.startswith("installed shared_people 1.0.0 (certified; tests 2/2)")
+    listing = run_cli(*other, "templates", "list")
+    assert [line.split()[:4] for line in listing.stdout.splitlines()[1:-1]] == [["shared_people", "1.0.0", "custom", "yes"]]
