@@ -59,7 +59,7 @@ def schedule_records(
 
 def schedule_names(records: Iterable[ScheduleRecord]) -> dict[str, str]:
     """schedule id → Dagster name (``_schedule`` or ``_sensor``; collisions get the id suffix)."""
-    requests = {"_schedule": [], "_sensor": []}  # type: dict[str, list[NameRequest]]
+    requests: dict[str, list[NameRequest]] = {"_schedule": [], "_sensor": []}
     for record in records:
         suffix = "_sensor" if record.schedule_type == "event_based" else "_schedule"
         if record.schedule_type == "manual":

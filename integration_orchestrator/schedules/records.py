@@ -177,7 +177,7 @@ def _bool(row: Mapping[str, Any], name: str, default: bool) -> bool:
 
 def _date(row: Mapping[str, Any], name: str) -> dt.date | None:
     value = row.get(name)
-    if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
         return value
     try:
         return dt.date.fromisoformat(str(value))

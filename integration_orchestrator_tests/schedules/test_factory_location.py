@@ -49,8 +49,11 @@ def test_dagster_schedule_list_shows_rows(db: Any, database_url: str, tmp_path: 
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
-    assert "people_nightly_schedule" in out and "people_paused_schedule" in out
-    assert "0 2 * * *" in out
+    # default status follows is_active (Dagster's CLI prints name, status and cron only;
+    # the UI adds the timezone and the next tick)
+    assert "Schedule: people_nightly_schedule [RUNNING]" in out
+    assert "Schedule: people_paused_schedule [STOPPED]" in out
+    assert "Cron Schedule: 0 2 * * *" in out
 
 
 @pytest.mark.slow
