@@ -126,3 +126,21 @@ def test_performance_tier_picks_chunk_size_and_schema_sampling(compile_row: Any,
 
 
 BENIGN_LOGIC = {"python": {"code": "def transform(r):\n    return r"}, "sql": {"query": "SELECT * FROM records"}}
+
+
+@pytest.mark.parametrize(
+    ("language", "logic", "message"),
+    [
+        ("python", {"code": "def transform_batch(rs):\n    raise RuntimeError('boom')"}, "RuntimeError: boom"),
+        ("python", {"code": "def transform_batch(rs):\n    return {'n': 1}"}, "aggregate must return a list of objects, got an object"),
+        ("javascript", {"code": "function transformBatch(rs) { return [1]; }"}, "item 0 is a number"),
+        ("javascript", {"code": "function transformBatch(rs) { null.x; }"}, "TypeError"),
+        ("sql", {"query": "SELECT nope FROM records"}, "Binder Error"),
+    ],
+)
+def test_batch_failures_raise_naming_the_transformation(compile_row: Any, language: str, logic: dict[str, Any], message: str) -> None:
+    from integration_orchestrator.transforms import TransformationRuntimeError
+
+    with pytest.raises(TransformationRuntimeError, match=f"^In transformation `{language}_aggregate`") as info:
+        compile_row(language, "aggregate", logic).apply(RECORDS)
+    assert message in str(info.value)
