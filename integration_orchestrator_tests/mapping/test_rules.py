@@ -123,3 +123,15 @@ def test_impossible_cast_inside_chain_uses_previous_cast() -> None:
         compile_plan([row(source_data_type="string", transformation_rules=rules)])
     assert caught.value.field == "transformation_rules.steps[1].to"
     assert "impossible cast from boolean to date" in caught.value.reason
+
+
+def test_transformation_without_engine_is_not_yet_supported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from integration_orchestrator.mapping import transformation_rule
+
+    monkeypatch.setattr(transformation_rule, "_transforms_available", lambda: False)
+    rules = {"type": "transformation", "transformation_id": "11111111-1111-1111-1111-111111111111"}
+    for mapping_type in ("field", "custom"):
+        with pytest.raises(MappingDefinitionError) as caught:
+            compile_plan([row(mapping_type=mapping_type, transformation_rules=rules)])
+        assert caught.value.field == "transformation_rules.type"
+        assert "not yet supported" in caught.value.reason
