@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilter
+from dagster._core.storage.dagster_run import RunsFilter
 
 from integration_orchestrator.schedules.cron import Trigger, due_times_between, fire_times, is_due
 from integration_orchestrator.schedules.records import ScheduleRecord
@@ -39,6 +39,7 @@ from integration_orchestrator.schedules.writeback import cached_connection, last
 
 __all__ = [
     "ACTIVE_RUNS_TTL",
+    "ACTIVE_STATUSES",
     "LATE_AFTER",
     "MAX_CATCHUP",
     "MISSED_NOTE",
@@ -131,6 +132,14 @@ def plan_tick(
     return decisions
 
 
+#: a run in one of these blocks a tick of a schedule without concurrent execution
+ACTIVE_STATUSES = (
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+)
 #: how long one snapshot of the instance's in-progress runs answers concurrency checks
 ACTIVE_RUNS_TTL = dt.timedelta(seconds=1)
 #: the last instance asked (held, so its id cannot be reused), when, and its answer
@@ -140,7 +149,7 @@ _active_lock = threading.Lock()
 
 def _in_progress_by_config(instance: dg.DagsterInstance) -> dict[str, tuple[str, str]]:
     found: dict[str, tuple[str, str]] = {}
-    for run_record in instance.get_run_records(filters=RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES)):
+    for run_record in instance.get_run_records(filters=RunsFilter(statuses=list(ACTIVE_STATUSES))):
         run = run_record.dagster_run
         config_id = run.tags.get(TAG_CONFIG_ID)
         if config_id:
@@ -149,7 +158,8 @@ def _in_progress_by_config(instance: dg.DagsterInstance) -> dict[str, tuple[str,
 
 
 def active_run(instance: dg.DagsterInstance, config_id: str) -> tuple[str, str] | None:
-    """(run id, status) of a queued/starting/running run tagged with ``config_id``.
+    """(run id, status) of a not-started/queued/starting/running/canceling run tagged
+    with ``config_id``.
 
     The daemon evaluates thousands of schedules in one pass, so one query of the
     instance's in-progress runs answers every check for :data:`ACTIVE_RUNS_TTL` (a

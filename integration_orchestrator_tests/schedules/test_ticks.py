@@ -127,11 +127,14 @@ def test_tick_launches_with_tags_and_writes_row(db: Any, database_url: str, inst
     assert len(schedule_execution_rows(db, record.id)) == 1
 
 
-def test_concurrency_skip_with_run_in_progress(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+@pytest.mark.parametrize("status", [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED])
+def test_concurrency_skip_with_run_in_progress(
+    db: Any, database_url: str, instance: dg.DagsterInstance, status: dg.DagsterRunStatus
+) -> None:
     org = insert_org(db)
     config = insert_config(db, org)
     record = schedule_record(db, org, config, cron_expression="*/15 * * * *", concurrent_execution_allowed=False)
-    instance.add_run(DagsterRun(job_name="orders_sync", run_id="run-in-progress", status=dg.DagsterRunStatus.STARTED,
+    instance.add_run(DagsterRun(job_name="orders_sync", run_id="run-in-progress", status=status,
                                 tags={"integration/config_id": config}))
     tick = at("2026-06-01T10:15+00:00")
     result = _tick(_schedule(record, database_url, tick), instance, tick)
@@ -139,7 +142,7 @@ def test_concurrency_skip_with_run_in_progress(db: Any, database_url: str, insta
     assert "run-in-progress" in (result.skip_message or "")
     [row] = schedule_execution_rows(db, record.id)
     assert row["execution_status"] == "skipped"
-    assert "run run-in-progress of this integration is started" in row["execution_notes"]
+    assert f"run run-in-progress of this integration is {status.value.lower()}" in row["execution_notes"]
 
 
 def test_concurrency_allowed_launches_despite_run(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
