@@ -16,7 +16,8 @@ test), a 3-step linear pipeline (inline jmespath map/filter/enrich) and a cron s
 Both are resolved the same way (``get_repository_def()``, every job, the asset graph).
 Each measurement runs in a fresh subprocess (seconds and peak RSS growth over the
 process's RSS after imports; the engines' one-time imports are not counted). Mappings
-and step expressions differ per integration, so nothing is validated only once. Target: factory / hand ≤ 1.2 and linear growth.
+and step expressions differ per integration, so nothing is validated only once.
+Target: factory / hand ≤ 1.2 and linear growth.
 """
 
 from __future__ import annotations

@@ -152,7 +152,8 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
 
 @functools.cache
 def mapping_op(pool: str | None = None) -> dg.OpDefinition:
-    @dg.op(name=_name("integration_mappings", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1), out=dg.Out(Batch))
+    @dg.op(name=_name("integration_mappings", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1),
+           out=dg.Out(Batch))
     def _mappings(context, in_0):  # type: ignore[no-untyped-def]
         job, batch = _job(context), in_0
         if not job.record.mappings:
@@ -195,7 +196,8 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
 
 @functools.cache
 def split_op(pool: str | None = None) -> dg.OpDefinition:
-    @dg.op(name=_name("integration_split", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1), out=dg.DynamicOut(Batch))
+    @dg.op(name=_name("integration_split", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1),
+           out=dg.DynamicOut(Batch))
     def _split(context, in_0):  # type: ignore[no-untyped-def]
         settings = _job(context).record.settings
         size = settings.batch_size if settings else DEFAULT_BATCH_SIZE

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import psycopg
 import pytest
+from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
 from dagster._core.definitions.reconstruct import ReconstructableRepository, initialize_repository_def_from_pointer
 
 from integration_orchestrator.factory.build import _metadata_key
@@ -28,6 +29,14 @@ from integration_orchestrator_tests.factory.rows import (
 
 TABLES = ["integration_configs", "integration_mappings", "integration_mapping_tests",
           "integration_pipeline_definitions", "integration_transformations", "integration_schedules"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_load_context() -> Any:
+    """Dagster's loaders install a process-wide DefinitionsLoadContext; keep it out of other tests."""
+    previous = DefinitionsLoadContext._instance  # noqa: SLF001
+    yield
+    DefinitionsLoadContext._instance = previous  # noqa: SLF001
 
 
 @pytest.mark.slow
