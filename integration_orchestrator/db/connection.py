@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from integration_orchestrator.db.embedded import EmbeddedServer, start_embedded_server
-from integration_orchestrator.db.urls import database_name, env_database_url, mask_url, with_database
+from integration_orchestrator.db.urls import database_name, env_database_url, mask_url, psycopg2_url, with_database
 from integration_orchestrator.errors import DatabaseUnavailableError
 
 __all__ = [
@@ -64,10 +64,15 @@ def resolve_database_url(explicit: str | None = None, *, create: bool = True) ->
 
 
 def dagster_storage_url(app_url: str) -> str:
-    """Dagster's own storage: a sibling database on the same server (created if absent)."""
+    """Dagster's own storage: a sibling database on the same server (created if absent).
+
+    The URL names the psycopg2 driver explicitly: SQLAlchemy 2.1 maps a bare
+    ``postgresql://`` to psycopg 3, whose server-side parameter binding breaks
+    dagster-postgres's ``NOTIFY run_events, %(notify_id)s`` on every event write.
+    """
     name = database_name(app_url) + "_dagster" if database_name(app_url) != APP_DATABASE else DAGSTER_DATABASE
     ensure_database(with_database(app_url, "postgres"), name)
-    return with_database(app_url, name)
+    return psycopg2_url(with_database(app_url, name))
 
 
 def connect(url: str, **kwargs: Any) -> psycopg.Connection[dict[str, Any]]:

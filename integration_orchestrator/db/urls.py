@@ -10,6 +10,7 @@ __all__ = [
     "database_name",
     "env_database_url",
     "mask_url",
+    "psycopg2_url",
     "sqlalchemy_url",
     "with_database",
 ]
@@ -37,6 +38,15 @@ def sqlalchemy_url(url: str) -> str:
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def psycopg2_url(url: str) -> str:
+    """``postgresql://`` → ``postgresql+psycopg2://`` (what dagster-postgres needs, see
+    :func:`integration_orchestrator.db.connection.dagster_storage_url`)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
 
 
