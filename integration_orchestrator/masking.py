@@ -1,0 +1,256 @@
+"""Masking: secret values and sensitive fields never leave a run in clear.
+
+What is sensitive:
+
+* **secret values** — every ``{"$secret": name}`` resolved in this process is registered
+  (:func:`register_secret`, called by the factory's secret resolver); any text or record
+  value containing one is redacted to ``***`` (also its URL-quoted form);
+* **sensitive-looking keys** — ``password``, ``secret``, ``token``, ``api_key``,
+  ``authorization``, ``ssn``, ``credit_card``, ``iban`` (:data:`SENSITIVE_KEY`);
+* **declared fields** — the pipeline's ``monitoring_config.mask_fields`` (JSONPaths such
+  as ``$.person.ssn``, ``$.items[*].card``, or dotted ``person.ssn``) and every mapping
+  whose ``validation_rules`` has ``"mask": true`` (its ``source_path`` in input records
+  and its ``target_path`` in output records).
+
+:class:`Masker` applies all three to records (previews, dead letters) and text (log
+lines, error messages). Dead letters keep the masked fields *encrypted* rather than
+dropped (:func:`seal_record` / :func:`unseal_record`, Fernet keys of the credentials
+module), so replay restores the original record. Walks are iterative: a hostile,
+deeply nested record cannot exhaust the stack.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from integration_orchestrator.credentials import Keyring
+    from integration_orchestrator.history import FieldChange
+
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "SEALED_KEY",
+    "SENSITIVE_KEY",
+    "Masker",
+    "clear_registered_secrets",
+    "mask_change",
+    "mask_paths",
+    "parse_path",
+    "redact_text",
+    "register_secret",
+    "registered_secrets",
+    "seal_record",
+    "unseal_record",
+]
+
+MASK = "***"
+#: shorter values are not redacted inside text (they would mask unrelated characters)
+MIN_SECRET_LENGTH = 4
+#: a sealed (encrypted) dead-letter field: ``{"$sealed": token, "key_id": id}``
+SEALED_KEY = "$sealed"
+SENSITIVE_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|authorization|ssn|credit[_-]?card|iban", re.I)
+_TOKEN = re.compile(r"""\.\s*([A-Za-z0-9_$-]+|\*)|\[\s*(\*|-?\d+|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*\]""")
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+Path = tuple[str | int, ...]
+
+
+def register_secret(value: str) -> None:
+    """Remember a resolved secret value so that it is redacted wherever it shows up."""
+    if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+        with _lock:
+            _secrets.add(value)
+
+
+def registered_secrets() -> frozenset[str]:
+    with _lock:
+        return frozenset(_secrets)
+
+
+def clear_registered_secrets() -> None:
+    with _lock:
+        _secrets.clear()
+
+
+def redact_text(text: str, secrets: Iterable[str] | None = None) -> str:
+    """``text`` with every secret value (and its URL-quoted forms) replaced by ``***``."""
+    values = registered_secrets() if secrets is None else frozenset(secrets)
+    for value in sorted(values, key=len, reverse=True):
+        for form in {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}:
+            if form and form in text:
+                text = text.replace(form, MASK)
+    return text
+
+
+def parse_path(path: str) -> Path:
+    """``$.a.b[0]['c d'][*]`` or dotted ``a.b[0]`` → ``("a", "b", 0, "c d", "*")``."""
+    text = path.strip()
+    if text.startswith("$"):
+        text = text[1:]
+    elif text:
+        text = "." + text
+    out: list[str | int] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise ValueError(f"not a JSONPath/dotted path: {path!r} (at {text[position:position + 20]!r})")
+        name, bracket = match.groups()
+        if name is not None:
+            out.append(name)
+        elif bracket.startswith(("'", '"')):
+            out.append(bracket[1:-1].replace("\\" + bracket[0], bracket[0]).replace("\\\\", "\\"))
+        else:
+            out.append("*" if bracket == "*" else int(bracket))
+        position = match.end()
+    return tuple(out)
+
+
+def mask_paths(paths: Iterable[str]) -> tuple[Path, ...]:
+    """Parsed paths; an unparsable one is ignored here (validation reports it on the row)."""
+    parsed: list[Path] = []
+    for path in paths:
+        try:
+            parsed.append(parse_path(str(path)))
+        except ValueError:
+            continue
+    return tuple(p for p in parsed if p)
+
+
+def _step_matches(pattern: str | int, key: str | int) -> bool:
+    return pattern == "*" or pattern == key or (isinstance(key, int) and str(pattern) == str(key))
+
+
+@dataclass(frozen=True)
+class Masker:
+    """Masks records and text for one integration (see the module docstring)."""
+
+    paths: tuple[Path, ...] = ()
+    secrets: frozenset[str] | None = None  # None: the process-wide registry
+    mask_sensitive_keys: bool = True
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def for_fields(cls, mask_fields: Iterable[str] = ()) -> Masker:
+        return cls(paths=mask_paths(mask_fields))
+
+    def _secrets(self) -> frozenset[str]:
+        return registered_secrets() if self.secrets is None else self.secrets
+
+    def text(self, text: str) -> str:
+        """``text`` with secret values redacted."""
+        return redact_text(text, self._secrets())
+
+    def is_masked(self, path: Path) -> bool:
+        key = path[-1] if path else None
+        if self.mask_sensitive_keys and isinstance(key, str) and SENSITIVE_KEY.search(key):
+            return True
+        return any(len(p) == len(path) and all(map(_step_matches, p, path)) for p in self.paths)
+
+    def record(self, record: Any) -> Any:
+        """A masked copy of ``record`` (iterative walk; the input is not modified)."""
+        return self._walk(record, lambda _path, _value: MASK)
+
+    def _walk(self, record: Any, replace_value: Any) -> Any:
+        secrets = self._secrets()
+        root: list[Any] = [None]
+        stack: list[tuple[Any, Path, list[Any] | dict[Any, Any], Any]] = [(record, (), root, 0)]
+        while stack:
+            value, path, parent, slot = stack.pop()
+            if path and self.is_masked(path):
+                parent[slot] = replace_value(path, value)
+            elif isinstance(value, Mapping):
+                copy: dict[Any, Any] = {}
+                parent[slot] = copy
+                for key, item in value.items():
+                    copy[key] = None
+                    stack.append((item, (*path, str(key)), copy, key))
+            elif isinstance(value, list):
+                items: list[Any] = [None] * len(value)
+                parent[slot] = items
+                for index, item in enumerate(value):
+                    stack.append((item, (*path, index), items, index))
+            elif isinstance(value, str) and secrets:
+                parent[slot] = redact_text(value, secrets)
+            else:
+                parent[slot] = value
+        return root[0]
+
+    def seal(self, record: Any, keyring: Keyring) -> Any:
+        """A copy of ``record`` whose masked fields are encrypted (see :func:`unseal_record`)."""
+        import orjson
+
+        def sealed(_path: Path, value: Any) -> dict[str, str]:
+            token, key_id = keyring.encrypt(orjson.dumps(value, default=str).decode())
+            return {SEALED_KEY: token.decode("ascii"), "key_id": key_id}
+
+        secrets = self._secrets()
+        masker = replace(self, secrets=frozenset())  # strings are sealed field by field, not redacted
+        out = masker._walk(record, sealed)
+        if secrets:  # a secret value inside an unmasked field: seal that whole field
+            out = _seal_strings(out, secrets, sealed)
+        return out
+
+
+def _seal_strings(record: Any, secrets: frozenset[str], sealed: Any) -> Any:
+    root: list[Any] = [record]
+    stack: list[tuple[Any, list[Any] | dict[Any, Any], Any]] = [(record, root, 0)]
+    while stack:
+        value, parent, slot = stack.pop()
+        if isinstance(value, Mapping) and SEALED_KEY not in value:
+            for key, item in value.items():
+                stack.append((item, value, key))  # type: ignore[arg-type]
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                stack.append((item, value, index))
+        elif isinstance(value, str) and redact_text(value, secrets) != value:
+            parent[slot] = sealed((), value)
+    return root[0]
+
+
+def seal_record(record: Any, masker: Masker, keyring: Keyring) -> Any:
+    """``record`` with every masked field (and any field holding a secret) encrypted."""
+    return masker.seal(record, keyring)
+
+
+def unseal_record(record: Any, keyring: Keyring) -> Any:
+    """The original record of :func:`seal_record` (sealed fields decrypted)."""
+    import orjson
+
+    root: list[Any] = [None]
+    stack: list[tuple[Any, list[Any] | dict[Any, Any], Any]] = [(record, root, 0)]
+    while stack:
+        value, parent, slot = stack.pop()
+        if isinstance(value, Mapping) and SEALED_KEY in value and set(value) == {SEALED_KEY, "key_id"}:
+            clear = keyring.decrypt(str(value[SEALED_KEY]).encode("ascii"), str(value["key_id"]), "dead-letter field")
+            parent[slot] = orjson.loads(clear)
+        elif isinstance(value, Mapping):
+            copy: dict[Any, Any] = {}
+            parent[slot] = copy
+            for key, item in value.items():
+                stack.append((item, copy, key))
+        elif isinstance(value, list):
+            items: list[Any] = [None] * len(value)
+            parent[slot] = items
+            for index, item in enumerate(value):
+                stack.append((item, items, index))
+        else:
+            parent[slot] = value
+    return root[0]
+
+
+def mask_change(change: FieldChange, masker: Masker | None = None) -> FieldChange:
+    """A history :class:`~integration_orchestrator.history.FieldChange` with its values masked."""
+    masker = masker or Masker()
+    path = mask_paths([change.path])
+    if path and masker.is_masked(path[0]):
+        return replace(change, old=None if change.old is None else MASK, new=None if change.new is None else MASK)
+    return replace(change, old=masker.record(change.old), new=masker.record(change.new))
