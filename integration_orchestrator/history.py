@@ -35,6 +35,7 @@ __all__ = [
     "diff_states",
     "diff_versions",
     "read_history",
+    "run_config_versions",
     "state_at",
 ]
 
@@ -192,3 +193,25 @@ def changed_fields(entry: HistoryEntry) -> list[str]:
         return []
     names = {_COLUMN.match(change.path).group(0) for change in diff_states(entry.old_row, entry.new_row)}  # type: ignore[union-attr]
     return sorted(names)
+
+
+def run_config_versions(record: Any, schedule_id: str | None = None) -> dict[str, Any]:
+    """The configuration versions a run of ``record`` (an ``IntegrationRecord``) uses.
+
+    ``{"config": n, "pipeline": n, "mappings": {id: n}, "transformations": {id: n},
+    "schedule": n}`` — stored in ``integration_executions.config_versions`` so that
+    ``history diff`` can show what changed between two runs.
+    """
+
+    def version(row: Mapping[str, Any]) -> int:
+        return int(row.get("version") or 1)
+
+    versions: dict[str, Any] = {"config": record.config.version}
+    if record.pipeline is not None:
+        versions["pipeline"] = version(record.pipeline.row)
+    versions["mappings"] = {m.id: version(m.row) for m in record.mappings}
+    versions["transformations"] = {key: version(t.row) for key, t in sorted(record.transformations.items())}
+    for schedule in record.schedules:
+        if schedule.id == schedule_id:
+            versions["schedule"] = version(schedule.row)
+    return versions

@@ -128,3 +128,37 @@ def test_diff_states_has_no_recursion_limit() -> None:
 )
 def test_diff_states_matrix(old: Any, new: Any, expected: list[FieldChange]) -> None:
     assert diff_states(old, new) == expected
+
+
+def test_each_run_records_the_configuration_versions_it_used(db: Conn, database_url: str) -> None:
+    import dagster as dg
+
+    from integration_orchestrator.factory import build_definitions
+    from integration_orchestrator_tests.factory.rows import (
+        add_config,
+        add_mapping,
+        add_organization,
+        add_pipeline,
+        create_target_table,
+        jmespath_step,
+    )
+
+    org = add_organization(db)
+    config = add_config(db, org, "People", [{"p": {"id": 1, "name": "a"}}])
+    mapping = add_mapping(db, org, config, "id", "p.id", "id", target_data_type="integer")
+    pipeline = add_pipeline(db, org, config, "people", [jmespath_step("tag", 1, "enrich", "{tier: 'x'}")])
+    create_target_table(db)
+
+    def run() -> dict[str, Any]:
+        with dg.instance_for_test() as instance:
+            result = build_definitions(database_url).get_job_def("people").execute_in_process(instance=instance)
+        assert result.success
+        row = db.execute("SELECT config_versions FROM integration_executions WHERE dagster_run_id = %s",
+                         (result.run_id,)).fetchone()
+        assert row is not None
+        return row["config_versions"]  # type: ignore[no-any-return]
+
+    assert run() == {"config": 1, "pipeline": 1, "mappings": {mapping: 1}, "transformations": {}}
+    db.execute("UPDATE integration_mappings SET mapping_notes = 'v2' WHERE id = %s", (mapping,))
+    db.execute("UPDATE integration_pipeline_definitions SET description = 'v2' WHERE id = %s", (pipeline,))
+    assert run() == {"config": 1, "pipeline": 2, "mappings": {mapping: 2}, "transformations": {}}

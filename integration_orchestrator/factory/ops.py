@@ -83,10 +83,10 @@ class IntegrationJob:
 
     def execution(self, context: Any) -> str:
         """The run's ``integration_executions`` id (created on first use)."""
+        from integration_orchestrator.history import run_config_versions
+
         config, pipeline = self.record.config, self.record.pipeline
-        versions = {"config": config.version}
-        if pipeline is not None:
-            versions["pipeline"] = int(pipeline.row.get("version") or 1)
+        versions = run_config_versions(self.record, context.run.tags.get("integration/schedule_id"))
         with _db(context).connection() as conn:
             return ensure_execution(
                 conn, run_id=context.run_id, job_name=self.name, organization_id=config.organization_id,
