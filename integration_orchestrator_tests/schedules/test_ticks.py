@@ -192,3 +192,34 @@ def test_missed_ticks_after_downtime(
         assert [r.tags["integration/scheduled_time"][11:16] for r in nxt.run_requests] == ["10:00"]
     if policy == "run_once":
         assert rows[1]["execution_notes"].startswith("missed; covered by the run at")
+
+
+@pytest.mark.parametrize(
+    ("tick", "reason"),
+    [
+        ("2026-05-31T23:30+02:00", "before start_date 2026-06-01 (Europe/Berlin)"),
+        ("2026-06-03T00:30+02:00", "after end_date 2026-06-02 (Europe/Berlin)"),
+    ],
+)
+def test_ticks_outside_start_end_launch_nothing_and_write_nothing(
+    db: Any, database_url: str, instance: dg.DagsterInstance, tick: str, reason: str
+) -> None:
+    org = insert_org(db)
+    config = insert_config(db, org)
+    record = schedule_record(db, org, config, cron_expression="*/30 * * * *", timezone="Europe/Berlin",
+                             start_date=dt.date(2026, 6, 1), end_date=dt.date(2026, 6, 2))
+    when = dt.datetime.fromisoformat(tick)
+    result = _tick(_schedule(record, database_url, when), instance, when)
+    assert result.run_requests == [] and result.skip_message == reason
+    assert schedule_execution_rows(db, record.id) == []
+    inside = dt.datetime.fromisoformat("2026-06-01T00:00+02:00")  # 22:00 UTC the day before
+    assert len(_tick(_schedule(record, database_url, inside), instance, inside).run_requests) == 1
+
+
+def test_interval_tick_off_the_lattice_is_skipped_without_database(instance: dg.DagsterInstance) -> None:
+    record = ScheduleRecord.from_row({**HOURLY, "schedule_type": "interval", "cron_expression": None,
+                                      "interval_minutes": 1500, "last_run_time": "2026-06-01T10:07:00+00:00"})
+    [schedule, _writeback] = build_schedule_definitions([record], {"c": "j"}, database_url="postgresql://nobody@127.0.0.1:9/x")
+    assert isinstance(schedule, dg.ScheduleDefinition) and schedule.cron_schedule == "7 * * * *"
+    result = _tick(schedule, instance, at("2026-06-02T10:07+00:00"))  # 24 h later: not a 25 h tick
+    assert result.run_requests == [] and "not an interval tick" in (result.skip_message or "")
