@@ -1,4 +1,5 @@
-"""`dev` runs the Dagster UI + daemon on the rows; `reload` makes it show changed rows."""
+"""`dev` runs the Dagster UI + daemon on the rows; `reload` makes it show changed rows;
+`dagster job launch` on its workspace is run by the daemon and written back."""
 
 from __future__ import annotations
 
@@ -16,9 +17,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from integration_orchestrator.db import connect
+from integration_orchestrator.db import connect, dagster_storage_url
 from integration_orchestrator.db.urls import database_name
-from integration_orchestrator_tests.factory.rows import add_config, add_organization, add_pipeline, jmespath_step
+from integration_orchestrator_tests.factory.rows import (
+    add_config,
+    add_organization,
+    add_pipeline,
+    create_target_table,
+    jmespath_step,
+)
 
 JOBS_QUERY = "{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } } } } }"
 
@@ -47,7 +54,9 @@ def test_dev_serves_the_rows_and_reload_picks_up_changes(
     db: psycopg.Connection[Any], database_url: str, pg_admin_url: str, tmp_path: Path
 ) -> None:
     org = add_organization(db)
-    add_pipeline(db, org, add_config(db, org, "First"), "first", [jmespath_step("a", 1, "map", "@")])
+    add_pipeline(db, org, add_config(db, org, "First", [{"id": 1}, {"id": 2}]), "first",
+                 [jmespath_step("a", 1, "map", "@")])
+    create_target_table(db)
     port = _free_port()
     log = (tmp_path / "dev.log").open("w")
     dev = _cli(database_url, tmp_path, "dev", "--port", str(port), stdout=log, stderr=subprocess.STDOUT)
@@ -70,6 +79,24 @@ def test_dev_serves_the_rows_and_reload_picks_up_changes(
         assert reload.returncode == 0, err
         assert "reloaded code location `integration_orchestrator`" in out
         assert {"first", "second"} <= _jobs(port)
+
+        # `dagster job launch` on dev's workspace: queued, run by the daemon, written back
+        env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+               "INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url,
+               "INTEGRATION_ORCHESTRATOR_DAGSTER_STORAGE_URL": dagster_storage_url(database_url)}
+        launch = subprocess.run(
+            [str(Path(sys.executable).with_name("dagster")), "job", "launch", "-w",
+             str(tmp_path / "dagster_home" / "workspace.yaml"), "-j", "first"],
+            env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        )
+        assert launch.returncode == 0, launch.stdout[-2000:] + launch.stderr[-2000:]
+        deadline = time.monotonic() + 400
+        status = None
+        while time.monotonic() < deadline and status != "succeeded":
+            row = db.execute("SELECT status FROM integration_executions WHERE dagster_job_name = 'first'").fetchone()
+            status = row["status"] if row else None
+            time.sleep(2)
+        assert status == "succeeded", (tmp_path / "dev.log").read_text()[-3000:]
     finally:
         os.killpg(dev.pid, signal.SIGTERM)
         try:
