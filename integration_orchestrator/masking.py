@@ -24,7 +24,8 @@ from __future__ import annotations
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -34,14 +35,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MASK",
+    "MASK_OPTION",
     "MIN_SECRET_LENGTH",
+    "Masker",
     "SEALED_KEY",
     "SENSITIVE_KEY",
-    "Masker",
     "clear_registered_secrets",
+    "load_keyring_or_none",
     "mask_change",
     "mask_paths",
+    "masked_errors",
+    "masker_for",
     "parse_path",
+    "protect_failures",
     "redact_text",
     "register_secret",
     "registered_secrets",
@@ -50,6 +56,8 @@ __all__ = [
 ]
 
 MASK = "***"
+#: the mapping-level option: ``validation_rules: {"mask": true}``
+MASK_OPTION = "mask"
 #: shorter values are not redacted inside text (they would mask unrelated characters)
 MIN_SECRET_LENGTH = 4
 #: a sealed (encrypted) dead-letter field: ``{"$sealed": token, "key_id": id}``
@@ -149,6 +157,32 @@ class Masker:
         """``text`` with secret values redacted."""
         return redact_text(text, self._secrets())
 
+    def text_for(self, text: str, *records: Any) -> str:
+        """``text`` with secret values and the values of ``records``' masked fields redacted."""
+        values = set(self._secrets())
+        for record in records:
+            values |= self.masked_values(record)
+        return redact_text(text, values)
+
+    def masked_values(self, record: Any) -> set[str]:
+        """The scalar values (as text, long enough to redact) found under masked fields."""
+        found: set[str] = set()
+
+        def collect(_path: Path, value: Any) -> str:
+            stack = [value]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, Mapping):
+                    stack.extend(item.values())
+                elif isinstance(item, list):
+                    stack.extend(item)
+                elif item is not None and not isinstance(item, bool) and len(str(item)) >= MIN_SECRET_LENGTH:
+                    found.add(str(item))
+            return MASK
+
+        replace(self, secrets=frozenset())._walk(record, collect)
+        return found
+
     def is_masked(self, path: Path) -> bool:
         key = path[-1] if path else None
         if self.mask_sensitive_keys and isinstance(key, str) and SENSITIVE_KEY.search(key):
@@ -221,15 +255,24 @@ def seal_record(record: Any, masker: Masker, keyring: Keyring) -> Any:
     return masker.seal(record, keyring)
 
 
-def unseal_record(record: Any, keyring: Keyring) -> Any:
-    """The original record of :func:`seal_record` (sealed fields decrypted)."""
+def unseal_record(record: Any, keyring: Keyring | None) -> Any:
+    """The original record of :func:`seal_record` (sealed fields decrypted).
+
+    ``keyring`` may be None while the record has no sealed field (else a clear error).
+    """
     import orjson
+
+    from integration_orchestrator.errors import ConfigurationError
 
     root: list[Any] = [None]
     stack: list[tuple[Any, list[Any] | dict[Any, Any], Any]] = [(record, root, 0)]
     while stack:
         value, parent, slot = stack.pop()
         if isinstance(value, Mapping) and SEALED_KEY in value and set(value) == {SEALED_KEY, "key_id"}:
+            if keyring is None:
+                raise ConfigurationError(
+                    "a dead-letter record has encrypted (masked) fields: set INTEGRATION_ORCHESTRATOR_SECRET_KEYS "
+                    "to the keys it was sealed with to replay it")
             clear = keyring.decrypt(str(value[SEALED_KEY]).encode("ascii"), str(value["key_id"]), "dead-letter field")
             parent[slot] = orjson.loads(clear)
         elif isinstance(value, Mapping):
@@ -254,3 +297,88 @@ def mask_change(change: FieldChange, masker: Masker | None = None) -> FieldChang
     if path and masker.is_masked(path[0]):
         return replace(change, old=None if change.old is None else MASK, new=None if change.new is None else MASK)
     return replace(change, old=masker.record(change.old), new=masker.record(change.new))
+
+
+def masker_for(integration: Any) -> Masker:
+    """The masker of one integration (an ``IntegrationRecord``): the pipeline's
+    ``monitoring_config.mask_fields`` plus the source and target paths of every mapping
+    whose ``validation_rules`` has ``"mask": true``."""
+    paths: list[str] = []
+    pipeline = getattr(integration, "pipeline", None)
+    if pipeline is not None:
+        fields = (pipeline.monitoring_config or {}).get("mask_fields") or []
+        paths.extend(str(f) for f in fields if isinstance(f, str))
+    for mapping in getattr(integration, "mappings", ()):
+        rules = mapping.row.get("validation_rules") or {}
+        if isinstance(rules, Mapping) and rules.get(MASK_OPTION) is True:
+            paths.extend(str(mapping.row[k]) for k in ("source_path", "target_path") if mapping.row.get(k))
+    return Masker(paths=mask_paths(paths))
+
+
+def protect_failures(failures: Iterable[Any], masker: Masker, keyring: Keyring | None) -> list[Any]:
+    """Failed records (``FailedRecord``) ready for ``integration_dead_letters``.
+
+    Masked fields and fields holding a secret are sealed with ``keyring`` (replay
+    unseals them); without a keyring they are masked for good and ``details["masked"]``
+    says so. Messages and details are redacted.
+    """
+    out: list[Any] = []
+    for failure in failures:
+        message = masker.text_for(failure.message, failure.record)
+        details = masker.record(dict(failure.details))
+        details = {k: (masker.text_for(v, failure.record) if isinstance(v, str) else v) for k, v in details.items()}
+        details = _redact_strings(details, masker, failure.record)
+        if keyring is not None:
+            record = masker.seal(failure.record, keyring)
+        else:
+            record = masker.record(failure.record)
+            if record != failure.record:
+                details["masked"] = "sensitive fields masked (no INTEGRATION_ORCHESTRATOR_SECRET_KEYS to seal them)"
+        out.append(replace(failure, record=record, message=message, details=details))
+    return out
+
+
+def _redact_strings(value: Any, masker: Masker, record: Any) -> Any:
+    values = set(masker._secrets()) | masker.masked_values(record)
+    if not values:
+        return value
+    return Masker(secrets=frozenset(values), mask_sensitive_keys=False)._walk(value, lambda _p, v: v)
+
+
+def _leaks(exc: BaseException, masker: Masker, records: tuple[Any, ...]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if masker.text_for(text, *records) != text:
+            return True
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return False
+
+
+@contextmanager
+def masked_errors(masker: Masker, *records: Any) -> Iterator[None]:
+    """Re-raise an error whose message (or a chained one) shows a secret or masked value
+    as an :class:`~integration_orchestrator.errors.IntegrationRunFailure` with the
+    redacted message and no chain; other errors pass unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        if not _leaks(exc, masker, records):
+            raise
+        from integration_orchestrator.errors import IntegrationRunFailure
+
+        clean = masker.text_for(str(exc), *records)
+        raise IntegrationRunFailure(f"{type(exc).__name__}: {clean}", metadata={"masked": True}) from None
+
+
+def load_keyring_or_none() -> Keyring | None:
+    """The credentials keyring, or None when ``INTEGRATION_ORCHESTRATOR_SECRET_KEYS`` is unset/invalid."""
+    from integration_orchestrator.credentials import load_keyring
+    from integration_orchestrator.errors import ConfigurationError
+
+    try:
+        return load_keyring()
+    except ConfigurationError:
+        return None

@@ -139,11 +139,15 @@ def _replay_group(conn: psycopg.Connection[Any], integration: IntegrationRecord,
     except LookupError as error:
         report.skipped.append(f"{len(group)} letter(s) of `{integration.config.integration_name}`: {error}")
         return
+    from integration_orchestrator.masking import load_keyring_or_none, masker_for, unseal_record
+
+    keyring, masker = load_keyring_or_none(), masker_for(integration)
     outputs: list[Record] = []
-    outcomes: list[str | None] = []  # per letter: None replayed, else the new error
+    outcomes: list[str | None] = []  # per letter: None replayed, else the new error (masked)
     for letter in group:  # one by one: every failure belongs to exactly one letter
-        output, failures = run([dict(letter["record"])])
-        outcomes.append(f"{failures[0].step}: {failures[0].message}" if failures else None)
+        record = unseal_record(letter["record"], keyring)
+        output, failures = run([dict(record)])
+        outcomes.append(f"{failures[0].step}: {masker.text_for(failures[0].message, record)}" if failures else None)
         if not failures:
             outputs.extend(output)
     written = engines.write_target(integration, database_url, outputs) if outputs else 0

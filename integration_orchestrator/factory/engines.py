@@ -90,11 +90,14 @@ def _secret_resolver(integration: IntegrationRecord, database_url: str) -> Calla
 
     def resolve(name: str) -> str:
         from integration_orchestrator.credentials import secret_resolver
+        from integration_orchestrator.masking import register_secret
 
         resolver = secret_resolver(
             database_url, organization_id=integration.config.organization_id, config_id=integration.config.id
         )
-        return resolver(name)  # type: ignore[no-any-return]
+        value = resolver(name)
+        register_secret(value)  # redacted from logs, errors, previews and dead letters from now on
+        return value  # type: ignore[no-any-return]
 
     return resolve
 

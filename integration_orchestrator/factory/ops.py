@@ -37,6 +37,7 @@ from integration_orchestrator.factory.steps import DEFAULT_BATCH_SIZE, StepRecor
 from integration_orchestrator.factory.translator import IntegrationDefinitionSpec
 from integration_orchestrator.factory.validate import IntegrationRecord
 from integration_orchestrator.factory.writeback import ensure_execution, finish_execution, insert_dead_letters
+from integration_orchestrator.masking import Masker, load_keyring_or_none, masked_errors, masker_for, protect_failures
 
 __all__ = [
     "INTEGRATION_RESOURCE_KEY",
@@ -74,6 +75,11 @@ class IntegrationJob:
             self.cache[key] = build()
         return self.cache[key]
 
+    @property
+    def masker(self) -> Masker:
+        """Masks secrets and the integration's sensitive fields (see integration_orchestrator.masking)."""
+        return self.compiled("masker", lambda: masker_for(self.record))  # type: ignore[no-any-return]
+
     def step(self, node_name: str) -> StepRecord:
         steps = self.record.settings.steps if self.record.settings else ()
         for step in steps:
@@ -110,7 +116,8 @@ def handle_failures(context: dg.OpExecutionContext, job: IntegrationJob, step: s
         return
     strategy = job.record.strategy
     first = failures[0]
-    summary = f"Step `{step}`: {len(failures)} record(s) failed; first (record {first.index}): {first.message}"
+    message = job.masker.text_for(first.message, first.record)
+    summary = f"Step `{step}`: {len(failures)} record(s) failed; first (record {first.index}): {message}"
     if strategy in ("fail_fast", "retry"):
         raise IntegrationRunFailure(summary, metadata={"step": step, "failed": len(failures), "strategy": strategy})
     if strategy == "dead_letter":
@@ -119,7 +126,7 @@ def handle_failures(context: dg.OpExecutionContext, job: IntegrationJob, step: s
             insert_dead_letters(
                 conn, organization_id=job.record.config.organization_id, execution_id=execution_id,
                 config_id=job.record.config.id, pipeline_id=job.record.pipeline.id if job.record.pipeline else None,
-                failures=failures,
+                failures=protect_failures(failures, job.masker, load_keyring_or_none()),
             )
         context.log.warning(f"{summary} — sent to integration_dead_letters")
         return
@@ -142,7 +149,8 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
         job = _job(context)
         job.execution(context)
         started = time.perf_counter()
-        records = job.engines.read_source(job.record, _db(context).url())
+        with masked_errors(job.masker):
+            records = job.engines.read_source(job.record, _db(context).url())
         seconds = time.perf_counter() - started
         context.log.info(f"source: read {len(records)} record(s) in {seconds:.3f}s")
         return Batch(records=records, stats=(StepStat("source", len(records), len(records), 0, seconds),))
@@ -163,7 +171,8 @@ def mapping_op(pool: str | None = None) -> dg.OpDefinition:
             transformations=job.record.transformation_rows(),
         ))
         started = time.perf_counter()
-        records, failures = job.engines.apply_plan(plan, batch.records)
+        with masked_errors(job.masker, *batch.records):
+            records, failures = job.engines.apply_plan(plan, batch.records)
         seconds = time.perf_counter() - started
         handle_failures(context, job, "mappings", failures)
         context.log.info(f"mappings: {len(batch.records)} in, {len(records)} out, {len(failures)} failed")
@@ -184,7 +193,8 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
         batch = merge_batches([batches[k] for k in sorted(batches)])
         transformation = job.compiled(f"step:{step.name}", lambda: job.engines.compile_transformation(step.transformation))
         started = time.perf_counter()
-        records, failures = apply_step(step.name, transformation.apply, batch.records, step.when)
+        with masked_errors(job.masker, *batch.records):
+            records, failures = apply_step(step.name, transformation.apply, batch.records, step.when)
         seconds = time.perf_counter() - started
         handle_failures(context, job, step.name, failures)
         context.log.info(f"step {step.name}: {len(batch.records)} in, {len(records)} out, {len(failures)} failed")
@@ -260,7 +270,8 @@ def _write(context: Any, job: IntegrationJob, batch: Batch) -> Any:
     pipeline = job.record.pipeline
     mask_fields = pipeline.monitoring_config.get("mask_fields", []) if pipeline else []
     started = time.perf_counter()
-    written = job.engines.write_target(job.record, db.url(), batch.records)
+    with masked_errors(job.masker, *batch.records):
+        written = job.engines.write_target(job.record, db.url(), batch.records)
     seconds = time.perf_counter() - started
     stats = (*batch.stats, StepStat("sink", len(batch.records), written, 0, seconds))
     records_in = stats[0].records_in
@@ -277,7 +288,7 @@ def _write(context: Any, job: IntegrationJob, batch: Batch) -> Any:
             "records_failed": failed,
             "dagster/row_count": written,
             "steps": dg.MetadataValue.md(steps_markdown(stats)),
-            "preview": dg.MetadataValue.md(preview_markdown(batch.records, mask_fields)),
+            "preview": dg.MetadataValue.md(preview_markdown([job.masker.record(r) for r in batch.records[:5]], mask_fields)),
             "config_version": job.record.config.version,
             "pipeline_version": int(pipeline.row.get("version") or 1) if pipeline else 0,
             "job": job.name,
@@ -300,7 +311,7 @@ def failure_hook() -> dg.HookDefinition:
     def _failed(context):  # type: ignore[no-untyped-def]
         job = _job(context)
         error = context.op_exception
-        message = str(getattr(error, "description", None) or error or "op failed")
+        message = job.masker.text(str(getattr(error, "description", None) or error or "op failed"))
         with _db(context).connection() as conn:
             ensure_execution(
                 conn, run_id=context.run_id, job_name=job.name, organization_id=job.record.config.organization_id,

@@ -143,9 +143,11 @@ def validation_schemas(row: MappingRow) -> tuple[Any, Any]:
         return None, None
     if not isinstance(rules, Mapping):
         raise definition_error(row, "validation_rules", "must be an object {\"pre\": schema, \"post\": schema}")
-    unknown = sorted(set(rules) - {"pre", "post"})
+    unknown = sorted(set(rules) - {"pre", "post", "mask"})  # mask: sensitive field (integration_orchestrator.masking)
     if unknown:
         raise definition_error(row, f"validation_rules.{unknown[0]}", "unknown key (expected `pre` and/or `post`)")
+    if not isinstance(rules.get("mask", False), bool):
+        raise definition_error(row, "validation_rules.mask", "must be true or false")
     pre = _validator(row, "pre", rules["pre"]) if "pre" in rules else None
     post = _validator(row, "post", rules["post"]) if "post" in rules else None
     return pre, post
