@@ -137,7 +137,8 @@ def _definition(
         execution_timezone=trigger.execution_timezone,
         job_name=job_name,
         execution_fn=functools.partial(
-            _evaluate, record=record, trigger=trigger, job_name=job_name, database_url=database_url, clock=clock
+            _evaluate, record=record, trigger=trigger, job_name=job_name, database_url=database_url, clock=clock,
+            schedule_name=name,
         ),
         default_status=status,
         description=_description(record),

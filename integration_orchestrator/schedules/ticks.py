@@ -6,10 +6,11 @@ PostgreSQL, asks the Dagster instance whether a run of the integration is in pro
 writes one ``integration_schedule_executions`` row per decision and returns the
 ``RunRequest``\\ s (or a ``SkipReason``).
 
-Missed ticks (scheduler down, daemon behind) are the due instants after the last tick
-that was evaluated itself (rows written for missed ticks start their notes with
-:data:`MISSED_NOTE`, so re-evaluating a tick finds the same missed ticks) and before this
-one. Dagster itself evaluates only the latest tick of a
+Missed ticks (scheduler down, daemon behind) are the due instants before this one and
+after both the last tick that was evaluated itself (rows written for missed ticks start
+their notes with :data:`MISSED_NOTE`, so re-evaluating a tick finds the same missed
+ticks) and the moment the schedule was last started in Dagster (a schedule stopped in
+the UI misses nothing). Dagster itself evaluates only the latest tick of a
 non-partitioned schedule after downtime, so the policy decides here:
 
 * ``run_all``  — one run per missed tick, each tagged with its own scheduled time; run key
@@ -30,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
 from dagster._core.storage.dagster_run import RunsFilter
 
 from integration_orchestrator.schedules.cron import Trigger, due_times_between, fire_times, is_due
@@ -48,6 +50,7 @@ __all__ = [
     "active_run",
     "evaluate_schedule_tick",
     "plan_tick",
+    "schedule_started_at",
 ]
 
 Clock = Callable[[], dt.datetime]
@@ -174,6 +177,29 @@ def active_run(instance: dg.DagsterInstance, config_id: str) -> tuple[str, str] 
     return answer.get(config_id)
 
 
+_started_cache: list[tuple[dg.DagsterInstance, float, dict[str, float]]] = []
+
+
+def schedule_started_at(instance: dg.DagsterInstance, schedule_name: str) -> dt.datetime | None:
+    """When the schedule was last started in Dagster (UI/CLI), if its state is stored.
+
+    Ticks before that are not missed: the schedule was stopped, not the scheduler down.
+    One read of all schedule states answers every schedule for :data:`ACTIVE_RUNS_TTL`.
+    """
+    now = time.monotonic()
+    with _active_lock:
+        if not _started_cache or _started_cache[0][0] is not instance or now - _started_cache[0][1] > ACTIVE_RUNS_TTL.total_seconds():
+            starts: dict[str, float] = {}
+            for state in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE):
+                data = state.instigator_data
+                stamp = getattr(data, "start_timestamp", None)
+                if state.status == InstigatorStatus.RUNNING and stamp:
+                    starts[state.name] = max(stamp, starts.get(state.name, 0.0))
+            _started_cache[:] = [(instance, now, starts)]
+        stamp = _started_cache[0][2].get(schedule_name)
+    return None if stamp is None else dt.datetime.fromtimestamp(stamp, dt.UTC)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -186,6 +212,7 @@ def evaluate_schedule_tick(
     *,
     database_url: str | None,
     clock: Clock | None = None,
+    schedule_name: str | None = None,
 ) -> Sequence[dg.RunRequest] | dg.SkipReason:
     """The Dagster evaluation of one tick of ``record`` (see the module docstring)."""
     now = (clock or _now)()
@@ -197,6 +224,9 @@ def evaluate_schedule_tick(
         last = last_recorded_tick(conn, record.id, scheduled_time, exclude_notes=MISSED_NOTE)
         if record.last_run_time is not None and record.last_run_time < scheduled_time:
             last = max(last, record.last_run_time) if last else record.last_run_time
+        started = schedule_started_at(context.instance, schedule_name) if schedule_name and last else None
+        if last is not None and started is not None and last < started < scheduled_time:
+            last = started
         decisions = plan_tick(record, trigger, scheduled_time, now=now, last_recorded=last, active_run=running)
         requests: list[dg.RunRequest] = []
         for decision in decisions:

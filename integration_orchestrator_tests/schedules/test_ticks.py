@@ -223,3 +223,31 @@ def test_interval_tick_off_the_lattice_is_skipped_without_database(instance: dg.
     assert isinstance(schedule, dg.ScheduleDefinition) and schedule.cron_schedule == "7 * * * *"
     result = _tick(schedule, instance, at("2026-06-02T10:07+00:00"))  # 24 h later: not a 25 h tick
     assert result.run_requests == [] and "not an interval tick" in (result.skip_message or "")
+
+
+def test_schedule_stopped_in_dagster_misses_nothing(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+    """06:00 ran, then the schedule was stopped in the UI and started again at 08:30: the
+    07:00 and 08:00 ticks were not missed by a scheduler outage, so run_all runs 09:00 only."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteInstigatorOrigin, RemoteRepositoryOrigin
+    from dagster._core.scheduler.instigation import (
+        InstigatorState,
+        InstigatorStatus,
+        InstigatorType,
+        ScheduleInstigatorData,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    org = insert_org(db)
+    config = insert_config(db, org)
+    record = schedule_record(db, org, config, schedule_name="Hourly", cron_expression="0 * * * *",
+                             missed_execution_policy="run_all")
+    assert len(_tick(_schedule(record, database_url, at("2026-06-01T06:00:01+00:00")), instance,
+                     at("2026-06-01T06:00+00:00")).run_requests) == 1
+    repository = RemoteRepositoryOrigin(InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name="m")), "__repository__")
+    instance.add_instigator_state(InstigatorState(
+        RemoteInstigatorOrigin(repository, "hourly_schedule"), InstigatorType.SCHEDULE, InstigatorStatus.RUNNING,
+        ScheduleInstigatorData("0 * * * *", start_timestamp=at("2026-06-01T08:30+00:00").timestamp()),
+    ))
+    result = _tick(_schedule(record, database_url, at("2026-06-01T09:00:02+00:00")), instance, at("2026-06-01T09:00+00:00"))
+    assert [r.tags["integration/scheduled_time"][11:16] for r in result.run_requests] == ["09:00"]
+    assert [r["scheduled_time"].hour for r in schedule_execution_rows(db, record.id)] == [6, 9]
