@@ -1,14 +1,14 @@
 """Rows → snapshot: one query per integration table, at code-location load only.
 
-``organization_id`` given: the rows are read inside :func:`tenant_transaction` (the
-application role, row-level security), so the snapshot holds that organization only.
-Otherwise the connection's own role reads every organization's rows.
+The rows are always read inside :func:`tenant_transaction` (the application role,
+row-level security): ``organization_id`` given, that organization only; otherwise each
+organization in turn (the owner only lists the organization ids), merged in the
+same order as one query would give.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from contextlib import nullcontext
 from typing import Any
 
 import psycopg
@@ -33,15 +33,22 @@ assert set(TABLE_QUERIES) == set(TABLE_RECORDS)
 
 def load_snapshot(conn: psycopg.Connection[Any], organization_id: str | None = None) -> Snapshot:
     """Read the active integration rows (one consistent, read-only transaction)."""
-    scope = tenant_transaction(conn, organization_id) if organization_id else nullcontext(conn)
-    tables: dict[str, list[dict[str, Any]]] = {}
+    tables: dict[str, list[dict[str, Any]]] = {attribute: [] for attribute in TABLE_QUERIES}
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        with scope:
-            for attribute, query in TABLE_QUERIES.items():
-                tables[attribute] = normalize_rows(conn.execute(query).fetchall())
+        organizations = [organization_id] if organization_id else [
+            str(r["id"]) for r in conn.execute("SELECT id FROM organizations ORDER BY id").fetchall()]
+        for organization in organizations:
+            with tenant_transaction(conn, organization):
+                for attribute, query in TABLE_QUERIES.items():
+                    tables[attribute].extend(conn.execute(query).fetchall())
+    tables = {attribute: normalize_rows(sorted(rows, key=_order)) for attribute, rows in tables.items()}
     loaded_at = _dt.datetime.now(_dt.UTC).isoformat()
     return snapshot_from_rows(tables, loaded_at=loaded_at, organization_id=organization_id)
+
+
+def _order(row: dict[str, Any]) -> tuple[Any, str]:
+    return (row.get("created_at"), str(row.get("id")))
 
 
 def load_snapshot_from_url(url: str, organization_id: str | None = None) -> Snapshot:
