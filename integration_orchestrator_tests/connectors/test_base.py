@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from integration_orchestrator.connectors import base
+
 from integration_orchestrator.connectors import (
     ConnectorSpec,
     iter_batches,
@@ -44,7 +46,7 @@ def test_iter_batches_rejects_non_records(records: Any) -> None:
         list(iter_batches(records, 10))
 
 
-def test_a_plugin_source_is_validated_and_opened() -> None:
+def test_a_plugin_source_is_validated_and_opened(monkeypatch: pytest.MonkeyPatch) -> None:
     class Countdown:
         def __init__(self, config: Any, context: Any = None) -> None:
             self.start = config["start"]
@@ -53,6 +55,7 @@ def test_a_plugin_source_is_validated_and_opened() -> None:
             yield [{"n": n} for n in range(self.start, 0, -1)]
 
     schema = {"type": "object", "properties": {"type": {"const": "countdown"}, "start": {"type": "integer"}}, "required": ["type", "start"], "additionalProperties": False}
+    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))  # the registration ends with the test
     register_source(ConnectorSpec(type="countdown", role="source", schema=schema, factory=Countdown))
     assert "countdown" in registered_types("source")
     config = {"source": {"type": "countdown", "start": "3"}, "target": {"type": "file", "path": "x.csv"}}
