@@ -11,6 +11,9 @@ as a source would yield them), then times, each on a fresh table of the same sha
   re-upsert the same records again (every row an update) through the target
   replace   the target in mode replace
   append    the target in mode append
+  file      the connector half of a pipeline: the records read back from an NDJSON file by
+            the ``file`` source and streamed into the target (upsert into an empty table),
+            plus the file read alone
 
 and prints seconds, records/s and the ratio to the baseline (goal: upsert >= 0.5x).
 """
@@ -24,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from integration_orchestrator.connectors import open_target
+from integration_orchestrator.connectors import open_source, open_target
 from integration_orchestrator.db import connect
 from integration_orchestrator.db.embedded import start_embedded_server
 
@@ -86,12 +89,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="io-load-bench-") as home:
         server = start_embedded_server(Path(home))
         try:
-            run(server.url("postgres"), args)
+            run(server.url("postgres"), args, Path(home))
         finally:
             server.stop()
 
 
-def run(url: str, args: argparse.Namespace) -> None:
+def run(url: str, args: argparse.Namespace, home: Path) -> None:
     with connect(url, autocommit=True) as conn:
         for name in ("baseline", "target"):
             conn.execute(DDL.format(name=name))
@@ -147,12 +150,31 @@ def run(url: str, args: argparse.Namespace) -> None:
         count = conn.execute("SELECT count(*) AS n FROM target").fetchone()["n"]
     assert count == args.records, count
 
+    path = home / "records.ndjson"
+    open_target({"type": "file", "path": str(path)}, lambda name: "").write(records)
+    del records
+    source_config = {"type": "file", "path": str(path), "batch_size": args.batch_size}
+    seconds, read = measure(lambda: sum(len(b) for b in open_source(source_config, lambda name: "").read()))
+    assert read == args.records
+    times["file_read"] = [seconds]
+    truncate("target")
+
+    def file_to_target() -> Any:
+        config = {"type": "postgres_table", "url": url, "table": "target", "mode": "upsert", "key": ["id"], "batch_size": args.batch_size}
+        return open_target(config, lambda name: "").write(open_source(source_config, lambda name: "").read())
+
+    seconds, written = measure(file_to_target)
+    times["file_upsert"] = [seconds]
+    notes["file_upsert"] = f"inserted {written.inserted:,}, updated {written.updated:,}"
+
     labels = {
         "baseline": "baseline: plain COPY",
         "upsert": "upsert into empty table",
         "reupsert": "upsert again (all updates)",
         "replace": "replace (1 run)",
         "append": "append into empty table (1 run)",
+        "file_read": "file source alone (1 run)",
+        "file_upsert": "file source -> upsert (1 run)",
     }
     best_baseline = min(times["baseline"])
     print(f"\n{args.records:,} records, batch size {args.batch_size:,}, embedded PostgreSQL, best of {args.rounds} round(s)")
