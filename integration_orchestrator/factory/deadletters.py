@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.records import Snapshot
 from integration_orchestrator.factory.runtime import FailedRecord, apply_step
@@ -128,7 +129,8 @@ def replay_dead_letters(
                 report.skipped.append(f"{len(group)} letter(s) of integration {config} / pipeline {pipeline}: "
                                       "not loadable now (inactive or invalid; see `validate`)")
                 continue
-            _replay_group(conn, integration, step, group, engines, database_url, report)
+            with tenant_transaction(conn, integration.config.organization_id):  # writes under row-level security
+                _replay_group(conn, integration, step, group, engines, database_url, report)
     return report
 
 
