@@ -163,3 +163,14 @@ def test_translator_pool_gets_its_own_op_definitions(db: psycopg.Connection[Any]
     assert (pooled.pool, pooled.name) == ("erp-api", "integration_source__pool_erp_api")
     assert (plain.pool, plain.name) == (None, "integration_source")
     defs.get_repository_def()  # no name conflict between the two definitions
+
+
+def test_declared_checks_execute_from_the_asset_job(db: psycopg.Connection[Any], database_url: str) -> None:
+    _sample(db)
+    defs = build_definitions(database_url)
+    key = dg.AssetCheckKey(dg.AssetKey(["integrations", "people_sync"]), "mapping_person_id")
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_check_selection={key}, asset_selection=set())
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance)
+    assert [(e.check_name, e.passed) for e in result.get_asset_check_evaluations()] == [("mapping_person_id", True)]
+    assert db.execute("SELECT test_status FROM integration_mapping_tests").fetchone() == {"test_status": "passed"}
