@@ -138,9 +138,9 @@ class HttpSource:
             kwargs["json"] = self.body
         response = client.request(self.method, url, **kwargs)
         try:
-            return response, response.json()
-        except ValueError as exc:
-            raise ConnectorError(self.name, f"{safe_url(response.url)} did not answer JSON") from exc
+            return response, orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:  # also bounds nesting depth
+            raise ConnectorError(self.name, f"{safe_url(response.url)} did not answer valid JSON: {exc}") from exc
 
     def _records(self, document: Any, url: httpx.URL) -> list[Record]:
         if self.records_path is None:

@@ -57,6 +57,8 @@ def iter_json_array(stream: TextIO) -> Iterator[Any]:
                     raise ValueError(f"invalid JSON: {exc.msg}") from exc
                 buf.fill()
                 continue
+            except RecursionError as exc:
+                raise ValueError("invalid JSON: a value nests deeper than the recursion depth limit") from exc
             if end >= len(buf.text) and not buf.eof:
                 buf.fill()  # a number cut at the chunk boundary: parse it again in full
                 continue

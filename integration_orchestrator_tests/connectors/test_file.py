@@ -92,6 +92,8 @@ def test_csv_append_writes_the_header_once(tmp_path: Path) -> None:
         ("json", '[{"a": 1}, 2]', "element 1 of the array is not an object"),
         ("json", '[{"a": 1} {"b": 2}]', "expected `,` or `]`"),
         ("json", '[{"a": 1}, {"b": ', "invalid JSON"),
+        ("json", "[" + "[" * 100_000 + "]" * 100_000 + "]", "recursion depth"),
+        ("ndjson", '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "line 1 is not valid JSON: .*depth"),
         ("csv", "a,b\n1,2,3\n", "more fields than the header"),
     ],
 )

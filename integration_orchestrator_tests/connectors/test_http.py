@@ -69,7 +69,7 @@ def api() -> Iterator[FakeApi]:
                 state.hits.append(hit)
             route = state.routes.get(parts.path)
             status, headers, body = route(hit) if route else (404, {}, {"error": "no route"})
-            payload = json.dumps(body).encode()
+            payload = body.encode() if route and isinstance(body, str) and headers.get("X-Raw") else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
@@ -192,6 +192,21 @@ def test_wrong_credentials_fail_with_the_status_and_without_the_secret(api: Fake
     assert "401" in str(info.value)
     assert "key-789" not in str(info.value)
     assert len(api.paths("/secure")) == 1  # 4xx other than 429 is not retried
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [("[" * 100_000 + "]" * 100_000, "depth limit"), ("<html>oops</html>", "did not answer valid JSON"), ({"data": 1}, "not a list of objects")],
+    ids=["deeply nested", "not json", "not records"],
+)
+def test_bad_bodies_are_clear_errors(api: FakeApi, body: Any, message: str) -> None:
+    api.routes["/odd"] = lambda hit: (200, {}, body)
+    raw = isinstance(body, str)
+    if raw:  # serve the text as is, not JSON-encoded
+        api.routes["/odd"] = lambda hit: (200, {"X-Raw": "1"}, body)
+    config = {"type": "http", "url": api.base + "/odd", **({} if raw else {"records_path": "data"})}
+    with pytest.raises(ConnectorError, match=message):
+        list(open_source(config, SECRETS.__getitem__).read())
 
 
 def test_missing_secret_names_the_secret_and_where_it_is_used(api: FakeApi) -> None:
