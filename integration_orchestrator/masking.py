@@ -44,6 +44,7 @@ __all__ = [
     "load_keyring_or_none",
     "mask_change",
     "mask_paths",
+    "mask_preview_report",
     "masked_errors",
     "masker_for",
     "parse_path",
@@ -382,3 +383,13 @@ def load_keyring_or_none() -> Keyring | None:
         return load_keyring()
     except ConfigurationError:
         return None
+
+
+def mask_preview_report(report: dict[str, Any], masker: Masker) -> dict[str, Any]:
+    """A ``pipeline preview`` report with every record and error message masked."""
+    steps = []
+    for step in report.get("steps", []):
+        failed = [dict(f, record=masker.record(f.get("record")), error=masker.text_for(str(f.get("error", "")), f.get("record")))
+                  for f in step.get("failed", [])]
+        steps.append(dict(step, failed=failed, output=[masker.record(r) for r in step.get("output", [])]))
+    return dict(report, steps=steps, final_output=[masker.record(r) for r in report.get("final_output", [])])

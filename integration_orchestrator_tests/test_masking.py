@@ -251,3 +251,17 @@ def test_masked_errors_rewrites_only_leaking_errors() -> None:
     with pytest.raises(KeyError):
         with masked_errors(masker):
             raise KeyError("harmless")
+
+
+def test_pipeline_preview_cli_masks_sensitive_fields(db: Conn, api: str, keys: str, tmp_path: Path, run_cli: Any) -> None:
+    ids = _integration(db, api, tmp_path)
+    source = tmp_path / "input.json"
+    source.write_text(json.dumps([{"id": i, "name": f"person {i}", "tax_number": TAXES[i], "home_address": ADDRESSES[i],
+                                   "echo": "plain"} for i in (1, 2)]))
+    done = run_cli("pipeline", "preview", ids["people_fail_fast"], "--input", str(source), env={KEYS_ENV: keys})
+    assert done.returncode == 1, done.stderr  # record 2 fails the check step
+    assert not _leaks(done.stdout + done.stderr)
+    report = json.loads(done.stdout)
+    assert report["steps"][0]["output"][0] == {"id": 1, "name": "person 1", "tax_number": MASK, "home_address": MASK,
+                                               "echo": "plain"}
+    assert report["steps"][1]["failed"][0]["error"].startswith("bad tax *** ***")

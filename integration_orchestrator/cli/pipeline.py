@@ -67,5 +67,8 @@ def _preview(args: argparse.Namespace) -> int:
         print(f"error: no active pipeline with id {args.pipeline_id}", file=sys.stderr)
         return 2
     report = preview_pipeline(found, records, engines)
+    from integration_orchestrator.masking import mask_preview_report, masker_for
+
+    report = mask_preview_report(report, masker_for(found))  # sensitive fields never printed in clear
     sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
     return 0 if report["success"] else 1
