@@ -136,6 +136,8 @@ def test_secret_and_sensitive_fields_never_in_clear(
             logs = instance.all_logs(run.run_id)
             assert logs and not _leaks(serialize_value(logs)), "event log shows a clear value"
             assert not _leaks(serialize_value(instance.get_run_by_id(run.run_id)))
+        compute_logs = [p for p in Path(instance.root_directory).rglob("compute_logs/*") if p.is_file()]
+        assert any(p.read_bytes() for p in compute_logs), "the runs' compute logs were captured"
         assert not _files_leaking(Path(instance.root_directory)), "compute logs / storage show a clear value"
         failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
         message = failure.step_failure_data.error.message  # type: ignore[union-attr]
