@@ -120,3 +120,22 @@ def test_cli_as_one_organization(run_cli: Any, db: Conn, tenants: tuple[dict[str
     assert history.returncode == 2 and "has no history in this organization" in history.stderr
     own = json.loads(run_cli("history", beta["config"], "--organization", beta["org"], "--json").stdout)
     assert own["name"] == "Beta People"
+
+
+def test_cli_over_every_organization_works_per_tenant(
+    run_cli: Any, db: Conn, database_url: str, tenants: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    """`mappings test` and `dead-letters list` go through each organization's application role in turn."""
+    alpha, beta = tenants
+    for tenant in tenants:
+        with dg.instance_for_test() as instance:
+            defs = build_definitions(database_url, organization_id=tenant["org"])
+            assert defs.get_job_def(f"{tenant['slug']}_pipeline").execute_in_process(instance=instance).success
+    listed = run_cli("dead-letters", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "Alpha People" in listed.stdout and "Beta People" in listed.stdout and "2 dead letter(s)" in listed.stdout
+    tested = run_cli("mappings", "test")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "alpha copies id" in tested.stdout and "beta copies id" in tested.stdout
+    statuses = db.execute("SELECT test_status::text AS s FROM integration_mapping_tests ORDER BY 1").fetchall()
+    assert statuses == [{"s": "passed"}, {"s": "passed"}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
+from typing import Any
 
 from integration_orchestrator.db import connect, resolve_database_url
 
@@ -49,7 +50,7 @@ def _test(args: argparse.Namespace) -> int:
         if mapping_id is not None and not conn.execute("SELECT 1 FROM integration_mappings WHERE id = %s", (mapping_id,)).fetchone():
             print(f"error: --mapping-id: no mapping {mapping_id}", file=sys.stderr)
             return 2
-        report = run_mapping_tests(conn, config_id, mapping_id=mapping_id)
+        report = _per_organization(conn, config_id, mapping_id)
     rows = [
         (r.mapping_name, r.test_name, r.status, str(r.execution_time_ms), _one_line(r.error_message or ""))
         for r in report.results
@@ -60,6 +61,20 @@ def _test(args: argparse.Namespace) -> int:
     passed = len(report.results) - len(report.failed)
     print(f"\n{len(report.results)} test(s): {passed} passed, {len(report.failed)} failed")
     return 0 if report.ok else 1
+
+
+def _per_organization(conn: Any, config_id: Any, mapping_id: Any) -> Any:
+    """Each organization's tests as its application role (row-level security), one report."""
+    from integration_orchestrator.mapping.testing import MappingTestReport, run_mapping_tests
+    from integration_orchestrator.tenancy import per_organization
+
+    report = MappingTestReport()
+    for _organization in per_organization(conn):
+        part = run_mapping_tests(conn, config_id, mapping_id=mapping_id)
+        report.results.extend(part.results)
+        report.warnings.extend(part.warnings)
+        report.coverage.update(part.coverage)
+    return report
 
 
 def _one_line(text: str, width: int = 120) -> str:

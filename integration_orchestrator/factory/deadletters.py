@@ -35,6 +35,14 @@ Record = dict[str, Any]
 def list_dead_letters(
     conn: psycopg.Connection[Any], *, status: str | None = "pending", config_id: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
+    """Dead letters of every organization, each read as its application role (row-level security)."""
+    from integration_orchestrator.tenancy import per_organization
+
+    letters = [row for _org in per_organization(conn) for row in _letters(conn, status, config_id, limit)]
+    return sorted(letters, key=lambda r: (r["created_at"], str(r["id"])))[:limit]
+
+
+def _letters(conn: psycopg.Connection[Any], status: str | None, config_id: str | None, limit: int) -> list[dict[str, Any]]:
     return conn.execute(
         """
         SELECT d.id, d.created_at, d.status, d.step_name, d.error_message, d.replay_count, d.record,
