@@ -79,8 +79,12 @@ def _preview(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise RowError("argument", "-n", f"must be at least 1, not {args.n}")
     after = _parse_after(args.after)
+    from integration_orchestrator.tenancy import per_organization
+
+    row = None
     with connect(resolve_database_url(args.database_url)) as conn:
-        row = conn.execute("SELECT * FROM integration_schedules WHERE id = %s", (schedule_id,)).fetchone()
+        for _organization in per_organization(conn):  # read as the application role (row-level security)
+            row = row or conn.execute("SELECT * FROM integration_schedules WHERE id = %s", (schedule_id,)).fetchone()
     if row is None:
         raise RowError("schedule", None, "no such schedule", row_id=schedule_id)
     record = ScheduleRecord.from_row(row)
