@@ -40,8 +40,12 @@ def _test(args: argparse.Namespace) -> int:
     org = _uuid(args.organization_id, "organization id") if args.organization_id else None
     if args.organization_id and org is None:
         return 2
-    with connect(resolve_database_url(args.database_url)) as conn:
-        rows = load_transformation_rows(conn, ids=ids, organization_id=org)
+    from integration_orchestrator.tenancy import per_organization
+
+    with connect(resolve_database_url(args.database_url)) as conn:  # each organization as its application role
+        rows = [row for organization in per_organization(conn, str(org) if org else None)
+                for row in load_transformation_rows(conn, ids=ids, organization_id=uuid.UUID(organization))]
+    rows.sort(key=lambda r: (r.transformation_name, str(r.id)))
     if ids is not None and not rows:
         print(f"error: no transformation with id {args.id}")
         return 2
