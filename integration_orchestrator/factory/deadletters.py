@@ -111,24 +111,18 @@ def replay_dead_letters(
     config_id: str | None = None,
     letter_ids: Sequence[str] = (),
 ) -> ReplayReport:
-    """Replay the pending letters (all, one config's, or the given ids); see the module doc."""
+    """Replay the pending letters (all, one config's, or the given ids); see the module doc.
+
+    Every organization's letters are read, locked and replayed as its application role.
+    """
+    from integration_orchestrator.tenancy import per_organization
+
     validated = validate_snapshot(snapshot, engines)
     report = ReplayReport()
     with conn.transaction():
-        letters = conn.execute(
-            """
-            SELECT id, config_id, pipeline_id, step_name, record, organization_id
-            FROM integration_dead_letters
-            WHERE status = 'pending'
-              AND (%(config)s::uuid IS NULL OR config_id = %(config)s::uuid)
-              AND (cardinality(%(ids)s::uuid[]) = 0 OR id = ANY(%(ids)s::uuid[]))
-            ORDER BY created_at, id
-            FOR UPDATE SKIP LOCKED
-            """,
-            {"config": config_id, "ids": list(letter_ids)},
-        ).fetchall()
+        letters = [letter for _org in per_organization(conn) for letter in _pending(conn, config_id, letter_ids)]
         groups: dict[tuple[str, str | None, str | None], list[dict[str, Any]]] = defaultdict(list)
-        for letter in letters:
+        for letter in sorted(letters, key=lambda r: (r["created_at"], str(r["id"]))):
             pipeline = str(letter["pipeline_id"]) if letter["pipeline_id"] else None
             groups[(str(letter["config_id"]), pipeline, letter["step_name"])].append(letter)
         for (config, pipeline, step), group in groups.items():
@@ -140,6 +134,22 @@ def replay_dead_letters(
             with tenant_transaction(conn, integration.config.organization_id):  # writes under row-level security
                 _replay_group(conn, integration, step, group, engines, database_url, report)
     return report
+
+
+def _pending(conn: psycopg.Connection[Any], config_id: str | None, letter_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The organization's pending letters (locked until the end of the replay's transaction)."""
+    return conn.execute(
+        """
+        SELECT id, config_id, pipeline_id, step_name, record, organization_id, created_at
+        FROM integration_dead_letters
+        WHERE status = 'pending'
+          AND (%(config)s::uuid IS NULL OR config_id = %(config)s::uuid)
+          AND (cardinality(%(ids)s::uuid[]) = 0 OR id = ANY(%(ids)s::uuid[]))
+        ORDER BY created_at, id
+        FOR UPDATE SKIP LOCKED
+        """,
+        {"config": config_id, "ids": list(letter_ids)},
+    ).fetchall()
 
 
 def _replay_group(conn: psycopg.Connection[Any], integration: IntegrationRecord, step: str | None,
