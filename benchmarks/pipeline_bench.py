@@ -1,0 +1,216 @@
+"""Pipeline benchmark (issue 5, 11b): file → mappings → 3 steps → ``postgres_table`` upsert.
+
+    .venv/bin/python benchmarks/pipeline_bench.py [--records 1000000] [--batch-size 50000]
+
+An embedded PostgreSQL in a temporary directory; an NDJSON file of N nested customer-order
+records; one organization and integration config (source ``file``, target
+``postgres_table`` upsert on ``customer_id``), 8 mappings (nested paths, casts to integer
+/ number / date, a template, a lookup) and a linear pipeline of 3 jmespath steps (filter,
+enrich, map) with ``performance_config.batch_size``. The job is built by
+``build_definitions`` and run in process; its wall time gives records/s.
+
+Baseline in the same run: plain ``COPY ... FROM STDIN`` (psycopg ``cursor.copy``) of the
+same final rows (read back from the job's table, already Python tuples) into an identical
+empty table with the same primary key. Target: job throughput ≥ 0.5 × COPY.
+The per-op split comes from the ``integration_executions`` row the sink writes back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import orjson
+import psycopg
+from psycopg.types.json import Jsonb
+
+__all__ = ["main", "run", "seed", "write_records"]
+
+TABLE = "bench_orders"
+BASELINE = "bench_orders_copy"
+JOB = "bench_pipeline"
+COLUMNS = ("customer_id", "full_name", "email", "country", "placed_on", "total", "items", "status", "tier", "label")
+DDL = """CREATE TABLE {table} (
+    customer_id integer PRIMARY KEY, full_name text NOT NULL, email text, country text, placed_on date,
+    total numeric, items integer, status text, tier text, label text)"""
+COUNTRIES = {"DE": "Germany", "FR": "France", "NL": "Netherlands", "ES": "Spain", "IT": "Italy", "PL": "Poland"}
+FIRST = ("Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Donald", "Margaret", "Claude", "Frances")
+LAST = ("Lovelace", "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Shannon", "Allen")
+
+
+def write_records(path: Path, n: int, seed: int = 5) -> None:
+    """N nested NDJSON records; ~10% cancelled (the filter step drops them)."""
+    rng = random.Random(seed)
+    codes = list(COUNTRIES)
+    with path.open("wb") as out:
+        for i in range(1, n + 1):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            record = {
+                "customer": {"id": str(i), "name": {"first": first, "last": last},
+                             "email": f"{first.lower()}.{last.lower()}{i}@example.com"},
+                "order": {"total": f"{rng.uniform(1, 500):.2f}", "placed": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                          "country": rng.choice(codes), "items": str(rng.randint(1, 20))},
+                "status": "cancelled" if rng.random() < 0.1 else "active",
+                "channel": "web", "notes": None,
+            }
+            out.write(orjson.dumps(record) + b"\n")
+
+
+def _insert(conn: psycopg.Connection[Any], table: str, values: dict[str, Any]) -> str:
+    params = [Jsonb(v) if isinstance(v, (dict, list)) else v for v in values.values()]
+    marks = ", ".join(["%s"] * len(values))
+    row = conn.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({marks}) RETURNING id", params).fetchone()
+    assert row is not None
+    return str(row["id"])
+
+
+MAPPINGS: list[dict[str, Any]] = [
+    {"mapping_name": "customer_id", "source_path": "customer.id", "target_path": "customer_id", "is_required": True,
+     "transformation_rules": {"type": "cast", "to": "integer"}},
+    {"mapping_name": "full_name", "source_path": "customer.name", "target_path": "full_name",
+     "transformation_rules": {"type": "template", "template": "{first} {last}"}},
+    {"mapping_name": "email", "source_path": "customer.email", "target_path": "email",
+     "transformation_rules": {"type": "direct"}},
+    {"mapping_name": "country", "source_path": "order.country", "target_path": "country",
+     "transformation_rules": {"type": "lookup", "values": COUNTRIES}},
+    {"mapping_name": "placed_on", "source_path": "order.placed", "target_path": "placed_on",
+     "transformation_rules": {"type": "cast", "to": "date"}},
+    {"mapping_name": "total", "source_path": "order.total", "target_path": "total",
+     "transformation_rules": {"type": "cast", "to": "number"}},
+    {"mapping_name": "items", "source_path": "order.items", "target_path": "items",
+     "transformation_rules": {"type": "cast", "to": "integer"}},
+    {"mapping_name": "status", "source_path": "status", "target_path": "status",
+     "transformation_rules": {"type": "direct"}},
+]
+
+
+def _step(name: str, order: int, kind: str, expression: str) -> dict[str, Any]:
+    return {"name": name, "order": order, "transformation": {
+        "transformation_type": kind, "language": "jmespath", "transformation_logic": {"expression": expression}}}
+
+
+STEPS = [
+    _step("active only", 1, "filter", "status == 'active'"),
+    _step("tier", 2, "enrich", "{tier: total > `250` && 'gold' || 'standard'}"),
+    _step("label", 3, "map", "merge(@, {label: join(' / ', [country, tier])})"),
+]
+
+
+def seed(url: str, path: Path, batch_size: int) -> None:
+    from integration_orchestrator.db import connect
+
+    with connect(url) as conn, conn.transaction():
+        for table in (TABLE, BASELINE):
+            conn.execute(DDL.format(table=table))
+        org = _insert(conn, "organizations", {"name": "Bench", "slug": "bench"})
+        config = _insert(conn, "integration_configs", {
+            "integration_name": "Bench orders", "integration_type": "bench", "organization_id": org,
+            "connection_config": {"source": {"type": "file", "path": str(path), "batch_size": batch_size},
+                                  "target": {"type": "postgres_table", "table": TABLE, "mode": "upsert",
+                                             "key": ["customer_id"]}},
+        })
+        for mapping in MAPPINGS:
+            _insert(conn, "integration_mappings", {**mapping, "config_id": config, "organization_id": org})
+        _insert(conn, "integration_pipeline_definitions", {
+            "pipeline_name": JOB, "config_id": config, "organization_id": org, "pipeline_type": "linear",
+            "pipeline_steps": {"steps": STEPS}, "error_handling_strategy": "fail_fast",
+            "performance_config": {"batch_size": batch_size},
+        })
+
+
+def _run_job(url: str) -> tuple[float, dg.ExecuteInProcessResult]:
+    from integration_orchestrator.factory import build_definitions
+
+    defs = build_definitions(url)
+    job = defs.get_job_def(JOB)
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    with dg.DagsterInstance.ephemeral() as instance:
+        started = time.perf_counter()
+        result = job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
+        return time.perf_counter() - started, result
+
+
+def _copy_baseline(url: str) -> tuple[int, float]:
+    from integration_orchestrator.db import connect
+
+    cols = ", ".join(COLUMNS)
+    with connect(url) as conn:
+        rows = [tuple(r.values()) for r in conn.execute(f"SELECT {cols} FROM {TABLE}").fetchall()]
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(f"COPY {BASELINE} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        return len(rows), time.perf_counter() - started
+
+
+def _step_split(url: str, run_id: str) -> list[dict[str, Any]]:
+    from integration_orchestrator.db import connect
+
+    with connect(url) as conn:
+        row = conn.execute("SELECT metadata FROM integration_executions WHERE dagster_run_id = %s", (run_id,)).fetchone()
+    return list((row or {}).get("metadata", {}).get("steps", [])) if row else []
+
+
+def run(n: int, batch_size: int, workdir: Path) -> None:
+    from integration_orchestrator.db import connect, ensure_database, upgrade
+    from integration_orchestrator.db.embedded import start_embedded_server
+
+    server = start_embedded_server(workdir / "pg")
+    try:
+        ensure_database(server.url("postgres"), "bench")
+        url = server.url("bench")
+        upgrade(url)
+        path = workdir / "orders.ndjson"
+        started = time.perf_counter()
+        write_records(path, n)
+        print(f"wrote {n:,} records ({path.stat().st_size / 2**20:.0f} MB) in {time.perf_counter() - started:.1f}s")
+        seed(url, path, batch_size)
+
+        job_seconds, result = _run_job(url)
+        if not result.success:
+            failure = next((e for e in result.all_events if e.is_step_failure), None)
+            raise SystemExit(f"the job failed: {failure.event_specific_data.error.message if failure else '?'}")
+        with connect(url) as conn:
+            written = conn.execute(f"SELECT count(*) AS n FROM {TABLE}").fetchone()["n"]  # type: ignore[index]
+        copied, copy_seconds = _copy_baseline(url)
+        assert copied == written
+
+        print(f"\n{n:,} records in, {written:,} rows upserted (filter drops cancelled ones), batch_size {batch_size:,}\n")
+        print("| path | rows | seconds | records/s (in) | rows/s (written) |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        print(f"| job (file → 8 mappings → 3 steps → upsert) | {written:,} | {job_seconds:.2f} | "
+              f"{n / job_seconds:,.0f} | {written / job_seconds:,.0f} |")
+        print(f"| plain COPY of the final rows | {copied:,} | {copy_seconds:.2f} | – | {copied / copy_seconds:,.0f} |")
+        print(f"\njob / COPY throughput ratio (rows written per second): {copy_seconds / job_seconds:.3f}  (target ≥ 0.5)")
+
+        steps = _step_split(url, result.run_id)
+        if steps:
+            accounted = sum(float(s["seconds"]) for s in steps)
+            print("\n| op | in | out | seconds | share of job |")
+            print("| --- | ---: | ---: | ---: | ---: |")
+            for s in steps:
+                print(f"| {s['step']} | {s['records_in']:,} | {s['records_out']:,} | {float(s['seconds']):.2f} | "
+                      f"{float(s['seconds']) / job_seconds:.0%} |")
+            print(f"| (Dagster, IO between ops, write-back) | | | {job_seconds - accounted:.2f} | "
+                  f"{(job_seconds - accounted) / job_seconds:.0%} |")
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=50_000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="pipeline_bench_") as tmp:
+        run(args.records, args.batch_size, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
