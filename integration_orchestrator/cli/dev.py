@@ -21,27 +21,8 @@ from integration_orchestrator.db import dagster_storage_url, resolve_database_ur
 from integration_orchestrator.db.embedded import default_home
 from integration_orchestrator.db.urls import mask_url
 
-__all__ = ["DAGSTER_YAML", "WORKSPACE_YAML", "prepare_dagster_home", "register"]
+__all__ = ["WORKSPACE_YAML", "prepare_dagster_home", "register"]
 
-#: used when the repository's dagster.yaml is not next to the package (installed wheel)
-DAGSTER_YAML = """storage:
-  postgres:
-    postgres_url:
-      env: INTEGRATION_ORCHESTRATOR_DAGSTER_STORAGE_URL
-run_monitoring:
-  enabled: true
-  start_timeout_seconds: 180
-  poll_interval_seconds: 30
-run_retries:
-  enabled: true
-  max_retries: 0
-  retry_on_asset_or_op_failure: false
-concurrency:
-  runs:
-    max_concurrent_runs: 10
-telemetry:
-  enabled: false
-"""
 WORKSPACE_YAML = """load_from:
   - python_module:
       module_name: integration_orchestrator.definitions
@@ -60,8 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def prepare_dagster_home(home: Path) -> Path:
     """Write ``dagster.yaml`` and ``workspace.yaml`` into ``home``; return the workspace file."""
     home.mkdir(parents=True, exist_ok=True)
-    shipped = Path(__file__).resolve().parents[2] / "dagster.yaml"
-    (home / "dagster.yaml").write_text(shipped.read_text() if shipped.exists() else DAGSTER_YAML)
+    # The repository's dagster.yaml, shipped inside the package as instance.yaml.
+    shipped = Path(__file__).resolve().parents[1] / "instance.yaml"
+    (home / "dagster.yaml").write_text(shipped.read_text())
     workspace = home / "workspace.yaml"
     workspace.write_text(WORKSPACE_YAML)
     return workspace
