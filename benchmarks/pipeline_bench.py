@@ -178,6 +178,8 @@ def run(n: int, batch_size: int, workdir: Path) -> None:
             raise SystemExit(f"the job failed: {failure.event_specific_data.error.message if failure else '?'}")
         with connect(url) as conn:
             written = conn.execute(f"SELECT count(*) AS n FROM {TABLE}").fetchone()["n"]  # type: ignore[index]
+            sample = conn.execute(f"SELECT * FROM {TABLE} ORDER BY customer_id LIMIT 1").fetchone()
+        print(f"sample row: {sample}")
         copied, copy_seconds = _copy_baseline(url)
         assert copied == written
 
