@@ -1,9 +1,16 @@
 """``postgres`` source (a query) and ``postgres_table`` target (append / upsert / replace).
 
 The URL of the server is ``url`` — a plain URL without a password, or a
-``{"$secret": ...}`` holding the full URL — or, when absent, the database the caller
-passes in the :class:`ConnectorContext` (normally the platform database). The bulk
-loading itself lives in :mod:`integration_orchestrator.connectors.postgres_load`.
+``{"$secret": ...}`` holding the full URL — or, for a target only, when absent, the
+database the caller passes in the :class:`ConnectorContext` (normally the platform
+database). The bulk loading itself lives in
+:mod:`integration_orchestrator.connectors.postgres_load`.
+
+Tenant isolation: the platform database is shared by every organization and reached as
+its owner, so a tenant's query never runs there (a ``postgres`` source must name its own
+``url``), and a ``postgres_table`` target without ``url`` may not write into the
+platform's own tables (those under row-level security, ``schema_migrations``, or in a
+system schema).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
+import psycopg.sql
 
 from integration_orchestrator.connectors.base import (
     ConnectorContext,
@@ -115,6 +123,12 @@ class PostgresSource:
 
     def __init__(self, config: Mapping[str, Any], context: ConnectorContext | None = None) -> None:
         self.name = "postgres source"
+        if not config.get("url"):
+            raise ConnectorError(
+                self.name,
+                "needs its own `url` (a secret holding the URL of a role allowed to read the data): "
+                "queries never run on the platform database, which every organization shares",
+            )
         self.url = _url(config, context, self.name)
         self.query = str(config["query"])
         self.params = config.get("params")
@@ -141,6 +155,7 @@ class PostgresTableTarget:
         qualified = f"{self.schema}.{self.table}" if self.schema else self.table
         self.name = f"postgres_table target `{qualified}`"
         self.url = _url(config, context, self.name)
+        self.on_platform_database = not config.get("url")
         self.mode = str(config.get("mode", "append"))
         self.key: list[str] = list(config.get("key") or [])
         self.batch_size = int(config.get("batch_size", 10000))
@@ -148,6 +163,8 @@ class PostgresTableTarget:
 
     def write(self, records: Iterable[Record] | Iterable[list[Record]]) -> WriteResult:
         with connect(self.url) as conn:
+            if self.on_platform_database:
+                self._refuse_platform_table(conn)
             loader = TableLoader(
                 conn,
                 schema=self.schema,
@@ -160,6 +177,29 @@ class PostgresTableTarget:
                     return loader.load(records, mode=self.mode, key=self.key, batch_size=self.batch_size)
             except psycopg.Error as exc:
                 raise ConnectorError(self.name, f"the load was rolled back: {_pg_message(exc)}") from exc
+
+
+    def _refuse_platform_table(self, conn: psycopg.Connection[Any]) -> None:
+        qualified = ".".join(psycopg.sql.Identifier(p).as_string(conn) for p in (self.schema, self.table) if p)
+        row = conn.execute(
+            "SELECT c.relrowsecurity AS rls, n.nspname AS schema, c.relname AS name "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
+            (qualified,),
+        ).fetchone()
+        conn.rollback()
+        if row is None:
+            return  # the loader reports a missing table
+        values = row if isinstance(row, dict) else dict(zip(("rls", "schema", "name"), row))
+        if (
+            values["rls"]
+            or values["name"] == "schema_migrations"
+            or values["schema"] in {"pg_catalog", "information_schema"}
+        ):
+            raise ConnectorError(
+                self.name,
+                "is a table of the platform itself; a target in the platform database must be one of "
+                "your own tables (or give the target its own `url`)",
+            )
 
 
 def _pg_message(exc: psycopg.Error) -> str:

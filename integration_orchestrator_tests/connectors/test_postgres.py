@@ -201,3 +201,36 @@ def test_upsert_on_a_composite_key_with_all_columns_in_the_key(database_url: str
     result = open_target(config, secrets_for(database_url)).write([{"a": 1, "b": "x"}, {"a": 2, "b": "x"}, {"a": 2, "b": "x"}])
     assert (result.rows_written, result.inserted, result.updated) == (1, 1, 0)
     assert db.execute("SELECT a, b FROM pairs ORDER BY a").fetchall() == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}]
+
+
+# -- tenant isolation on the platform database ------------------------------------------
+
+
+def test_source_without_url_never_runs_on_the_platform_database(database_url: str) -> None:
+    config = {"type": "postgres", "query": "SELECT * FROM integration_credentials"}
+    with pytest.raises(ConnectorError, match="needs its own `url`"):
+        open_source(config, secrets_for(database_url), database_url=database_url)
+
+
+@pytest.mark.parametrize(
+    ("table", "schema"),
+    [("integration_credentials", None), ("integration_configs", "public"), ("schema_migrations", None),
+     ("pg_class", "pg_catalog")],
+)
+def test_target_without_url_refuses_platform_tables(database_url: str, db: Any, table: str, schema: str | None) -> None:
+    before = db.execute("SELECT count(*) AS n FROM integration_credentials").fetchone()
+    config: dict[str, Any] = {"type": "postgres_table", "table": table}
+    if schema:
+        config["schema"] = schema
+    target = open_target(config, secrets_for(database_url), database_url=database_url)
+    with pytest.raises(ConnectorError, match="is a table of the platform itself"):
+        target.write([{"name": "x", "organization_id": "00000000-0000-0000-0000-000000000000"}])
+    assert db.execute("SELECT count(*) AS n FROM integration_credentials").fetchone() == before
+
+
+def test_target_without_url_writes_own_tables(database_url: str, db: Any) -> None:
+    db.execute("CREATE TABLE my_register (id int PRIMARY KEY, name text)")
+    target = open_target({"type": "postgres_table", "table": "my_register"}, secrets_for(database_url),
+                         database_url=database_url)
+    assert target.write([{"id": 1, "name": "a"}]).rows_written == 1
+    assert db.execute("SELECT id, name FROM my_register").fetchall() == [{"id": 1, "name": "a"}]
