@@ -185,10 +185,15 @@ class Masker:
         return found
 
     def is_masked(self, path: Path) -> bool:
-        key = path[-1] if path else None
+        return self._masked_at(path, path[-1] if path else None)
+
+    def _masked_at(self, path: Path | None, key: Any) -> bool:
+        """``path`` is None below the deepest declared path: only the key can match there."""
         if self.mask_sensitive_keys and isinstance(key, str) and SENSITIVE_KEY.search(key):
             return True
-        return any(len(p) == len(path) and all(map(_step_matches, p, path)) for p in self.paths)
+        return path is not None and any(
+            len(p) == len(path) and all(map(_step_matches, p, path)) for p in self.paths
+        )
 
     def record(self, record: Any) -> Any:
         """A masked copy of ``record`` (iterative walk; the input is not modified)."""
@@ -196,23 +201,31 @@ class Masker:
 
     def _walk(self, record: Any, replace_value: Any) -> Any:
         secrets = self._secrets()
+        # Paths are tracked only as deep as the deepest declared path (below it only the
+        # key can match), so the walk stays linear in the size of the record.
+        deepest = max((len(p) for p in self.paths), default=0)
         root: list[Any] = [None]
-        stack: list[tuple[Any, Path, list[Any] | dict[Any, Any], Any]] = [(record, (), root, 0)]
+        stack: list[tuple[Any, Path | None, Any, int, list[Any] | dict[Any, Any], Any]] = [
+            (record, (), None, 0, root, 0)
+        ]
         while stack:
-            value, path, parent, slot = stack.pop()
-            if path and self.is_masked(path):
-                parent[slot] = replace_value(path, value)
+            value, path, key, depth, parent, slot = stack.pop()
+            if depth and self._masked_at(path, key):
+                parent[slot] = replace_value(path or (), value)
             elif isinstance(value, Mapping):
                 copy: dict[Any, Any] = {}
                 parent[slot] = copy
-                for key, item in value.items():
-                    copy[key] = None
-                    stack.append((item, (*path, str(key)), copy, key))
+                for child_key, item in value.items():
+                    copy[child_key] = None
+                    name = str(child_key)
+                    child = (*path, name) if path is not None and depth < deepest else None
+                    stack.append((item, child, name, depth + 1, copy, child_key))
             elif isinstance(value, list):
                 items: list[Any] = [None] * len(value)
                 parent[slot] = items
                 for index, item in enumerate(value):
-                    stack.append((item, (*path, index), items, index))
+                    child = (*path, index) if path is not None and depth < deepest else None
+                    stack.append((item, child, index, depth + 1, items, index))
             elif isinstance(value, str) and secrets:
                 parent[slot] = redact_text(value, secrets)
             else:

@@ -124,6 +124,7 @@ def test_missing_secret_names_it(db: Any, org: dict[str, Any], keys: Any) -> Non
 @pytest.mark.parametrize(
     ("value", "message"),
     [("", "is not set"), ("k1", "entry 1 is not `id:key`"), ("k1:short", "key `k1` is not a valid Fernet key"), (f"k1:{K1},k1:{K2}", "appears twice")],
+    ids=["empty", "no colon", "short key", "duplicate id"],  # stable ids: the keys are random per process
 )
 def test_malformed_key_settings(value: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message) as info:
