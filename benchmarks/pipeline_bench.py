@@ -27,7 +27,7 @@ from typing import Any
 import dagster as dg
 import orjson
 import psycopg
-from psycopg.types.json import Jsonb
+from integration_orchestrator.db.rows import insert_row
 
 __all__ = ["main", "run", "seed", "write_records"]
 
@@ -61,12 +61,7 @@ def write_records(path: Path, n: int, seed: int = 5) -> None:
             out.write(orjson.dumps(record) + b"\n")
 
 
-def _insert(conn: psycopg.Connection[Any], table: str, values: dict[str, Any]) -> str:
-    params = [Jsonb(v) if isinstance(v, (dict, list)) else v for v in values.values()]
-    marks = ", ".join(["%s"] * len(values))
-    row = conn.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({marks}) RETURNING id", params).fetchone()
-    assert row is not None
-    return str(row["id"])
+_insert = insert_row
 
 
 MAPPINGS: list[dict[str, Any]] = [

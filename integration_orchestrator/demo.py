@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import psycopg
-from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import connect
+from integration_orchestrator.db.rows import insert_row
 from integration_orchestrator.schedules.timing import next_run_times
 
 __all__ = [
@@ -111,23 +110,14 @@ class DemoIds:
     schedule_id: str
 
 
-def _insert(conn: psycopg.Connection[Any], table: str, values: dict[str, Any]) -> str:
-    columns = ", ".join(values)
-    marks = ", ".join(["%s"] * len(values))
-    params = [Jsonb(v) if isinstance(v, (dict, list)) else v for v in values.values()]
-    row = conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id", params).fetchone()
-    assert row is not None
-    return str(row["id"])
-
-
 def seed_demo(url: str) -> DemoIds:
     """(Re)create the demo organization and its integration rows in one transaction."""
     with connect(url) as conn, conn.transaction():
         conn.execute("DELETE FROM organizations WHERE slug = %s", (DEMO_ORGANIZATION_SLUG,))
         conn.execute(f"DROP TABLE IF EXISTS {DEMO_TABLE}")
         conn.execute(TABLE_DDL)
-        org = _insert(conn, "organizations", {"name": "Demo Compliance Co", "slug": DEMO_ORGANIZATION_SLUG})
-        config = _insert(conn, "integration_configs", {
+        org = insert_row(conn, "organizations", {"name": "Demo Compliance Co", "slug": DEMO_ORGANIZATION_SLUG})
+        config = insert_row(conn, "integration_configs", {
             "integration_name": "HR access review", "integration_type": "hr", "organization_id": org,
             "description": "Employees from the HR system into the access-review register",
             "connection_config": {
@@ -135,7 +125,7 @@ def seed_demo(url: str) -> DemoIds:
                 "target": {"type": "postgres_table", "table": DEMO_TABLE, "mode": "upsert", "key": ["employee_id"]},
             },
         })
-        active = _insert(conn, "integration_transformations", {
+        active = insert_row(conn, "integration_transformations", {
             "transformation_name": "active_employees", "transformation_type": "filter", "language": "jmespath",
             "transformation_logic": {"expression": "status == 'active'"}, "organization_id": org,
             "test_cases": {"cases": [
@@ -145,9 +135,9 @@ def seed_demo(url: str) -> DemoIds:
         })
         for mapping in MAPPINGS:
             values = {k: v for k, v in mapping.items() if k != "tests"}
-            mapping_id = _insert(conn, "integration_mappings", {**values, "config_id": config, "organization_id": org})
+            mapping_id = insert_row(conn, "integration_mappings", {**values, "config_id": config, "organization_id": org})
             for name, kind, given, expected in mapping["tests"]:
-                _insert(conn, "integration_mapping_tests", {
+                insert_row(conn, "integration_mapping_tests", {
                     "mapping_id": mapping_id, "organization_id": org, "test_name": name, "test_type": kind,
                     "input_data": given, "expected_output": expected,
                 })
@@ -156,11 +146,11 @@ def seed_demo(url: str) -> DemoIds:
             else {"name": s["name"], "order": s["order"], "transformation": s["transformation"]}
             for s in STEPS
         ]
-        pipeline = _insert(conn, "integration_pipeline_definitions", {
+        pipeline = insert_row(conn, "integration_pipeline_definitions", {
             "pipeline_name": DEMO_JOB, "config_id": config, "organization_id": org, "pipeline_type": "linear",
             "pipeline_steps": {"steps": steps}, "error_handling_strategy": "dead_letter",
         })
-        schedule = _insert(conn, "integration_schedules", {
+        schedule = insert_row(conn, "integration_schedules", {
             "config_id": config, "organization_id": org, "schedule_name": "HR access review nightly",
             "schedule_type": "cron", "cron_expression": "0 2 * * *", "timezone": "Europe/Berlin",
         })

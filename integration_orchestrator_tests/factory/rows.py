@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
+from integration_orchestrator.db.rows import insert_row
 
 __all__ = [
     "add_config",
@@ -19,13 +19,7 @@ __all__ = [
 ]
 
 
-def _insert(conn: psycopg.Connection[Any], table: str, values: dict[str, Any]) -> str:
-    columns = ", ".join(values)
-    marks = ", ".join(["%s"] * len(values))
-    params = [Jsonb(v) if isinstance(v, (dict, list)) else v for v in values.values()]
-    row = conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id", params).fetchone()
-    assert row is not None
-    return str(row["id"])
+_insert = insert_row
 
 
 def add_organization(conn: psycopg.Connection[Any], name: str = "Acme") -> str:
