@@ -21,28 +21,16 @@ import psycopg
 
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.templates.instantiate import Instance, InstanceError, load_instance
-from integration_orchestrator.templates.testing import TestOutcome, outcome_from
+from integration_orchestrator.templates.testing import OutcomeTotals, TestOutcome, outcome_from
 
 __all__ = ["DeploymentResult", "deploy_instance", "deprecate_instance", "run_config_tests"]
 
 
 @dataclass(frozen=True)
-class DeploymentResult:
+class DeploymentResult(OutcomeTotals):
     instance: Instance
     status: str
     outcomes: list[TestOutcome] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return len(self.outcomes)
-
-    @property
-    def passed_count(self) -> int:
-        return sum(1 for o in self.outcomes if o.passed)
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.outcomes) and all(o.passed for o in self.outcomes)
 
 
 def _set_status(conn: psycopg.Connection[Any], instance: Instance, status: str, *, deployed: bool = False) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from integration_orchestrator.templates.model import TemplateDocument
 
-__all__ = ["SuiteResult", "TestOutcome", "outcome_from", "run_test_suite"]
+__all__ = ["OutcomeTotals", "SuiteResult", "TestOutcome", "outcome_from", "run_test_suite"]
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,10 @@ class TestOutcome:
         return text
 
 
-@dataclass(frozen=True)
-class SuiteResult:
-    template: str
-    version: str
-    outcomes: list[TestOutcome] = field(default_factory=list)
-    coverage: dict[str, Decimal] = field(default_factory=dict)
+class OutcomeTotals:
+    """Counts over ``self.outcomes`` (a suite or an instance's tests); passed = all, and some."""
+
+    outcomes: list[TestOutcome]
 
     @property
     def total(self) -> int:
@@ -61,6 +59,14 @@ class SuiteResult:
     @property
     def passed(self) -> bool:
         return bool(self.outcomes) and all(o.passed for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class SuiteResult(OutcomeTotals):
+    template: str
+    version: str
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    coverage: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[TestOutcome]:
