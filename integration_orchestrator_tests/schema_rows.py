@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from integration_orchestrator.db import connect
 from integration_orchestrator.db.urls import with_database
 
-__all__ = ["insert_row", "organizations", "populate_organization", "sdb", "shared_database_url", "valid_row"]
+__all__ = ["Conn", "Ids", "insert_row", "one_row", "organizations", "populate_organization", "sdb", "shared_database_url", "valid_row"]
 
 Ids = dict[str, Any]
 Conn = psycopg.Connection[dict[str, Any]]
@@ -211,3 +211,10 @@ def populate_organization(conn: psycopg.Connection[Any], tag: str) -> Ids:
 def organizations(sdb: Conn) -> tuple[Ids, Ids]:
     """Two populated organizations (A, B) in the module's shared database."""
     return populate_organization(sdb, "a"), populate_organization(sdb, "b")
+
+
+def one_row(conn: Conn, query: str, *params: Any) -> dict[str, Any]:
+    """The single row a query must return."""
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row

@@ -12,6 +12,9 @@ from psycopg import errors, sql
 
 from integration_orchestrator.db.schema import USER_SETTING, VERSIONED_TABLES
 from integration_orchestrator_tests.schema_rows import (
+    Conn,
+    Ids,
+    one_row,
     insert_row,
     organizations,
     populate_organization,
@@ -22,14 +25,7 @@ from integration_orchestrator_tests.schema_rows import (
 
 __all__ = ["organizations", "sdb", "shared_database_url"]  # fixtures, imported from schema_rows
 
-Conn = psycopg.Connection[dict[str, Any]]
-Ids = dict[str, Any]
-
-
-def _one(conn: Conn, query: str, *params: Any) -> dict[str, Any]:
-    row = conn.execute(query, params).fetchone()
-    assert row is not None
-    return row
+_one = one_row
 
 
 # ---------------------------------------------------------------------------------------
