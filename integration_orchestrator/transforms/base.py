@@ -11,7 +11,8 @@ a :data:`Program`. A program is called with a chunk of records:
 
 The contract of each ``transformation_type`` (see :mod:`.contracts`) turns the raw
 values into records. Built-in engines set ``sandboxed = True``: their programs are built
-and run inside the worker pool (:mod:`.sandbox`), never in the calling process.
+and run inside the worker pool (:mod:`.sandbox`), never in the calling process, unless
+``inline`` offers a program whose cost per record is bounded.
 """
 
 from __future__ import annotations
@@ -80,6 +81,15 @@ class Engine:
     def build(self, logic: Mapping[str, Any], transformation_type: str, *, timeout_seconds: float) -> Program:
         """Return the program for ``logic`` (see the module docstring for its contract)."""
         raise NotImplementedError
+
+    def inline(self, logic: Mapping[str, Any], transformation_type: str) -> Program | None:
+        """For a sandboxed engine: a program safe to run in the calling process, or None.
+
+        Return one only for logic whose cost per record is bounded and that cannot reach
+        the process (the JMESPath engine does for its fenced subset); it runs in chunks
+        with ``timeout_seconds`` checked between them. None keeps the sandbox.
+        """
+        return None
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jmespath as _jmespath
 from jmespath.exceptions import JMESPathError
 
 from integration_orchestrator.transforms.base import Engine, LogicError, PER_RECORD_TYPES, Program, RecordFailure
+from integration_orchestrator.transforms.jmespath_inline import compile_inline
 
 __all__ = ["JMESPathEngine"]
 
@@ -21,7 +22,11 @@ def _expression(logic: Mapping[str, Any]) -> str:
 
 
 class JMESPathEngine(Engine):
-    """map/filter/enrich/validate: the expression runs on each record; aggregate/custom: on the list."""
+    """map/filter/enrich/validate: the expression runs on each record; aggregate/custom: on the list.
+
+    Per-record expressions inside the fence of :mod:`.jmespath_inline` run in the calling
+    process as compiled closures; the others, and the batch types, in the sandbox.
+    """
 
     language = "jmespath"
     sandboxed = True
@@ -38,14 +43,30 @@ class JMESPathEngine(Engine):
         parsed = _jmespath.compile(_expression(logic))
         if transformation_type not in PER_RECORD_TYPES:
             return lambda records: parsed.search(records)
+        return _per_record(parsed.search)
 
-        def run(records: list[dict[str, Any]]) -> list[Any]:
-            out: list[Any] = []
-            for record in records:
-                try:
-                    out.append(parsed.search(record))
-                except (JMESPathError, RecursionError, TypeError, ValueError) as exc:
-                    out.append(RecordFailure(f"JMESPath error: {exc}"))
-            return out
+    def inline(self, logic: Mapping[str, Any], transformation_type: str) -> Program | None:
+        if transformation_type not in PER_RECORD_TYPES:
+            return None
+        evaluate = compile_inline(_expression(logic))
+        return None if evaluate is None else _per_record(evaluate)
 
-        return run
+
+_ERRORS = (JMESPathError, RecursionError, TypeError, ValueError)
+
+
+def _per_record(evaluate: Callable[[Any], Any]) -> Program:
+    def run(records: list[dict[str, Any]]) -> list[Any]:
+        try:
+            return [evaluate(record) for record in records]
+        except _ERRORS:
+            pass
+        out: list[Any] = []
+        for record in records:
+            try:
+                out.append(evaluate(record))
+            except _ERRORS as exc:
+                out.append(RecordFailure(f"JMESPath error: {exc}"))
+        return out
+
+    return run
