@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from integration_orchestrator.factory.gcpause import young_collections_only
 from integration_orchestrator.factory.ops import INTEGRATION_RESOURCE_KEY, IntegrationJob, failure_hook
 from integration_orchestrator.factory.pipelines import compose_pipeline
 from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
@@ -27,6 +28,16 @@ def _run_config(job: IntegrationJob) -> dict[str, Any] | None:
     if pipeline is None or settings is None or pipeline.pipeline_type != "parallel" or not settings.parallelism:
         return None
     return {"execution": {"config": {"multiprocess": {"max_concurrent": settings.parallelism}}}}
+
+
+def _job_resource(job: IntegrationJob) -> dg.ResourceDefinition:
+    """The job itself; while a run (or a step process) holds it, full GC collections wait (see ``gcpause``)."""
+
+    def resource(_context: Any) -> Any:
+        with young_collections_only():
+            yield job
+
+    return dg.ResourceDefinition(resource_fn=resource, description=f"the integration behind `{job.name}`")
 
 
 def build_job(job: IntegrationJob, database: IntegrationDatabase) -> dg.JobDefinition:
@@ -45,7 +56,7 @@ def build_job(job: IntegrationJob, database: IntegrationDatabase) -> dg.JobDefin
         metadata=metadata,
         hooks={failure_hook()},
         resource_defs={
-            INTEGRATION_RESOURCE_KEY: dg.ResourceDefinition.hardcoded_resource(job),
+            INTEGRATION_RESOURCE_KEY: _job_resource(job),
             DATABASE_RESOURCE_KEY: database,
         },
         config=_run_config(job),
