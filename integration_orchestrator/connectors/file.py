@@ -8,6 +8,7 @@ over the destination at the end, so a failed write leaves the old file intact.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -94,12 +95,36 @@ class FileSource:
         self.name = f"file source `{self.path}`"
 
     def read(self) -> Iterator[list[Record]]:
+        binary = self.format == "ndjson" and self.encoding.lower().replace("-", "").replace("_", "") == "utf8"
         try:
-            stream = self.path.open("r", encoding=self.encoding, newline="" if self.format == "csv" else None)
+            if binary:
+                stream: IO[Any] = self.path.open("rb")
+            else:
+                stream = self.path.open("r", encoding=self.encoding, newline="" if self.format == "csv" else None)
         except OSError as exc:
             raise ConnectorError(self.name, f"cannot open the file: {exc.strerror or exc}") from exc
         with stream:
-            yield from chunked(self._records(stream), self.batch_size)
+            if binary:
+                yield from self._ndjson_batches(stream)
+            else:
+                yield from chunked(self._records(stream), self.batch_size)
+
+    def _ndjson_batches(self, stream: IO[bytes]) -> Iterator[list[Record]]:
+        """UTF-8 NDJSON, a batch of lines parsed at a time; a batch with a blank or bad
+        line is parsed again line by line, for the line number of the problem."""
+        first_line = 1
+        while lines := list(itertools.islice(stream, self.batch_size)):
+            try:
+                batch = list(map(orjson.loads, lines))
+                if all(type(value) is dict for value in batch):
+                    yield batch
+                    first_line += len(lines)
+                    continue
+            except orjson.JSONDecodeError:
+                pass
+            if parsed := list(self._ndjson(lines, first_line)):
+                yield parsed
+            first_line += len(lines)
 
     def _records(self, stream: IO[str]) -> Iterator[Record]:
         if self.format == "csv":
@@ -128,8 +153,8 @@ class FileSource:
         except ValueError as exc:
             raise ConnectorError(self.name, str(exc)) from exc
 
-    def _ndjson(self, stream: IO[str]) -> Iterator[Record]:
-        for number, line in enumerate(stream, start=1):
+    def _ndjson(self, stream: Iterable[str | bytes], start: int = 1) -> Iterator[Record]:
+        for number, line in enumerate(stream, start=start):
             if not line.strip():
                 continue
             try:

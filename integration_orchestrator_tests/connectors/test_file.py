@@ -120,3 +120,34 @@ def test_json_array_stream_across_chunk_boundaries() -> None:
 def test_inline_source_batches() -> None:
     batches = list(open_source({"type": "inline", "records": RECORDS, "batch_size": 5}, no_secrets).read())
     assert batches == [RECORDS[:5], RECORDS[5:]]
+
+
+NDJSON_LINES = ['{"id": 1}', "", '{"id": 2}', "   ", '{"id": 3}', '{"id": 4}', '{"id": "ü"}']
+
+
+@pytest.mark.parametrize(
+    ("encoding", "batch_size", "bad_line", "message"),
+    [
+        ("utf-8", 2, None, None),  # blank lines are skipped in a batch parsed line by line
+        ("utf-8", 100, None, None),
+        ("latin-1", 3, None, None),  # any other encoding reads text
+        ("utf-8", 2, 6, "line 6 is not valid JSON"),  # the number counts lines of earlier batches
+        ("utf-8", 4, 7, "line 7 is not a JSON object"),
+        ("latin-1", 2, 6, "line 6 is not valid JSON"),
+    ],
+)
+def test_ndjson_batches_blank_lines_and_line_numbers(
+    tmp_path: Path, encoding: str, batch_size: int, bad_line: int | None, message: str | None
+) -> None:
+    lines = list(NDJSON_LINES)
+    if bad_line is not None:
+        lines[bad_line - 1] = "[1]" if "object" in (message or "") else "{oops"
+    path = tmp_path / "in.ndjson"
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    config = {"type": "file", "path": str(path), "batch_size": batch_size, "encoding": encoding}
+    if message is not None:
+        with pytest.raises(ConnectorError, match=message):
+            read_all(config)
+        return
+    batches = read_all(config)
+    assert [r for b in batches for r in b] == [{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}, {"id": "ü"}]
