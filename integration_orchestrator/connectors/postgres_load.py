@@ -122,7 +122,7 @@ class TableLoader:
         if mode == "append":
             count = 0
             for batch in iter_batches(records, batch_size):
-                self._copy(self.target, batch, seq_start=None)
+                self._copy(self.target, batch)
                 count += len(batch)
             return WriteResult(rows_written=count, inserted=count, updated=0)
         if mode == "upsert":
@@ -132,7 +132,7 @@ class TableLoader:
         count = 0
         seen: dict[str, None] = {}
         for batch in iter_batches(records, batch_size):
-            seen.update(dict.fromkeys(self._copy(stage, batch, seq_start=count if mode == "upsert" else None)))
+            seen.update(dict.fromkeys(self._copy(stage, batch)))
             if mode == "upsert":
                 tracker.add(batch)
             count += len(batch)
@@ -148,8 +148,10 @@ class TableLoader:
                 stage, sql.SQL(", ").join(map(sql.Identifier, self.columns())), self.target
             )
         )
-        if with_seq:
-            self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint").format(stage, sql.Identifier(_SEQ)))
+        if with_seq:  # numbered by PostgreSQL in COPY order: the input order, for "last record wins"
+            self.conn.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint GENERATED ALWAYS AS IDENTITY").format(stage, sql.Identifier(_SEQ))
+            )
         return stage
 
     def _batch_columns(self, batch: list[Record]) -> list[str]:
@@ -164,7 +166,7 @@ class TableLoader:
             )
         return [c for c in known if c in fields]
 
-    def _copy(self, table: sql.Identifier, batch: list[Record], *, seq_start: int | None) -> list[str]:
+    def _copy(self, table: sql.Identifier, batch: list[Record]) -> list[str]:
         """COPY ``batch`` into ``table``; returns the columns it wrote."""
         names = self._batch_columns(batch)
         if not names:
@@ -172,21 +174,19 @@ class TableLoader:
         known = self.columns()
         json_positions = [i for i, n in enumerate(names) if known[n].is_json]
         idents = [sql.Identifier(n) for n in names]
-        if seq_start is not None:
-            idents.append(sql.Identifier(_SEQ))
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(idents))
         getter = _row_getter(names)
         dumps = orjson.dumps
         with self.conn.cursor().copy(statement) as copy:
             write_row = copy.write_row
-            if not json_positions and seq_start is None:
+            if not json_positions:
                 for record in batch:
                     try:
                         write_row(getter(record))
                     except KeyError:  # a record without some of the batch's columns: NULL there
                         write_row([record.get(n) for n in names])
                 return names
-            for index, record in enumerate(batch, seq_start or 0):
+            for record in batch:
                 try:
                     values = list(getter(record))
                 except KeyError:
@@ -195,8 +195,6 @@ class TableLoader:
                     value = values[position]
                     if value is not None:
                         values[position] = dumps(value, default=str).decode()
-                if seq_start is not None:
-                    values.append(index)
                 write_row(values)
         return names
 
