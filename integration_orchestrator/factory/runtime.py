@@ -15,6 +15,7 @@ from typing import Any
 import jmespath
 
 from integration_orchestrator.transforms.contracts import truthy
+from integration_orchestrator.transforms.jmespath_inline import compile_inline
 
 __all__ = [
     "Batch",
@@ -108,8 +109,8 @@ def apply_step(
     if when is None:
         outcome = apply(records)
         return list(outcome.records), normalize_errors(step, outcome.errors, records)
-    expression = jmespath.compile(when)
-    chosen = [i for i, r in enumerate(records) if truthy(expression.search(r))]
+    evaluate = compile_inline(when) or jmespath.compile(when).search
+    chosen = [i for i, r in enumerate(records) if truthy(evaluate(r))]
     if not chosen:
         return list(records), []
     chosen_set = set(chosen)
