@@ -79,11 +79,16 @@ def _pipeline(parts: InlineParts, prefix: str, indent: str) -> list[str]:
     return lines + _write(prefix, len(parts.target_keys), indent)
 
 
-def _bind(namespace: dict[str, Any], parts: InlineParts, prefix: str) -> None:
+def _bind(namespace: dict[str, Any], parts: InlineParts, prefix: str, *, unguarded: bool = False) -> None:
+    """Bind the keys and functions of ``parts``; ``unguarded``: call guarded rules' inner
+    function (a plan function raises on any failure and the record is re-run step by step)."""
     namespace.update({f"{prefix}s{i}": key for i, key in enumerate(parts.source_keys)})
     namespace.update({f"{prefix}t{i}": key for i, key in enumerate(parts.target_keys)})
     for name in ("absent", "before", "coerce", "post", "write"):
-        namespace[f"{prefix}{name}"] = getattr(parts, name)
+        function = getattr(parts, name)
+        if unguarded and name in ("before", "post"):
+            function = getattr(function, "__wrapped__", function)
+        namespace[f"{prefix}{name}"] = function
 
 
 def _build(lines: list[str], namespace: dict[str, Any], name: str, label: str) -> Any:
@@ -135,7 +140,7 @@ def generated_plan_function(mappings: Sequence[Any]) -> PlanFunction:
                 f"        events.append(({index}, event))",
             ]
             continue
-        _bind(namespace, parts, prefix)
+        _bind(namespace, parts, prefix, unguarded=True)
         lines += _read(prefix, len(parts.source_keys), "    ")
         lines += [
             "    if value is None or value is MISSING:",

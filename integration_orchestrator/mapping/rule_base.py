@@ -57,10 +57,14 @@ def optional_str(rule: Mapping[str, Any], key: str, where: str) -> str | None:
 
 
 def guard(function: Callable[[Any], Any]) -> RuleFunction:
+    """``function`` with CoercionError turned into FieldFailure; ``__wrapped__`` is ``function``
+    (a generated plan calls it directly: any failure there re-runs the record step by step)."""
+
     def run(value: Any) -> Any:
         try:
             return function(value)
         except CoercionError as exc:
             raise FieldFailure(str(exc), value) from None
 
+    run.__wrapped__ = function  # type: ignore[attr-defined]
     return run

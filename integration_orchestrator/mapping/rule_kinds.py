@@ -123,6 +123,7 @@ def build_lookup(rule: Mapping[str, Any], where: str, context: RuleContext, sour
 
 
 _NOT_FOUND = object()
+_STR = {str}
 
 
 def build_template(rule: Mapping[str, Any], where: str, context: RuleContext, source_type: str | None) -> RuleFunction:
@@ -153,7 +154,7 @@ def build_template(rule: Mapping[str, Any], where: str, context: RuleContext, so
                 items = [value[name] for name in names]
             except KeyError:
                 items = None
-            if items is not None and all(type(item) is str for item in items):
+            if items is not None and set(map(type, items)) <= _STR:
                 return positional.format(*items)
         scope = value if isinstance(value, dict) else {"value": value}
         out: list[str] = []
