@@ -125,6 +125,21 @@ def compile_inline(expression: str) -> Evaluator | None:
     return _compile(parsed)
 
 
+_PLAIN = (str, type(None), dict, list)
+
+
+def _fast_equals(x: Any, y: Any) -> bool:
+    """``jmespath``'s equality; its number/boolean special case only concerns numbers."""
+    if type(x) in _PLAIN or type(y) in _PLAIN:
+        return bool(x == y)
+    return bool(_equals(x, y))
+
+
+def _fast_comparable(x: Any) -> bool:
+    kind = type(x)
+    return kind is int or kind is float or kind is str or (kind is not bool and _is_comparable(x))
+
+
 def _is_false(value: Any) -> bool:
     return value == "" or value == [] or value == {} or value is None or value is False
 
@@ -193,14 +208,14 @@ def _comparator(node: Node) -> Evaluator:
     left, right = (_compile(c) for c in node["children"])
     op = node["value"]
     if op == "eq":
-        return lambda value: _equals(left(value), right(value))
+        return lambda value: _fast_equals(left(value), right(value))
     if op == "ne":
-        return lambda value: not _equals(left(value), right(value))
+        return lambda value: not _fast_equals(left(value), right(value))
     compare = _ORDERING[op]
 
     def ordering(value: Any) -> Any:
         a, b = left(value), right(value)
-        if not (_is_comparable(a) and _is_comparable(b)):
+        if not (_fast_comparable(a) and _fast_comparable(b)):
             return None
         return compare(a, b)
 
@@ -322,8 +337,11 @@ def _flatten(node: Node) -> Evaluator:
     return flatten
 
 
+_DICT, _STR = {dict}, {str}
+
+
 def _merge(args: list[Any]) -> Any:
-    if all(type(a) is dict for a in args) and args:
+    if args and set(map(type, args)) <= _DICT:
         merged: dict[str, Any] = {}
         for arg in args:
             merged.update(arg)
@@ -332,7 +350,7 @@ def _merge(args: list[Any]) -> Any:
 
 
 def _join(args: list[Any]) -> Any:
-    if len(args) == 2 and type(args[0]) is str and type(args[1]) is list and all(type(s) is str for s in args[1]):
+    if len(args) == 2 and type(args[0]) is str and type(args[1]) is list and set(map(type, args[1])) <= _STR:
         return args[0].join(args[1])
     return _LIBRARY.call_function("join", args)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import jmespath
@@ -19,6 +20,7 @@ RECORDS: list[Any] = [
      "zero": 0, "empty": "", "none": None, "obj": {"k": 1, "j": 2}, "nums": [3, 1, 2], "words": ["b", "a"]},
     {"status": "cancelled", "total": 12.5, "country": "FR", "items": [], "flag": False, "zero": 0.0, "nums": []},
     {"status": 1, "total": "7", "items": {"sku": "c"}, "flag": 1, "obj": [], "nums": ["a", 1]},
+    {"status": "active", "total": Decimal("300.50"), "zero": Decimal("0"), "flag": Decimal("1"), "nums": [Decimal("2"), 1]},
     {},
     [],
     [1, {"a": 2}, [3]],
@@ -39,7 +41,8 @@ EXPRESSIONS = [
     "sort(nums)", "max(nums)", "sum(nums)", "avg(nums)", "keys(obj)", "values(obj)", "type(@)", "reverse(words)",
     "abs(total)", "ceil(total)", "floor(total)", "to_array(country)", "items[*].sku", "items[*].{s: sku, q: qty}",
     "items[?qty > `0`].sku", "items[?tags].tags[]", "items[].tags", "items[].tags[]", "obj.*", "*.first",
-    "items | [0]", "items[*].tags | [0]", "[status, total] | [1]", "`[1, 2]`[0]", "'raw'", "[?@ == `1`]", "[*]",
+    "items | [0]", "items[*].tags | [0]", "total == `300.5`", "zero == `false`", "flag == `true`", "nums == `[2, 1]`",
+    "obj == `{\"k\": 1, \"j\": 2}`", "none == `null`", "status == `null`", "[status, total] | [1]", "`[1, 2]`[0]", "'raw'", "[?@ == `1`]", "[*]",
 ]
 
 
