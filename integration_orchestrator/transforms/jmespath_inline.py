@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import operator
+from decimal import Decimal
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -126,6 +127,7 @@ def compile_inline(expression: str) -> Evaluator | None:
 
 
 _PLAIN = (str, type(None), dict, list)
+_COMPARABLE = frozenset({int, float, str, Decimal})
 
 
 def _fast_equals(x: Any, y: Any) -> bool:
@@ -137,7 +139,7 @@ def _fast_equals(x: Any, y: Any) -> bool:
 
 def _fast_comparable(x: Any) -> bool:
     kind = type(x)
-    return kind is int or kind is float or kind is str or (kind is not bool and _is_comparable(x))
+    return kind in _COMPARABLE or (kind is not bool and _is_comparable(x))
 
 
 def _is_false(value: Any) -> bool:
@@ -257,6 +259,10 @@ def _not(node: Node) -> Evaluator:
 def _multi_dict(node: Node) -> Evaluator:
     pairs = [(c["value"], _compile(c["children"][0])) for c in node["children"]]
 
+    if len(pairs) == 1:
+        ((only_key, only),) = pairs
+        return lambda value: None if value is None else {only_key: only(value)}
+
     def multi_dict(value: Any) -> Any:
         if value is None:
             return None
@@ -371,6 +377,9 @@ def _function(node: Node) -> Evaluator:
     if len(arguments) == 1:
         (only,) = arguments
         return lambda value: call([only(value)])
+    if len(arguments) == 2:
+        first, second = arguments
+        return lambda value: call([first(value), second(value)])
     return lambda value: call([evaluate(value) for evaluate in arguments])
 
 
