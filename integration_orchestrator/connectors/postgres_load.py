@@ -5,7 +5,10 @@
   types, no constraints), then ONE ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``.
   Duplicate keys within the load are collapsed first (``DISTINCT ON (key)``), keeping the
   LAST record for each key in input order; when no key repeats (tracked while streaming)
-  that sort is skipped.
+  that sort is skipped. Into an EMPTY table the records are first COPied straight in under
+  a savepoint (an upsert there only inserts); a key repeated in the load or committed
+  meanwhile by another transaction raises a unique violation, the savepoint is rolled
+  back and the staging path runs.
 - ``replace``: ``COPY`` into staging, then ``TRUNCATE`` + one ``INSERT`` (the table is
   locked only for that last step).
 
@@ -127,6 +130,10 @@ class TableLoader:
             return WriteResult(rows_written=count, inserted=count, updated=0)
         if mode == "upsert":
             self.check_key(key)
+            records = list(iter_batches(records, batch_size))
+            direct = self._insert_into_empty(records, key)
+            if direct is not None:
+                return direct
         stage = self._create_stage(with_seq=mode == "upsert")
         tracker = _KeyTracker(key)
         count = 0
@@ -140,6 +147,45 @@ class TableLoader:
         if mode == "replace":
             return self._replace(stage, columns, count)
         return self._upsert(stage, columns, list(key), count, maybe_duplicates=tracker.duplicates)
+
+    def _insert_into_empty(self, batches: list[list[Record]], key: Sequence[str]) -> WriteResult | None:
+        """Upsert into an empty table: COPY straight into it, under a savepoint.
+
+        Into a table holding none of the keys, an upsert inserts every record, which is
+        what a plain COPY does. A key that repeats in the load (seen in Python, or only
+        by PostgreSQL, as '1' and 1) or that a concurrent transaction committed first
+        makes the COPY fail with a unique violation: the savepoint is rolled back and
+        the load goes through the staging table. None: take the staging path.
+        """
+        if not batches or not self._is_empty():
+            return None
+        names = self._batch_columns(self._wide_rows(batches))
+        if any(k not in names for k in key):
+            return None  # the staging path explains the missing key column
+        tracker = _KeyTracker(key)
+        count = 0
+        try:
+            with self.conn.transaction():
+                for batch in batches:
+                    tracker.add(batch)
+                    if tracker.duplicates:
+                        raise _RepeatedKey
+                    self._copy(self.target, batch, names=names)
+                    count += len(batch)
+        except (_RepeatedKey, psycopg.errors.UniqueViolation):
+            return None
+        return WriteResult(rows_written=count, inserted=count, updated=0)
+
+    @staticmethod
+    def _wide_rows(batches: list[list[Record]]) -> list[Record]:
+        """One pseudo-record holding every field of the load (for its column list)."""
+        fields: set[str] = set()
+        for batch in batches:
+            fields.update(*batch)
+        return [dict.fromkeys(fields)]
+
+    def _is_empty(self) -> bool:
+        return bool(self._rows(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {}) AS empty").format(self.target))[0]["empty"])
 
     def _create_stage(self, *, with_seq: bool) -> sql.Identifier:
         stage = sql.Identifier(f"io_stage_{uuid.uuid4().hex[:12]}")
@@ -166,9 +212,9 @@ class TableLoader:
             )
         return [c for c in known if c in fields]
 
-    def _copy(self, table: sql.Identifier, batch: list[Record]) -> list[str]:
-        """COPY ``batch`` into ``table``; returns the columns it wrote."""
-        names = self._batch_columns(batch)
+    def _copy(self, table: sql.Identifier, batch: list[Record], *, names: list[str] | None = None) -> list[str]:
+        """COPY ``batch`` into ``table`` (its own columns, or ``names``); returns the columns it wrote."""
+        names = names or self._batch_columns(batch)
         if not names:
             raise ConnectorError(self.name, "the records have no field that is a column of the table")
         known = self.columns()
@@ -264,6 +310,10 @@ class TableLoader:
             {"oid": self._table_oid()},
         )[0]
         return int(row["inserted"]), int(row["updated"])
+
+
+class _RepeatedKey(Exception):
+    """A key value occurs twice in the load: leave the direct COPY for the staging path."""
 
 
 class _KeyTracker:

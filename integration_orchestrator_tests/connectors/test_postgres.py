@@ -234,3 +234,51 @@ def test_target_without_url_writes_own_tables(database_url: str, db: Any) -> Non
                          database_url=database_url)
     assert target.write([{"id": 1, "name": "a"}]).rows_written == 1
     assert db.execute("SELECT id, name FROM my_register").fetchall() == [{"id": 1, "name": "a"}]
+
+
+# -- upsert into an empty table: COPY straight in, staging only on a repeated key ------------
+
+
+@pytest.fixture
+def update_statements(db: Any, orders: str) -> Any:
+    """Counts UPDATE statements on orders (INSERT ... ON CONFLICT DO UPDATE fires them; COPY never does)."""
+    db.execute("CREATE TABLE update_statements (n int)")
+    db.execute(
+        "CREATE FUNCTION count_update() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN INSERT INTO update_statements VALUES (1); RETURN NULL; END $$"
+    )
+    db.execute("CREATE TRIGGER orders_updates AFTER UPDATE ON orders FOR EACH STATEMENT EXECUTE FUNCTION count_update()")
+    return lambda: db.execute("SELECT count(*) AS n FROM update_statements").fetchone()["n"]
+
+
+@pytest.mark.parametrize(
+    ("records", "via_staging", "expected"),
+    [
+        ([{"id": 1, "customer": "a"}, {"id": 2, "customer": "b", "amount": 2}], False, [("a", None), ("b", Decimal("2.00"))]),
+        ([{"id": 1, "customer": "a"}, {"id": 1, "customer": "last"}], True, [("last", None)]),  # seen in Python
+        ([{"id": "1", "customer": "a"}, {"id": 1, "customer": "last"}], True, [("last", None)]),  # only PostgreSQL sees it
+    ],
+)
+def test_upsert_into_an_empty_table_copies_straight_in(
+    database_url: str, db: Any, update_statements: Any, records: list[dict[str, Any]], via_staging: bool,
+    expected: list[tuple[str, Any]],
+) -> None:
+    result = target(database_url, mode="upsert", key=["id"], batch_size=1).write(records)
+    assert (result.rows_written, result.inserted, result.updated) == (len(expected), len(expected), 0)
+    assert [(r["customer"], r["amount"]) for r in rows(db)] == expected
+    assert update_statements() == (1 if via_staging else 0)
+    assert [r["status"] for r in rows(db)] == ["new"] * len(expected)  # defaults of unwritten columns
+
+
+def test_upsert_into_a_table_with_rows_takes_the_staging_path(database_url: str, db: Any, update_statements: Any) -> None:
+    db.execute("INSERT INTO orders (id, customer) VALUES (9, 'other')")
+    result = target(database_url, mode="upsert", key=["id"]).write([{"id": 1, "customer": "a"}])
+    assert (result.rows_written, result.inserted, result.updated) == (1, 1, 0)
+    assert update_statements() == 1
+
+
+def test_a_bad_value_in_an_upsert_into_an_empty_table_rolls_back(database_url: str, db: Any, orders: str) -> None:
+    records = [{"id": 1, "customer": "x"}, {"id": 2, "customer": "x", "amount": "not a number"}]
+    with pytest.raises(ConnectorError, match=r"the load was rolled back: invalid input syntax"):
+        target(database_url, mode="upsert", key=["id"], batch_size=1).write(records)
+    assert rows(db) == []
