@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -203,6 +204,7 @@ def run(n: int, batch_size: int, workdir: Path) -> None:
                 print(f"| {a['step']} | {a['records_in']:,} | {a['records_out']:,} | {float(a['seconds']):.2f} | {float(b['seconds']):.2f} |")
             rest = [total - sum(float(s["seconds"]) for s in split) for total, split in ((job_seconds, first), (again_seconds, second))]
             print(f"| (Dagster, IO between ops, write-back) | | | {rest[0]:.2f} | {rest[1]:.2f} |")
+        print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GB")
     finally:
         server.stop()
 
