@@ -31,9 +31,10 @@ Rule functions raise :class:`FieldFailure` with the reason when a value cannot b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from integration_orchestrator.compose import compose
 from integration_orchestrator.mapping.errors import FieldFailure
 from integration_orchestrator.mapping.rule_base import RuleContext, RuleDefinitionError, RuleFunction, require
 from integration_orchestrator.mapping.rule_kinds import (
@@ -126,21 +127,9 @@ def _chain(rule: Mapping[str, Any], where: str, context: RuleContext, source_typ
             current_type = None
         if function is not None:
             functions.append(function)
-    return _compose(functions)
+    return compose(functions)
 
 
-def _compose(functions: Sequence[RuleFunction]) -> RuleFunction | None:
-    if not functions:
-        return None
-    if len(functions) == 1:
-        return functions[0]
-
-    def run(value: Any) -> Any:
-        for function in functions:
-            value = function(value)
-        return value
-
-    return run
 
 
 _KEYS: dict[str, frozenset[str]] = {

@@ -16,12 +16,13 @@ Absent (path matches nothing) or null source value:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from integration_orchestrator.mapping.codegen import InlineParts, generated_field_step
 from integration_orchestrator.mapping.errors import FieldFailure
+from integration_orchestrator.compose import compose
 from integration_orchestrator.mapping.paths import MISSING
 from integration_orchestrator.mapping.plan import CompiledMapping, NestedDrop, NestedFailure, run_mappings
 from integration_orchestrator.mapping.types import CoercionError, type_name
@@ -93,24 +94,9 @@ def value_pipeline(parts: StepParts, *, element: bool = False) -> ValueFunction 
         functions.append(_coercion(parts.coerce, parts.target_type, parts.tracer))
     if parts.post is not None and not element:
         functions.append(parts.post)
-    return _compose(functions)
+    return compose(functions)
 
 
-def _compose(functions: Sequence[ValueFunction]) -> ValueFunction | None:
-    if not functions:
-        return None
-    if len(functions) == 1:
-        return functions[0]
-    if len(functions) == 2:
-        first, second = functions
-        return lambda value: second(first(value))
-
-    def run(value: Any) -> Any:
-        for function in functions:
-            value = function(value)
-        return value
-
-    return run
 
 
 def _absent_handler(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]:
@@ -149,7 +135,7 @@ def _field_step(parts: StepParts) -> tuple[Callable[[Any, dict[str, Any]], str |
     before_functions = [f for f in (_source_check(parts), parts.pre, parts.rules) if f is not None]
     if tracer is not None:
         before_functions.insert(0, _mark(tracer, "value present"))
-    before = _compose(before_functions)
+    before = compose(before_functions)
     coerce = parts.coerce if parts.target_type else None
     post = parts.post
     names_only = all(isinstance(k, str) for k in (*(parts.source_keys or (0,)), *parts.target_keys))
@@ -208,7 +194,7 @@ def _mark(tracer: set[str], name: str) -> ValueFunction:
 def _object_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]:
     read, write, absent, tracer = parts.read, parts.write, _absent_handler(parts), parts.tracer
     children = parts.children or ()
-    before = _compose([f for f in (_source_check(parts), parts.pre, parts.rules) if f is not None])
+    before = compose([f for f in (_source_check(parts), parts.pre, parts.rules) if f is not None])
     after = parts.post
 
     def step(source: Any, out: dict[str, Any]) -> str | None:

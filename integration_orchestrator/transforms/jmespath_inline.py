@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import copy
 import operator
-from decimal import Decimal
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import jmespath
 from jmespath import functions as _functions
 from jmespath.visitor import _equals, _is_actual_number, _is_comparable
+
+from integration_orchestrator.compose import compose
 
 __all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_NODES", "compile_inline", "fence"]
 
@@ -193,17 +195,9 @@ def _slice(node: Node) -> Evaluator:
 
 
 def _chain(node: Node) -> Evaluator:
-    steps = [_compile(c) for c in node["children"]]
-    if len(steps) == 2:
-        first, second = steps
-        return lambda value: second(first(value))
-
-    def chain(value: Any) -> Any:
-        for step in steps:
-            value = step(value)
-        return value
-
-    return chain
+    chained = compose([_compile(c) for c in node["children"]])
+    assert chained is not None
+    return chained
 
 
 def _comparator(node: Node) -> Evaluator:
