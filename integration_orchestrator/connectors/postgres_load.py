@@ -5,10 +5,10 @@
   types, no constraints), then ONE ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``.
   Duplicate keys within the load are collapsed first (``DISTINCT ON (key)``), keeping the
   LAST record for each key in input order; when no key repeats (tracked while streaming)
-  that sort is skipped. Into an EMPTY table the records are first COPied straight in under
-  a savepoint (an upsert there only inserts); a key repeated in the load or committed
-  meanwhile by another transaction raises a unique violation, the savepoint is rolled
-  back and the staging path runs.
+  that sort is skipped. Into an EMPTY table, records given as a list (readable twice)
+  are first COPied straight in under a savepoint (an upsert there only inserts); a key
+  repeated in the load or committed meanwhile by another transaction raises a unique
+  violation, the savepoint is rolled back and the staging path runs.
 - ``replace``: ``COPY`` into staging, then ``TRUNCATE`` + one ``INSERT`` (the table is
   locked only for that last step).
 
@@ -130,10 +130,11 @@ class TableLoader:
             return WriteResult(rows_written=count, inserted=count, updated=0)
         if mode == "upsert":
             self.check_key(key)
-            records = list(iter_batches(records, batch_size))
-            direct = self._insert_into_empty(records, key)
-            if direct is not None:
-                return direct
+            if isinstance(records, list):  # already in memory: can be read twice (a stream is not)
+                records = list(iter_batches(records, batch_size))
+                direct = self._insert_into_empty(records, key)
+                if direct is not None:
+                    return direct
         stage = self._create_stage(with_seq=mode == "upsert")
         tracker = _KeyTracker(key)
         count = 0

@@ -282,3 +282,10 @@ def test_a_bad_value_in_an_upsert_into_an_empty_table_rolls_back(database_url: s
     with pytest.raises(ConnectorError, match=r"the load was rolled back: invalid input syntax"):
         target(database_url, mode="upsert", key=["id"], batch_size=1).write(records)
     assert rows(db) == []
+
+
+def test_a_stream_into_an_empty_table_is_staged_not_held(database_url: str, db: Any, update_statements: Any) -> None:
+    records = ({"id": i, "customer": f"c{i}"} for i in range(1, 4))  # read once: never materialised for a retry
+    result = target(database_url, mode="upsert", key=["id"]).write(records)
+    assert (result.rows_written, result.inserted, result.updated) == (3, 3, 0)
+    assert update_statements() == 1
