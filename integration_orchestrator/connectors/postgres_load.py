@@ -1,14 +1,17 @@
 """Bulk loading of records into an existing PostgreSQL table, inside the caller's transaction.
 
-- ``append``: ``COPY`` straight into the table (per batch, the batch's columns).
+- ``append``: ``COPY`` straight into the table (per batch, the batch's columns); on a table
+  whose row-level security applies to the session (no ``COPY FROM`` there), each batch is
+  COPied into staging and INSERTed from it.
 - ``upsert``: ``COPY`` into a temporary staging table shaped like the target (same column
   types, no constraints), then ONE ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``.
   Duplicate keys within the load are collapsed first (``DISTINCT ON (key)``), keeping the
   LAST record for each key in input order; when no key repeats (tracked while streaming)
-  that sort is skipped. Into an EMPTY table, records given as a list (readable twice)
-  are first COPied straight in under a savepoint (an upsert there only inserts); a key
-  repeated in the load or committed meanwhile by another transaction raises a unique
-  violation, the savepoint is rolled back and the staging path runs.
+  that sort is skipped. Into an EMPTY table (not under row-level security), records
+  given as a list (readable twice) are first COPied straight in under a savepoint (an
+  upsert there only inserts); a key repeated in the load or committed meanwhile by
+  another transaction raises a unique violation, the savepoint is rolled back and the
+  staging path runs.
 - ``replace``: ``COPY`` into staging, then ``TRUNCATE`` + one ``INSERT`` (the table is
   locked only for that last step).
 
@@ -123,11 +126,7 @@ class TableLoader:
     def load(self, records: Iterable[Any], *, mode: str, key: Sequence[str], batch_size: int) -> WriteResult:
         self.conn.execute("SET LOCAL work_mem = '256MB'")
         if mode == "append":
-            count = 0
-            for batch in iter_batches(records, batch_size):
-                self._copy(self.target, batch)
-                count += len(batch)
-            return WriteResult(rows_written=count, inserted=count, updated=0)
+            return self._append(records, batch_size)
         if mode == "upsert":
             self.check_key(key)
             if isinstance(records, list):  # already in memory: can be read twice (a stream is not)
@@ -158,7 +157,7 @@ class TableLoader:
         makes the COPY fail with a unique violation: the savepoint is rolled back and
         the load goes through the staging table. None: take the staging path.
         """
-        if not batches or not self._is_empty():
+        if not batches or not self._copy_allowed() or not self._is_empty():
             return None
         names = self._batch_columns(self._wide_rows(batches))
         if any(k not in names for k in key):
@@ -176,6 +175,26 @@ class TableLoader:
         except (_RepeatedKey, psycopg.errors.UniqueViolation):
             return None
         return WriteResult(rows_written=count, inserted=count, updated=0)
+
+    def _append(self, records: Iterable[Any], batch_size: int) -> WriteResult:
+        """COPY each batch into the table; under row-level security (no COPY FROM there),
+        COPY into staging and INSERT the batch from it."""
+        count = 0
+        stage = None if self._copy_allowed() else self._create_stage(with_seq=False)
+        for batch in iter_batches(records, batch_size):
+            if stage is None:
+                self._copy(self.target, batch)
+            else:
+                self.conn.execute(sql.SQL("TRUNCATE {}").format(stage))
+                cols = sql.SQL(", ").join(map(sql.Identifier, self._copy(stage, batch)))
+                self.conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(self.target, cols, cols, stage))
+            count += len(batch)
+        return WriteResult(rows_written=count, inserted=count, updated=0)
+
+    def _copy_allowed(self) -> bool:
+        """COPY FROM is refused on a table whose row-level security applies to this session."""
+        rows = self._rows("SELECT NOT row_security_active(%s) AS allowed", (self._table_oid(),))
+        return bool(rows[0]["allowed"])
 
     @staticmethod
     def _wide_rows(batches: list[list[Record]]) -> list[Record]:

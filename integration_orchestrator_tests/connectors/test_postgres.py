@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from integration_orchestrator.connectors import ConnectorError, open_source, open_target
 
@@ -289,3 +293,32 @@ def test_a_stream_into_an_empty_table_is_staged_not_held(database_url: str, db: 
     result = target(database_url, mode="upsert", key=["id"]).write(records)
     assert (result.rows_written, result.inserted, result.updated) == (3, 3, 0)
     assert update_statements() == 1
+
+
+@pytest.fixture
+def rls_orders(database_url: str, db: Any) -> Iterator[str]:
+    """orders owned by a login role that its FORCEd row-level security applies to; that role's URL."""
+    role = f"io_rls_{uuid.uuid4().hex[:8]}"
+    db.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    db.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(role)))
+    db.execute("CREATE TABLE orders (id integer PRIMARY KEY, customer text NOT NULL, status text NOT NULL DEFAULT 'new')")
+    db.execute(sql.SQL("ALTER TABLE orders OWNER TO {}").format(sql.Identifier(role)))
+    db.execute("ALTER TABLE orders ENABLE ROW LEVEL SECURITY")
+    db.execute("ALTER TABLE orders FORCE ROW LEVEL SECURITY")
+    db.execute("CREATE POLICY everything ON orders USING (true) WITH CHECK (true)")
+    try:
+        yield make_conninfo(database_url, user=role)
+    finally:
+        db.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        db.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_row_level_security_tables_load_without_copy_into_them(db: Any, rls_orders: str, mode: str) -> None:
+    # COPY FROM is refused under row-level security: both modes go through staging + INSERT
+    records = [{"id": 1, "customer": "a"}, {"id": 2, "customer": "b"}]
+    result = target(rls_orders, mode=mode, key=["id"], batch_size=1).write(records)
+    assert (result.rows_written, result.inserted) == (2, 2)
+    assert db.execute("SELECT id, customer, status FROM orders ORDER BY id").fetchall() == [
+        {"id": 1, "customer": "a", "status": "new"}, {"id": 2, "customer": "b", "status": "new"},
+    ]
