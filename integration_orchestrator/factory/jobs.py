@@ -21,15 +21,6 @@ from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, In
 __all__ = ["build_job"]
 
 
-def _run_config(job: IntegrationJob) -> dict[str, Any] | None:
-    """``performance_config.parallelism`` bounds the multiprocess executor of parallel jobs."""
-    settings = job.record.settings
-    pipeline = job.record.pipeline
-    if pipeline is None or settings is None or pipeline.pipeline_type != "parallel" or not settings.parallelism:
-        return None
-    return {"execution": {"config": {"multiprocess": {"max_concurrent": settings.parallelism}}}}
-
-
 def _job_resource(job: IntegrationJob) -> dg.ResourceDefinition:
     """The job itself; while a run (or a step process) holds it, full GC collections wait (see ``gcpause``)."""
 
@@ -59,5 +50,5 @@ def build_job(job: IntegrationJob, database: IntegrationDatabase) -> dg.JobDefin
             INTEGRATION_RESOURCE_KEY: _job_resource(job),
             DATABASE_RESOURCE_KEY: database,
         },
-        config=_run_config(job),
+        config=dict(job.spec.run_config) if job.spec.run_config is not None else None,
     )(compose_pipeline(job))

@@ -2,7 +2,9 @@
 
 One override point, :meth:`IntegrationTranslator.get_integration_spec`, fed a typed
 :class:`IntegrationTranslatorData` (the validated rows plus the default, collision-free
-names). Subclass it to change names, tags, the asset spec, op retry policies or pools::
+names). Subclass it to change names, tags, the asset spec, op retry policies, pools or
+the job's default run config (``run_config=None`` under an executor other than Dagster's
+multiprocess one)::
 
     class MyTranslator(IntegrationTranslator):
         def get_integration_spec(self, data):
@@ -22,6 +24,7 @@ are reported as invalid rows, never silently merged.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +43,7 @@ __all__ = [
     "IntegrationDefinitionSpec",
     "IntegrationTranslator",
     "IntegrationTranslatorData",
+    "default_run_config",
     "retry_policy_from",
 ]
 
@@ -71,6 +75,10 @@ class IntegrationDefinitionSpec:
     retry_policy: dg.RetryPolicy | None
     pool: str | None
     description: str | None
+    #: The job's default run config; by default it configures Dagster's multiprocess
+    #: executor (see :func:`default_run_config`). None when the Definitions bring another
+    #: executor (dagster-k8s, celery, docker), whose config differs.
+    run_config: Mapping[str, Any] | None = None
 
     def replace(self, **changes: Any) -> IntegrationDefinitionSpec:
         return dataclasses.replace(self, **changes)
@@ -87,6 +95,20 @@ def retry_policy_from(settings: RetrySettings | None) -> dg.RetryPolicy | None:
         backoff=backoff,
         jitter=dg.Jitter.PLUS_MINUS if settings.jitter else None,
     )
+
+
+def default_run_config(record: IntegrationRecord) -> dict[str, Any]:
+    """Dagster's multiprocess executor with forkserver step processes (where the platform
+    has them: each step forks from a server that has already imported Dagster and the code
+    location, instead of starting Python afresh), bounded by ``performance_config.parallelism``
+    for a parallel pipeline."""
+    multiprocess: dict[str, Any] = {}
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        multiprocess["start_method"] = {"forkserver": {}}
+    settings, pipeline = record.settings, record.pipeline
+    if pipeline is not None and settings is not None and pipeline.pipeline_type == "parallel" and settings.parallelism:
+        multiprocess["max_concurrent"] = settings.parallelism
+    return {"execution": {"config": {"multiprocess": multiprocess}}}
 
 
 def _endpoint_type(record: IntegrationRecord, role: str) -> str | None:
@@ -136,4 +158,5 @@ class IntegrationTranslator:
             retry_policy=retry_policy_from(record.retry),
             pool=None,
             description=job_description,
+            run_config=default_run_config(record),
         )

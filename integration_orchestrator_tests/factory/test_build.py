@@ -103,6 +103,31 @@ def test_translator_override_point(db: psycopg.Connection[Any], database_url: st
     assert all(node.tags.get("team") == "finance" for node in job.graph.nodes)
 
 
+def test_jobs_default_to_forkserver_step_processes_and_the_pipeline_parallelism(
+    db: psycopg.Connection[Any], database_url: str
+) -> None:
+    ids = _sample(db)
+    add_pipeline(db, ids["org"], ids["config"], "People fan out", [jmespath_step("batch", 1, "enrich", "{batch: 'b'}")],
+                 pipeline_type="parallel", performance={"batch_size": 2, "parallelism": 3})
+    defs = build_definitions(database_url)
+    linear, parallel = defs.get_job_def("people_warehouse"), defs.get_job_def("people_fan_out")
+    assert linear.run_config == {"execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}}}}}
+    assert parallel.run_config == {
+        "execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}, "max_concurrent": 3}}}
+    }
+
+
+class _OwnExecutor(IntegrationTranslator):
+    def get_integration_spec(self, data):  # type: ignore[no-untyped-def]
+        return super().get_integration_spec(data).replace(run_config=None)
+
+
+def test_translator_can_drop_the_executor_config(db: psycopg.Connection[Any], database_url: str) -> None:
+    _sample(db)
+    job = build_definitions(database_url, translator=_OwnExecutor()).get_job_def("people_warehouse")
+    assert not job.run_config
+
+
 def test_schedule_rows_become_schedules_of_the_job(db: psycopg.Connection[Any], database_url: str) -> None:
     ids = _sample(db)
     db.execute(
