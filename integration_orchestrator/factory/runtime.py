@@ -14,6 +14,7 @@ from typing import Any
 
 import jmespath
 
+from integration_orchestrator.factory.handover import pack_records, unpack_records
 from integration_orchestrator.transforms.contracts import truthy
 from integration_orchestrator.transforms.jmespath_inline import compile_inline
 
@@ -75,6 +76,14 @@ class Batch:
 
     def with_step(self, records: list[Record], stat: StepStat) -> Batch:
         return replace(self, records=records, stats=(*self.stats, stat))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with the records as one compact payload (see :mod:`.handover`)."""
+        return _restore_batch, (pack_records(self.records), self.stats, self.index)
+
+
+def _restore_batch(payload: tuple[str, bytes], stats: tuple[StepStat, ...], index: int) -> Batch:
+    return Batch(records=unpack_records(payload), stats=stats, index=index)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
