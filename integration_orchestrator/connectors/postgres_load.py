@@ -68,6 +68,7 @@ class TableLoader:
         self.name = name
         self.ignore_unknown_columns = ignore_unknown_columns
         self._columns: dict[str, Column] | None = None
+        self._oid: int | None = None
         # A dict value in a non-JSON column is written as JSON text (psycopg has no default).
         conn.adapters.register_dumper(dict, JsonDumper)
         set_json_dumps(_dumps, context=conn)
@@ -96,10 +97,13 @@ class TableLoader:
         return self._columns
 
     def _table_oid(self) -> int:
+        if self._oid is not None:
+            return self._oid
         oid = self._rows("SELECT to_regclass(%s)::oid AS oid", (self.target.as_string(self.conn),))[0]["oid"]
         if oid is None:
             raise ConnectorError(self.name, "the table does not exist (create it first; the loader never creates tables)")
-        return int(oid)
+        self._oid = int(oid)
+        return self._oid
 
     def check_key(self, key: Sequence[str]) -> None:
         """The key columns exist and a unique index/constraint covers exactly them."""
@@ -159,7 +163,7 @@ class TableLoader:
         """
         if not batches or not self._copy_allowed() or not self._is_empty():
             return None
-        names = self._batch_columns(self._wide_rows(batches))
+        names = self._known_columns(set().union(*(record for batch in batches for record in batch)))
         if any(k not in names for k in key):
             return None  # the staging path explains the missing key column
         tracker = _KeyTracker(key)
@@ -196,14 +200,6 @@ class TableLoader:
         rows = self._rows("SELECT NOT row_security_active(%s) AS allowed", (self._table_oid(),))
         return bool(rows[0]["allowed"])
 
-    @staticmethod
-    def _wide_rows(batches: list[list[Record]]) -> list[Record]:
-        """One pseudo-record holding every field of the load (for its column list)."""
-        fields: set[str] = set()
-        for batch in batches:
-            fields.update(*batch)
-        return [dict.fromkeys(fields)]
-
     def _is_empty(self) -> bool:
         return bool(self._rows(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {}) AS empty").format(self.target))[0]["empty"])
 
@@ -221,7 +217,11 @@ class TableLoader:
         return stage
 
     def _batch_columns(self, batch: list[Record]) -> list[str]:
-        fields: set[str] = set().union(*batch)
+        return self._known_columns(set().union(*batch))
+
+    def _known_columns(self, fields: set[str]) -> list[str]:
+        """The table's columns among ``fields`` (table order); unknown fields are an error
+        unless ``ignore_unknown_columns``."""
         known = self.columns()
         unknown = sorted(fields - known.keys())
         if unknown and not self.ignore_unknown_columns:

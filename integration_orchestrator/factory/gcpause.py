@@ -21,23 +21,28 @@ from contextlib import contextmanager
 __all__ = ["young_collections_only"]
 
 _NEVER = 1 << 30
-_lock = threading.Lock()
-_state: dict[str, object] = {"depth": 0, "saved": None}
+
+
+class _Pause:
+    """How many holders there are, and the thresholds to restore after the last one."""
+
+    lock = threading.Lock()
+    depth = 0
+    saved: tuple[int, ...] = ()
 
 
 @contextmanager
 def young_collections_only() -> Iterator[None]:
     """Raise the third generation's threshold out of reach for the duration (re-entrant, thread-safe)."""
-    with _lock:
-        if _state["depth"] == 0:
-            saved = gc.get_threshold()
-            _state["saved"] = saved
-            gc.set_threshold(saved[0], saved[1] if len(saved) > 1 else 10, _NEVER)
-        _state["depth"] = int(_state["depth"]) + 1  # type: ignore[call-overload]
+    with _Pause.lock:
+        if _Pause.depth == 0:
+            _Pause.saved = gc.get_threshold()
+            gc.set_threshold(_Pause.saved[0], _Pause.saved[1], _NEVER)
+        _Pause.depth += 1
     try:
         yield
     finally:
-        with _lock:
-            _state["depth"] = int(_state["depth"]) - 1  # type: ignore[call-overload]
-            if _state["depth"] == 0:
-                gc.set_threshold(*_state["saved"])  # type: ignore[misc]
+        with _Pause.lock:
+            _Pause.depth -= 1
+            if _Pause.depth == 0:
+                gc.set_threshold(*_Pause.saved)

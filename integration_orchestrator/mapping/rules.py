@@ -130,8 +130,6 @@ def _chain(rule: Mapping[str, Any], where: str, context: RuleContext, source_typ
     return compose(functions)
 
 
-
-
 _KEYS: dict[str, frozenset[str]] = {
     "cast": frozenset({"to", "format"}),
     "chain": frozenset({"steps"}),

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from integration_orchestrator.compose import compose
 from integration_orchestrator.mapping.codegen import InlineParts, generated_field_step
 from integration_orchestrator.mapping.errors import FieldFailure
-from integration_orchestrator.compose import compose
 from integration_orchestrator.mapping.paths import MISSING
 from integration_orchestrator.mapping.plan import CompiledMapping, NestedDrop, NestedFailure, run_mappings
 from integration_orchestrator.mapping.types import CoercionError, type_name
@@ -95,8 +95,6 @@ def value_pipeline(parts: StepParts, *, element: bool = False) -> ValueFunction 
     if parts.post is not None and not element:
         functions.append(parts.post)
     return compose(functions)
-
-
 
 
 def _absent_handler(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]:

@@ -21,6 +21,7 @@ the function requires take a direct path; any other call goes through ``jmespath
 from __future__ import annotations
 
 import copy
+import functools
 import operator
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -31,6 +32,7 @@ from jmespath import functions as _functions
 from jmespath.visitor import _equals, _is_actual_number, _is_comparable
 
 from integration_orchestrator.compose import compose
+from integration_orchestrator.transforms.contracts import truthy
 
 __all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_NODES", "compile_inline", "fence"]
 
@@ -120,6 +122,7 @@ def _overlapping(paths: list[Path]) -> bool:
     return any(a[: len(b)] == b[: len(a)] for i, a in enumerate(paths) for b in paths[i + 1 :])
 
 
+@functools.lru_cache(maxsize=512)
 def compile_inline(expression: str) -> Evaluator | None:
     """A function ``record -> value`` equal to ``jmespath.search(expression, record)``, or None if fenced out."""
     parsed = jmespath.compile(expression).parsed
@@ -142,10 +145,6 @@ def _fast_equals(x: Any, y: Any) -> bool:
 def _fast_comparable(x: Any) -> bool:
     kind = type(x)
     return kind in _COMPARABLE or (kind is not bool and _is_comparable(x))
-
-
-def _is_false(value: Any) -> bool:
-    return value == "" or value == [] or value == {} or value is None or value is False
 
 
 def _compile(node: Node) -> Evaluator:
@@ -223,7 +222,7 @@ def _and(node: Node) -> Evaluator:
 
     def and_(value: Any) -> Any:
         matched = left(value)
-        return matched if _is_false(matched) else right(value)
+        return right(value) if truthy(matched) else matched
 
     return and_
 
@@ -233,7 +232,7 @@ def _or(node: Node) -> Evaluator:
 
     def or_(value: Any) -> Any:
         matched = left(value)
-        return right(value) if _is_false(matched) else matched
+        return matched if truthy(matched) else right(value)
 
     return or_
 
@@ -310,7 +309,7 @@ def _filter_projection(node: Node) -> Evaluator:
             return None
         collected = []
         for element in elements:
-            if not _is_false(condition(element)):
+            if truthy(condition(element)):
                 out = each(element)
                 if out is not None:
                     collected.append(out)
