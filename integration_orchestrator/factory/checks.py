@@ -3,7 +3,7 @@
 Declared: one ``AssetCheckSpec`` named ``mapping_<slug>`` per mapping with active tests,
 on the integration's asset (blocking when the mapping ``is_required``), so the UI lists
 them. Evaluated: inside the integration's own run, by its ``checks`` op, which runs the
-mapping's tests (DESIGN.md §6 semantics), writes each test row back and yields one
+mapping's tests (ARCHITECTURE.md §6.3 semantics), writes each test row back and yields one
 ``AssetCheckEvaluation`` per mapping; a failed blocking check stops the sink.
 """
 

@@ -1,4 +1,4 @@
-"""Stable Dagster names for integration rows (DESIGN.md §5).
+"""Stable Dagster names for integration rows (ARCHITECTURE.md §5).
 
 Names are ``[a-z0-9_]`` slugs of the human name. When two rows of the same kind slug to
 the same name, the oldest row (by ``created_at``, then id) keeps the plain slug and every
@@ -63,7 +63,7 @@ def assign_unique_names(
 
 @dataclass(frozen=True)
 class DefaultNames:
-    """The DESIGN.md §5 names of one integration job."""
+    """The ARCHITECTURE.md §5 names of one integration job."""
 
     job_name: str
     asset_path: tuple[str, str]

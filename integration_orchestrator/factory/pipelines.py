@@ -1,4 +1,4 @@
-"""The op graph of one integration, by ``pipeline_type`` (DESIGN.md §6).
+"""The op graph of one integration, by ``pipeline_type`` (ARCHITECTURE.md §6.5).
 
 Nodes ``source`` → ``mappings`` → ``step_<slug>``... → ``sink``, plus a ``checks`` node (mapping tests) feeding the sink
 when the integration has tested mappings:

@@ -1,4 +1,4 @@
-"""``pipeline_steps`` and ``performance_config`` parsed and checked (DESIGN.md §6).
+"""``pipeline_steps`` and ``performance_config`` parsed and checked (ARCHITECTURE.md §6.5).
 
 ``{"steps": [{"name", "order", "transformation_id" | "transformation": {inline row},
 "depends_on": [names], "when": <JMESPath over the record>}]}``. Every problem is a

@@ -55,7 +55,7 @@ TAG_SCHEDULE_ID = "integration/schedule_id"
 
 @dataclass(frozen=True)
 class IntegrationTranslatorData:
-    """What the translator gets: the integration and its default (DESIGN.md §5) names."""
+    """What the translator gets: the integration and its default (ARCHITECTURE.md §5) names."""
 
     record: IntegrationRecord
     job_name: str
@@ -117,7 +117,7 @@ def _endpoint_type(record: IntegrationRecord, role: str) -> str | None:
 
 
 class IntegrationTranslator:
-    """Default translation of an integration into Dagster names and specs (DESIGN.md §5)."""
+    """Default translation of an integration into Dagster names and specs (ARCHITECTURE.md §5)."""
 
     def get_integration_spec(self, data: IntegrationTranslatorData) -> IntegrationDefinitionSpec:
         """The single override point: return the spec for ``data`` (call ``super()`` to adjust)."""

@@ -1,7 +1,7 @@
 """What a schedule puts on the runs it launches: tags, run key, run config.
 
 * ``integration/config_id``, ``integration/organization_id``, ``integration/schedule_id``
-  (DESIGN §5), ``integration/schedule_execution_id`` (the write-back row) and
+  (ARCHITECTURE.md §5.2), ``integration/schedule_execution_id`` (the write-back row) and
   ``integration/scheduled_time`` (the tick, UTC ISO-8601; differs from Dagster's
   ``dagster/scheduled_execution_time`` for catch-up runs of ``run_all``);
 * ``dagster/max_runtime`` = ``execution_timeout_seconds`` (enforced by run monitoring,

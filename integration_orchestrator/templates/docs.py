@@ -1,4 +1,4 @@
-"""Human documentation of templates: ``templates show`` and the README table."""
+"""Human documentation of templates: ``templates show`` and the table in docs/reference.md."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def describe(document: TemplateDocument, certified: dt.date | None = None) -> st
 
 
 def catalog_table(documents: Iterable[TemplateDocument]) -> str:
-    """The Markdown table of templates for the README."""
+    """The Markdown table of templates for docs/reference.md."""
     rows = [
         "| Template | Version | Category | Source | Target shape |",
         "|---|---|---|---|---|",

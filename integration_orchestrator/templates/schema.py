@@ -2,8 +2,8 @@
 
 The document mirrors the columns of ``integration_templates``: every key the seed
 declares as JSONB with an ``object`` CHECK must be a JSON object here too, so a file
-that passes this schema can always be inserted. Lists live under a key, as DESIGN.md
-§3 resolves the seed's object-vs-array contradiction (``{"mappings": [...]}``,
+that passes this schema can always be inserted. Lists live under a key, as ARCHITECTURE.md
+§4 resolves the seed's object-vs-array contradiction (``{"mappings": [...]}``,
 ``{"tests": [...]}``).
 """
 

@@ -1,6 +1,6 @@
 """A template's test suite, run through the real mapping code.
 
-Semantics are DESIGN.md §6 (mapping tests): the test's mapping is compiled and applied
+Semantics are ARCHITECTURE.md §6.3 (mapping tests): the test's mapping is compiled and applied
 *alone* (with its nested child mappings, if any) to ``input_data``; ``expected_output``
 is the target object that mapping writes, ``{"dropped": true}`` when the record must be
 dropped, or ``{"error": "<substring of the message>"}`` when it must fail.

@@ -1,4 +1,4 @@
-"""Template documentation: the README table and ``templates show`` text."""
+"""Template documentation: the docs/reference.md table and ``templates show`` text."""
 
 from __future__ import annotations
 
