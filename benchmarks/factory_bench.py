@@ -97,7 +97,7 @@ def snapshot_of(n: int) -> Any:
 
 
 def build_factory(snapshot: Any) -> Any:
-    from integration_orchestrator.factory.build import definitions_from_snapshot
+    from integration_orchestrator.assembly import definitions_from_snapshot
 
     return definitions_from_snapshot(snapshot, database_url="postgresql://bench@127.0.0.1/bench")
 

@@ -128,7 +128,7 @@ def seed(url: str, path: Path, batch_size: int) -> None:
 
 def _run_job(url: str) -> tuple[float, str]:
     """Seconds and run id of one in-process run (the result, holding every op's output, is dropped)."""
-    from integration_orchestrator.factory import build_definitions
+    from integration_orchestrator.assembly import build_definitions
 
     defs = build_definitions(url)
     job = defs.get_job_def(JOB)

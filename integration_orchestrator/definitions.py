@@ -21,7 +21,8 @@ import os
 
 import dagster as dg
 
-from integration_orchestrator.factory import IntegrationTranslator, build_definitions
+from integration_orchestrator.assembly import build_definitions
+from integration_orchestrator.factory import IntegrationTranslator
 
 __all__ = ["ORGANIZATION_ENV", "IntegrationTranslator", "build_definitions", "defs"]
 

@@ -159,7 +159,7 @@ def seed_demo(url: str) -> DemoIds:
 
 def run_demo_job(url: str, dagster_home: Path) -> dg.ExecuteInProcessResult:
     """Build the Definitions from the rows and run the demo job on the instance in ``dagster_home``."""
-    from integration_orchestrator.factory import build_definitions
+    from integration_orchestrator.assembly import build_definitions
 
     defs = build_definitions(url)
     os.environ["DAGSTER_HOME"] = str(dagster_home)

@@ -3,21 +3,20 @@
 Every error a user can cause carries its context as attributes (which row, which
 field) and builds its message from them, so the CLI, the Dagster UI and the logs all
 say the same thing: ``In mapping `orders_to_erp` (row 3f2a...), field `source_path`: ...``.
-Errors raised inside ops derive from :class:`dagster.Failure` as well (see
-``IntegrationRunFailure``) so that Dagster shows them as failures with metadata.
+This module is free of Dagster: the factory turns errors raised inside ops into its own
+``dagster.Failure`` subclass (``factory.failures.IntegrationRunFailure``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-
-import dagster as dg
 
 __all__ = [
     "ConfigurationError",
     "DatabaseUnavailableError",
     "IntegrationOrchestratorError",
-    "IntegrationRunFailure",
+    "MaskedError",
     "MigrationError",
     "RowError",
 ]
@@ -84,8 +83,10 @@ class RowError(IntegrationOrchestratorError):
         return f"{where}: {self.reason}"
 
 
-class IntegrationRunFailure(dg.Failure, IntegrationOrchestratorError):
-    """An error inside an op that Dagster should show as a failure with metadata."""
+class MaskedError(IntegrationOrchestratorError):
+    """An error whose message showed a secret or masked value, re-raised with it redacted."""
 
-    def __init__(self, description: str, metadata: dict[str, Any] | None = None) -> None:
-        super().__init__(description=description, metadata=metadata or {})
+    def __init__(self, description: str, metadata: Mapping[str, Any] | None = None) -> None:
+        self.description = description
+        self.metadata = dict(metadata or {})
+        super().__init__(description)

@@ -196,7 +196,7 @@ def changed_fields(entry: HistoryEntry) -> list[str]:
 
 
 def run_config_versions(record: Any, schedule_id: str | None = None) -> dict[str, Any]:
-    """The configuration versions a run of ``record`` (an ``IntegrationRecord``) uses.
+    """The configuration versions a run of ``record`` (an ``Integration``) uses.
 
     ``{"config": n, "pipeline": n, "mappings": {id: n}, "transformations": {id: n},
     "schedule": n}`` — stored in ``integration_executions.config_versions`` so that

@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from integration_orchestrator.errors import MaskedError
+
 if TYPE_CHECKING:
     from integration_orchestrator.credentials import Keyring
     from integration_orchestrator.history import FieldChange
@@ -314,7 +316,7 @@ def mask_change(change: FieldChange, masker: Masker | None = None) -> FieldChang
 
 
 def masker_for(integration: Any) -> Masker:
-    """The masker of one integration (an ``IntegrationRecord``): the pipeline's
+    """The masker of one integration (an ``Integration``): the pipeline's
     ``monitoring_config.mask_fields`` plus the source and target paths of every mapping
     whose ``validation_rules`` has ``"mask": true``."""
     paths: list[str] = []
@@ -374,17 +376,15 @@ def _leaks(exc: BaseException, masker: Masker, records: tuple[Any, ...]) -> bool
 @contextmanager
 def masked_errors(masker: Masker, *records: Any) -> Iterator[None]:
     """Re-raise an error whose message (or a chained one) shows a secret or masked value
-    as an :class:`~integration_orchestrator.errors.IntegrationRunFailure` with the
-    redacted message and no chain; other errors pass unchanged."""
+    as a :class:`~integration_orchestrator.errors.MaskedError` with the redacted message
+    and no chain; other errors pass unchanged."""
     try:
         yield
     except Exception as exc:
         if not _leaks(exc, masker, records):
             raise
-        from integration_orchestrator.errors import IntegrationRunFailure
-
         clean = masker.text_for(str(exc), *records)
-        raise IntegrationRunFailure(f"{type(exc).__name__}: {clean}", metadata={"masked": True}) from None
+        raise MaskedError(f"{type(exc).__name__}: {clean}", metadata={"masked": True}) from None
 
 
 def load_keyring_or_none() -> Keyring | None:

@@ -133,7 +133,7 @@ def test_diff_states_matrix(old: Any, new: Any, expected: list[FieldChange]) -> 
 def test_each_run_records_the_configuration_versions_it_used(db: Conn, database_url: str) -> None:
     import dagster as dg
 
-    from integration_orchestrator.factory import build_definitions
+    from integration_orchestrator.assembly import build_definitions
     from integration_orchestrator_tests.factory.rows import (
         add_config,
         add_mapping,

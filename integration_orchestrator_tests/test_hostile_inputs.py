@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from integration_orchestrator.factory import build_definitions
+from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator_tests.factory.rows import add_config, add_mapping, add_organization, add_pipeline, jmespath_step
 
 Conn = psycopg.Connection[dict[str, Any]]

@@ -16,10 +16,17 @@ import psycopg
 import pytest
 from dagster._serdes import serialize_value
 
-from integration_orchestrator.credentials import KEYS_ENV, Keyring, generate_key, load_keyring, set_secret
+from integration_orchestrator.credentials import (
+    KEYS_ENV,
+    Keyring,
+    generate_key,
+    load_keyring,
+    set_secret,
+)
 from integration_orchestrator.db import tenant_transaction
-from integration_orchestrator.errors import IntegrationRunFailure
-from integration_orchestrator.factory import build_definitions
+from integration_orchestrator.assembly import build_definitions
+from integration_orchestrator.errors import MaskedError
+from integration_orchestrator.factory.failures import IntegrationRunFailure, masked_failures
 from integration_orchestrator.masking import (
     MASK,
     SEALED_KEY,
@@ -32,7 +39,13 @@ from integration_orchestrator.masking import (
     register_secret,
     unseal_record,
 )
-from integration_orchestrator_tests.factory.rows import add_config, add_mapping, add_organization, add_pipeline, jmespath_step
+from integration_orchestrator_tests.factory.rows import (
+    add_config,
+    add_mapping,
+    add_organization,
+    add_pipeline,
+    jmespath_step,
+)
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -243,7 +256,7 @@ def test_redaction_covers_url_quoted_forms() -> None:
 
 def test_masked_errors_rewrites_only_leaking_errors() -> None:
     masker = Masker(paths=mask_paths(["$.ssn_x"]), secrets=frozenset({"tok-abcd"}))
-    with pytest.raises(IntegrationRunFailure, match=r"ValueError: bad \*\*\* and \*\*\*") as caught:
+    with pytest.raises(MaskedError, match=r"ValueError: bad \*\*\* and \*\*\*") as caught:
         with masked_errors(masker, {"ssn_x": "123-45-678"}):
             try:
                 raise KeyError("tok-abcd")
@@ -252,6 +265,17 @@ def test_masked_errors_rewrites_only_leaking_errors() -> None:
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     with pytest.raises(KeyError):
         with masked_errors(masker):
+            raise KeyError("harmless")
+
+
+def test_masked_failures_are_dagster_failures_inside_ops() -> None:
+    masker = Masker(paths=mask_paths([]), secrets=frozenset({"tok-abcd"}))
+    with pytest.raises(IntegrationRunFailure, match=r"ValueError: bad \*\*\*") as caught:
+        with masked_failures(masker):
+            raise ValueError("bad tok-abcd")
+    assert caught.value.metadata["masked"].value is True and caught.value.__cause__ is None
+    with pytest.raises(KeyError):
+        with masked_failures(masker):
             raise KeyError("harmless")
 
 

@@ -5,11 +5,22 @@ from __future__ import annotations
 import argparse
 import os
 
-from integration_orchestrator.cli.dev import prepare_dagster_home
-from integration_orchestrator.db import dagster_storage_url, resolve_database_url, upgrade
+from integration_orchestrator.dagster_home import prepare_dagster_home
+from integration_orchestrator.db import (
+    dagster_storage_url,
+    resolve_database_url,
+    upgrade,
+)
 from integration_orchestrator.db.embedded import default_home
 from integration_orchestrator.db.urls import mask_url
-from integration_orchestrator.demo import DEMO_JOB, DEMO_TABLE, DemoSummary, read_summary, run_demo_job, seed_demo
+from integration_orchestrator.demo import (
+    DEMO_JOB,
+    DEMO_TABLE,
+    DemoSummary,
+    read_summary,
+    run_demo_job,
+    seed_demo,
+)
 
 __all__ = ["register"]
 

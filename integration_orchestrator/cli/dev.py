@@ -17,36 +17,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-from integration_orchestrator.db import dagster_storage_url, resolve_database_url, upgrade
+from integration_orchestrator.dagster_home import prepare_dagster_home
+from integration_orchestrator.db import (
+    dagster_storage_url,
+    resolve_database_url,
+    upgrade,
+)
 from integration_orchestrator.db.embedded import default_home
 from integration_orchestrator.db.urls import mask_url
 
-__all__ = ["WORKSPACE_YAML", "prepare_dagster_home", "register"]
-
-WORKSPACE_YAML = """load_from:
-  - python_module:
-      module_name: integration_orchestrator.definitions
-      attribute: defs
-      location_name: integration_orchestrator
-"""
-
+__all__ = ["register"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("dev", help="Dagster UI + daemon on the integration rows (embedded database)")
     parser.add_argument("--port", default="3000", help="webserver port (default 3000)")
     parser.add_argument("--host", default="127.0.0.1", help="webserver host (default 127.0.0.1)")
     parser.set_defaults(handler=_dev)
-
-
-def prepare_dagster_home(home: Path) -> Path:
-    """Write ``dagster.yaml`` and ``workspace.yaml`` into ``home``; return the workspace file."""
-    home.mkdir(parents=True, exist_ok=True)
-    # The repository's dagster.yaml, shipped inside the package as instance.yaml.
-    shipped = Path(__file__).resolve().parents[1] / "instance.yaml"
-    (home / "dagster.yaml").write_text(shipped.read_text())
-    workspace = home / "workspace.yaml"
-    workspace.write_text(WORKSPACE_YAML)
-    return workspace
 
 
 def _dev(args: argparse.Namespace) -> int:

@@ -16,8 +16,8 @@ import uuid
 
 from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.errors import RowError
+from integration_orchestrator.model.schedule import ScheduleRecord
 from integration_orchestrator.schedules.cron import fire_times, trigger_for
-from integration_orchestrator.schedules.records import ScheduleRecord
 from integration_orchestrator.schedules.runs import run_tags_for
 
 __all__ = ["PreviewLine", "preview_lines", "register"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from integration_orchestrator.assembly import schedule_definitions, translate
 from integration_orchestrator.db import resolve_database_url
-from integration_orchestrator.factory.build import schedule_definitions, translate
 from integration_orchestrator.factory.engines import default_engines
 from integration_orchestrator.factory.load import load_snapshot_from_url
 from integration_orchestrator.factory.translator import IntegrationTranslator

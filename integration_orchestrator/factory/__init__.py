@@ -1,21 +1,21 @@
-"""Rows in PostgreSQL → ``dagster.Definitions``: load → validate → translate → build."""
+"""Rows in PostgreSQL → integration jobs: load → validate → translate → build."""
 
-from integration_orchestrator.factory.build import build_definitions, definitions_from_snapshot
-from integration_orchestrator.factory.records import Snapshot
+from integration_orchestrator.factory.build import (
+    FactoryResult,
+    load_or_reconstruct,
+    translate,
+)
 from integration_orchestrator.factory.translator import (
     IntegrationDefinitionSpec,
     IntegrationTranslator,
     IntegrationTranslatorData,
 )
-from integration_orchestrator.factory.validate import IntegrationRecord, InvalidRow
 
 __all__ = [
+    "FactoryResult",
     "IntegrationDefinitionSpec",
-    "IntegrationRecord",
     "IntegrationTranslator",
     "IntegrationTranslatorData",
-    "InvalidRow",
-    "Snapshot",
-    "build_definitions",
-    "definitions_from_snapshot",
+    "load_or_reconstruct",
+    "translate",
 ]

@@ -1,47 +1,48 @@
-"""The chain: snapshot → validate → name → translate → ``dagster.Definitions``.
+"""The chain: snapshot → validate → name → translate → integration jobs and their checks.
 
-:func:`build_definitions` is what ``integration_orchestrator.definitions:defs`` calls. At
-code-location load it queries the integration tables once and records the snapshot as
-reconstruction metadata; run and step workers (``RECONSTRUCTION``) rebuild from that
-snapshot and never query the integration tables.
+At code-location load :func:`load_or_reconstruct` queries the integration tables once and
+records the snapshot as reconstruction metadata; run and step workers (``RECONSTRUCTION``)
+rebuild from that snapshot and never query the integration tables. The assembly
+(:mod:`integration_orchestrator.assembly`) turns the result into ``dagster.Definitions``.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext, DefinitionsLoadType
+from dagster._core.definitions.definitions_load_context import (
+    DefinitionsLoadContext,
+    DefinitionsLoadType,
+)
 
 from integration_orchestrator.db import resolve_database_url
 from integration_orchestrator.errors import DatabaseUnavailableError
 from integration_orchestrator.factory.checks import check_specs, evaluate_mapping_checks
-from integration_orchestrator.factory.engines import Engines, default_engines
-from integration_orchestrator.factory.health import health_asset_spec
-from integration_orchestrator.factory.jobs import build_job
+from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.load import load_snapshot_from_url
-from integration_orchestrator.factory.naming import default_names
 from integration_orchestrator.factory.ops import IntegrationJob
-from integration_orchestrator.factory.records import Snapshot
-from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
-from integration_orchestrator.factory.sensors import RECONCILE_SENSOR_NAME, reconcile_sensor
-from integration_orchestrator.factory.snapshot import SNAPSHOT_METADATA_KEY, snapshot_from_json, snapshot_to_json
-from integration_orchestrator.factory.translator import IntegrationTranslator, IntegrationTranslatorData
-from integration_orchestrator.factory.validate import InvalidRow, validate_snapshot
+from integration_orchestrator.factory.resources import (
+    DATABASE_RESOURCE_KEY,
+    IntegrationDatabase,
+)
+from integration_orchestrator.factory.sensors import RECONCILE_SENSOR_NAME
+from integration_orchestrator.factory.snapshot import (
+    SNAPSHOT_METADATA_KEY,
+    snapshot_from_json,
+    snapshot_to_json,
+)
+from integration_orchestrator.factory.translator import (
+    IntegrationTranslator,
+    IntegrationTranslatorData,
+)
+from integration_orchestrator.factory.validate import validate_snapshot
+from integration_orchestrator.model import InvalidRow, Snapshot, default_names
 
-__all__ = [
-    "FactoryResult",
-    "build_definitions",
-    "definitions_from_snapshot",
-    "load_or_reconstruct",
-    "schedule_definitions",
-    "translate",
-]
+__all__ = ["FactoryResult", "declared_checks", "load_or_reconstruct", "translate"]
 
-log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -102,7 +103,7 @@ def translate(snapshot: Snapshot, translator: IntegrationTranslator, engines: En
     return FactoryResult(tuple(jobs), tuple(invalid))
 
 
-def _declared_checks(jobs: Sequence[IntegrationJob]) -> list[dg.AssetChecksDefinition]:
+def declared_checks(jobs: Sequence[IntegrationJob]) -> list[dg.AssetChecksDefinition]:
     """Every mapping check of every integration asset, declared by one subsettable
     multi-asset check (one definition instead of one per integration keeps loads of
     thousands of integrations cheap). Executing checks from the UI runs the selected
@@ -140,63 +141,3 @@ def _declared_checks(jobs: Sequence[IntegrationJob]) -> list[dg.AssetChecksDefin
                     )
 
     return [_run]
-
-
-def schedule_definitions(
-    snapshot: Snapshot, jobs: Sequence[IntegrationJob], database_url: str | None
-) -> tuple[list[dg.ScheduleDefinition | dg.SensorDefinition], list[InvalidRow]]:
-    """Schedule rows → schedules/sensors (the schedules package), errors → InvalidRows."""
-    from integration_orchestrator.errors import RowError
-    from integration_orchestrator.schedules.build import build_schedule_definitions
-
-    job_by_config: dict[str, str] = {}
-    for job in jobs:
-        job_by_config.setdefault(job.record.config.id, job.name)
-    loaded = set(job_by_config)
-    rows = [s for s in snapshot.schedules if s.config_id in loaded]
-    errors: list[RowError] = []
-    definitions = build_schedule_definitions(rows, job_by_config, database_url=database_url, errors=errors)
-    invalid = [
-        InvalidRow.from_error("integration_schedules", e, config_id=None, fallback=(str(e.row_id), str(e.name)))
-        for e in errors
-    ]
-    return definitions, invalid
-
-
-def definitions_from_snapshot(
-    snapshot: Snapshot,
-    translator: IntegrationTranslator | None = None,
-    engines: Engines | None = None,
-    database_url: str | None = None,
-) -> dg.Definitions:
-    """Pure: the Definitions of ``snapshot`` (no database access while building)."""
-    result = translate(snapshot, translator or IntegrationTranslator(), engines or default_engines())
-    database = IntegrationDatabase(database_url=database_url)
-    schedules, schedule_invalid = schedule_definitions(snapshot, result.jobs, database_url)
-    invalid = (*result.invalid, *schedule_invalid)
-    assets: dict[dg.AssetKey, dg.AssetSpec] = {}
-    for job in result.jobs:
-        assets.setdefault(job.spec.asset_spec.key, job.spec.asset_spec)
-    health = health_asset_spec(invalid, integrations=len(result.jobs), loaded_at=snapshot.loaded_at)
-    for row in invalid:
-        log.warning("integration-orchestrator skipped an invalid row: %s", row.message)
-    return dg.Definitions(
-        assets=[*assets.values(), health],
-        asset_checks=_declared_checks(result.jobs),
-        jobs=[build_job(job, database) for job in result.jobs],
-        schedules=[d for d in schedules if isinstance(d, dg.ScheduleDefinition)],
-        sensors=[reconcile_sensor(), *(d for d in schedules if isinstance(d, dg.SensorDefinition))],
-        resources={DATABASE_RESOURCE_KEY: database},
-    )
-
-
-def build_definitions(
-    database_url: str | None = None,
-    translator: IntegrationTranslator | None = None,
-    organization_id: str | None = None,
-    *,
-    engines: Engines | None = None,
-) -> dg.Definitions:
-    """Integration rows → ``dagster.Definitions`` (see the module docstring)."""
-    snapshot = load_or_reconstruct(database_url, organization_id)
-    return definitions_from_snapshot(snapshot, translator, engines, database_url)

@@ -17,7 +17,7 @@ import dagster as dg
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
-from integration_orchestrator.factory.records import MappingRecord
+from integration_orchestrator.model.rows import MappingRecord
 
 if TYPE_CHECKING:
     from integration_orchestrator.factory.ops import IntegrationJob

@@ -23,9 +23,10 @@ from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.factory.engines import Engines
-from integration_orchestrator.factory.records import Snapshot
-from integration_orchestrator.factory.runtime import FailedRecord, apply_step
-from integration_orchestrator.factory.validate import IntegrationRecord, validate_snapshot
+from integration_orchestrator.factory.runtime import apply_step
+from integration_orchestrator.factory.validate import validate_snapshot
+from integration_orchestrator.model import FailedRecord, Integration
+from integration_orchestrator.model.rows import Snapshot
 
 __all__ = ["ReplayReport", "list_dead_letters", "replay_dead_letters"]
 
@@ -67,7 +68,7 @@ class ReplayReport:
     executions: list[str] = field(default_factory=list)
 
 
-def _runner(record: IntegrationRecord, step_name: str | None, engines: Engines
+def _runner(record: Integration, step_name: str | None, engines: Engines
             ) -> Callable[[list[Record]], tuple[list[Record], list[FailedRecord]]]:
     """Compile once: run records from ``step_name`` to the end of the current pipeline."""
     steps = list(record.settings.steps) if record.settings else []
@@ -95,7 +96,7 @@ def _runner(record: IntegrationRecord, step_name: str | None, engines: Engines
     return run
 
 
-def _find(integrations: Sequence[IntegrationRecord], config_id: str, pipeline_id: str | None) -> IntegrationRecord | None:
+def _find(integrations: Sequence[Integration], config_id: str, pipeline_id: str | None) -> Integration | None:
     for record in integrations:
         if record.config.id == config_id and (record.pipeline.id if record.pipeline else None) == pipeline_id:
             return record
@@ -152,14 +153,18 @@ def _pending(conn: psycopg.Connection[Any], config_id: str | None, letter_ids: S
     ).fetchall()
 
 
-def _replay_group(conn: psycopg.Connection[Any], integration: IntegrationRecord, step: str | None,
+def _replay_group(conn: psycopg.Connection[Any], integration: Integration, step: str | None,
                   group: list[dict[str, Any]], engines: Engines, database_url: str, report: ReplayReport) -> None:
     try:
         run = _runner(integration, step, engines)
     except LookupError as error:
         report.skipped.append(f"{len(group)} letter(s) of `{integration.config.integration_name}`: {error}")
         return
-    from integration_orchestrator.masking import load_keyring_or_none, masker_for, unseal_record
+    from integration_orchestrator.masking import (
+        load_keyring_or_none,
+        masker_for,
+        unseal_record,
+    )
 
     keyring, masker = load_keyring_or_none(), masker_for(integration)
     outputs: list[Record] = []

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from integration_orchestrator.factory.runtime import FailedRecord
+from integration_orchestrator.model import FailedRecord
 
 if TYPE_CHECKING:
-    from integration_orchestrator.factory.validate import IntegrationRecord
+    from integration_orchestrator.model import Integration
 
 __all__ = ["BatchOutcome", "Engines", "MappingPlan", "Transformation", "default_engines"]
 
@@ -50,9 +50,9 @@ class Engines:
     #: ``compile_transformation(row)`` → object with ``apply(records)``
     compile_transformation: Callable[[Mapping[str, Any]], Transformation]
     #: ``read_source(integration, database_url)`` → every source record
-    read_source: Callable[[IntegrationRecord, str], list[Record]]
+    read_source: Callable[[Integration, str], list[Record]]
     #: ``write_target(integration, database_url, records)`` → rows written
-    write_target: Callable[[IntegrationRecord, str, list[Record]], int]
+    write_target: Callable[[Integration, str, list[Record]], int]
 
 
 def _check_connection(row: Mapping[str, Any]) -> Any:
@@ -72,8 +72,8 @@ def _compile_plan(rows: Sequence[Mapping[str, Any]], **kwargs: Any) -> MappingPl
 def _apply_plan(plan: MappingPlan, records: list[Record]) -> tuple[list[Record], list[FailedRecord]]:
     result = plan.apply_batch(records)
     failures = [
-        FailedRecord("mappings", index, records[index], "; ".join(str(e) for e in r.errors),
-                     {"errors": [e.as_dict() for e in r.errors]})
+        FailedRecord(index, records[index], "; ".join(str(e) for e in r.errors),
+                     {"errors": [e.as_dict() for e in r.errors]}, step="mappings")
         for index, r in result.failed
     ]
     return result.outputs, failures
@@ -85,7 +85,7 @@ def _compile_transformation(row: Mapping[str, Any]) -> Transformation:
     return compile_transformation(row)  # type: ignore[no-any-return]
 
 
-def _secret_resolver(integration: IntegrationRecord, database_url: str) -> Callable[[str], str]:
+def _secret_resolver(integration: Integration, database_url: str) -> Callable[[str], str]:
     """Resolves ``{"$secret": name}`` through the credentials module, only when one is used."""
 
     def resolve(name: str) -> str:
@@ -102,7 +102,7 @@ def _secret_resolver(integration: IntegrationRecord, database_url: str) -> Calla
     return resolve
 
 
-def _read_source(integration: IntegrationRecord, database_url: str) -> list[Record]:
+def _read_source(integration: Integration, database_url: str) -> list[Record]:
     from integration_orchestrator.connectors import open_source
 
     config = integration.config
@@ -113,7 +113,7 @@ def _read_source(integration: IntegrationRecord, database_url: str) -> list[Reco
     return [record for batch in source.read() for record in batch]
 
 
-def _write_target(integration: IntegrationRecord, database_url: str, records: list[Record]) -> int:
+def _write_target(integration: Integration, database_url: str, records: list[Record]) -> int:
     from integration_orchestrator.connectors import open_target
 
     config = integration.config

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from integration_orchestrator.factory.validate import InvalidRow
+from integration_orchestrator.model import InvalidRow
 
 __all__ = ["HEALTH_ASSET_KEY", "health_asset_spec", "invalid_rows_markdown"]
 

@@ -14,8 +14,12 @@ from typing import Any
 import psycopg
 
 from integration_orchestrator.db import connect, tenant_transaction
-from integration_orchestrator.factory.records import Snapshot
-from integration_orchestrator.factory.snapshot import TABLE_RECORDS, normalize_rows, snapshot_from_rows
+from integration_orchestrator.factory.snapshot import (
+    TABLE_RECORDS,
+    normalize_rows,
+    snapshot_from_rows,
+)
+from integration_orchestrator.model.rows import Snapshot
 
 __all__ = ["TABLE_QUERIES", "load_snapshot", "load_snapshot_from_url"]
 

@@ -20,24 +20,43 @@ from typing import Any
 
 import dagster as dg
 
-from integration_orchestrator.errors import IntegrationRunFailure
 from integration_orchestrator.factory.engines import Engines
+from integration_orchestrator.factory.failures import (
+    IntegrationRunFailure,
+    masked_failures,
+)
 from integration_orchestrator.factory.metadata import preview_markdown, steps_markdown
-from integration_orchestrator.factory.naming import slugify
-from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
+from integration_orchestrator.factory.resources import (
+    DATABASE_RESOURCE_KEY,
+    IntegrationDatabase,
+)
 from integration_orchestrator.factory.runtime import (
     Batch,
-    FailedRecord,
     StepStat,
     apply_step,
     merge_batches,
     split_batch,
 )
-from integration_orchestrator.factory.steps import DEFAULT_BATCH_SIZE, StepRecord
 from integration_orchestrator.factory.translator import IntegrationDefinitionSpec
-from integration_orchestrator.factory.validate import IntegrationRecord
-from integration_orchestrator.factory.writeback import ensure_execution, finish_execution, insert_dead_letters
-from integration_orchestrator.masking import Masker, load_keyring_or_none, masked_errors, masker_for, protect_failures
+from integration_orchestrator.factory.writeback import (
+    ensure_execution,
+    finish_execution,
+    insert_dead_letters,
+)
+from integration_orchestrator.masking import (
+    Masker,
+    load_keyring_or_none,
+    masker_for,
+    protect_failures,
+)
+from integration_orchestrator.model import (
+    DEFAULT_BATCH_SIZE,
+    FailedRecord,
+    Integration,
+    StepRecord,
+    slugify,
+)
+from integration_orchestrator.model.tags import TAG_SCHEDULE_ID
 
 __all__ = [
     "INTEGRATION_RESOURCE_KEY",
@@ -61,7 +80,7 @@ _KEYS = {DATABASE_RESOURCE_KEY, INTEGRATION_RESOURCE_KEY}
 class IntegrationJob:
     """Everything the ops of one job need; ``cache`` holds compiled engines per process."""
 
-    record: IntegrationRecord
+    record: Integration
     spec: IntegrationDefinitionSpec
     engines: Engines
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -92,12 +111,12 @@ class IntegrationJob:
         from integration_orchestrator.history import run_config_versions
 
         config, pipeline = self.record.config, self.record.pipeline
-        versions = run_config_versions(self.record, context.run.tags.get("integration/schedule_id"))
+        versions = run_config_versions(self.record, context.run.tags.get(TAG_SCHEDULE_ID))
         with _db(context).connection() as conn:
             return ensure_execution(
                 conn, run_id=context.run_id, job_name=self.name, organization_id=config.organization_id,
                 config_id=config.id, pipeline_id=pipeline.id if pipeline else None,
-                schedule_id=context.run.tags.get("integration/schedule_id"),
+                schedule_id=context.run.tags.get(TAG_SCHEDULE_ID),
                 config_versions=versions, tags=dict(context.run.tags),
             )
 
@@ -149,7 +168,7 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
         job = _job(context)
         job.execution(context)
         started = time.perf_counter()
-        with masked_errors(job.masker):
+        with masked_failures(job.masker):
             records = job.engines.read_source(job.record, _db(context).url())
         seconds = time.perf_counter() - started
         context.log.info(f"source: read {len(records)} record(s) in {seconds:.3f}s")
@@ -171,7 +190,7 @@ def mapping_op(pool: str | None = None) -> dg.OpDefinition:
             transformations=job.record.transformation_rows(),
         ))
         started = time.perf_counter()
-        with masked_errors(job.masker, *batch.records):
+        with masked_failures(job.masker, *batch.records):
             records, failures = job.engines.apply_plan(plan, batch.records)
         seconds = time.perf_counter() - started
         handle_failures(context, job, "mappings", failures)
@@ -193,7 +212,7 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
         batch = merge_batches([batches[k] for k in sorted(batches)])
         transformation = job.compiled(f"step:{step.name}", lambda: job.engines.compile_transformation(step.transformation))
         started = time.perf_counter()
-        with masked_errors(job.masker, *batch.records):
+        with masked_failures(job.masker, *batch.records):
             records, failures = apply_step(step.name, transformation.apply, batch.records, step.when)
         seconds = time.perf_counter() - started
         handle_failures(context, job, step.name, failures)
@@ -270,7 +289,7 @@ def _write(context: Any, job: IntegrationJob, batch: Batch) -> Any:
     pipeline = job.record.pipeline
     mask_fields = pipeline.monitoring_config.get("mask_fields", []) if pipeline else []
     started = time.perf_counter()
-    with masked_errors(job.masker, *batch.records):
+    with masked_failures(job.masker, *batch.records):
         written = job.engines.write_target(job.record, db.url(), batch.records)
     seconds = time.perf_counter() - started
     stats = (*batch.stats, StepStat("sink", len(batch.records), written, 0, seconds))

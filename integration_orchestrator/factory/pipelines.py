@@ -28,7 +28,7 @@ from integration_orchestrator.factory.ops import (
     split_op,
     step_op,
 )
-from integration_orchestrator.factory.steps import StepRecord
+from integration_orchestrator.model.pipeline import StepRecord
 
 __all__ = ["compose_pipeline", "terminal_steps"]
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.pipelines import terminal_steps
-from integration_orchestrator.factory.runtime import FailedRecord, apply_step
-from integration_orchestrator.factory.validate import IntegrationRecord
+from integration_orchestrator.factory.runtime import apply_step
+from integration_orchestrator.model import FailedRecord, Integration
 
 __all__ = ["preview_pipeline"]
 
@@ -31,7 +31,7 @@ def _step_json(name: str, records_in: int, output: list[Record], failures: list[
     }
 
 
-def preview_pipeline(record: IntegrationRecord, records: list[Record], engines: Engines) -> dict[str, Any]:
+def preview_pipeline(record: Integration, records: list[Record], engines: Engines) -> dict[str, Any]:
     """``{"pipeline", "success", "steps": [...], "final_output"}`` for ``records``."""
     steps_out: list[dict[str, Any]] = []
     mapped = records

@@ -8,23 +8,22 @@ materialization. Nothing here touches Dagster or the database.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jmespath
 
 from integration_orchestrator.factory.handover import pack_records, unpack_records
+from integration_orchestrator.model import FailedRecord
 from integration_orchestrator.transforms.contracts import truthy
 from integration_orchestrator.transforms.jmespath_inline import compile_inline
 
 __all__ = [
     "Batch",
-    "FailedRecord",
     "StepStat",
     "apply_step",
     "merge_batches",
-    "normalize_errors",
     "split_batch",
     "timed",
 ]
@@ -49,17 +48,6 @@ class StepStat:
             self.step, self.records_in + other.records_in, self.records_out + other.records_out,
             self.failed + other.failed, self.seconds + other.seconds,
         )
-
-
-@dataclass(frozen=True)
-class FailedRecord:
-    """A record a step could not process: the input record and the reason."""
-
-    step: str
-    index: int
-    record: Any
-    message: str
-    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,19 +80,6 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
-def normalize_errors(step: str, errors: Iterable[Any], records: Sequence[Any]) -> list[FailedRecord]:
-    """Engine errors (objects with ``index``/``record``/``message``, or strings) → FailedRecords."""
-    failed: list[FailedRecord] = []
-    for position, error in enumerate(errors):
-        index = getattr(error, "index", position)
-        record = getattr(error, "record", records[index] if isinstance(index, int) and index < len(records) else None)
-        message = getattr(error, "message", None) or str(error)
-        details = getattr(error, "payload", None) or getattr(error, "details", None) or {}
-        failed.append(FailedRecord(step, int(index) if isinstance(index, int) else position, record, str(message),
-                                   dict(details) if isinstance(details, Mapping) else {"details": details}))
-    return failed
-
-
 def apply_step(
     step: str,
     apply: Callable[[list[Record]], Any],
@@ -117,7 +92,7 @@ def apply_step(
     first, then the passed-through ones."""
     if when is None:
         outcome = apply(records)
-        return list(outcome.records), normalize_errors(step, outcome.errors, records)
+        return list(outcome.records), [f.at(step) for f in outcome.errors]
     evaluate = compile_inline(when) or jmespath.compile(when).search
     chosen = [i for i, r in enumerate(records) if truthy(evaluate(r))]
     if not chosen:
@@ -125,10 +100,7 @@ def apply_step(
     chosen_set = set(chosen)
     subset = [records[i] for i in chosen]
     outcome = apply(subset)
-    failures = [
-        replace(f, index=chosen[f.index]) if 0 <= f.index < len(chosen) else f
-        for f in normalize_errors(step, outcome.errors, subset)
-    ]
+    failures = [f.at(step, chosen[f.index] if 0 <= f.index < len(chosen) else None) for f in outcome.errors]
     out = list(outcome.records)
     failed_positions = {f.index for f in failures}
     kept = [i for i in chosen if i not in failed_positions]

@@ -17,11 +17,13 @@ from typing import Any
 
 import orjson
 
-from integration_orchestrator.factory.records import (
+from integration_orchestrator.errors import RowError
+from integration_orchestrator.model import (
     ConfigRecord,
     MappingRecord,
     MappingTestRecord,
     PipelineRecord,
+    RejectedRow,
     Row,
     ScheduleRecord,
     Snapshot,
@@ -70,11 +72,23 @@ def normalize_rows(rows: Iterable[Row]) -> list[dict[str, Any]]:
 def snapshot_from_rows(
     tables: Mapping[str, Iterable[Row]], *, loaded_at: str = "", organization_id: str | None = None
 ) -> Snapshot:
-    """Typed records from normalised rows keyed by snapshot attribute (``configs`` ...)."""
+    """Typed records from normalised rows keyed by snapshot attribute (``configs`` ...).
+
+    A row that cannot be typed (a schedule Dagster cannot honour) becomes a :class:`RejectedRow`.
+    """
     fields: dict[str, Any] = {}
-    for attribute, (_table, from_row) in TABLE_RECORDS.items():
-        fields[attribute] = tuple(from_row(row) for row in tables.get(attribute, ()))
-    return Snapshot(**fields, loaded_at=loaded_at, organization_id=organization_id)
+    rows = {attribute: tuple(tables.get(attribute, ())) for attribute in TABLE_RECORDS}
+    rejected: list[RejectedRow] = []
+    for attribute, (table, from_row) in TABLE_RECORDS.items():
+        typed = []
+        for row in rows[attribute]:
+            try:
+                typed.append(from_row(row))
+            except RowError as error:
+                rejected.append(RejectedRow(table, row, error))
+        fields[attribute] = tuple(typed)
+    return Snapshot(**fields, rejected=tuple(rejected), loaded_at=loaded_at, organization_id=organization_id,
+                    rows=rows)
 
 
 def snapshot_to_json(snapshot: Snapshot) -> str:
@@ -82,7 +96,7 @@ def snapshot_to_json(snapshot: Snapshot) -> str:
         "format": SNAPSHOT_FORMAT,
         "loaded_at": snapshot.loaded_at,
         "organization_id": snapshot.organization_id,
-        "tables": {attr: [r.row for r in getattr(snapshot, attr)] for attr in TABLE_RECORDS},
+        "tables": {attr: list(snapshot.rows.get(attr, ())) for attr in TABLE_RECORDS},
     }
     return orjson.dumps(payload, default=_default).decode()
 

@@ -31,15 +31,20 @@ from typing import Any
 
 import dagster as dg
 
-from integration_orchestrator.factory.naming import slugify
-from integration_orchestrator.factory.steps import RetrySettings
-from integration_orchestrator.factory.validate import IntegrationRecord
+from integration_orchestrator.model import Integration, RetrySettings
+from integration_orchestrator.model.names import slugify
+from integration_orchestrator.model.tags import (
+    TAG_CONFIG_ID,
+    TAG_CONFIG_VERSION,
+    TAG_JOB,
+    TAG_ORGANIZATION_ID,
+    TAG_PIPELINE_ID,
+    TAG_SOURCE,
+    TAG_TARGET,
+    TAG_TYPE,
+)
 
 __all__ = [
-    "TAG_CONFIG_ID",
-    "TAG_ORGANIZATION_ID",
-    "TAG_PIPELINE_ID",
-    "TAG_SCHEDULE_ID",
     "IntegrationDefinitionSpec",
     "IntegrationTranslator",
     "IntegrationTranslatorData",
@@ -47,17 +52,13 @@ __all__ = [
     "retry_policy_from",
 ]
 
-TAG_CONFIG_ID = "integration/config_id"
-TAG_ORGANIZATION_ID = "integration/organization_id"
-TAG_PIPELINE_ID = "integration/pipeline_id"
-TAG_SCHEDULE_ID = "integration/schedule_id"
 
 
 @dataclass(frozen=True)
 class IntegrationTranslatorData:
     """What the translator gets: the integration and its default (ARCHITECTURE.md §5) names."""
 
-    record: IntegrationRecord
+    record: Integration
     job_name: str
     asset_key: dg.AssetKey
     check_names: Mapping[str, str]  # mapping id → check name
@@ -97,7 +98,7 @@ def retry_policy_from(settings: RetrySettings | None) -> dg.RetryPolicy | None:
     )
 
 
-def default_run_config(record: IntegrationRecord) -> dict[str, Any]:
+def default_run_config(record: Integration) -> dict[str, Any]:
     """Dagster's multiprocess executor with forkserver step processes (where the platform
     has them: each step forks from a server that has already imported Dagster and the code
     location, instead of starting Python afresh), bounded by ``performance_config.parallelism``
@@ -111,7 +112,7 @@ def default_run_config(record: IntegrationRecord) -> dict[str, Any]:
     return {"execution": {"config": {"multiprocess": multiprocess}}}
 
 
-def _endpoint_type(record: IntegrationRecord, role: str) -> str | None:
+def _endpoint_type(record: Integration, role: str) -> str | None:
     endpoint = record.config.connection_config.get(role)
     return str(endpoint.get("type")) if isinstance(endpoint, Mapping) and endpoint.get("type") else None
 
@@ -135,12 +136,12 @@ class IntegrationTranslator:
             group_name="integrations",
             kinds=kinds or None,
             metadata={
-                "integration/config_id": config.id,
-                "integration/organization_id": config.organization_id,
-                "integration/type": config.integration_type,
-                "integration/source": source or "",
-                "integration/target": target or "",
-                "integration/config_version": config.version,
+                TAG_CONFIG_ID: config.id,
+                TAG_ORGANIZATION_ID: config.organization_id,
+                TAG_TYPE: config.integration_type,
+                TAG_SOURCE: source or "",
+                TAG_TARGET: target or "",
+                TAG_CONFIG_VERSION: config.version,
             },
         )
         pipeline = record.pipeline
@@ -154,7 +155,7 @@ class IntegrationTranslator:
             asset_spec=asset_spec,
             check_names=dict(data.check_names),
             run_tags=run_tags,
-            op_tags={"integration/job": data.job_name},
+            op_tags={TAG_JOB: data.job_name},
             retry_policy=retry_policy_from(record.retry),
             pool=None,
             description=job_description,

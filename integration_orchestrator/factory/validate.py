@@ -11,97 +11,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from integration_orchestrator.errors import RowError
 from integration_orchestrator.factory.engines import Engines
-from integration_orchestrator.factory.records import (
+from integration_orchestrator.model import (
     ConfigRecord,
+    Integration,
+    InvalidRow,
     MappingRecord,
-    MappingTestRecord,
     PipelineRecord,
-    ScheduleRecord,
+    PipelineSettings,
     Snapshot,
     TransformationRecord,
+    parse_pipeline,
+    resolve_retry,
 )
-from integration_orchestrator.factory.steps import PipelineSettings, RetrySettings, parse_pipeline, parse_retry
 
-__all__ = ["IntegrationRecord", "InvalidRow", "ValidationResult", "validate_snapshot"]
-
-_DEFAULT_RETRY = RetrySettings(max_retries=3, delay_seconds=1.0, backoff="exponential", jitter=False)
-
-
-@dataclass(frozen=True)
-class InvalidRow:
-    """A row the factory skipped: ``message`` is the full sentence shown to users."""
-
-    table: str
-    row_id: str | None
-    name: str | None
-    field: str | None
-    reason: str
-    message: str
-    config_id: str | None = None
-
-    @classmethod
-    def from_error(cls, table: str, error: Exception, *, config_id: str | None, fallback: tuple[str, str]) -> InvalidRow:
-        if isinstance(error, RowError):
-            row_id = None if error.row_id is None else str(error.row_id)
-            return cls(table, row_id or fallback[0], error.name or fallback[1], error.field, error.reason, str(error), config_id)
-        reason = f"{type(error).__name__}: {error}"
-        message = f"In {table} `{fallback[1]}` (id {fallback[0]}): {reason}"
-        return cls(table, fallback[0], fallback[1], None, reason, message, config_id)
-
-
-@dataclass(frozen=True)
-class IntegrationRecord:
-    """One runnable integration: a config and (optionally) one of its pipelines.
-
-    This is what :class:`~integration_orchestrator.factory.translator.IntegrationTranslator`
-    receives. ``mappings`` are the active mappings of the config (the plan is compiled
-    with ``direction="inbound"``),
-    ``tests`` the active mapping tests by mapping id.
-    """
-
-    config: ConfigRecord
-    pipeline: PipelineRecord | None
-    settings: PipelineSettings | None
-    mappings: tuple[MappingRecord, ...]
-    tests: Mapping[str, tuple[MappingTestRecord, ...]]
-    schedules: tuple[ScheduleRecord, ...]
-    transformations: Mapping[str, TransformationRecord] = field(repr=False)
-
-    @property
-    def key(self) -> tuple[str, str | None]:
-        return (self.config.id, self.pipeline.id if self.pipeline else None)
-
-    @property
-    def strategy(self) -> str:
-        return self.pipeline.error_handling_strategy if self.pipeline else "fail_fast"
-
-    @property
-    def retry(self) -> RetrySettings | None:
-        """Op retry settings when the strategy is ``retry``: pipeline's, else a schedule's."""
-        if self.strategy != "retry":
-            return None
-        if self.settings and self.settings.retry:
-            return self.settings.retry
-        for schedule in self.schedules:
-            if schedule.retry_policy:
-                return parse_retry(
-                    schedule.retry_policy, kind="schedule", name=schedule.schedule_name,
-                    row_id=schedule.id, field="retry_policy",
-                )
-        return _DEFAULT_RETRY
-
-    def transformation_rows(self) -> dict[str, Mapping[str, Any]]:
-        return {tid: t.row for tid, t in self.transformations.items()}
-
+__all__ = ["ValidationResult", "validate_snapshot"]
 
 @dataclass(frozen=True)
 class ValidationResult:
-    integrations: tuple[IntegrationRecord, ...]
+    integrations: tuple[Integration, ...]
     invalid: tuple[InvalidRow, ...]
 
 
@@ -175,7 +107,7 @@ def validate_snapshot(snapshot: Snapshot, engines: Engines) -> ValidationResult:
     pipelines_by_config = _group(snapshot.pipelines, "config_id")
     schedules_by_config = _group(snapshot.schedules, "config_id")
 
-    integrations: list[IntegrationRecord] = []
+    integrations: list[Integration] = []
     invalid: list[InvalidRow] = []
     for config in snapshot.configs:
         transformations = transformations_by_org.get(config.organization_id, {})
@@ -186,24 +118,17 @@ def validate_snapshot(snapshot: Snapshot, engines: Engines) -> ValidationResult:
             continue
         tests = {m.id: tuple(tests_by_mapping[m.id]) for m in mappings if tests_by_mapping.get(m.id)}
         schedules = tuple(schedules_by_config.get(config.id, []))
-        common = dict(config=config, mappings=tuple(mappings), tests=tests, schedules=schedules,
-                      transformations=transformations)
         pipelines = pipelines_by_config.get(config.id, [])
         if not pipelines:
-            integrations.append(IntegrationRecord(pipeline=None, settings=None, **common))  # type: ignore[arg-type]
+            integrations.append(Integration(config, None, None, tuple(mappings), tests, schedules, transformations))
             continue
         for pipeline in pipelines:
             checked = _check_pipeline(pipeline, transformations, engines)
             if isinstance(checked, InvalidRow):
                 invalid.append(checked)
                 continue
-            record = IntegrationRecord(pipeline=pipeline, settings=checked, **common)  # type: ignore[arg-type]
-            try:
-                record.retry  # noqa: B018 - validates the schedule's retry_policy when it is used
-            except RowError as error:
-                invalid.append(InvalidRow.from_error(
-                    "integration_schedules", error, config_id=config.id, fallback=(pipeline.id, pipeline.pipeline_name)
-                ))
-                continue
-            integrations.append(record)
+            retry = resolve_retry(pipeline.error_handling_strategy, checked, schedules)
+            integrations.append(
+                Integration(config, pipeline, checked, tuple(mappings), tests, schedules, transformations, retry)
+            )
     return ValidationResult(tuple(integrations), tuple(invalid))

@@ -17,7 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
-from integration_orchestrator.factory.runtime import FailedRecord
+from integration_orchestrator.model import FailedRecord
 
 __all__ = [
     "FINAL_STATUSES",

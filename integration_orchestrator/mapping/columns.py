@@ -22,9 +22,6 @@ from integration_orchestrator.mapping.records import MappingRow
 from integration_orchestrator.mapping.types import DATA_TYPES, CoercionError, coercer
 
 __all__ = [
-    "DIRECTIONS",
-    "ERROR_POLICIES",
-    "MAPPING_TYPES",
     "data_type",
     "definition_error",
     "schema_check",
@@ -33,9 +30,6 @@ __all__ = [
     "writer",
 ]
 
-MAPPING_TYPES = ("array", "custom", "field", "object")
-ERROR_POLICIES = ("default", "fail", "null", "skip")
-DIRECTIONS = ("bidirectional", "inbound", "outbound")
 
 # Common spellings people write by hand, accepted and normalised.
 _TYPE_ALIASES = {

@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from integration_orchestrator.errors import ConfigurationError
+from integration_orchestrator.model.enums import MAPPING_DIRECTIONS, MAPPING_ERROR_HANDLING, MAPPING_TYPES
 from integration_orchestrator.mapping.columns import (
-    DIRECTIONS,
-    ERROR_POLICIES,
-    MAPPING_TYPES,
     data_type,
     definition_error,
     schema_check,
@@ -358,10 +356,12 @@ _SWAPPED = {
 
 
 def _check_enums(row: MappingRow) -> None:
-    for column, allowed in (("mapping_type", MAPPING_TYPES), ("error_handling", ERROR_POLICIES), ("mapping_direction", DIRECTIONS)):
+    enums = (("mapping_type", MAPPING_TYPES), ("error_handling", MAPPING_ERROR_HANDLING),
+             ("mapping_direction", MAPPING_DIRECTIONS))
+    for column, allowed in enums:
         value = getattr(row, column)
         if value not in allowed:
-            raise definition_error(row, column, f"{value!r} is not one of {', '.join(allowed)}")
+            raise definition_error(row, column, f"{value!r} is not one of {', '.join(sorted(allowed))}")
     for column in ("source_path", "target_path", "mapping_name"):
         if not isinstance(getattr(row, column), str) or not getattr(row, column).strip():
             raise definition_error(row, column, "must be a non-empty string")

@@ -27,11 +27,19 @@ from typing import Any
 import dagster as dg
 
 from integration_orchestrator.errors import RowError
-from integration_orchestrator.factory.naming import NameRequest, assign_unique_names
+from integration_orchestrator.model.names import NameRequest, assign_unique_names
+from integration_orchestrator.model.tags import TAG_CONFIG_ID, TAG_SCHEDULE_ID
+from integration_orchestrator.model.schedule import ScheduleRecord, ScheduleRowError
 from integration_orchestrator.schedules.cron import trigger_for
-from integration_orchestrator.schedules.events import AFTER_PARAMETER, event_sensor, run_after_sensor
-from integration_orchestrator.schedules.lifecycle import WRITEBACK_SENSOR_NAME, writeback_sensor
-from integration_orchestrator.schedules.records import ScheduleRecord, ScheduleRowError
+from integration_orchestrator.schedules.events import (
+    AFTER_PARAMETER,
+    event_sensor,
+    run_after_sensor,
+)
+from integration_orchestrator.schedules.lifecycle import (
+    WRITEBACK_SENSOR_NAME,
+    writeback_sensor,
+)
 from integration_orchestrator.schedules.ticks import Clock, evaluate_schedule_tick
 
 __all__ = ["build_schedule_definitions", "schedule_names", "schedule_records"]
@@ -143,8 +151,8 @@ def _definition(
         default_status=status,
         description=_description(record),
         metadata={
-            "integration/schedule_id": record.id,
-            "integration/config_id": record.config_id,
+            TAG_SCHEDULE_ID: record.id,
+            TAG_CONFIG_ID: record.config_id,
             "schedule_type": record.schedule_type,
             "timezone": record.timezone,
             "missed_execution_policy": record.missed_execution_policy,

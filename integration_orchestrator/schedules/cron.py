@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 from dagster._utils.schedules import schedule_execution_time_iterator
 
-from integration_orchestrator.schedules.records import TRIGGER_TYPES, ScheduleRecord
+from integration_orchestrator.model.enums import TRIGGER_TYPES
+from integration_orchestrator.model.schedule import ScheduleRecord
 
 __all__ = [
     "Trigger",

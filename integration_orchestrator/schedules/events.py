@@ -29,21 +29,23 @@ import orjson
 from dagster._core.storage.dagster_run import RunsFilter
 
 from integration_orchestrator.db import tenant_transaction
-from integration_orchestrator.schedules.records import ScheduleRecord, ScheduleRowError
-from integration_orchestrator.schedules.runs import (
+from integration_orchestrator.model.schedule import ScheduleRecord, ScheduleRowError
+from integration_orchestrator.model.tags import (
+    TAG_AFTER_CONFIG_ID,
     TAG_CONFIG_ID,
     TAG_EVENT_ID,
-    run_tags_for,
+    TAG_EVENT_PAYLOAD,
+    TAG_EVENT_TYPE,
+    TAG_SCHEDULE_ID,
+    TAG_UPSTREAM_RUN_ID,
 )
+from integration_orchestrator.schedules.runs import run_tags_for
 from integration_orchestrator.schedules.writeback import Connection, cached_connection
 
 __all__ = [
     "AFTER_PARAMETER",
     "EVENT_BATCH",
     "EVENT_TYPES_PARAMETER",
-    "TAG_EVENT_PAYLOAD",
-    "TAG_EVENT_TYPE",
-    "TAG_UPSTREAM_RUN_ID",
     "event_sensor",
     "evaluate_event_sensor",
     "evaluate_run_after_sensor",
@@ -53,9 +55,6 @@ __all__ = [
 
 AFTER_PARAMETER = "after_config_id"
 EVENT_TYPES_PARAMETER = "event_types"
-TAG_EVENT_PAYLOAD = "integration/event_payload"
-TAG_EVENT_TYPE = "integration/event_type"
-TAG_UPSTREAM_RUN_ID = "integration/upstream_run_id"
 #: at most this many events per evaluation (the rest wait for the next one)
 EVENT_BATCH = 200
 
@@ -92,7 +91,7 @@ def event_sensor(record: ScheduleRecord, name: str, job_name: str, *, database_u
         minimum_interval_seconds=30,
         default_status=_status(record),
         description=f"Runs `{job_name}` once per event of schedule `{record.schedule_name}`",
-        metadata={"integration/schedule_id": record.id, "integration/config_id": record.config_id},
+        metadata={TAG_SCHEDULE_ID: record.id, TAG_CONFIG_ID: record.config_id},
     )
 
 
@@ -187,7 +186,7 @@ def run_after_sensor(record: ScheduleRecord, name: str, job_name: str, upstream_
         minimum_interval_seconds=30,
         default_status=_status(record),
         description=f"Runs `{job_name}` after each successful run of integration {upstream_config_id}",
-        metadata={"integration/schedule_id": record.id, "integration/after_config_id": upstream_config_id},
+        metadata={TAG_SCHEDULE_ID: record.id, TAG_AFTER_CONFIG_ID: upstream_config_id},
     )
 
 

@@ -27,7 +27,7 @@ import httpx
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
-from integration_orchestrator.schedules.records import ScheduleRecord
+from integration_orchestrator.model.schedule import ScheduleRecord
 from integration_orchestrator.schedules.writeback import Connection
 
 __all__ = [

@@ -30,38 +30,27 @@ from typing import Any
 
 import orjson
 
-from integration_orchestrator.schedules.records import ScheduleRecord
+from integration_orchestrator.model.schedule import ScheduleRecord
+from integration_orchestrator.model.tags import (
+    TAG_CONFIG_ID,
+    TAG_EXECUTION_PARAMETERS,
+    TAG_MAX_RETRIES,
+    TAG_MAX_RUNTIME,
+    TAG_ORGANIZATION_ID,
+    TAG_RETRY_ON_OP_FAILURE,
+    TAG_RETRY_POLICY,
+    TAG_SCHEDULE_EXECUTION_ID,
+    TAG_SCHEDULE_ID,
+    TAG_SCHEDULED_TIME,
+    TAG_SERIAL,
+)
 
 __all__ = [
-    "TAG_CONFIG_ID",
-    "TAG_EVENT_ID",
-    "TAG_EXECUTION_PARAMETERS",
-    "TAG_MAX_RETRIES",
-    "TAG_MAX_RUNTIME",
-    "TAG_ORGANIZATION_ID",
-    "TAG_RETRY_ON_OP_FAILURE",
-    "TAG_RETRY_POLICY",
-    "TAG_SCHEDULED_TIME",
-    "TAG_SCHEDULE_EXECUTION_ID",
-    "TAG_SCHEDULE_ID",
-    "TAG_SERIAL",
     "execution_parameters_from_tags",
     "run_key_for",
     "run_tags_for",
 ]
 
-TAG_CONFIG_ID = "integration/config_id"
-TAG_ORGANIZATION_ID = "integration/organization_id"
-TAG_SCHEDULE_ID = "integration/schedule_id"
-TAG_SCHEDULE_EXECUTION_ID = "integration/schedule_execution_id"
-TAG_SCHEDULED_TIME = "integration/scheduled_time"
-TAG_EVENT_ID = "integration/event_id"
-TAG_SERIAL = "integration/serial"
-TAG_EXECUTION_PARAMETERS = "integration/execution_parameters"
-TAG_RETRY_POLICY = "integration/retry_policy"
-TAG_MAX_RUNTIME = "dagster/max_runtime"
-TAG_MAX_RETRIES = "dagster/max_retries"
-TAG_RETRY_ON_OP_FAILURE = "dagster/retry_on_asset_or_op_failure"
 
 
 def _json(value: Any) -> str:

@@ -34,10 +34,24 @@ import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
 from dagster._core.storage.dagster_run import RunsFilter
 
-from integration_orchestrator.schedules.cron import Trigger, due_times_between, fire_times, is_due
-from integration_orchestrator.schedules.records import ScheduleRecord
-from integration_orchestrator.schedules.runs import TAG_CONFIG_ID, run_key_for, run_tags_for
-from integration_orchestrator.schedules.writeback import cached_connection, last_recorded_tick, record_tick, tick_transaction
+from integration_orchestrator.model.schedule import ScheduleRecord
+from integration_orchestrator.schedules.cron import (
+    Trigger,
+    due_times_between,
+    fire_times,
+    is_due,
+)
+from integration_orchestrator.model.tags import TAG_CONFIG_ID
+from integration_orchestrator.schedules.runs import (
+    run_key_for,
+    run_tags_for,
+)
+from integration_orchestrator.schedules.writeback import (
+    cached_connection,
+    last_recorded_tick,
+    record_tick,
+    tick_transaction,
+)
 
 __all__ = [
     "ACTIVE_RUNS_TTL",

@@ -11,6 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from integration_orchestrator.model.enums import (
+    MAPPING_DIRECTIONS,
+    MAPPING_ERROR_HANDLING,
+    MAPPING_TEST_TYPES,
+    MAPPING_TYPES,
+    TEMPLATE_CATEGORIES,
+)
+
 __all__ = [
     "MAPPING_OVERRIDE_KEYS",
     "MAPPING_TYPES",
@@ -19,11 +27,7 @@ __all__ = [
     "TEST_TYPES",
 ]
 
-TEMPLATE_CATEGORIES = ("compliance", "security", "hr", "finance", "operations", "custom")
-TEST_TYPES = ("unit", "integration", "edge_case", "performance")
-MAPPING_TYPES = ("field", "object", "array", "custom")
-_DIRECTIONS = ("inbound", "outbound", "bidirectional")
-_ERROR_HANDLING = ("fail", "skip", "default", "null")
+TEST_TYPES = MAPPING_TEST_TYPES
 _SLUG = "^[a-z][a-z0-9_]*$"
 
 _OBJECT: dict[str, Any] = {"type": "object"}
@@ -43,8 +47,8 @@ _MAPPING: dict[str, Any] = {
         "default_value": {"type": ["string", "null"]},
         "transformation_rules": {"type": "object", "required": ["type"]},
         "validation_rules": _OBJECT,
-        "mapping_direction": {"enum": list(_DIRECTIONS)},
-        "error_handling": {"enum": list(_ERROR_HANDLING)},
+        "mapping_direction": {"enum": list(MAPPING_DIRECTIONS)},
+        "error_handling": {"enum": list(MAPPING_ERROR_HANDLING)},
         "is_active": {"type": "boolean"},
         "mapping_notes": {"type": "string"},
     },

@@ -19,7 +19,6 @@ _EXPORTS = {
     "Engine": "base",
     "LogicError": "base",
     "Program": "base",
-    "RecordError": "base",
     "RecordFailure": "base",
     "TransformOutcome": "base",
     "CompiledTransformation": "compiled",
@@ -49,13 +48,47 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from integration_orchestrator.transforms.base import BATCH_TYPES, PER_RECORD_TYPES, Engine, LogicError, Program, RecordError, RecordFailure, TransformOutcome
-    from integration_orchestrator.transforms.compiled import CompiledTransformation, compile_transformation
-    from integration_orchestrator.transforms.errors import SandboxUnavailableError, TransformationDefinitionError, TransformationExecutionError, TransformationRuntimeError, TransformationSandboxError, TransformationTimeoutError
+    from integration_orchestrator.transforms.base import (
+        BATCH_TYPES,
+        PER_RECORD_TYPES,
+        Engine,
+        LogicError,
+        Program,
+        RecordFailure,
+        TransformOutcome,
+    )
+    from integration_orchestrator.transforms.compiled import (
+        CompiledTransformation,
+        compile_transformation,
+    )
+    from integration_orchestrator.transforms.errors import (
+        SandboxUnavailableError,
+        TransformationDefinitionError,
+        TransformationExecutionError,
+        TransformationRuntimeError,
+        TransformationSandboxError,
+        TransformationTimeoutError,
+    )
     from integration_orchestrator.transforms.loader import load_transformation_rows
-    from integration_orchestrator.transforms.registry import ENTRY_POINT_GROUP, available_languages, get_engine, register_engine, unregister_engine
-    from integration_orchestrator.transforms.row import LANGUAGES, PERFORMANCE_TIERS, TRANSFORMATION_TYPES, TransformationRow
-    from integration_orchestrator.transforms.sandbox import ALLOW_WITHOUT_SECCOMP_ENV, WorkerPool, get_pool, shutdown_pool
+    from integration_orchestrator.transforms.registry import (
+        ENTRY_POINT_GROUP,
+        available_languages,
+        get_engine,
+        register_engine,
+        unregister_engine,
+    )
+    from integration_orchestrator.transforms.row import (
+        LANGUAGES,
+        PERFORMANCE_TIERS,
+        TRANSFORMATION_TYPES,
+        TransformationRow,
+    )
+    from integration_orchestrator.transforms.sandbox import (
+        ALLOW_WITHOUT_SECCOMP_ENV,
+        WorkerPool,
+        get_pool,
+        shutdown_pool,
+    )
     from integration_orchestrator.transforms.testing import CaseResult, run_test_cases
 
 
@@ -81,7 +114,6 @@ __all__ = [
     "PERFORMANCE_TIERS",
     "PER_RECORD_TYPES",
     "Program",
-    "RecordError",
     "RecordFailure",
     "SandboxUnavailableError",
     "TRANSFORMATION_TYPES",

@@ -21,13 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from integration_orchestrator.model.failures import FailedRecord
+
 __all__ = [
     "BATCH_TYPES",
     "Engine",
     "LogicError",
     "PER_RECORD_TYPES",
     "Program",
-    "RecordError",
     "RecordFailure",
     "TransformOutcome",
 ]
@@ -93,24 +94,11 @@ class Engine:
 
 
 @dataclass(frozen=True)
-class RecordError:
-    """A record that failed: its index in the input batch, the record and why.
-
-    ``payload`` is the error object, shaped by the row's ``error_output_schema`` when set.
-    """
-
-    index: int
-    record: Any
-    message: str
-    payload: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class TransformOutcome:
     """Output records of a batch (per the type's contract) and the failed records."""
 
     records: list[dict[str, Any]]
-    errors: list[RecordError] = field(default_factory=list)
+    errors: list[FailedRecord] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

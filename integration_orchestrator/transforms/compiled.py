@@ -16,8 +16,18 @@ from typing import Any
 
 import orjson
 
-from integration_orchestrator.transforms.base import PER_RECORD_TYPES, Engine, RecordError, RecordFailure, TransformOutcome
-from integration_orchestrator.transforms.contracts import Failure, apply_batch_contract, apply_record_contract
+from integration_orchestrator.model.failures import FailedRecord
+from integration_orchestrator.transforms.base import (
+    PER_RECORD_TYPES,
+    Engine,
+    RecordFailure,
+    TransformOutcome,
+)
+from integration_orchestrator.transforms.contracts import (
+    Failure,
+    apply_batch_contract,
+    apply_record_contract,
+)
 from integration_orchestrator.transforms.errors import (
     LogicError,
     SandboxUnavailableError,
@@ -29,8 +39,17 @@ from integration_orchestrator.transforms.errors import (
 from integration_orchestrator.transforms.registry import available_languages, get_engine
 from integration_orchestrator.transforms.row import TransformationRow
 from integration_orchestrator.transforms.sandbox.limits import ALLOW_WITHOUT_SECCOMP_ENV
-from integration_orchestrator.transforms.sandbox.pool import SandboxCrashed, SandboxTimeout, WorkerPool, get_pool
-from integration_orchestrator.transforms.schemas import SchemaChecker, sample_indexes, shape_error
+from integration_orchestrator.transforms.sandbox.pool import (
+    SandboxCrashed,
+    SandboxTimeout,
+    WorkerPool,
+    get_pool,
+)
+from integration_orchestrator.transforms.schemas import (
+    SchemaChecker,
+    sample_indexes,
+    shape_error,
+)
 
 __all__ = ["TIERS", "CompiledTransformation", "compile_transformation"]
 
@@ -121,7 +140,7 @@ class CompiledTransformation:
                 raise TransformationRuntimeError(self.name, str(exc), row_id=self.row.id) from None
         kept = self._check_output(outputs, indexes, records, failures)
         failures.sort(key=lambda f: f[0])
-        errors = [RecordError(i, rec, msg, shape_error(self.row, i, rec, msg, extra)) for i, rec, msg, extra in failures]
+        errors = [FailedRecord(i, rec, msg, shape_error(self.row, i, rec, msg, extra)) for i, rec, msg, extra in failures]
         return TransformOutcome(records=kept, errors=errors)
 
     # -- schemas -------------------------------------------------------------------------

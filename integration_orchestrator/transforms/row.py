@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema
 
+from integration_orchestrator.model.enums import PERFORMANCE_TIERS, TRANSFORMATION_LANGUAGES, TRANSFORMATION_TYPES
 from integration_orchestrator.transforms.errors import TransformationDefinitionError
 
 __all__ = [
@@ -17,9 +18,7 @@ __all__ = [
     "TransformationRow",
 ]
 
-TRANSFORMATION_TYPES = ("map", "filter", "aggregate", "enrich", "validate", "custom")
-LANGUAGES = ("jmespath", "jsonpath", "javascript", "python", "sql")
-PERFORMANCE_TIERS = ("lightweight", "standard", "heavy")
+LANGUAGES = TRANSFORMATION_LANGUAGES
 _SCHEMA_FIELDS = ("input_schema", "output_schema", "error_output_schema")
 
 

@@ -7,9 +7,10 @@ from typing import Any
 import dagster as dg
 import psycopg
 
-from integration_orchestrator.factory import IntegrationTranslator, build_definitions
+from integration_orchestrator.assembly import build_definitions
+from integration_orchestrator.factory import IntegrationTranslator
 from integration_orchestrator.factory.health import HEALTH_ASSET_KEY
-from integration_orchestrator.factory.run import run_integration_job
+from integration_orchestrator.run import run_integration_job
 from integration_orchestrator_tests.factory.rows import (
     add_config,
     add_mapping,

@@ -8,7 +8,7 @@ import dagster as dg
 import psycopg
 from psycopg.types.json import Jsonb
 
-from integration_orchestrator.factory import build_definitions
+from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator_tests.factory.rows import (
     add_config,
     add_mapping,

@@ -8,7 +8,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from integration_orchestrator.factory import build_definitions
+from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator_tests.factory.rows import (
     add_config,
     add_mapping,

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from integration_orchestrator.factory import build_definitions
+from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.factory.engines import default_engines
 from integration_orchestrator.factory.health import HEALTH_ASSET_KEY
 from integration_orchestrator.factory.load import load_snapshot_from_url

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from integration_orchestrator.schedules.records import ScheduleRecord
+from integration_orchestrator.model.schedule import ScheduleRecord
 
 __all__ = ["insert_config", "insert_event", "insert_org", "insert_schedule", "insert_user", "schedule_record"]
 

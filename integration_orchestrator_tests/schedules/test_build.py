@@ -8,9 +8,9 @@ import dagster as dg
 import pytest
 
 from integration_orchestrator.errors import RowError
+from integration_orchestrator.model.schedule import ScheduleRecord
 from integration_orchestrator.schedules.build import build_schedule_definitions
 from integration_orchestrator.schedules.lifecycle import WRITEBACK_SENSOR_NAME
-from integration_orchestrator.schedules.records import ScheduleRecord
 
 URL = "postgresql://unused@127.0.0.1:1/never"  # building never connects
 

@@ -9,9 +9,13 @@ from typing import Any
 import dagster as dg
 from dagster._utils.schedules import schedule_execution_time_iterator
 
+from integration_orchestrator.model.schedule import ScheduleRecord
 from integration_orchestrator.schedules.build import build_schedule_definitions
-from integration_orchestrator.schedules.records import ScheduleRecord
-from integration_orchestrator_tests.schedules.rows import insert_config, insert_org, insert_schedule
+from integration_orchestrator_tests.schedules.rows import (
+    insert_config,
+    insert_org,
+    insert_schedule,
+)
 
 
 def test_preview_marks_dst_and_shows_utc(db: Any, run_cli: Any) -> None:

@@ -14,10 +14,19 @@ from typing import Any
 import pytest
 from dagster._utils.schedules import schedule_execution_time_iterator
 
-from integration_orchestrator.schedules.cron import due_times_between, fire_times, is_due, trigger_for
-from integration_orchestrator.schedules.records import ScheduleRecord
+from integration_orchestrator.model.schedule import ScheduleRecord
+from integration_orchestrator.schedules.cron import (
+    due_times_between,
+    fire_times,
+    is_due,
+    trigger_for,
+)
 from integration_orchestrator.schedules.timing import next_run_times
-from integration_orchestrator_tests.schedules.rows import insert_config, insert_org, insert_schedule
+from integration_orchestrator_tests.schedules.rows import (
+    insert_config,
+    insert_org,
+    insert_schedule,
+)
 
 BASE = dict(id="22222222-2222-2222-2222-222222222222", config_id="c", organization_id="o", schedule_name="S")
 

@@ -14,7 +14,12 @@ from dagster._core.storage.dagster_run import DagsterRun
 
 from integration_orchestrator.schedules.build import build_schedule_definitions
 from integration_orchestrator.schedules.events import evaluate_run_after_sensor
-from integration_orchestrator_tests.schedules.rows import insert_config, insert_event, insert_org, schedule_record
+from integration_orchestrator_tests.schedules.rows import (
+    insert_config,
+    insert_event,
+    insert_org,
+    schedule_record,
+)
 
 
 @pytest.fixture
@@ -152,7 +157,7 @@ def test_run_after_unknown_upstream_is_a_row_error(db: Any, database_url: str) -
 
 def test_run_after_first_evaluation_starts_now() -> None:
     with dg.instance_for_test() as inst:
-        from integration_orchestrator.schedules.records import ScheduleRecord
+        from integration_orchestrator.model.schedule import ScheduleRecord
 
         record = ScheduleRecord.from_row({"id": "1", "config_id": "b", "organization_id": "o", "schedule_name": "x",
                                           "schedule_type": "event_based"})

@@ -14,7 +14,11 @@ import pytest
 
 from integration_orchestrator.db import connect
 from integration_orchestrator.schedules.lifecycle import evaluate_writeback
-from integration_orchestrator.schedules.notify import WEBHOOK_URL_ENV, WebhookNotifier, load_notifiers
+from integration_orchestrator.schedules.notify import (
+    WEBHOOK_URL_ENV,
+    WebhookNotifier,
+    load_notifiers,
+)
 from integration_orchestrator.schedules.runs import run_tags_for
 from integration_orchestrator.schedules.writeback import (
     last_recorded_tick,
@@ -22,7 +26,12 @@ from integration_orchestrator.schedules.writeback import (
     schedule_execution_rows,
     tick_transaction,
 )
-from integration_orchestrator_tests.schedules.rows import insert_config, insert_org, insert_user, schedule_record
+from integration_orchestrator_tests.schedules.rows import (
+    insert_config,
+    insert_org,
+    insert_user,
+    schedule_record,
+)
 
 
 @dg.op
@@ -184,8 +193,8 @@ def test_run_start_moves_last_run_time_and_database_next_run_matches_dagster(
 ) -> None:
     """An interval that does not divide an hour: after the run starts, the trigger's
     next_run_time is the next instant the Dagster schedule fires."""
+    from integration_orchestrator.model.schedule import ScheduleRecord
     from integration_orchestrator.schedules.cron import fire_times
-    from integration_orchestrator.schedules.records import ScheduleRecord
 
     record, _org, _row_id, _result = _scheduled_run(
         db, database_url, instance, ok_job, schedule_type="interval", cron_expression=None, interval_minutes=47

@@ -11,12 +11,16 @@ import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 
+from integration_orchestrator.model.schedule import ScheduleRecord
 from integration_orchestrator.schedules.build import build_schedule_definitions
 from integration_orchestrator.schedules.cron import trigger_for
-from integration_orchestrator.schedules.records import ScheduleRecord
 from integration_orchestrator.schedules.ticks import LATE_AFTER, plan_tick
 from integration_orchestrator.schedules.writeback import schedule_execution_rows
-from integration_orchestrator_tests.schedules.rows import insert_config, insert_org, schedule_record
+from integration_orchestrator_tests.schedules.rows import (
+    insert_config,
+    insert_org,
+    schedule_record,
+)
 
 UTC = dt.UTC
 
@@ -228,7 +232,11 @@ def test_interval_tick_off_the_lattice_is_skipped_without_database(instance: dg.
 def test_schedule_stopped_in_dagster_misses_nothing(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
     """06:00 ran, then the schedule was stopped in the UI and started again at 08:30: the
     07:00 and 08:00 ticks were not missed by a scheduler outage, so run_all runs 09:00 only."""
-    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteInstigatorOrigin, RemoteRepositoryOrigin
+    from dagster._core.remote_origin import (
+        InProcessCodeLocationOrigin,
+        RemoteInstigatorOrigin,
+        RemoteRepositoryOrigin,
+    )
     from dagster._core.scheduler.instigation import (
         InstigatorState,
         InstigatorStatus,

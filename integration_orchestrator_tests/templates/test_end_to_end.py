@@ -109,7 +109,7 @@ CREATE TABLE identity_accounts (
 def test_okta_template_runs_in_a_dagster_job(
     db: Any, database_url: str, okta_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from integration_orchestrator.factory import build_definitions
+    from integration_orchestrator.assembly import build_definitions
 
     monkeypatch.setenv(KEYS_ENV, f"k1:{generate_key()}")
     install_builtin_templates(db)
@@ -207,7 +207,7 @@ def _samples(template: str, key: str) -> list[dict[str, Any]]:
 
 
 def _run(db: Any, database_url: str, template: str, name: str, custom: dict[str, Any], secrets: dict[str, str]) -> Any:
-    from integration_orchestrator.factory import build_definitions
+    from integration_orchestrator.assembly import build_definitions
 
     install_builtin_templates(db)
     org = make_organization(db, "acme")

@@ -66,7 +66,7 @@ def test_validate_keeps_valid_records_and_reports_the_others(compile_row: Any, l
     assert outcome.records == KEPT
     assert [(e.index, e.record) for e in outcome.errors] == [(0, RECORDS[0])]
     assert outcome.errors[0].message
-    assert outcome.errors[0].payload["transformation"] == f"{language}_validate"
+    assert outcome.errors[0].details["transformation"] == f"{language}_validate"
 
 
 @pytest.mark.parametrize(

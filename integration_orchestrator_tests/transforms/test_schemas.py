@@ -27,7 +27,7 @@ def test_output_schema_failures_report_the_input_record(compile_row: Any) -> Non
     (error,) = outcome.errors
     assert (error.index, error.record) == (1, {"id": -5})
     assert error.message.startswith("output_schema: at $.n: -5 is less than the minimum of 0")
-    assert error.payload["output"] == {"n": -5}
+    assert error.details["output"] == {"n": -5}
 
 
 def test_heavy_tier_samples_schema_checks(compile_row: Any) -> None:
@@ -41,7 +41,7 @@ def test_heavy_tier_samples_schema_checks(compile_row: Any) -> None:
 
 def test_error_payload_default_shape(compile_row: Any) -> None:
     outcome = compile_row("python", "map", {"code": "def transform(r):\n    raise ValueError('nope')"}).apply([{"id": 7}])
-    assert outcome.errors[0].payload == {
+    assert outcome.errors[0].details == {
         "index": 0,
         "record": {"id": 7},
         "error": "ValueError: nope",
@@ -59,7 +59,7 @@ def test_error_output_schema_shapes_the_payload(compile_row: Any) -> None:
         error_output_schema=schema,
     ).apply([{"id": 1}, {"id": 0}])
     assert outcome.records == [{"id": 1}]
-    assert outcome.errors[0].payload == {"message": "id must be positive", "record": {"id": 0}, "errors": ["id must be positive"]}
+    assert outcome.errors[0].details == {"message": "id must be positive", "record": {"id": 0}, "errors": ["id must be positive"]}
 
 
 @pytest.mark.parametrize(("count", "mode", "expected"), [(5, "all", 5), (5, "sample", 5), (1000, "sample", 109), (100, "sample", 100)])

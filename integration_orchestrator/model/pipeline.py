@@ -16,24 +16,18 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 
 from integration_orchestrator.errors import RowError
-from integration_orchestrator.factory.naming import slugify
-from integration_orchestrator.factory.records import PipelineRecord, TransformationRecord
+from integration_orchestrator.model.enums import ERROR_STRATEGIES, PIPELINE_TYPES
+from integration_orchestrator.model.names import slugify
+from integration_orchestrator.model.retry import RetrySettings, parse_retry
+from integration_orchestrator.model.rows import PipelineRecord, TransformationRecord
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
-    "PIPELINE_TYPES",
-    "RETRY_BACKOFFS",
-    "STRATEGIES",
     "PipelineSettings",
-    "RetrySettings",
     "StepRecord",
     "parse_pipeline",
-    "parse_retry",
 ]
 
-PIPELINE_TYPES = ("linear", "conditional", "parallel", "hybrid")
-STRATEGIES = ("fail_fast", "continue_on_error", "dead_letter", "retry")
-RETRY_BACKOFFS = ("exponential", "linear")
 DEFAULT_BATCH_SIZE = 1000
 
 
@@ -48,14 +42,6 @@ class StepRecord:
     transformation_id: str | None
     depends_on: tuple[str, ...]
     when: str | None
-
-
-@dataclass(frozen=True)
-class RetrySettings:
-    max_retries: int
-    delay_seconds: float
-    backoff: str
-    jitter: bool
 
 
 @dataclass(frozen=True)
@@ -78,32 +64,6 @@ def _positive_int(pipeline: PipelineRecord, field: str, value: Any, default: int
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _error(pipeline, field, f"must be a positive integer, not {value!r}")
     return value
-
-
-def parse_retry(value: Any, *, kind: str, name: str, row_id: str, field: str) -> RetrySettings:
-    """A ``retry_policy`` object ``{"max_retries", "delay_seconds", "backoff", "jitter"}``."""
-
-    def fail(sub: str, reason: str) -> RowError:
-        return RowError(kind, name, reason, row_id=row_id, field=f"{field}.{sub}" if sub else field)
-
-    if not isinstance(value, Mapping):
-        raise fail("", "must be an object {max_retries, delay_seconds, backoff, jitter}")
-    unknown = sorted(set(value) - {"max_retries", "delay_seconds", "backoff", "jitter"})
-    if unknown:
-        raise fail(unknown[0], "is not a retry setting (max_retries, delay_seconds, backoff, jitter)")
-    retries = value.get("max_retries", 3)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
-        raise fail("max_retries", f"must be an integer between 0 and 100, not {retries!r}")
-    delay = value.get("delay_seconds", 1)
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
-        raise fail("delay_seconds", f"must be a number of seconds >= 0, not {delay!r}")
-    backoff = value.get("backoff", "exponential")
-    if backoff not in RETRY_BACKOFFS:
-        raise fail("backoff", f"must be one of {', '.join(RETRY_BACKOFFS)}, not {backoff!r}")
-    jitter = value.get("jitter", False)
-    if not isinstance(jitter, bool):
-        raise fail("jitter", f"must be true or false, not {jitter!r}")
-    return RetrySettings(retries, float(delay), backoff, jitter)
 
 
 def _parse_step(
@@ -185,8 +145,8 @@ def parse_pipeline(
     """Check the pipeline row and return its steps in execution order and its settings."""
     if pipeline.pipeline_type not in PIPELINE_TYPES:
         raise _error(pipeline, "pipeline_type", f"must be one of {', '.join(PIPELINE_TYPES)}")
-    if pipeline.error_handling_strategy not in STRATEGIES:
-        raise _error(pipeline, "error_handling_strategy", f"must be one of {', '.join(STRATEGIES)}")
+    if pipeline.error_handling_strategy not in ERROR_STRATEGIES:
+        raise _error(pipeline, "error_handling_strategy", f"must be one of {', '.join(ERROR_STRATEGIES)}")
     body = pipeline.pipeline_steps
     if not isinstance(body, Mapping) or not isinstance(body.get("steps"), list):
         raise _error(pipeline, "pipeline_steps", 'must be an object {"steps": [...]}')

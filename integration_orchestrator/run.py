@@ -7,6 +7,7 @@ reads back the run's ``integration_executions`` row and the check results.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,8 +15,14 @@ from typing import Any
 
 import dagster as dg
 
-from integration_orchestrator.db import connect, dagster_storage_url, resolve_database_url
-from integration_orchestrator.factory.build import build_definitions
+from integration_orchestrator.assembly import build_definitions
+from integration_orchestrator.dagster_home import prepare_dagster_home
+from integration_orchestrator.db import (
+    connect,
+    dagster_storage_url,
+    resolve_database_url,
+)
+from integration_orchestrator.db.embedded import default_home
 
 __all__ = ["RunSummary", "dev_instance", "run_integration_job"]
 
@@ -42,11 +49,6 @@ class RunSummary:
 @contextmanager
 def dev_instance(database_url: str | None = None) -> Iterator[dg.DagsterInstance]:
     """The Dagster instance ``integration-orchestrator dev`` uses (same storage, same home)."""
-    import os
-
-    from integration_orchestrator.cli.dev import prepare_dagster_home
-    from integration_orchestrator.db.embedded import default_home
-
     app_url = resolve_database_url(database_url)
     home = default_home() / "dagster_home"
     prepare_dagster_home(home)

@@ -15,24 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dagster._utils.schedules import is_valid_cron_string
-
 from integration_orchestrator.errors import RowError
+from integration_orchestrator.model.enums import MISSED_POLICIES, SCHEDULE_TYPES
+from integration_orchestrator.model.retry import RetrySettings, parse_retry
 
 __all__ = [
-    "MISSED_POLICIES",
-    "SCHEDULE_TYPES",
     "ScheduleRecord",
     "ScheduleRowError",
-    "TRIGGER_TYPES",
 ]
 
-SCHEDULE_TYPES = ("cron", "interval", "fixed_time", "event_based", "manual")
-#: the types that become a Dagster ScheduleDefinition
-TRIGGER_TYPES = ("cron", "interval", "fixed_time")
-MISSED_POLICIES = ("run_once", "run_all", "skip")
-_RETRY_KEYS = ("max_retries", "delay_seconds", "backoff", "jitter")
-_BACKOFFS = ("exponential", "linear")
 
 
 class ScheduleRowError(RowError):
@@ -61,7 +52,7 @@ class ScheduleRecord:
     end_date: dt.date | None = None
     last_run_time: dt.datetime | None = None
     next_run_time: dt.datetime | None = None
-    retry_policy: Mapping[str, Any] | None = None
+    retry: RetrySettings | None = None
     execution_timeout_seconds: int | None = 300
     concurrent_execution_allowed: bool = False
     missed_execution_policy: str = "run_once"
@@ -69,6 +60,12 @@ class ScheduleRecord:
     notification_recipients: tuple[str, ...] = ()
     execution_parameters: Mapping[str, Any] = field(default_factory=dict)
     created_at: dt.datetime | None = None
+    row: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def retry_policy(self) -> dict[str, Any] | None:
+        """The validated ``retry_policy`` column as a JSON object (defaults filled in)."""
+        return None if self.retry is None else self.retry.as_dict()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -98,7 +95,7 @@ class ScheduleRecord:
             end_date=_date(row, "end_date"),
             last_run_time=_timestamp(row, "last_run_time"),
             next_run_time=_timestamp(row, "next_run_time"),
-            retry_policy=_retry_policy(row),
+            retry=_retry(row),
             execution_timeout_seconds=_positive_int(row, "execution_timeout_seconds"),
             concurrent_execution_allowed=_bool(row, "concurrent_execution_allowed", False),
             missed_execution_policy=_missed(row),
@@ -106,6 +103,7 @@ class ScheduleRecord:
             notification_recipients=tuple(str(r) for r in (row.get("notification_recipients") or ())),
             execution_parameters=_object(row, "execution_parameters"),
             created_at=_timestamp(row, "created_at"),
+            row=row,
         )
         if record.start_date and record.end_date and record.end_date < record.start_date:
             raise ScheduleRowError(row, "end_date", f"{record.end_date} is before start_date {record.start_date}")
@@ -130,6 +128,10 @@ def _cron(row: Mapping[str, Any]) -> str:
     if not isinstance(expr, str) or not expr.strip():
         raise ScheduleRowError(row, "cron_expression", "is required for a cron schedule")
     expr = " ".join(expr.split())
+    from dagster._utils.schedules import (
+        is_valid_cron_string,  # Dagster's own rule: the ticks it will make
+    )
+
     if not is_valid_cron_string(expr):
         raise ScheduleRowError(
             row, "cron_expression", f"{expr!r} is not a valid 5-field cron expression (minute hour day month weekday)"
@@ -223,25 +225,11 @@ def _object(row: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return dict(value)
 
 
-def _retry_policy(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def _retry(row: Mapping[str, Any]) -> RetrySettings | None:
     value = row.get("retry_policy")
     if value is None:
         return None
-    if not isinstance(value, Mapping):
-        raise ScheduleRowError(row, "retry_policy", "must be an object {max_retries, delay_seconds, backoff, jitter}")
-    unknown = sorted(set(value) - set(_RETRY_KEYS))
-    if unknown:
-        raise ScheduleRowError(row, f"retry_policy.{unknown[0]}", "is not a retry setting (max_retries, delay_seconds, backoff, jitter)")
-    retries = value.get("max_retries", 3)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
-        raise ScheduleRowError(row, "retry_policy.max_retries", f"must be an integer between 0 and 100, not {retries!r}")
-    delay = value.get("delay_seconds", 1)
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
-        raise ScheduleRowError(row, "retry_policy.delay_seconds", f"must be a number of seconds >= 0, not {delay!r}")
-    backoff = value.get("backoff", "exponential")
-    if backoff not in _BACKOFFS:
-        raise ScheduleRowError(row, "retry_policy.backoff", f"must be one of {', '.join(_BACKOFFS)}, not {backoff!r}")
-    jitter = value.get("jitter", False)
-    if not isinstance(jitter, bool):
-        raise ScheduleRowError(row, "retry_policy.jitter", f"must be true or false, not {jitter!r}")
-    return {"max_retries": retries, "delay_seconds": delay, "backoff": backoff, "jitter": jitter}
+    try:
+        return parse_retry(value, kind="schedule", name=None, row_id=None, field="retry_policy")
+    except RowError as error:
+        raise ScheduleRowError(row, error.field, error.reason) from None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from integration_orchestrator.factory.validate import IntegrationRecord
+    from integration_orchestrator.model.integration import Integration
 
 __all__ = ["DefaultNames", "NameRequest", "assign_unique_names", "default_names", "id_suffix", "slugify"]
 
@@ -70,7 +70,7 @@ class DefaultNames:
     check_names: Mapping[str, str]  # mapping id → check name
 
 
-def default_names(records: Sequence[IntegrationRecord], reserved_jobs: Sequence[str] = ()) -> dict[Hashable, DefaultNames]:
+def default_names(records: Sequence[Integration], reserved_jobs: Sequence[str] = ()) -> dict[Hashable, DefaultNames]:
     """Job, asset and check names of every integration, collisions resolved by row age."""
     jobs = assign_unique_names(
         (

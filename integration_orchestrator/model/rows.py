@@ -12,13 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from integration_orchestrator.errors import RowError
+from integration_orchestrator.model.schedule import ScheduleRecord
+
 __all__ = [
     "ConfigRecord",
     "MappingRecord",
     "MappingTestRecord",
     "PipelineRecord",
+    "RejectedRow",
     "Row",
-    "ScheduleRecord",
     "Snapshot",
     "TransformationRecord",
 ]
@@ -147,27 +150,12 @@ class TransformationRecord:
 
 
 @dataclass(frozen=True)
-class ScheduleRecord:
-    id: str
-    config_id: str
-    schedule_name: str
-    schedule_type: str
-    retry_policy: Mapping[str, Any] | None
-    execution_timeout_seconds: int | None
-    row: Row = field(repr=False)
+class RejectedRow:
+    """A row of ``table`` that failed to parse into its typed record."""
 
-    @classmethod
-    def from_row(cls, row: Row) -> ScheduleRecord:
-        timeout = row.get("execution_timeout_seconds")
-        return cls(
-            id=str(row["id"]),
-            config_id=str(row["config_id"]),
-            schedule_name=str(row["schedule_name"]),
-            schedule_type=str(row.get("schedule_type") or "manual"),
-            retry_policy=row.get("retry_policy"),
-            execution_timeout_seconds=None if timeout is None else int(timeout),
-            row=row,
-        )
+    table: str
+    row: Row = field(repr=False)
+    error: RowError
 
 
 @dataclass(frozen=True)
@@ -180,5 +168,9 @@ class Snapshot:
     mapping_tests: tuple[MappingTestRecord, ...] = ()
     transformations: tuple[TransformationRecord, ...] = ()
     schedules: tuple[ScheduleRecord, ...] = ()
+    #: rows that could not be typed (a schedule Dagster cannot honour), with the reason
+    rejected: tuple[RejectedRow, ...] = ()
     loaded_at: str = ""
     organization_id: str | None = None
+    #: the normalised rows by snapshot attribute, as read: what ships to run workers
+    rows: Mapping[str, tuple[Row, ...]] = field(default_factory=dict, repr=False, compare=False)

@@ -1,0 +1,72 @@
+"""The shared vocabulary: typed rows, the validated integration, enums, run tags, names.
+
+Everything above imports these; this floor imports nothing of the package but ``db``
+(the schema constants) and ``errors``.
+"""
+
+from integration_orchestrator.model.failures import FailedRecord
+from integration_orchestrator.model.integration import (
+    Integration,
+    InvalidRow,
+    resolve_retry,
+)
+from integration_orchestrator.model.names import (
+    DefaultNames,
+    NameRequest,
+    assign_unique_names,
+    default_names,
+    id_suffix,
+    slugify,
+)
+from integration_orchestrator.model.pipeline import (
+    DEFAULT_BATCH_SIZE,
+    PipelineSettings,
+    StepRecord,
+    parse_pipeline,
+)
+from integration_orchestrator.model.retry import (
+    DEFAULT_RETRY,
+    RetrySettings,
+    parse_retry,
+)
+from integration_orchestrator.model.rows import (
+    ConfigRecord,
+    MappingRecord,
+    MappingTestRecord,
+    PipelineRecord,
+    RejectedRow,
+    Row,
+    Snapshot,
+    TransformationRecord,
+)
+from integration_orchestrator.model.schedule import ScheduleRecord, ScheduleRowError
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_RETRY",
+    "ConfigRecord",
+    "DefaultNames",
+    "FailedRecord",
+    "Integration",
+    "InvalidRow",
+    "MappingRecord",
+    "MappingTestRecord",
+    "NameRequest",
+    "PipelineRecord",
+    "PipelineSettings",
+    "RejectedRow",
+    "RetrySettings",
+    "Row",
+    "ScheduleRecord",
+    "ScheduleRowError",
+    "Snapshot",
+    "StepRecord",
+    "TransformationRecord",
+    "assign_unique_names",
+    "default_names",
+    "id_suffix",
+    "parse_pipeline",
+    "parse_retry",
+    "resolve_retry",
+    "slugify",
+]
