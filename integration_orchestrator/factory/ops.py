@@ -268,7 +268,6 @@ def sink_op(inputs: int = 1, with_checks: bool = False, pool: str | None = None)
 def _write(context: Any, job: IntegrationJob, batch: Batch) -> Any:
     db = _db(context)
     pipeline = job.record.pipeline
-    mask_fields = pipeline.monitoring_config.get("mask_fields", []) if pipeline else []
     started = time.perf_counter()
     with masked_errors(job.masker, *batch.records):
         written = job.engines.write_target(job.record, db.url(), batch.records)
@@ -288,7 +287,7 @@ def _write(context: Any, job: IntegrationJob, batch: Batch) -> Any:
             "records_failed": failed,
             "dagster/row_count": written,
             "steps": dg.MetadataValue.md(steps_markdown(stats)),
-            "preview": dg.MetadataValue.md(preview_markdown([job.masker.record(r) for r in batch.records[:5]], mask_fields)),
+            "preview": dg.MetadataValue.md(preview_markdown(batch.records, job.masker)),
             "config_version": job.record.config.version,
             "pipeline_version": int(pipeline.row.get("version") or 1) if pipeline else 0,
             "job": job.name,
