@@ -25,9 +25,11 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+from integration_orchestrator.paths import WILDCARD, Keys, PathSyntaxError, dotted_to_jsonpath, wildcard_keys
 
 if TYPE_CHECKING:
     from integration_orchestrator.credentials import Keyring
@@ -64,12 +66,11 @@ MIN_SECRET_LENGTH = 4
 #: a sealed (encrypted) dead-letter field: ``{"$sealed": token, "key_id": id}``
 SEALED_KEY = "$sealed"
 SENSITIVE_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|authorization|ssn|credit[_-]?card|iban", re.I)
-_TOKEN = re.compile(r"""\.\s*([A-Za-z0-9_$-]+|\*)|\[\s*(\*|-?\d+|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*\]""")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
-Path = tuple[str | int, ...]
+Path = Keys
 
 
 def register_secret(value: str) -> None:
@@ -100,27 +101,23 @@ def redact_text(text: str, secrets: Iterable[str] | None = None) -> str:
 
 
 def parse_path(path: str) -> Path:
-    """``$.a.b[0]['c d'][*]`` or dotted ``a.b[0]`` → ``("a", "b", 0, "c d", "*")``."""
+    """``$.a.b[0]['c d'][*]`` or dotted ``a.b[0]`` → ``("a", "b", 0, "c d", "*")``.
+
+    The grammar is the package's one (:mod:`integration_orchestrator.paths`), read
+    leniently: surrounding white space is ignored, and a ``$.`` path whose names RFC 9535
+    shorthand refuses (``$.1st``, ``$.$oid``) is read as dotted shorthand after the ``$.``.
+    Paths selecting more than names, indexes and wildcards (descendants, slices,
+    filters) cannot name fields to mask and are refused.
+    """
     text = path.strip()
-    if text.startswith("$"):
-        text = text[1:]
-    elif text:
-        text = "." + text
-    out: list[str | int] = []
-    position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise ValueError(f"not a JSONPath/dotted path: {path!r} (at {text[position:position + 20]!r})")
-        name, bracket = match.groups()
-        if name is not None:
-            out.append(name)
-        elif bracket.startswith(("'", '"')):
-            out.append(bracket[1:-1].replace("\\" + bracket[0], bracket[0]).replace("\\\\", "\\"))
-        else:
-            out.append("*" if bracket == "*" else int(bracket))
-        position = match.end()
-    return tuple(out)
+    try:
+        return wildcard_keys(text)
+    except PathSyntaxError as exc:
+        error = exc
+    if text.startswith("$."):
+        with suppress(PathSyntaxError):
+            return wildcard_keys(dotted_to_jsonpath(text[2:]))
+    raise ValueError(f"not a JSONPath/dotted path: {path!r} ({error})")
 
 
 def mask_paths(paths: Iterable[str]) -> tuple[Path, ...]:
@@ -135,7 +132,7 @@ def mask_paths(paths: Iterable[str]) -> tuple[Path, ...]:
 
 
 def _step_matches(pattern: str | int, key: str | int) -> bool:
-    return pattern == "*" or pattern == key or (isinstance(key, int) and str(pattern) == str(key))
+    return pattern == WILDCARD or pattern == key or (isinstance(key, int) and str(pattern) == str(key))
 
 
 @dataclass(frozen=True)

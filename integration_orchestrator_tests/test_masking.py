@@ -184,13 +184,16 @@ def test_replay_without_the_keys_is_a_clear_error(db: Conn, database_url: str, a
         ("$['odd key'].x", ("odd key", "x")),
         ('$["q"]', ("q",)),
         ("$.*", ("*",)),
+        ("home address.city", ("home address", "city")),
+        (" $.a ", ("a",)),
+        ("$.1st.$oid", ("1st", "$oid")),
     ],
 )
 def test_parse_path(path: str, expected: tuple[Any, ...]) -> None:
     assert parse_path(path) == expected
 
 
-@pytest.mark.parametrize("bad", ["$.a[", "a b", "$..x"])
+@pytest.mark.parametrize("bad", ["$.a[", "a..b", "$..x", "$.items[?@.x]"])
 def test_unparsable_paths_are_refused_and_skipped(bad: str) -> None:
     with pytest.raises(ValueError, match="not a JSONPath"):
         parse_path(bad)
