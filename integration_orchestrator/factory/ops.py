@@ -21,6 +21,7 @@ from typing import Any
 import dagster as dg
 
 from integration_orchestrator.errors import IntegrationRunFailure
+from integration_orchestrator.factory.checks import evaluate_mapping_checks
 from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.metadata import preview_markdown, steps_markdown
 from integration_orchestrator.factory.naming import slugify
@@ -232,12 +233,11 @@ def collect_op(pool: str | None = None) -> dg.OpDefinition:
 @functools.cache
 def checks_op(pool: str | None = None) -> dg.OpDefinition:
     """Mapping tests → asset check evaluations; outputs whether a blocking check failed."""
-    from integration_orchestrator.factory.checks import evaluate_mapping_checks
 
     @dg.op(name=_name("integration_checks", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(bool))
     def _checks(context):  # type: ignore[no-untyped-def]
-        blocked = False
-        for evaluation, blocking in evaluate_mapping_checks(_job(context), _db(context)):
+        job, blocked = _job(context), False
+        for evaluation, blocking in evaluate_mapping_checks(job.record, job.spec, _db(context)):
             blocked = blocked or (blocking and not evaluation.passed)
             yield evaluation
         yield dg.Output(blocked)
