@@ -25,11 +25,12 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from integration_orchestrator.errors import MaskedError
+from integration_orchestrator.paths import WILDCARD, Keys, PathSyntaxError, dotted_to_jsonpath, wildcard_keys
 
 if TYPE_CHECKING:
     from integration_orchestrator.credentials import Keyring
@@ -66,12 +67,11 @@ MIN_SECRET_LENGTH = 4
 #: a sealed (encrypted) dead-letter field: ``{"$sealed": token, "key_id": id}``
 SEALED_KEY = "$sealed"
 SENSITIVE_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|authorization|ssn|credit[_-]?card|iban", re.I)
-_TOKEN = re.compile(r"""\.\s*([A-Za-z0-9_$-]+|\*)|\[\s*(\*|-?\d+|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*\]""")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
-Path = tuple[str | int, ...]
+Path = Keys
 
 
 def register_secret(value: str) -> None:
@@ -102,27 +102,23 @@ def redact_text(text: str, secrets: Iterable[str] | None = None) -> str:
 
 
 def parse_path(path: str) -> Path:
-    """``$.a.b[0]['c d'][*]`` or dotted ``a.b[0]`` → ``("a", "b", 0, "c d", "*")``."""
+    """``$.a.b[0]['c d'][*]`` or dotted ``a.b[0]`` → ``("a", "b", 0, "c d", "*")``.
+
+    The grammar is the package's one (:mod:`integration_orchestrator.paths`), read
+    leniently: surrounding white space is ignored, and a ``$.`` path whose names RFC 9535
+    shorthand refuses (``$.1st``, ``$.$oid``) is read as dotted shorthand after the ``$.``.
+    Paths selecting more than names, indexes and wildcards (descendants, slices,
+    filters) cannot name fields to mask and are refused.
+    """
     text = path.strip()
-    if text.startswith("$"):
-        text = text[1:]
-    elif text:
-        text = "." + text
-    out: list[str | int] = []
-    position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise ValueError(f"not a JSONPath/dotted path: {path!r} (at {text[position:position + 20]!r})")
-        name, bracket = match.groups()
-        if name is not None:
-            out.append(name)
-        elif bracket.startswith(("'", '"')):
-            out.append(bracket[1:-1].replace("\\" + bracket[0], bracket[0]).replace("\\\\", "\\"))
-        else:
-            out.append("*" if bracket == "*" else int(bracket))
-        position = match.end()
-    return tuple(out)
+    try:
+        return wildcard_keys(text)
+    except PathSyntaxError as exc:
+        error = exc
+    if text.startswith("$."):
+        with suppress(PathSyntaxError):
+            return wildcard_keys(dotted_to_jsonpath(text[2:]))
+    raise ValueError(f"not a JSONPath/dotted path: {path!r} ({error})")
 
 
 def mask_paths(paths: Iterable[str]) -> tuple[Path, ...]:
@@ -137,7 +133,7 @@ def mask_paths(paths: Iterable[str]) -> tuple[Path, ...]:
 
 
 def _step_matches(pattern: str | int, key: str | int) -> bool:
-    return pattern == "*" or pattern == key or (isinstance(key, int) and str(pattern) == str(key))
+    return pattern == WILDCARD or pattern == key or (isinstance(key, int) and str(pattern) == str(key))
 
 
 @dataclass(frozen=True)
@@ -204,15 +200,18 @@ class Masker:
     def _walk(self, record: Any, replace_value: Any) -> Any:
         secrets = self._secrets()
         # Paths are tracked only as deep as the deepest declared path (below it only the
-        # key can match), so the walk stays linear in the size of the record.
+        # key can match), so the walk stays linear in the size of the record. A declared
+        # path of plain names (``items.card``) also matches through lists (``items[3].card``):
+        # ``names`` is the path without its list indexes.
         deepest = max((len(p) for p in self.paths), default=0)
+        plain = {p for p in self.paths if all(isinstance(step, str) and step != WILDCARD for step in p)}
         root: list[Any] = [None]
-        stack: list[tuple[Any, Path | None, Any, int, list[Any] | dict[Any, Any], Any]] = [
-            (record, (), None, 0, root, 0)
+        stack: list[tuple[Any, Path | None, Path | None, Any, int, list[Any] | dict[Any, Any], Any]] = [
+            (record, (), (), None, 0, root, 0)
         ]
         while stack:
-            value, path, key, depth, parent, slot = stack.pop()
-            if depth and self._masked_at(path, key):
+            value, path, names, key, depth, parent, slot = stack.pop()
+            if depth and (self._masked_at(path, key) or (names is not None and names in plain)):
                 parent[slot] = replace_value(path or (), value)
             elif isinstance(value, Mapping):
                 copy: dict[Any, Any] = {}
@@ -221,13 +220,14 @@ class Masker:
                     copy[child_key] = None
                     name = str(child_key)
                     child = (*path, name) if path is not None and depth < deepest else None
-                    stack.append((item, child, name, depth + 1, copy, child_key))
+                    child_names = (*names, name) if names is not None and len(names) < deepest else None
+                    stack.append((item, child, child_names, name, depth + 1, copy, child_key))
             elif isinstance(value, list):
                 items: list[Any] = [None] * len(value)
                 parent[slot] = items
                 for index, item in enumerate(value):
                     child = (*path, index) if path is not None and depth < deepest else None
-                    stack.append((item, child, index, depth + 1, items, index))
+                    stack.append((item, child, names if plain else None, index, depth + 1, items, index))
             elif isinstance(value, str) and secrets:
                 parent[slot] = redact_text(value, secrets)
             else:

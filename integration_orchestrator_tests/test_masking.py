@@ -197,13 +197,16 @@ def test_replay_without_the_keys_is_a_clear_error(db: Conn, database_url: str, a
         ("$['odd key'].x", ("odd key", "x")),
         ('$["q"]', ("q",)),
         ("$.*", ("*",)),
+        ("home address.city", ("home address", "city")),
+        (" $.a ", ("a",)),
+        ("$.1st.$oid", ("1st", "$oid")),
     ],
 )
 def test_parse_path(path: str, expected: tuple[Any, ...]) -> None:
     assert parse_path(path) == expected
 
 
-@pytest.mark.parametrize("bad", ["$.a[", "a b", "$..x"])
+@pytest.mark.parametrize("bad", ["$.a[", "a..b", "$..x", "$.items[?@.x]"])
 def test_unparsable_paths_are_refused_and_skipped(bad: str) -> None:
     with pytest.raises(ValueError, match="not a JSONPath"):
         parse_path(bad)
@@ -291,3 +294,13 @@ def test_pipeline_preview_cli_masks_sensitive_fields(db: Conn, api: str, keys: s
     assert report["steps"][0]["output"][0] == {"id": 1, "name": "person 1", "tax_number": MASK, "home_address": MASK,
                                                "echo": "plain"}
     assert report["steps"][1]["failed"][0]["error"].startswith("bad tax *** ***")
+
+
+def test_a_path_of_plain_names_masks_through_lists() -> None:
+    masker = Masker(paths=mask_paths(["items.card", "$.owner.iban_no"]), secrets=frozenset())
+    record = {"items": [{"card": "4111-1111", "sku": "a"}, {"card": "5500-0000", "sku": "b"}],
+              "owner": {"iban_no": "DE89"}, "lists": [[{"card": "deep"}]]}
+    masked = masker.record(record)
+    assert [item["card"] for item in masked["items"]] == ["***", "***"]
+    assert [item["sku"] for item in masked["items"]] == ["a", "b"]
+    assert masked["owner"]["iban_no"] == "***" and masked["lists"] == [[{"card": "deep"}]]

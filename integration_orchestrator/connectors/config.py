@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 
 from integration_orchestrator.connectors.base import Role, connector_spec, registered_types
 from integration_orchestrator.errors import RowError
+from integration_orchestrator.jsontypes import json_type
 
 __all__ = [
     "ConnectionConfig",
@@ -130,7 +131,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if kind == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"must be of type {expected}, got {_json_type(error.instance)}"
+        return f"must be of type {expected}, got {json_type(error.instance)}"
     if kind == "enum":
         return f"must be one of {', '.join(map(repr, error.validator_value))}"
     if kind == "const":
@@ -167,19 +168,3 @@ def _alternative(schema: Any) -> str:
             return "object with " + ", ".join(f"{k}={v!r}" for k, v in const.items())
         return "object with " + ", ".join(required or list(schema["properties"]))
     return "?"
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"

@@ -131,7 +131,7 @@ def declared_checks(jobs: Sequence[IntegrationJob]) -> list[dg.AssetChecksDefini
         db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
         selected = set(context.selected_asset_check_keys)
         for job in {id(owner[k]): owner[k] for k in selected}.values():
-            for evaluation, _blocking in evaluate_mapping_checks(job, db):
+            for evaluation, _blocking in evaluate_mapping_checks(job.record, job.spec, db):
                 key = dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name)
                 if key in selected:
                     yield dg.AssetCheckResult(

@@ -3,7 +3,8 @@
 Declared: one ``AssetCheckSpec`` named ``mapping_<slug>`` per mapping with active tests,
 on the integration's asset (blocking when the mapping ``is_required``), so the UI lists
 them. Evaluated: inside the integration's own run, by its ``checks`` op, which runs the
-mapping's tests (ARCHITECTURE.md §6.3 semantics), writes each test row back and yields one
+mapping's tests (ARCHITECTURE.md §6.3 semantics), writes each test row back (as ``mappings test``
+does: :func:`~integration_orchestrator.mapping.testing.write_test_results`) and yields one
 ``AssetCheckEvaluation`` per mapping; a failed blocking check stops the sink.
 """
 
@@ -14,14 +15,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.model.rows import MappingRecord
 
 if TYPE_CHECKING:
-    from integration_orchestrator.factory.ops import IntegrationJob
     from integration_orchestrator.factory.resources import IntegrationDatabase
+    from integration_orchestrator.factory.translator import IntegrationDefinitionSpec
+    from integration_orchestrator.model import Integration
 
 __all__ = ["check_specs", "evaluate_mapping_checks", "run_mapping_tests_from_snapshot"]
 
@@ -40,52 +41,38 @@ def check_specs(asset_key: dg.AssetKey, mappings: Sequence[MappingRecord], check
     ]
 
 
-def run_mapping_tests_from_snapshot(job: IntegrationJob, mapping: MappingRecord) -> tuple[list[Any], Decimal]:
+def run_mapping_tests_from_snapshot(record: Integration, mapping: MappingRecord) -> tuple[list[Any], Decimal]:
     """The mapping engine's own test runner, fed from the snapshot (no query)."""
     from integration_orchestrator.mapping.testing import run_tests_for_mapping
 
     tests = [
         {"id": t.id, "test_name": t.test_name, "test_type": t.row.get("test_type", "unit"),
          "input_data": t.row.get("input_data") or {}, "expected_output": t.row.get("expected_output") or {}}
-        for t in job.record.tests.get(mapping.id, ())
+        for t in record.tests.get(mapping.id, ())
     ]
     return run_tests_for_mapping(  # type: ignore[no-any-return]
-        [m.row for m in job.record.mappings], mapping.id, tests,
-        timezone=job.record.config.timezone, transformations=job.record.transformation_rows(),
+        [m.row for m in record.mappings], mapping.id, tests,
+        timezone=record.config.timezone, transformations=record.transformation_rows(),
     )
 
 
-def _write_back(conn: Any, organization_id: str, mapping: MappingRecord, results: Sequence[Any], coverage: Decimal) -> None:
-    """As ``mappings test`` does: each test row, then the mapping's coverage if it changed."""
-    from integration_orchestrator.mapping import json_dumps
-
-    with tenant_transaction(conn, organization_id):
-        for result in results:
-            conn.execute(
-                "UPDATE integration_mapping_tests SET test_status = %s, actual_output = %s, execution_time_ms = %s,"
-                " error_message = %s, last_run = now() WHERE id = %s",
-                (result.status, Jsonb(result.actual_output, dumps=json_dumps), result.execution_time_ms,
-                 result.error_message, result.test_id),
-            )
-        conn.execute(
-            "UPDATE integration_mappings SET test_coverage = %s WHERE id = %s AND test_coverage IS DISTINCT FROM %s",
-            (coverage, mapping.id, coverage),
-        )
-
-
-def evaluate_mapping_checks(job: IntegrationJob, db: IntegrationDatabase) -> Iterator[tuple[dg.AssetCheckEvaluation, bool]]:
+def evaluate_mapping_checks(
+    record: Integration, spec: IntegrationDefinitionSpec, db: IntegrationDatabase
+) -> Iterator[tuple[dg.AssetCheckEvaluation, bool]]:
     """One evaluation per tested mapping (and whether it blocks), test rows written back."""
-    record = job.record
+    from integration_orchestrator.mapping.testing import write_test_results
+
     with db.connection() as conn:
         for mapping in record.mappings:
-            check_name = job.spec.check_names.get(mapping.id)
+            check_name = spec.check_names.get(mapping.id)
             if check_name is None:
                 continue
-            results, coverage = run_mapping_tests_from_snapshot(job, mapping)
-            _write_back(conn, record.config.organization_id, mapping, results, coverage)
+            results, coverage = run_mapping_tests_from_snapshot(record, mapping)
+            with tenant_transaction(conn, record.config.organization_id):
+                write_test_results(conn, mapping.id, results, coverage)
             failed = [f"{r.test_name}: {r.error_message}" for r in results if not r.passed]
             evaluation = dg.AssetCheckEvaluation(
-                asset_key=job.spec.asset_spec.key,
+                asset_key=spec.asset_spec.key,
                 check_name=check_name,
                 passed=not failed,
                 severity=dg.AssetCheckSeverity.ERROR if mapping.is_required else dg.AssetCheckSeverity.WARN,

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from integration_orchestrator.factory.runtime import StepStat
+from integration_orchestrator.masking import Masker
 
-__all__ = ["MASK", "mask_record", "preview_markdown", "steps_markdown"]
-
-MASK = "***"
-_SENSITIVE = re.compile(r"pass(word)?|secret|token|api[_-]?key|authorization|ssn|credit[_-]?card|iban", re.I)
-
-
-def mask_record(record: Any, mask_fields: Iterable[str] = ()) -> Any:
-    """``record`` with sensitive-looking keys and ``mask_fields`` (dotted paths) masked."""
-    paths = [tuple(p.removeprefix("$.").split(".")) for p in mask_fields]
-
-    def walk(value: Any, path: tuple[str, ...]) -> Any:
-        if isinstance(value, Mapping):
-            return {
-                k: MASK if (_SENSITIVE.search(str(k)) or (*path, str(k)) in paths) else walk(v, (*path, str(k)))
-                for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [walk(v, path) for v in value]
-        return value
-
-    return walk(record, ())
+__all__ = ["preview_markdown", "steps_markdown"]
 
 
 def _cell(value: Any, width: int = 60) -> str:
@@ -39,9 +19,9 @@ def _cell(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def preview_markdown(records: Sequence[Any], mask_fields: Iterable[str] = (), limit: int = 5) -> str:
-    """A Markdown table of the first ``limit`` records (masked)."""
-    shown = [mask_record(r, mask_fields) for r in records[:limit]]
+def preview_markdown(records: Sequence[Any], masker: Masker, limit: int = 5) -> str:
+    """A Markdown table of the first ``limit`` records, masked by ``masker``."""
+    shown = [masker.record(r) for r in records[:limit]]
     if not shown:
         return "_no records_"
     columns: list[str] = []

@@ -20,6 +20,7 @@ from typing import Any
 
 import dagster as dg
 
+from integration_orchestrator.factory.checks import evaluate_mapping_checks
 from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.failures import (
     IntegrationRunFailure,
@@ -251,12 +252,11 @@ def collect_op(pool: str | None = None) -> dg.OpDefinition:
 @functools.cache
 def checks_op(pool: str | None = None) -> dg.OpDefinition:
     """Mapping tests → asset check evaluations; outputs whether a blocking check failed."""
-    from integration_orchestrator.factory.checks import evaluate_mapping_checks
 
     @dg.op(name=_name("integration_checks", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(bool))
     def _checks(context):  # type: ignore[no-untyped-def]
-        blocked = False
-        for evaluation, blocking in evaluate_mapping_checks(_job(context), _db(context)):
+        job, blocked = _job(context), False
+        for evaluation, blocking in evaluate_mapping_checks(job.record, job.spec, _db(context)):
             blocked = blocked or (blocking and not evaluation.passed)
             yield evaluation
         yield dg.Output(blocked)
@@ -287,7 +287,6 @@ def sink_op(inputs: int = 1, with_checks: bool = False, pool: str | None = None)
 def _write(context: Any, job: IntegrationJob, batch: Batch) -> Any:
     db = _db(context)
     pipeline = job.record.pipeline
-    mask_fields = pipeline.monitoring_config.get("mask_fields", []) if pipeline else []
     started = time.perf_counter()
     with masked_failures(job.masker, *batch.records):
         written = job.engines.write_target(job.record, db.url(), batch.records)
@@ -307,7 +306,7 @@ def _write(context: Any, job: IntegrationJob, batch: Batch) -> Any:
             "records_failed": failed,
             "dagster/row_count": written,
             "steps": dg.MetadataValue.md(steps_markdown(stats)),
-            "preview": dg.MetadataValue.md(preview_markdown([job.masker.record(r) for r in batch.records[:5]], mask_fields)),
+            "preview": dg.MetadataValue.md(preview_markdown(batch.records, job.masker)),
             "config_version": job.record.config.version,
             "pipeline_version": int(pipeline.row.get("version") or 1) if pipeline else 0,
             "job": job.name,

@@ -1,27 +1,21 @@
-"""Source and target paths: RFC 9535 JSONPath or dotted shorthand, compiled once.
+"""Source and target paths, compiled once: readers and the writer of the mapping engine.
 
-Every path is parsed and validated by ``python-jsonpath`` in strict (RFC 9535) mode.
-A *singular* path (only name and index selectors, e.g. ``$.a.b[0]['x y']``) is
-compiled to a tuple of keys (``str`` for names, ``int`` for indexes) and read with
-plain subscripts, which is what makes applying a plan fast. A non-singular path
-(wildcards, slices, filters, descendants) is read with the library and yields the
-list of matched values. Target paths must be singular and use no negative index.
-
-Dotted shorthand (``a.b[0].c``, ``items[*].sku``, ``a["x y"].b``) is translated to
-JSONPath first, so both notations mean exactly the same thing.
+Paths follow the package's one grammar (RFC 9535 JSONPath or dotted shorthand, see
+:mod:`integration_orchestrator.paths`). A *singular* path (only name and index
+selectors, e.g. ``$.a.b[0]['x y']``) is compiled to a tuple of keys (``str`` for names,
+``int`` for indexes) and read with plain subscripts, which is what makes applying a plan
+fast. A non-singular path (wildcards, slices, filters, descendants) is read with the
+library and yields the list of matched values. Target paths must be singular and use no
+negative index.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jsonpath
-from jsonpath.selectors import IndexSelector, NameSelector
-from jsonpath.segments import JSONPathChildSegment
+from integration_orchestrator.paths import PathSyntaxError, parse_jsonpath, singular_keys, to_jsonpath
 
 __all__ = [
     "MISSING",
@@ -31,14 +25,6 @@ __all__ = [
     "to_jsonpath",
     "write_value",
 ]
-
-_ENV = jsonpath.JSONPathEnvironment(strict=True)
-_DOTTED_TOKEN = re.compile(
-    r"""\.?(?P<name>[^.\[\]'"]+)"""
-    r"""|\[(?P<index>-?\d+)\]"""
-    r"""|\[(?P<star>\*)\]"""
-    r"""|\[(?P<quoted>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\]"""
-)
 
 
 class _Missing:
@@ -59,41 +45,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-
-
-class PathSyntaxError(ValueError):
-    """A path is not valid JSONPath (RFC 9535) nor valid dotted shorthand."""
-
-
-def to_jsonpath(path: str) -> str:
-    """The RFC 9535 form of ``path`` (JSONPath is returned unchanged)."""
-    text = path
-    if not isinstance(text, str) or not text.strip():
-        raise PathSyntaxError("the path is empty")
-    if text.startswith("$"):
-        return text  # RFC 9535: leading/trailing whitespace is invalid, the parser says so
-    if text != text.strip():
-        raise PathSyntaxError(f"dotted path {path!r} has leading or trailing whitespace")
-    parts = ["$"]
-    position = 0
-    while position < len(text):
-        match = _DOTTED_TOKEN.match(text, position)
-        if match is None or (match.group("name") is not None and position > 0 and text[position] != "."):
-            raise PathSyntaxError(f"cannot read dotted path {path!r} at character {position + 1}")
-        if match.group("name") is not None:
-            if position == 0 and text[0] == ".":
-                raise PathSyntaxError(f"dotted path {path!r} starts with '.'")
-            parts.append(f"[{json.dumps(match.group('name'), ensure_ascii=False)}]")
-        elif match.group("index") is not None:
-            parts.append(f"[{match.group('index')}]")
-        elif match.group("star") is not None:
-            parts.append("[*]")
-        else:
-            parts.append(f"[{match.group('quoted')}]")
-        position = match.end()
-    if text.endswith("."):
-        raise PathSyntaxError(f"dotted path {path!r} ends with '.'")
-    return "".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +75,8 @@ class CompiledPath:
 
 def compile_path(path: str, *, writable: bool = False) -> CompiledPath:
     """Parse and validate ``path``; ``writable`` requires a singular, non-root path."""
-    text = to_jsonpath(path)
-    try:
-        query = _ENV.compile(text)
-    except jsonpath.JSONPathError as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PathSyntaxError(f"invalid JSONPath {path!r}: {first_line}") from None
-    keys = _singular_keys(query)
+    text, query = parse_jsonpath(path)
+    keys = singular_keys(query)
     if writable:
         if keys is None:
             raise PathSyntaxError(
@@ -141,24 +87,6 @@ def compile_path(path: str, *, writable: bool = False) -> CompiledPath:
         if any(isinstance(key, int) and key < 0 for key in keys):
             raise PathSyntaxError(f"target path {path!r} uses a negative index")
     return CompiledPath(text=path, jsonpath=text, keys=keys, query=None if keys is not None else query)
-
-
-def _singular_keys(query: Any) -> tuple[str | int, ...] | None:
-    segments = getattr(query, "segments", None)
-    if segments is None:
-        return None
-    keys: list[str | int] = []
-    for segment in segments:
-        if type(segment) is not JSONPathChildSegment or len(segment.selectors) != 1:
-            return None
-        selector = segment.selectors[0]
-        if type(selector) is NameSelector:
-            keys.append(selector.name)
-        elif type(selector) is IndexSelector:
-            keys.append(selector.index)
-        else:
-            return None
-    return tuple(keys)
 
 
 def _query_reader(query: Any) -> Callable[[Any], Any]:

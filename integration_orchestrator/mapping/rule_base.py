@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from integration_orchestrator.jsontypes import json_type
 from integration_orchestrator.mapping.errors import FieldFailure
-from integration_orchestrator.mapping.types import CoercionError, type_name
+from integration_orchestrator.mapping.types import CoercionError
 
 __all__ = ["RuleContext", "RuleDefinitionError", "RuleFunction", "guard", "optional_str", "require"]
 
@@ -45,14 +46,14 @@ def require(rule: Mapping[str, Any], key: str, where: str, kinds: type | tuple[t
         raise RuleDefinitionError(f"{where}.{key}", f"`{rule['type']}` needs `{key}` ({what})")
     value = rule[key]
     if not isinstance(value, kinds) or isinstance(value, bool):
-        raise RuleDefinitionError(f"{where}.{key}", f"`{key}` must be {what}, got {type_name(value)}")
+        raise RuleDefinitionError(f"{where}.{key}", f"`{key}` must be {what}, got {json_type(value)}")
     return value
 
 
 def optional_str(rule: Mapping[str, Any], key: str, where: str) -> str | None:
     value = rule.get(key)
     if value is not None and not isinstance(value, str):
-        raise RuleDefinitionError(f"{where}.{key}", f"`{key}` must be a string, got {type_name(value)}")
+        raise RuleDefinitionError(f"{where}.{key}", f"`{key}` must be a string, got {json_type(value)}")
     return value
 
 

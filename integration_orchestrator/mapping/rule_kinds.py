@@ -15,6 +15,7 @@ from typing import Any
 import jmespath
 import jmespath.exceptions
 
+from integration_orchestrator.jsontypes import json_type
 from integration_orchestrator.mapping.errors import FieldFailure
 from integration_orchestrator.mapping.paths import MISSING, PathSyntaxError, compile_path
 from integration_orchestrator.mapping.rule_base import (
@@ -32,7 +33,6 @@ from integration_orchestrator.mapping.types import (
     parse_date,
     parse_datetime,
     to_string,
-    type_name,
 )
 
 __all__ = ["build_cast", "build_concat", "build_date_format", "build_jmespath", "build_lookup", "build_split", "build_template"]
@@ -98,7 +98,7 @@ def build_lookup(rule: Mapping[str, Any], where: str, context: RuleContext, sour
         try:
             key = _lookup_key(value)
         except CoercionError:
-            raise FieldFailure(f"cannot look up a {type_name(value)}", value) from None
+            raise FieldFailure(f"cannot look up a {json_type(value)}", value) from None
         if key in table:
             if tracer is not None:
                 tracer.add(hit)
@@ -249,12 +249,12 @@ def build_concat(rule: Mapping[str, Any], where: str, context: RuleContext, sour
     def run(value: Any) -> Any:
         if names is not None:
             if not isinstance(value, dict):
-                raise FieldFailure(f"concat with fields needs an object, got {type_name(value)}", value)
+                raise FieldFailure(f"concat with fields needs an object, got {json_type(value)}", value)
             items = [value.get(name) for name in names]
         elif isinstance(value, list):
             items = value
         else:
-            raise FieldFailure(f"concat needs an array, got {type_name(value)}", value)
+            raise FieldFailure(f"concat needs an array, got {json_type(value)}", value)
         try:
             return separator.join(to_string(item) for item in items if item is not None)
         except CoercionError as exc:
@@ -272,7 +272,7 @@ def build_split(rule: Mapping[str, Any], where: str, context: RuleContext, sourc
 
     def run(value: Any) -> Any:
         if not isinstance(value, str):
-            raise FieldFailure(f"split needs a string, got {type_name(value)}", value)
+            raise FieldFailure(f"split needs a string, got {json_type(value)}", value)
         parts = value.split(separator, maxsplit)
         if names is None:
             return parts

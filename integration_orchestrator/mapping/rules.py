@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from integration_orchestrator.compose import compose
+from integration_orchestrator.jsontypes import json_type
 from integration_orchestrator.mapping.errors import FieldFailure
 from integration_orchestrator.mapping.rule_base import RuleContext, RuleDefinitionError, RuleFunction, require
 from integration_orchestrator.mapping.rule_kinds import (
@@ -47,7 +48,6 @@ from integration_orchestrator.mapping.rule_kinds import (
     build_template,
 )
 from integration_orchestrator.mapping.transformation_rule import build_transformation
-from integration_orchestrator.mapping.types import type_name
 
 __all__ = ["RULE_KINDS", "RuleContext", "RuleDefinitionError", "RuleFunction", "compile_rules", "rule_behaviours"]
 
@@ -81,7 +81,7 @@ def rule_behaviours(rules: Mapping[str, Any] | None) -> list[str]:
 
 def _compile(rule: Any, where: str, context: RuleContext, source_type: str | None) -> RuleFunction | None:
     if not isinstance(rule, Mapping):
-        raise RuleDefinitionError(where, f"a rule must be an object with a `type`, got {type_name(rule)}")
+        raise RuleDefinitionError(where, f"a rule must be an object with a `type`, got {json_type(rule)}")
     kind = rule.get("type")
     if kind is None:
         raise RuleDefinitionError(where, "a rule must include `type`")

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from integration_orchestrator.compose import compose
+from integration_orchestrator.jsontypes import json_type
 from integration_orchestrator.mapping.codegen import InlineParts, generated_field_step
 from integration_orchestrator.mapping.errors import FieldFailure
 from integration_orchestrator.mapping.paths import MISSING
 from integration_orchestrator.mapping.plan import CompiledMapping, NestedDrop, NestedFailure, run_mappings
-from integration_orchestrator.mapping.types import CoercionError, type_name
+from integration_orchestrator.mapping.types import CoercionError
 
 __all__ = ["StepParts", "build_step", "value_pipeline"]
 
@@ -61,7 +62,7 @@ class StepParts:
 def _checked_source(check: Callable[[Any], bool], source_type: str) -> ValueFunction:
     def run(value: Any) -> Any:
         if not check(value):
-            raise FieldFailure(f"expected source type {source_type}, got {type_name(value)}", value)
+            raise FieldFailure(f"expected source type {source_type}, got {json_type(value)}", value)
         return value
 
     return run
@@ -204,7 +205,7 @@ def _object_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None
         if before is not None:
             value = before(value)
         if not isinstance(value, dict):
-            raise FieldFailure(f"an object mapping needs an object, got {type_name(value)}", value)
+            raise FieldFailure(f"an object mapping needs an object, got {json_type(value)}", value)
         result = run_mappings(children, value)
         if result.dropped and result.drop_reason is not None:
             raise NestedDrop(_nested(result.drop_reason, parts.source_path))
@@ -243,7 +244,7 @@ def _array_step(parts: StepParts) -> Callable[[Any, dict[str, Any]], str | None]
         if tracer is not None:
             tracer.add("value present")
         if not isinstance(value, list) or (whole_check is not None and not whole_check(value)):
-            raise FieldFailure(f"an array mapping needs an array, got {type_name(value)}", value)
+            raise FieldFailure(f"an array mapping needs an array, got {json_type(value)}", value)
         if pre is not None:
             value = pre(value)
         mapped = None
@@ -292,7 +293,7 @@ def _map_elements(
             if element_fn is not None and item is not None:
                 item = element_fn(item)
             if children is not None and not isinstance(item, dict):
-                raise FieldFailure(f"array element is {type_name(item)}, expected an object", item)
+                raise FieldFailure(f"array element is {json_type(item)}, expected an object", item)
         except FieldFailure as failure:
             raise FieldFailure(failure.reason, failure.value, f"{path}[{index}]") from None
         if children is None:

@@ -12,9 +12,10 @@ tests exercised: value present; value missing or null; each rule branch (every r
 applied and failed, lookup hit and miss); coercion failure (when a target type is set);
 pre/post validation failure (when set); its error policy. A mapping with no test gets 0.
 
-:func:`run_mapping_tests` writes ``test_status``, ``actual_output``, ``execution_time_ms``,
-``error_message``, ``last_run`` and the mapping's ``test_coverage`` back, one transaction
-per mapping. :func:`run_tests_for_mapping` is the same without a database.
+:func:`write_test_results` writes ``test_status``, ``actual_output``, ``execution_time_ms``,
+``error_message``, ``last_run`` and the mapping's ``test_coverage`` back; the ``mappings
+test`` command (:func:`run_mapping_tests`) and the factory's asset checks both use it, one
+transaction per mapping. :func:`run_tests_for_mapping` runs tests without a database.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "policy_warnings",
     "run_mapping_tests",
     "run_tests_for_mapping",
+    "write_test_results",
 ]
 
 
@@ -235,7 +237,8 @@ def run_mapping_tests(conn: Any, config_id: Any = None, *, mapping_id: Any = Non
         for row in selected:
             own = [_test_dict(t) for t in tests if str(t["mapping_id"]) == str(row.id)]
             results, coverage = run_tests_for_mapping(rows, row.id, own, timezone=timezone, transformations=transformations)
-            _write_back(conn, row, results, coverage)
+            with conn.transaction():
+                write_test_results(conn, row.id, results, coverage)
             report.results.extend(results)
             if own:
                 report.warnings.extend(policy_warnings(row, results))
@@ -265,23 +268,26 @@ def _test_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_back(conn: Any, row: MappingRow, results: list[MappingTestResult], coverage: Decimal) -> None:
-    with conn.transaction():
-        for result in results:
-            conn.execute(
-                """UPDATE integration_mapping_tests
-                      SET test_status = %s, actual_output = %s, execution_time_ms = %s,
-                          error_message = %s, last_run = now()
-                    WHERE id = %s""",
-                (
-                    result.status,
-                    Jsonb(result.actual_output, dumps=json_dumps),
-                    result.execution_time_ms,
-                    result.error_message,
-                    result.test_id,
-                ),
-            )
+def write_test_results(conn: Any, mapping_id: Any, results: Sequence[MappingTestResult], coverage: Decimal) -> None:
+    """Write each test row's outcome back, then the mapping's coverage if it changed.
+
+    The caller owns the transaction (one per mapping).
+    """
+    for result in results:
         conn.execute(
-            "UPDATE integration_mappings SET test_coverage = %s WHERE id = %s AND test_coverage IS DISTINCT FROM %s",
-            (coverage, row.id, coverage),
+            """UPDATE integration_mapping_tests
+                  SET test_status = %s, actual_output = %s, execution_time_ms = %s,
+                      error_message = %s, last_run = now()
+                WHERE id = %s""",
+            (
+                result.status,
+                Jsonb(result.actual_output, dumps=json_dumps),
+                result.execution_time_ms,
+                result.error_message,
+                result.test_id,
+            ),
         )
+    conn.execute(
+        "UPDATE integration_mappings SET test_coverage = %s WHERE id = %s AND test_coverage IS DISTINCT FROM %s",
+        (coverage, mapping_id, coverage),
+    )

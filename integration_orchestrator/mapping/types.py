@@ -33,6 +33,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from integration_orchestrator.jsontypes import json_type
+
 __all__ = [
     "DATA_TYPES",
     "CoercionError",
@@ -43,7 +45,6 @@ __all__ = [
     "parse_datetime",
     "resolve_timezone",
     "source_checker",
-    "type_name",
 ]
 
 DATA_TYPES = ("array", "boolean", "date", "datetime", "integer", "number", "object", "string", "uuid")
@@ -53,25 +54,6 @@ _FALSE = frozenset({"false", "0", "no", "n", "f", "off"})
 
 class CoercionError(ValueError):
     """A value cannot be converted to (or is not of) the wanted type."""
-
-
-def type_name(value: Any) -> str:
-    """The JSON name of a value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, (float, Decimal)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    return type(value).__name__
 
 
 def resolve_timezone(name: str | None) -> dt.tzinfo:
@@ -86,7 +68,7 @@ def resolve_timezone(name: str | None) -> dt.tzinfo:
 
 def _fail(value: Any, wanted: str, detail: str = "") -> CoercionError:
     shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-    return CoercionError(f"cannot convert {type_name(value)} {shown} to {wanted}{detail}")
+    return CoercionError(f"cannot convert {json_type(value)} {shown} to {wanted}{detail}")
 
 
 def to_string(value: Any) -> str:
@@ -337,7 +319,7 @@ def source_checker(data_type: str | None) -> Callable[[Any], bool] | None:
 
 
 def _wrong_kind(value: Any) -> None:
-    raise CoercionError(type_name(value))
+    raise CoercionError(json_type(value))
 
 
 def json_ready(value: Any) -> Any:

@@ -23,6 +23,7 @@ import jsonschema
 import yaml
 
 from integration_orchestrator.errors import RowError
+from integration_orchestrator.jsontypes import json_type_phrase
 from integration_orchestrator.templates.schema import TEMPLATE_DOCUMENT_SCHEMA
 
 __all__ = [
@@ -190,7 +191,7 @@ def _check_schema(data: Any, source: str) -> None:
         parts.append(extra[0])
         reason = "is not a known template field"
     elif first.validator == "type":
-        reason = f"must be {_article(first.validator_value)}, got {_json_type(first.instance)}"
+        reason = f"must be {_article(first.validator_value)}, got {json_type_phrase(first.instance)}"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     raise TemplateError(source, reason + more, field=format_path(parts) or None)
 
@@ -199,20 +200,6 @@ def _article(kind: Any) -> str:
     if isinstance(kind, list):
         return " or ".join(_article(k) for k in kind)
     return {"object": "a JSON object", "array": "a JSON array", "integer": "an integer"}.get(kind, f"a {kind}")
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _check_consistency(data: dict[str, Any], source: str) -> None:

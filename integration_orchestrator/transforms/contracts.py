@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from integration_orchestrator.jsontypes import json_type_phrase
 from integration_orchestrator.transforms.base import RecordFailure
 
 __all__ = ["Failure", "apply_batch_contract", "apply_record_contract", "truthy", "validation_messages"]
@@ -33,11 +34,6 @@ def truthy(value: Any) -> bool:
     return True
 
 
-def _type_name(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
-
-
 def validation_messages(value: Any) -> list[str]:
     """The validation errors a ``validate`` result stands for (empty: the record is valid)."""
     if value is None or value is True:
@@ -50,7 +46,7 @@ def validation_messages(value: Any) -> list[str]:
         return [f"{key}: {msg}" for key, msg in value.items() if msg]
     if isinstance(value, list):
         return [m if isinstance(m, str) else str(m) for m in value if m]
-    return [f"validate must return errors (a list of messages), got {_type_name(value)}"]
+    return [f"validate must return errors (a list of messages), got {json_type_phrase(value)}"]
 
 
 def apply_record_contract(
@@ -87,7 +83,7 @@ def _one(kind: str, record: dict[str, Any], value: Any) -> tuple[dict[str, Any] 
     if kind == "map":
         if isinstance(value, dict):
             return value, None
-        return None, (f"map must return an object, got {_type_name(value)}", {})
+        return None, (f"map must return an object, got {json_type_phrase(value)}", {})
     if kind == "filter":
         return (record if truthy(value) else None), None
     if kind == "enrich":
@@ -95,7 +91,7 @@ def _one(kind: str, record: dict[str, Any], value: Any) -> tuple[dict[str, Any] 
             return record, None
         if isinstance(value, dict):
             return {**record, **value}, None
-        return None, (f"enrich must return an object, got {_type_name(value)}", {})
+        return None, (f"enrich must return an object, got {json_type_phrase(value)}", {})
     if kind == "validate":
         messages = validation_messages(value)
         if messages:
@@ -107,8 +103,8 @@ def _one(kind: str, record: dict[str, Any], value: Any) -> tuple[dict[str, Any] 
 def apply_batch_contract(transformation_type: str, value: Any) -> list[dict[str, Any]]:
     """Check an aggregate/custom result; raise ``ValueError`` with the reason when wrong."""
     if not isinstance(value, list):
-        raise ValueError(f"{transformation_type} must return a list of objects, got {_type_name(value)}")
+        raise ValueError(f"{transformation_type} must return a list of objects, got {json_type_phrase(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            raise ValueError(f"{transformation_type} must return a list of objects; item {i} is {_type_name(item)}")
+            raise ValueError(f"{transformation_type} must return a list of objects; item {i} is {json_type_phrase(item)}")
     return value
