@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from integration_orchestrator.errors import IntegrationOrchestratorError
+from integration_orchestrator.model.rows import Record
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -33,7 +34,6 @@ __all__ = [
     "registered_types",
 ]
 
-Record = dict[str, Any]
 SecretResolver = Callable[[str], str]
 Role = Literal["source", "target"]
 

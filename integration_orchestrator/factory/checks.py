@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from integration_orchestrator.db import tenant_transaction
-from integration_orchestrator.model.rows import MappingRecord
+from integration_orchestrator.model.rows import MappingRow
 
 if TYPE_CHECKING:
     from integration_orchestrator.factory.resources import IntegrationDatabase
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["check_specs", "evaluate_mapping_checks", "run_mapping_tests_from_snapshot"]
 
 
-def check_specs(asset_key: dg.AssetKey, mappings: Sequence[MappingRecord], check_names: Mapping[str, str]) -> list[dg.AssetCheckSpec]:
+def check_specs(asset_key: dg.AssetKey, mappings: Sequence[MappingRow], check_names: Mapping[str, str]) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
             name=check_names[m.id],
@@ -41,7 +41,7 @@ def check_specs(asset_key: dg.AssetKey, mappings: Sequence[MappingRecord], check
     ]
 
 
-def run_mapping_tests_from_snapshot(record: Integration, mapping: MappingRecord) -> tuple[list[Any], Decimal]:
+def run_mapping_tests_from_snapshot(record: Integration, mapping: MappingRow) -> tuple[list[Any], Decimal]:
     """The mapping engine's own test runner, fed from the snapshot (no query)."""
     from integration_orchestrator.mapping.testing import run_tests_for_mapping
 
@@ -51,7 +51,7 @@ def run_mapping_tests_from_snapshot(record: Integration, mapping: MappingRecord)
         for t in record.tests.get(mapping.id, ())
     ]
     return run_tests_for_mapping(  # type: ignore[no-any-return]
-        [m.row for m in record.mappings], mapping.id, tests,
+        list(record.mappings), mapping.id, tests,
         timezone=record.config.timezone, transformations=record.transformation_rows(),
     )
 

@@ -26,11 +26,10 @@ from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.runtime import apply_step
 from integration_orchestrator.factory.validate import validate_snapshot
 from integration_orchestrator.model import FailedRecord, Integration
-from integration_orchestrator.model.rows import Snapshot
+from integration_orchestrator.model.rows import Record, Snapshot
 
 __all__ = ["ReplayReport", "list_dead_letters", "replay_dead_letters"]
 
-Record = dict[str, Any]
 
 
 def list_dead_letters(
@@ -75,7 +74,7 @@ def _runner(record: Integration, step_name: str | None, engines: Engines
     plan = None
     if step_name in (None, "mappings", "source"):
         if record.mappings:
-            plan = engines.compile_plan([m.row for m in record.mappings], direction="inbound",
+            plan = engines.compile_plan(list(record.mappings), direction="inbound",
                                         timezone=record.config.timezone, transformations=record.transformation_rows())
     else:
         names = [s.name for s in steps]

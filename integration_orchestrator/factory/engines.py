@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from integration_orchestrator.model import FailedRecord
+from integration_orchestrator.model.rows import Record
 
 if TYPE_CHECKING:
     from integration_orchestrator.model import Integration
 
 __all__ = ["BatchOutcome", "Engines", "MappingPlan", "Transformation", "default_engines"]
 
-Record = dict[str, Any]
 
 
 class BatchOutcome(Protocol):

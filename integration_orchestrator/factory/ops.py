@@ -187,7 +187,7 @@ def mapping_op(pool: str | None = None) -> dg.OpDefinition:
         if not job.record.mappings:
             return batch.with_step(batch.records, StepStat("mappings", len(batch.records), len(batch.records), 0, 0.0))
         plan = job.compiled("plan", lambda: job.engines.compile_plan(
-            [m.row for m in job.record.mappings], direction="inbound", timezone=job.record.config.timezone,
+            list(job.record.mappings), direction="inbound", timezone=job.record.config.timezone,
             transformations=job.record.transformation_rows(),
         ))
         started = time.perf_counter()

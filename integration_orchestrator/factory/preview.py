@@ -14,10 +14,10 @@ from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.pipelines import terminal_steps
 from integration_orchestrator.factory.runtime import apply_step
 from integration_orchestrator.model import FailedRecord, Integration
+from integration_orchestrator.model.rows import Record
 
 __all__ = ["preview_pipeline"]
 
-Record = dict[str, Any]
 
 
 def _failure_json(failure: FailedRecord) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def preview_pipeline(record: Integration, records: list[Record], engines: Engine
     mapped = records
     if record.mappings:
         plan = engines.compile_plan(
-            [m.row for m in record.mappings], direction="inbound", timezone=record.config.timezone,
+            list(record.mappings), direction="inbound", timezone=record.config.timezone,
             transformations=record.transformation_rows(),
         )
         mapped, failures = engines.apply_plan(plan, records)

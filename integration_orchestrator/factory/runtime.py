@@ -16,6 +16,7 @@ import jmespath
 
 from integration_orchestrator.factory.handover import pack_records, unpack_records
 from integration_orchestrator.model import FailedRecord
+from integration_orchestrator.model.rows import Record
 from integration_orchestrator.transforms.contracts import truthy
 from integration_orchestrator.transforms.jmespath_inline import compile_inline
 
@@ -28,7 +29,6 @@ __all__ = [
     "timed",
 ]
 
-Record = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import orjson
 from integration_orchestrator.errors import RowError
 from integration_orchestrator.model import (
     ConfigRecord,
-    MappingRecord,
+    MappingRow,
     MappingTestRecord,
     PipelineRecord,
     RejectedRow,
@@ -47,7 +47,7 @@ SNAPSHOT_FORMAT = 1
 TABLE_RECORDS: dict[str, tuple[str, Callable[[Row], Any]]] = {
     "configs": ("integration_configs", ConfigRecord.from_row),
     "pipelines": ("integration_pipeline_definitions", PipelineRecord.from_row),
-    "mappings": ("integration_mappings", MappingRecord.from_row),
+    "mappings": ("integration_mappings", MappingRow.from_row),
     "mapping_tests": ("integration_mapping_tests", MappingTestRecord.from_row),
     "transformations": ("integration_transformations", TransformationRecord.from_row),
     "schedules": ("integration_schedules", ScheduleRecord.from_row),

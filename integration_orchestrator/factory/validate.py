@@ -20,7 +20,7 @@ from integration_orchestrator.model import (
     ConfigRecord,
     Integration,
     InvalidRow,
-    MappingRecord,
+    MappingRow,
     PipelineRecord,
     PipelineSettings,
     Snapshot,
@@ -46,7 +46,7 @@ def _group(items: Sequence[Any], attr: str) -> dict[str, list[Any]]:
 
 def _check_config(
     config: ConfigRecord,
-    mappings: list[MappingRecord],
+    mappings: list[MappingRow],
     transformations: Mapping[str, TransformationRecord],
     engines: Engines,
 ) -> InvalidRow | None:
@@ -60,7 +60,7 @@ def _check_config(
         return None
     try:
         engines.compile_plan(
-            [m.row for m in mappings], direction="inbound", timezone=config.timezone,
+            list(mappings), direction="inbound", timezone=config.timezone,
             transformations={tid: t.row for tid, t in transformations.items()},
         )
     except Exception as error:  # noqa: BLE001

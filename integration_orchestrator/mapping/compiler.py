@@ -32,7 +32,7 @@ from integration_orchestrator.mapping.errors import FieldFailure, MappingDefinit
 from integration_orchestrator.mapping.inverse import invert_row
 from integration_orchestrator.mapping.paths import PathSyntaxError, compile_path
 from integration_orchestrator.mapping.plan import CompiledMapping, MappingPlan
-from integration_orchestrator.mapping.records import MappingRow
+from integration_orchestrator.model.rows import MappingRow
 from integration_orchestrator.mapping.rules import RuleContext, RuleDefinitionError, compile_rules
 from integration_orchestrator.mapping.steps import StepParts, build_step
 from integration_orchestrator.mapping.transformation_rule import CompiledOnce

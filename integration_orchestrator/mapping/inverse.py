@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from integration_orchestrator.mapping.columns import data_type, definition_error
-from integration_orchestrator.mapping.records import MappingRow
+from integration_orchestrator.model.rows import MappingRow
 from integration_orchestrator.mapping.types import CoercionError, to_string
 
 __all__ = ["InversionError", "invert_row", "invert_rules"]

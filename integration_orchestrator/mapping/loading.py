@@ -7,7 +7,8 @@ from typing import Any
 
 from integration_orchestrator.mapping.compiler import compile_plan
 from integration_orchestrator.mapping.plan import MappingPlan
-from integration_orchestrator.mapping.records import MappingRow, load_mapping_rows
+from integration_orchestrator.mapping.records import load_mapping_rows
+from integration_orchestrator.model.rows import MappingRow
 
 __all__ = ["config_timezone", "load_plan", "load_transformations", "referenced_transformation_ids"]
 

@@ -33,7 +33,8 @@ from integration_orchestrator.mapping.compiler import compile_mapping
 from integration_orchestrator.mapping.errors import MappingDefinitionError
 from integration_orchestrator.mapping.loading import config_timezone, load_transformations
 from integration_orchestrator.mapping.plan import MappingPlan, RecordResult
-from integration_orchestrator.mapping.records import MappingRow, load_mapping_rows
+from integration_orchestrator.mapping.records import load_mapping_rows
+from integration_orchestrator.model.rows import MappingRow
 from integration_orchestrator.mapping.types import json_dumps, json_ready
 
 __all__ = [

@@ -16,7 +16,7 @@ from integration_orchestrator.model.pipeline import PipelineSettings
 from integration_orchestrator.model.retry import DEFAULT_RETRY, RetrySettings
 from integration_orchestrator.model.rows import (
     ConfigRecord,
-    MappingRecord,
+    MappingRow,
     MappingTestRecord,
     PipelineRecord,
     TransformationRecord,
@@ -75,7 +75,7 @@ class Integration:
     config: ConfigRecord
     pipeline: PipelineRecord | None
     settings: PipelineSettings | None
-    mappings: tuple[MappingRecord, ...]
+    mappings: tuple[MappingRow, ...]
     tests: Mapping[str, tuple[MappingTestRecord, ...]]
     schedules: tuple[ScheduleRecord, ...]
     transformations: Mapping[str, TransformationRecord] = field(repr=False)

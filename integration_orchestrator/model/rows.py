@@ -9,7 +9,7 @@ attributes are the columns the factory itself reads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from integration_orchestrator.errors import RowError
@@ -17,16 +17,20 @@ from integration_orchestrator.model.schedule import ScheduleRecord
 
 __all__ = [
     "ConfigRecord",
-    "MappingRecord",
+    "MappingRow",
     "MappingTestRecord",
     "PipelineRecord",
+    "Record",
     "RejectedRow",
     "Row",
     "Snapshot",
     "TransformationRecord",
 ]
 
+#: a database row as read (column → value)
 Row = Mapping[str, Any]
+#: one data record flowing through an integration (a JSON object)
+Record = dict[str, Any]
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -102,24 +106,66 @@ class PipelineRecord:
 
 
 @dataclass(frozen=True)
-class MappingRecord:
-    id: str
-    config_id: str
+class MappingRow:
+    """The columns of ``integration_mappings`` that the engine uses (seed names).
+
+    Nested mappings: an ``object`` or ``array`` row lists its children by
+    ``mapping_name`` (or id) in ``transformation_rules["children"]``; a child's
+    ``source_path`` is relative to the parent's source value (or array element) and its
+    ``target_path`` relative to the parent's target object (or element). A row that is
+    some row's child is not applied at the top level.
+    """
+
     mapping_name: str
-    mapping_direction: str
-    is_required: bool
-    row: Row = field(repr=False)
+    source_path: str
+    target_path: str
+    mapping_type: str = "field"
+    id: Any = None
+    config_id: Any = None
+    source_data_type: str | None = None
+    target_data_type: str | None = None
+    is_required: bool = False
+    default_value: str | None = None
+    transformation_rules: Mapping[str, Any] | None = None
+    validation_rules: Mapping[str, Any] | None = None
+    mapping_direction: str = "inbound"
+    is_active: bool = True
+    error_handling: str = "fail"
+    mapping_notes: str | None = None
+    test_coverage: Any = None
+    organization_id: Any = None
+    version: int = 1
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: the whole row as read (normalised to JSON types in a snapshot); empty when built by hand
+    row: Row = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_row(cls, row: Row) -> MappingRecord:
-        return cls(
-            id=str(row["id"]),
-            config_id=str(row["config_id"]),
-            mapping_name=str(row["mapping_name"]),
-            mapping_direction=str(row.get("mapping_direction") or "inbound"),
-            is_required=bool(row.get("is_required")),
-            row=row,
-        )
+    def from_dict(cls, data: Mapping[str, Any]) -> MappingRow:
+        """Build from a database row or a plain dict; unknown columns go to ``extra``.
+
+        ``None`` in a column with a default (e.g. a NULL ``mapping_type``) takes the default.
+        """
+        known = {f.name: f for f in fields(cls) if f.name not in ("extra", "row")}
+        values: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in known:
+                default = known[key].default
+                if value is None and default is not None and not isinstance(default, type(None)):
+                    continue
+                values[key] = value
+            else:
+                extra[key] = value
+        return cls(**values, extra=extra)
+
+    @classmethod
+    def from_row(cls, row: Row) -> MappingRow:
+        """:meth:`from_dict` keeping the whole row (what the snapshot ships)."""
+        return replace(cls.from_dict(row), row=row)
+
+    @property
+    def label(self) -> str:
+        return self.mapping_name
 
     @property
     def order(self) -> tuple[str, str]:
@@ -164,7 +210,7 @@ class Snapshot:
 
     configs: tuple[ConfigRecord, ...] = ()
     pipelines: tuple[PipelineRecord, ...] = ()
-    mappings: tuple[MappingRecord, ...] = ()
+    mappings: tuple[MappingRow, ...] = ()
     mapping_tests: tuple[MappingTestRecord, ...] = ()
     transformations: tuple[TransformationRecord, ...] = ()
     schedules: tuple[ScheduleRecord, ...] = ()
