@@ -49,13 +49,45 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from integration_orchestrator.transforms.base import BATCH_TYPES, PER_RECORD_TYPES, Engine, LogicError, Program, RecordError, RecordFailure, TransformOutcome
+    from integration_orchestrator.transforms.base import (
+        BATCH_TYPES,
+        PER_RECORD_TYPES,
+        Engine,
+        LogicError,
+        Program,
+        RecordError,
+        RecordFailure,
+        TransformOutcome,
+    )
     from integration_orchestrator.transforms.compiled import CompiledTransformation, compile_transformation
-    from integration_orchestrator.transforms.errors import SandboxUnavailableError, TransformationDefinitionError, TransformationExecutionError, TransformationRuntimeError, TransformationSandboxError, TransformationTimeoutError
+    from integration_orchestrator.transforms.errors import (
+        SandboxUnavailableError,
+        TransformationDefinitionError,
+        TransformationExecutionError,
+        TransformationRuntimeError,
+        TransformationSandboxError,
+        TransformationTimeoutError,
+    )
     from integration_orchestrator.transforms.loader import load_transformation_rows
-    from integration_orchestrator.transforms.registry import ENTRY_POINT_GROUP, available_languages, get_engine, register_engine, unregister_engine
-    from integration_orchestrator.transforms.row import LANGUAGES, PERFORMANCE_TIERS, TRANSFORMATION_TYPES, TransformationRow
-    from integration_orchestrator.transforms.sandbox import ALLOW_WITHOUT_SECCOMP_ENV, WorkerPool, get_pool, shutdown_pool
+    from integration_orchestrator.transforms.registry import (
+        ENTRY_POINT_GROUP,
+        available_languages,
+        get_engine,
+        register_engine,
+        unregister_engine,
+    )
+    from integration_orchestrator.transforms.row import (
+        LANGUAGES,
+        PERFORMANCE_TIERS,
+        TRANSFORMATION_TYPES,
+        TransformationRow,
+    )
+    from integration_orchestrator.transforms.sandbox import (
+        ALLOW_WITHOUT_SECCOMP_ENV,
+        WorkerPool,
+        get_pool,
+        shutdown_pool,
+    )
     from integration_orchestrator.transforms.testing import CaseResult, run_test_cases
 
 
@@ -72,19 +104,19 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ALLOW_WITHOUT_SECCOMP_ENV",
     "BATCH_TYPES",
-    "CaseResult",
-    "CompiledTransformation",
     "ENTRY_POINT_GROUP",
-    "Engine",
     "LANGUAGES",
-    "LogicError",
     "PERFORMANCE_TIERS",
     "PER_RECORD_TYPES",
+    "TRANSFORMATION_TYPES",
+    "CaseResult",
+    "CompiledTransformation",
+    "Engine",
+    "LogicError",
     "Program",
     "RecordError",
     "RecordFailure",
     "SandboxUnavailableError",
-    "TRANSFORMATION_TYPES",
     "TransformOutcome",
     "TransformationDefinitionError",
     "TransformationExecutionError",

@@ -23,9 +23,9 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BATCH_TYPES",
+    "PER_RECORD_TYPES",
     "Engine",
     "LogicError",
-    "PER_RECORD_TYPES",
     "Program",
     "RecordError",
     "RecordFailure",

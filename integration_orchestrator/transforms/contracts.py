@@ -82,7 +82,9 @@ def apply_record_contract(
     return indexes, out, failures
 
 
-def _one(kind: str, record: dict[str, Any], value: Any) -> tuple[dict[str, Any] | None, tuple[str, dict[str, Any]] | None]:
+def _one(
+    kind: str, record: dict[str, Any], value: Any
+) -> tuple[dict[str, Any] | None, tuple[str, dict[str, Any]] | None]:
     """(output record or None when dropped, (message, extra) when the record failed)."""
     if kind == "map":
         if isinstance(value, dict):

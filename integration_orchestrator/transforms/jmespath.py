@@ -8,7 +8,7 @@ from typing import Any
 import jmespath as _jmespath
 from jmespath.exceptions import JMESPathError
 
-from integration_orchestrator.transforms.base import Engine, LogicError, PER_RECORD_TYPES, Program, RecordFailure
+from integration_orchestrator.transforms.base import PER_RECORD_TYPES, Engine, LogicError, Program, RecordFailure
 from integration_orchestrator.transforms.jmespath_inline import compile_inline
 
 __all__ = ["JMESPathEngine"]

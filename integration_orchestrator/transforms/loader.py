@@ -10,7 +10,9 @@ from integration_orchestrator.transforms.row import TransformationRow
 __all__ = ["load_transformation_rows"]
 
 
-def load_transformation_rows(conn: Any, ids: Iterable[Any] | None = None, organization_id: Any = None) -> list[TransformationRow]:
+def load_transformation_rows(
+    conn: Any, ids: Iterable[Any] | None = None, organization_id: Any = None
+) -> list[TransformationRow]:
     """Rows by name (optionally only ``ids`` / one organization), not yet validated.
 
     Validation happens in :func:`compile_transformation`, so one bad row does not stop

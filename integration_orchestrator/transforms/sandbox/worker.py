@@ -161,7 +161,7 @@ def main(argv: list[str]) -> int:
     os.close(devnull)
     sys.setrecursionlimit(2000)
 
-    from integration_orchestrator.transforms.sandbox.codec import FrameError, decode, encode, read_frame_blocking
+    from integration_orchestrator.transforms.sandbox.codec import FrameError, decode, read_frame_blocking
     from integration_orchestrator.transforms.sandbox.limits import apply_limits, drop_privileges
 
     profile = str(config.get("profile", "light"))
