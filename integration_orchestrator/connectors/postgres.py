@@ -67,7 +67,9 @@ _TARGET_SCHEMA: dict[str, Any] = {
     },
     "required": ["type", "table"],
     "additionalProperties": False,
-    "allOf": [{"if": {"properties": {"mode": {"const": "upsert"}}, "required": ["mode"]}, "then": {"required": ["key"]}}],
+    "allOf": [
+        {"if": {"properties": {"mode": {"const": "upsert"}}, "required": ["mode"]}, "then": {"required": ["key"]}}
+    ],
 }
 
 
