@@ -44,9 +44,9 @@ __all__ = [
     "TAG_EVENT_PAYLOAD",
     "TAG_EVENT_TYPE",
     "TAG_UPSTREAM_RUN_ID",
-    "event_sensor",
     "evaluate_event_sensor",
     "evaluate_run_after_sensor",
+    "event_sensor",
     "pending_events",
     "run_after_sensor",
 ]
@@ -204,7 +204,9 @@ def evaluate_run_after_sensor(
     if not cursor:
         # run storage keeps update times to the second: start at the current second
         start = float(int((now or dt.datetime.now(dt.UTC)).timestamp()))
-        return dg.SensorResult(skip_reason="started watching", cursor=orjson.dumps({"after": start, "seen": []}).decode())
+        return dg.SensorResult(
+            skip_reason="started watching", cursor=orjson.dumps({"after": start, "seen": []}).decode()
+        )
     state = orjson.loads(cursor)
     after, seen = float(state["after"]), set(state["seen"])
     records = instance.get_run_records(

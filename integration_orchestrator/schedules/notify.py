@@ -157,7 +157,9 @@ def notify_failure(
     return [row_id for row_id, _, _ in created]
 
 
-def _deliver(conn: Connection, organization_id: str, row_id: str, notifier: Notifier, message: FailureNotification) -> None:
+def _deliver(
+    conn: Connection, organization_id: str, row_id: str, notifier: Notifier, message: FailureNotification
+) -> None:
     try:
         notifier.send(message)
     except Exception as error:  # any delivery error is recorded on the row

@@ -37,7 +37,12 @@ from dagster._core.storage.dagster_run import RunsFilter
 from integration_orchestrator.schedules.cron import Trigger, due_times_between, fire_times, is_due
 from integration_orchestrator.schedules.records import ScheduleRecord
 from integration_orchestrator.schedules.runs import TAG_CONFIG_ID, run_key_for, run_tags_for
-from integration_orchestrator.schedules.writeback import cached_connection, last_recorded_tick, record_tick, tick_transaction
+from integration_orchestrator.schedules.writeback import (
+    cached_connection,
+    last_recorded_tick,
+    record_tick,
+    tick_transaction,
+)
 
 __all__ = [
     "ACTIVE_RUNS_TTL",
@@ -127,7 +132,9 @@ def plan_tick(
         run_id, status = active_run
         reason = f"run {run_id} of this integration is {status.lower()}; concurrent execution is not allowed"
         decisions = [
-            TickDecision(d.scheduled_time, False, reason if d.scheduled_time == scheduled_time else f"{MISSED_NOTE}; {reason}")
+            TickDecision(
+                d.scheduled_time, False, reason if d.scheduled_time == scheduled_time else f"{MISSED_NOTE}; {reason}"
+            )
             if d.launch
             else d
             for d in decisions
@@ -171,7 +178,11 @@ def active_run(instance: dg.DagsterInstance, config_id: str) -> tuple[str, str] 
     """
     now = time.monotonic()
     with _active_lock:
-        if not _active_cache or _active_cache[0][0] is not instance or now - _active_cache[0][1] > ACTIVE_RUNS_TTL.total_seconds():
+        if (
+            not _active_cache
+            or _active_cache[0][0] is not instance
+            or now - _active_cache[0][1] > ACTIVE_RUNS_TTL.total_seconds()
+        ):
             _active_cache[:] = [(instance, now, _in_progress_by_config(instance))]
         answer = _active_cache[0][2]
     return answer.get(config_id)
@@ -188,7 +199,11 @@ def schedule_started_at(instance: dg.DagsterInstance, schedule_name: str) -> dt.
     """
     now = time.monotonic()
     with _active_lock:
-        if not _started_cache or _started_cache[0][0] is not instance or now - _started_cache[0][1] > ACTIVE_RUNS_TTL.total_seconds():
+        if (
+            not _started_cache
+            or _started_cache[0][0] is not instance
+            or now - _started_cache[0][1] > ACTIVE_RUNS_TTL.total_seconds()
+        ):
             starts: dict[str, float] = {}
             for state in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE):
                 data = state.instigator_data
