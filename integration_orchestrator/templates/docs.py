@@ -57,8 +57,7 @@ def describe(document: TemplateDocument, certified: dt.date | None = None) -> st
         " ".join(document.description.split()),
         "",
         f"source: {source_summary(document)}",
-        f"target: {document.connection_template.get('target', {}).get('type', '-')} "
-        f"{schema.get('title', '')}".rstrip(),
+        f"target: {document.connection_template.get('target', {}).get('type', '-')} {schema.get('title', '')}".rstrip(),
         f"docs:   {document.documentation_url}",
         "",
         "prerequisites:",

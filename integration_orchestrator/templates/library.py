@@ -12,7 +12,6 @@ own test suite passes through the real mapping code (:mod:`.testing`).
 
 from __future__ import annotations
 
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass

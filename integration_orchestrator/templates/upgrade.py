@@ -133,7 +133,9 @@ def diff_documents(old: TemplateDocument, new: TemplateDocument) -> TemplateDiff
         removed=[name for name in before if name not in after],
         changed=changed,
         connection_changed=old.connection_template != new.connection_template,
-        tests_changed=sorted(n for n in set(old_tests) | set(new_tests) if n in after and old_tests.get(n) != new_tests.get(n)),
+        tests_changed=sorted(
+            n for n in set(old_tests) | set(new_tests) if n in after and old_tests.get(n) != new_tests.get(n)
+        ),
     )
 
 
