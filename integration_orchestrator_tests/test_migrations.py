@@ -146,5 +146,7 @@ def test_cli_db_url_masks_password(tmp_path: Path) -> None:
 def test_cli_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     result = _cli("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", "db", "upgrade", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: Cannot reach the integration database at postgresql://nobody@127.0.0.1:1/none")
+    assert result.stderr.startswith(
+        "error: Cannot reach the integration database at postgresql://nobody@127.0.0.1:1/none"
+    )
     assert "Traceback" not in result.stderr

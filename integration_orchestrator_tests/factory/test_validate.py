@@ -94,7 +94,10 @@ def test_health_asset_lists_invalid_rows_in_the_ui(db: psycopg.Connection[Any], 
     assert defs.get_job_def("good")
     spec = next(s for s in defs.assets if getattr(s, "key", None) == HEALTH_ASSET_KEY)  # type: ignore[union-attr]
     assert spec.metadata["invalid_row_count"] == 1
-    assert "cyclic" in spec.metadata["invalid_rows"].value and "cannot depend on itself" in spec.metadata["invalid_rows"].value
+    assert (
+        "cyclic" in spec.metadata["invalid_rows"].value
+        and "cannot depend on itself" in spec.metadata["invalid_rows"].value
+    )
     assert spec.description.startswith("WARNING: 1 invalid")
 
 

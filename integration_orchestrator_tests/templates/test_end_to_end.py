@@ -52,7 +52,7 @@ class _OktaHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # quiet
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         type(self).seen.append((self.path, self.headers.get("Authorization")))
         if parts.path != "/api/v1/users":
@@ -170,7 +170,7 @@ class _VendorHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).seen.append((self.path, self.headers.get("Authorization")))
         parts = urlsplit(self.path)
         status, body = type(self).respond(parts.path, parse_qs(parts.query), self.headers.get("Authorization"))
@@ -298,8 +298,11 @@ def test_gcp_scc_template_follows_next_page_tokens(
             return 401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}
         size = int(query["pageSize"][0])
         start = int(query.get("pageToken", ["0"])[0])
-        body: dict[str, Any] = {"listFindingsResults": results[start : start + size], "readTime": "2025-03-01T00:00:00Z",
-                                "totalSize": len(results)}
+        body: dict[str, Any] = {
+            "listFindingsResults": results[start : start + size],
+            "readTime": "2025-03-01T00:00:00Z",
+            "totalSize": len(results),
+        }
         if start + size < len(results):
             body["nextPageToken"] = str(start + size)
         return 200, body
@@ -313,5 +316,7 @@ def test_gcp_scc_template_follows_next_page_tokens(
     tokens = [parse_qs(urlsplit(p).query).get("pageToken", [None])[0] for p, _ in vendor_server.seen]
     assert tokens == [None, "2", "4"]
     assert {parse_qs(urlsplit(p).query)["filter"][0] for p, _ in vendor_server.seen} == {'state="ACTIVE"'}
-    rows = db.execute("SELECT severity, state, count(*) AS n FROM security_findings GROUP BY 1, 2 ORDER BY 1").fetchall()
+    rows = db.execute(
+        "SELECT severity, state, count(*) AS n FROM security_findings GROUP BY 1, 2 ORDER BY 1"
+    ).fetchall()
     assert [(r["severity"], r["state"], r["n"]) for r in rows] == [("high", "open", 4), ("unspecified", "resolved", 1)]

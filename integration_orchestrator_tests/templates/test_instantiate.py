@@ -15,7 +15,11 @@ from integration_orchestrator.templates.instantiate import (
     instantiate_template,
     resolve_organization,
 )
-from integration_orchestrator.templates.library import builtin_template_paths, install_builtin_templates, install_template
+from integration_orchestrator.templates.library import (
+    builtin_template_paths,
+    install_builtin_templates,
+    install_template,
+)
 from integration_orchestrator.templates.lifecycle import deploy_instance, deprecate_instance
 from integration_orchestrator.templates.model import load_template_file, parse_template
 from integration_orchestrator_tests.templates.helpers import make_organization, minimal_template
@@ -87,7 +91,12 @@ def test_customizations_merge_connection_and_override_or_disable_mappings(db: An
         "timezone": "Europe/Berlin",
     }
     instance = instantiate_template(
-        app, template_name="okta_users", version="1.0.0", instance_name="Okta ACME", customizations=custom, organization_id=org
+        app,
+        template_name="okta_users",
+        version="1.0.0",
+        instance_name="Okta ACME",
+        customizations=custom,
+        organization_id=org,
     )
     config = db.execute("SELECT * FROM integration_configs WHERE id = %s", (instance.config_id,)).fetchone()
     source = config["connection_config"]["source"]
@@ -102,7 +111,9 @@ def test_customizations_merge_connection_and_override_or_disable_mappings(db: An
     assert mappings["status"]["transformation_rules"] == {"type": "direct"}
     assert instance.customizations == custom
     document = load_template_file(BUILTINS["okta_users"])
-    assert [m["name"] for m in effective_mappings(document, custom)] == sorted(mappings, key=[m["name"] for m in document.mappings].index)
+    assert [m["name"] for m in effective_mappings(document, custom)] == sorted(
+        mappings, key=[m["name"] for m in document.mappings].index
+    )
     # the overridden status mapping no longer lower-cases: its template test now fails, so no activation
     deployment = deploy_instance(app, "Okta ACME", org)
     assert not deployment.passed and deployment.status == "testing"
@@ -117,18 +128,31 @@ BAD_CUSTOMIZATIONS = [
     ({"mappings": {"nope": False}}, "customizations.mappings.nope", "has no mapping `nope`"),
     ({"mappings": {"name": 3}}, "customizations.mappings.name", "partial mapping"),
     ({"mappings": {"name": {"target": "x"}}}, "customizations.mappings.name.target", "not a mapping column"),
-    ({"mappings": {"name": {"transformation_rules": {"type": "upper"}}}}, "customizations.mappings.name.transformation_rules.type", "unknown rule type"),
+    (
+        {"mappings": {"name": {"transformation_rules": {"type": "upper"}}}},
+        "customizations.mappings.name.transformation_rules.type",
+        "unknown rule type",
+    ),
     ({"connection": {"source": {"type": "ftp"}}}, "connection_template.source", "ftp"),
 ]
 
 
-@pytest.mark.parametrize(("custom", "field", "reason"), BAD_CUSTOMIZATIONS, ids=[b[1] + ":" + b[2] for b in BAD_CUSTOMIZATIONS])
-def test_bad_customizations_are_rejected_naming_the_field(db: Any, app: Any, custom: Any, field: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("custom", "field", "reason"), BAD_CUSTOMIZATIONS, ids=[b[1] + ":" + b[2] for b in BAD_CUSTOMIZATIONS]
+)
+def test_bad_customizations_are_rejected_naming_the_field(
+    db: Any, app: Any, custom: Any, field: str, reason: str
+) -> None:
     install_template(db, parse_template(minimal_template(), source="x"))
     org = make_organization(db)
     with pytest.raises(InstanceError) as caught:
         instantiate_template(
-            app, template_name="tiny_people", version=None, instance_name="people", customizations=custom, organization_id=org
+            app,
+            template_name="tiny_people",
+            version=None,
+            instance_name="people",
+            customizations=custom,
+            organization_id=org,
         )
     assert caught.value.field is not None and caught.value.field.startswith(field), caught.value.field
     assert reason in str(caught.value)
@@ -185,7 +209,12 @@ def test_deprecate_deactivates_the_integration(db: Any, app: Any) -> None:
     assert deploy_instance(app, "people", org).status == "active"
     deprecated = deprecate_instance(app, "people", org)
     assert deprecated.deployment_status == "deprecated"
-    assert db.execute("SELECT is_active FROM integration_configs WHERE id = %s", (instance.config_id,)).fetchone()["is_active"] is False
+    assert (
+        db.execute("SELECT is_active FROM integration_configs WHERE id = %s", (instance.config_id,)).fetchone()[
+            "is_active"
+        ]
+        is False
+    )
     with pytest.raises(InstanceError, match="is deprecated"):
         deploy_instance(app, "people", org)
 

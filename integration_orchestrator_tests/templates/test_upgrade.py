@@ -92,7 +92,12 @@ def test_upgrade_applies_the_diff_and_keeps_customizations(db: Any, app: Any) ->
         "mappings": {"name": {"target_data_type": "string", "mapping_notes": "ours"}},
     }
     instance = instantiate_template(
-        app, template_name="tiny_people", version="1.0.0", instance_name="people", customizations=custom, organization_id=org
+        app,
+        template_name="tiny_people",
+        version="1.0.0",
+        instance_name="people",
+        customizations=custom,
+        organization_id=org,
     )
     name_id = _state(db, instance.config_id)[0]["name"]["id"]
     # a test the organization added itself survives the upgrade
@@ -138,7 +143,12 @@ def test_upgrade_with_failing_tests_stays_in_testing(db: Any, app: Any) -> None:
     install_template(db, parse_template(broken, source="v2"))
     org = make_organization(db)
     instantiate_template(
-        app, template_name="tiny_people", version="1.0.0", instance_name="people", customizations={}, organization_id=org
+        app,
+        template_name="tiny_people",
+        version="1.0.0",
+        instance_name="people",
+        customizations={},
+        organization_id=org,
     )
     result = upgrade_instance(app, "people", "1.1.0", org)
     assert result.deployment is not None and not result.deployment.passed
