@@ -42,7 +42,7 @@ class JMESPathEngine(Engine):
     def build(self, logic: Mapping[str, Any], transformation_type: str, *, timeout_seconds: float) -> Program:
         parsed = _jmespath.compile(_expression(logic))
         if transformation_type not in PER_RECORD_TYPES:
-            return lambda records: parsed.search(records)
+            return parsed.search
         return _per_record(parsed.search)
 
     def inline(self, logic: Mapping[str, Any], transformation_type: str) -> Program | None:

@@ -27,6 +27,6 @@ def load_transformation_rows(
         clauses.append("organization_id = %s::uuid")
         params.append(str(organization_id))
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    query = f"SELECT * FROM integration_transformations{where} ORDER BY transformation_name, id"  # noqa: S608 - fixed clauses
+    query = f"SELECT * FROM integration_transformations{where} ORDER BY transformation_name, id"  # noqa: S608 - fixed
     rows = conn.execute(query, params).fetchall()
     return [TransformationRow.from_mapping(dict(row), validate=False) for row in rows]

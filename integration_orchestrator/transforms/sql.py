@@ -112,7 +112,8 @@ def _by_row(rows: list[dict[str, Any]], what: str) -> dict[int, list[dict[str, A
     for row in rows:
         if ROW_COLUMN not in row:
             raise ValueError(
-                f"the {what} query must return the {ROW_COLUMN} column (e.g. SELECT * FROM records WHERE ...)"
+                f"the {what} query must return the {ROW_COLUMN} column "  # noqa: S608 - a message, not a query
+                "(e.g. SELECT * FROM records WHERE ...)"
             )
         index = row.pop(ROW_COLUMN)
         grouped.setdefault(int(index), []).append(row)
