@@ -236,7 +236,7 @@ class _Compiler:
 
         def visit(current: MappingRow) -> bool:
             if any(current is seen for seen in path):
-                names = " -> ".join(r.mapping_name for r in path[path.index(current):] + [current])
+                names = " -> ".join(r.mapping_name for r in [*path[path.index(current):], current])
                 self._fail(
                     row, definition_error(row, "transformation_rules.children", f"cycle in nested mappings: {names}")
                 )

@@ -255,4 +255,4 @@ class MappingPlan:
             counter.written = ran - (
                 counter.missing + counter.defaulted + counter.nulled + counter.failed + counter.skipped
             )
-        return BatchResult(results, {m.name: c for m, c in zip(mappings, counts)})
+        return BatchResult(results, {m.name: c for m, c in zip(mappings, counts, strict=True)})

@@ -290,6 +290,6 @@ def build_split(rule: Mapping[str, Any], where: str, context: RuleContext, sourc
             return parts
         if len(parts) != len(names):
             raise FieldFailure(f"split gave {len(parts)} part(s), expected {len(names)} ({', '.join(names)})", value)
-        return dict(zip(names, parts))
+        return dict(zip(names, parts, strict=True))
 
     return run

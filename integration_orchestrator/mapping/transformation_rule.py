@@ -53,7 +53,7 @@ def transformation_function(compiled: Any, ident: str) -> RuleFunction:
         record = {"value": value} if wrapped else value
         try:
             outcome = compiled.apply([record])
-        except Exception as exc:  # an engine error is this field's error, not a crash
+        except Exception as exc:  # noqa: BLE001 - an engine error is this field's error, not a crash
             raise FieldFailure(f"transformation {ident} failed: {exc}", value) from None
         errors = list(getattr(outcome, "errors", []) or [])
         if errors:
@@ -78,7 +78,7 @@ def compile_transformation_row(row: Mapping[str, Any]) -> Any:
         return exc
     try:
         return compile_transformation(row)
-    except Exception as exc:  # a bad transformation row is the mapping's definition error
+    except Exception as exc:  # noqa: BLE001 - a bad transformation row is the mapping's definition error
         return exc
 
 
