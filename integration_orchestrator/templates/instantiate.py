@@ -231,7 +231,8 @@ def add_library_transformations(
         columns = [c for c in _TRANSFORMATION_COLUMNS if item.get(c) is not None]
         values = [Jsonb(item[c]) if c in _JSON_COLUMNS else item[c] for c in columns]
         conn.execute(
-            f"INSERT INTO integration_transformations ({', '.join(columns)}, organization_id, created_by, updated_by) "
+            "INSERT INTO integration_transformations "  # noqa: S608 - the column names are constants
+            f"({', '.join(columns)}, organization_id, created_by, updated_by) "
             f"VALUES ({', '.join(['%s'] * len(columns))}, %s, %s, %s)",
             (*values, organization_id, created_by, created_by),
         )
@@ -269,8 +270,9 @@ def load_instance(
     }[by]
     with tenant_transaction(conn, organization_id):
         rows = conn.execute(
-            "SELECT i.id, i.config_id, i.instance_name, i.template_id, i.organization_id, "
-            "i.deployment_status::text AS deployment_status, i.customizations, t.template_name, t.version "
+            "SELECT i.id, i.config_id, i.instance_name, i.template_id, "  # noqa: S608 - fixed clauses
+            "i.organization_id, i.deployment_status::text AS deployment_status, i.customizations, "
+            "t.template_name, t.version "
             "FROM integration_template_instances i JOIN integration_templates t ON t.id = i.template_id "
             f"WHERE {where}",
             {"ref": reference},

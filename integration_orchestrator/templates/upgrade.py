@@ -194,7 +194,8 @@ def _apply(
         if name in existing:
             assignments = ", ".join(f"{c} = %({c})s" for c in _MAPPING_COLUMNS)
             conn.execute(
-                f"UPDATE integration_mappings SET {assignments}, updated_by = %(by)s WHERE id = %(id)s",
+                f"UPDATE integration_mappings SET {assignments}, "  # noqa: S608 - column names are constants
+                "updated_by = %(by)s WHERE id = %(id)s",
                 {**_adapt(values), "by": updated_by, "id": existing[name]},
             )
         else:
@@ -228,7 +229,8 @@ def _insert_mapping(
     columns = ", ".join(_MAPPING_COLUMNS)
     placeholders = ", ".join(f"%({c})s" for c in _MAPPING_COLUMNS)
     row = conn.execute(
-        f"INSERT INTO integration_mappings (config_id, mapping_name, {columns}, organization_id, created_by, updated_by) "
+        f"INSERT INTO integration_mappings (config_id, mapping_name, {columns}, "  # noqa: S608 - constant column names
+        "organization_id, created_by, updated_by) "
         f"VALUES (%(config)s, %(name)s, {placeholders}, %(org)s, %(by)s, %(by)s) RETURNING id",
         {**_adapt(values), "config": instance.config_id, "name": name, "org": instance.organization_id, "by": by},
     ).fetchone()
