@@ -188,7 +188,7 @@ def read_summary(url: str, ids: DemoIds, run_id: str) -> DemoSummary:
             "SELECT status, records_in, records_out, records_failed, dagster_run_id, error_message "
             "FROM integration_executions WHERE dagster_run_id = %s", (run_id,),
         ).fetchone() or {}
-        rows = conn.execute(f"SELECT * FROM {DEMO_TABLE} ORDER BY employee_id").fetchall()
+        rows = conn.execute(f"SELECT * FROM {DEMO_TABLE} ORDER BY employee_id").fetchall()  # noqa: S608 - a constant
         checks = conn.execute(
             "SELECT m.mapping_name, t.test_name, t.test_status::text AS status FROM integration_mapping_tests t "
             "JOIN integration_mappings m ON m.id = t.mapping_id WHERE m.config_id = %s "

@@ -195,7 +195,8 @@ def changed_fields(entry: HistoryEntry) -> list[str]:
     """Top-level columns that this version changed (all columns for an insert or delete)."""
     if entry.operation != "update":
         return []
-    names = {_COLUMN.match(change.path).group(0) for change in diff_states(entry.old_row, entry.new_row)}  # type: ignore[union-attr]
+    changes = diff_states(entry.old_row, entry.new_row)
+    names = {_COLUMN.match(c.path).group(0) for c in changes}  # type: ignore[union-attr]  # paths start with a column
     return sorted(names)
 
 

@@ -129,7 +129,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.max_backoff_seconds, self.backoff_seconds * (2**attempt))
-        return random.uniform(delay / 2, delay) if self.jitter else delay
+        return random.uniform(delay / 2, delay) if self.jitter else delay  # noqa: S311 - jitter, not a secret
 
 
 def parse_retry_after(value: str | None) -> float | None:

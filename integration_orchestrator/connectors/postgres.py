@@ -191,7 +191,7 @@ class PostgresTableTarget:
         conn.rollback()
         if row is None:
             return  # the loader reports a missing table
-        values = row if isinstance(row, dict) else dict(zip(("rls", "schema", "name"), row))
+        values = row if isinstance(row, dict) else dict(zip(("rls", "schema", "name"), row, strict=True))
         if (
             values["rls"]
             or values["name"] == "schema_migrations"

@@ -124,7 +124,7 @@ def pending_events(
         clauses.append("event_type = ANY(%(types)s)")
         params["types"] = list(event_types)
     query = (
-        "SELECT id, event_type, payload, created_at FROM integration_events WHERE "
+        "SELECT id, event_type, payload, created_at FROM integration_events WHERE "  # noqa: S608 - fixed clauses
         + " AND ".join(clauses)
         + " ORDER BY created_at, id LIMIT %(limit)s"
     )
