@@ -107,7 +107,8 @@ def records(count: int, seed: int = 7) -> list[dict[str, Any]]:
         ]
         record: dict[str, Any] = {
             "order_id": str(100000 + i),
-            "created": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00",
+            "created": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            f"T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00",
             "customer": {
                 "id": f"C-{rng.randint(1, 99999):05d}",
                 "name": {"first": rng.choice(firsts), "last": rng.choice(lasts)},
@@ -352,7 +353,8 @@ def main() -> None:
     print(f"{'naive JSONPath per record':<28}{naive_rate:>14,.0f}")
     print(f"plan / hand-written = {plan_rate / hand_rate:.2f}x (target >= 0.5x)")
     print(
-        f"plan / naive        = {both['plan'] / naive_rate:.1f}x (target >= 20x; plan measured interleaved with naive on the same records)"
+        f"plan / naive        = {both['plan'] / naive_rate:.1f}x (target >= 20x; plan measured "
+        "interleaved with naive on the same records)"
     )
 
 

@@ -241,7 +241,8 @@ def run(n: int, batch_size: int, workdir: Path) -> None:
             print(f"| {label} | {written:,} | {seconds:.2f} | {n / seconds:,.0f} | {written / seconds:,.0f} | "
                   f"{copy_seconds / seconds:.3f} |")
         print(
-            f"| plain COPY of the final rows (best of 3) | {copied:,} | {copy_seconds:.2f} | – | {copied / copy_seconds:,.0f} | 1.0 |"
+            f"| plain COPY of the final rows (best of 3) | {copied:,} | {copy_seconds:.2f} | – | "
+            f"{copied / copy_seconds:,.0f} | 1.0 |"
         )
         print("\nratio = job rows/s ÷ COPY rows/s (target ≥ 0.5)")
 
@@ -249,15 +250,16 @@ def run(n: int, batch_size: int, workdir: Path) -> None:
         if all(splits):
             print("\n| op | in | out | s, first load | s, again | s, multiprocess |")
             print("| --- | ---: | ---: | ---: | ---: | ---: |")
-            for a, b, c in zip(*splits):
+            for a, b, c in zip(*splits, strict=False):
                 print(f"| {a['step']} | {a['records_in']:,} | {a['records_out']:,} | {float(a['seconds']):.2f} | "
                       f"{float(b['seconds']):.2f} | {float(c['seconds']):.2f} |")
             rest = [
                 total - sum(float(s["seconds"]) for s in split)
-                for total, split in zip((job_seconds, again_seconds, process_seconds), splits)
+                for total, split in zip((job_seconds, again_seconds, process_seconds), splits, strict=True)
             ]
             print(
-                f"| (Dagster: processes, I/O between ops, write-back) | | | {rest[0]:.2f} | {rest[1]:.2f} | {rest[2]:.2f} |"
+                f"| (Dagster: processes, I/O between ops, write-back) | | | {rest[0]:.2f} | "
+                f"{rest[1]:.2f} | {rest[2]:.2f} |"
             )
         print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GB")
     finally:

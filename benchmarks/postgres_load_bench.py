@@ -118,7 +118,7 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
             "key": ["id"],
             "batch_size": args.batch_size,
         }
-        return open_target(config, lambda name: "").write(records)
+        return open_target(config, lambda name: "").write(records)  # noqa: F821 - `del records` comes later
 
     def truncate(table: str) -> None:
         with connect(url, autocommit=True) as conn:
@@ -143,11 +143,11 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
         truncate("target")
         baseline_first = round_number % 2 == 1  # alternate the order between rounds
         if baseline_first:
-            times["baseline"].append(measure(lambda: baseline_copy(url, records))[0])
+            times["baseline"].append(measure(lambda: baseline_copy(url, records))[0])  # noqa: F821 - as above
         seconds, written = measure(lambda: target("upsert"))
         times["upsert"].append(seconds)
         if not baseline_first:
-            times["baseline"].append(measure(lambda: baseline_copy(url, records))[0])
+            times["baseline"].append(measure(lambda: baseline_copy(url, records))[0])  # noqa: F821 - as above
         notes["upsert"] = f"inserted {written.inserted:,}, updated {written.updated:,}"
         seconds, written = measure(lambda: target("upsert"))
         times["reupsert"].append(seconds)
@@ -200,7 +200,8 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
     }
     best_baseline = min(times["baseline"])
     print(
-        f"\n{args.records:,} records, batch size {args.batch_size:,}, embedded PostgreSQL, best of {args.rounds} round(s)"
+        f"\n{args.records:,} records, batch size {args.batch_size:,}, embedded PostgreSQL, best of "
+        f"{args.rounds} round(s)"
     )
     print(f"{'load':<32} {'seconds':>8} {'records/s':>12} {'vs COPY':>8}  notes")
     for key, label in labels.items():

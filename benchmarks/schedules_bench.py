@@ -7,8 +7,9 @@ database's server, embedded when nothing is set), fills it, and measures in one 
 
 * build: ``build_schedule_definitions`` over N rows (code-location load);
 * schedule tick: one due tick of each schedule (concurrency check against a Dagster
-  instance on dagster-postgres, as deployed, last recorded tick, write-back row insert, run request with tags), against a
-  baseline of plain ``ScheduleDefinition`` ticks returning a RunRequest with no DB work;
+  instance on dagster-postgres, as deployed, last recorded tick, write-back row insert,
+  run request with tags), against a baseline of plain ``ScheduleDefinition`` ticks
+  returning a RunRequest with no DB work;
 * event sensor: N pending events spread over event_based schedules, every sensor
   evaluated until all are consumed, against a baseline plain sensor returning the same
   number of RunRequests without the database.

@@ -69,7 +69,8 @@ def main() -> None:
         for kind, logics in (("map", MAP), ("filter", FILTER)):
             base_time, expected = _best(_baseline(kind, records), args.repeat)
             print(
-                f"| {kind:6} | {'python (plain, in process)':10} | {args.records / base_time:15,.0f} | {'':16} | {'1.0x':>15} |"
+                f"| {kind:6} | {'python (plain, in process)':10} | "
+                f"{args.records / base_time:15,.0f} | {'':16} | {'1.0x':>15} |"
             )
             for language, logic in logics.items():
                 row = {
@@ -89,7 +90,8 @@ def main() -> None:
                 ratio = elapsed / base_time
                 label = f"{language} (inline)" if compiled.inline else language
                 print(
-                    f"| {kind:6} | {label:10} | {args.records / elapsed:15,.0f} | {args.records / raw_time:16,.0f} | {ratio:14.1f}x |"
+                    f"| {kind:6} | {label:10} | {args.records / elapsed:15,.0f} | "
+                    f"{args.records / raw_time:16,.0f} | {ratio:14.1f}x |"
                 )
     finally:
         shutdown_pool()
