@@ -263,12 +263,14 @@ def test_redaction_covers_url_quoted_forms() -> None:
 
 def test_masked_errors_rewrites_only_leaking_errors() -> None:
     masker = Masker(paths=mask_paths(["$.ssn_x"]), secrets=frozenset({"tok-abcd"}))
-    with pytest.raises(IntegrationRunFailure, match=r"ValueError: bad \*\*\* and \*\*\*") as caught:
-        with masked_errors(masker, {"ssn_x": "123-45-678"}):
-            try:
-                raise KeyError("tok-abcd")
-            except KeyError:
-                raise ValueError("bad tok-abcd and 123-45-678") from None
+    with (
+        pytest.raises(IntegrationRunFailure, match=r"ValueError: bad \*\*\* and \*\*\*") as caught,
+        masked_errors(masker, {"ssn_x": "123-45-678"}),
+    ):
+        try:
+            raise KeyError("tok-abcd")
+        except KeyError:
+            raise ValueError("bad tok-abcd and 123-45-678") from None
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     with pytest.raises(KeyError), masked_errors(masker):
         raise KeyError("harmless")

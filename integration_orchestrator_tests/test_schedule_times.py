@@ -28,7 +28,7 @@ Conn = psycopg.Connection[dict[str, Any]]
 
 
 @pytest.fixture
-def db(module_db: Conn) -> Conn:
+def db(module_db: Conn) -> Conn:  # noqa: F811 - the fixture imported above
     """The module's shared database (the functions under test are pure)."""
     return module_db
 

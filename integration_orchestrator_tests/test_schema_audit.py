@@ -33,7 +33,8 @@ _one = one_row
 
 def test_every_table_with_updated_at_has_the_trigger(sdb: Conn) -> None:
     rows = sdb.execute(
-        "SELECT c.relname, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'set_updated_at') AS has "
+        "SELECT c.relname, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid "
+        "AND t.tgname = 'set_updated_at') AS has "
         "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'updated_at' "
         "WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
     ).fetchall()

@@ -116,7 +116,7 @@ def test_the_app_role_is_not_the_owner_and_bypasses_nothing(sdb: Conn) -> None:
 
 
 def test_app_session_reads_only_its_organization(sdb: Conn, app: Conn, two_orgs: Any) -> None:
-    a, b = two_orgs
+    a, _b = two_orgs
     problems = []
     for table in _tables_with_org(sdb):
         with tenant_transaction(app, a["organizations"]):
@@ -315,7 +315,8 @@ def test_app_may_rename_its_own_organization_only(sdb: Conn, app: Conn, two_orgs
     a, b = two_orgs
     with tenant_transaction(app, a["organizations"]):
         renamed = app.execute(
-            "UPDATE organizations SET name = 'Renamed' WHERE id IN (%s, %s) RETURNING id, updated_at > created_at AS touched",
+            "UPDATE organizations SET name = 'Renamed' WHERE id IN (%s, %s) RETURNING id, "
+            "updated_at > created_at AS touched",
             (a["organizations"], b["organizations"]),
         ).fetchall()
     assert renamed == [{"id": a["organizations"], "touched": True}]

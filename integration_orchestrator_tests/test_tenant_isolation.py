@@ -130,7 +130,6 @@ def test_cli_over_every_organization_works_per_tenant(
     run_cli: Any, db: Conn, database_url: str, tenants: tuple[dict[str, str], dict[str, str]]
 ) -> None:
     """`mappings test` and `dead-letters list` go through each organization's application role in turn."""
-    alpha, beta = tenants
     for tenant in tenants:
         with dg.instance_for_test() as instance:
             defs = build_definitions(database_url, organization_id=tenant["org"])

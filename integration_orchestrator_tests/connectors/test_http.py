@@ -80,7 +80,7 @@ def api() -> Iterator[FakeApi]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = _serve
+        do_GET = do_POST = do_PUT = _serve  # noqa: N815 - http.server names the handlers
 
         def log_message(self, *args: Any) -> None:
             pass

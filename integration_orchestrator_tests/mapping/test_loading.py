@@ -14,7 +14,8 @@ from integration_orchestrator_tests.mapping.dbrows import insert_config, insert_
 
 def _transformation(db: Any, org: Any, expression: str) -> Any:
     return db.execute(
-        "INSERT INTO integration_transformations (transformation_name, transformation_type, language, transformation_logic, organization_id)"
+        "INSERT INTO integration_transformations (transformation_name, transformation_type, "
+        "language, transformation_logic, organization_id)"
         " VALUES ('shout', 'map', 'jmespath', %s, %s) RETURNING id",
         (Jsonb({"expression": expression}), org),
     ).fetchone()["id"]

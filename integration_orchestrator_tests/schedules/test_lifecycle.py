@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import pytest
@@ -40,7 +40,7 @@ failing_job = dg.GraphDefinition(name="failing_job", node_defs=[failing_op]).to_
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
     status = 200
 
     def do_POST(self) -> None:
@@ -92,7 +92,7 @@ def _scheduled_run(
 
 
 def test_successful_run_completes_its_row(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
-    record, org, row_id, result = _scheduled_run(db, database_url, instance, ok_job)
+    record, _org, _row_id, result = _scheduled_run(db, database_url, instance, ok_job)
     with connect(database_url) as conn:
         outcome = evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=list)
     assert outcome.cursor
@@ -119,7 +119,7 @@ def test_failed_run_fails_row_and_notifies_each_recipient(
     db: Any, database_url: str, instance: dg.DagsterInstance, webhook: tuple[str, Any]
 ) -> None:
     url, hook = webhook
-    record, org, row_id, result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=True)
+    record, org, _row_id, result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=True)
     alice, bob = insert_user(db, org), insert_user(db, org)
     db.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s", ([alice, bob], record.id))
     record = type(record).from_row(
@@ -132,7 +132,8 @@ def test_failed_run_fails_row_and_notifies_each_recipient(
     [row] = schedule_execution_rows(db, record.id)
     assert row["execution_status"] == "failed"
     notes = db.execute(
-        "SELECT recipient_id, channel, status, payload FROM integration_notifications WHERE schedule_id = %s ORDER BY recipient_id",
+        "SELECT recipient_id, channel, status, payload FROM integration_notifications WHERE "
+        "schedule_id = %s ORDER BY recipient_id",
         (record.id,),
     ).fetchall()
     assert sorted(str(n["recipient_id"]) for n in notes) == sorted([alice, bob])

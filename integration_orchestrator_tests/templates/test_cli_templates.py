@@ -123,7 +123,8 @@ def test_bad_input_exits_2_naming_file_and_field(run_cli: Any, db: Any, tmp_path
 def test_failing_suite_exits_1_and_decertifies(run_cli: Any, db: Any, tmp_path: Path) -> None:
     assert run_cli("templates", "install", "--file", str(write_template(tmp_path, minimal_template()))).returncode == 0
     db.execute(
-        "UPDATE integration_templates SET test_suite = jsonb_set(test_suite, '{tests,0,expected_output}', '{\"person_id\": 8}')"
+        "UPDATE integration_templates SET test_suite = jsonb_set(test_suite, "
+        "'{tests,0,expected_output}', '{\"person_id\": 8}')"
     )
     result = run_cli("templates", "test", "tiny_people")
     assert result.returncode == 1

@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
@@ -46,8 +46,8 @@ def _okta_users() -> list[dict[str, Any]]:
 
 
 class _OktaHandler(BaseHTTPRequestHandler):
-    users: list[dict[str, Any]] = []
-    seen: list[tuple[str, str | None]] = []
+    users: ClassVar[list[dict[str, Any]]] = []
+    seen: ClassVar[list[tuple[str, str | None]]] = []
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
@@ -165,7 +165,7 @@ def test_okta_template_runs_in_a_dagster_job(
 
 class _VendorHandler(BaseHTTPRequestHandler):
     respond: Any = None
-    seen: list[tuple[str, str | None]] = []
+    seen: ClassVar[list[tuple[str, str | None]]] = []
 
     def log_message(self, *args: Any) -> None:
         pass

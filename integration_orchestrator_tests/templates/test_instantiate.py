@@ -59,7 +59,8 @@ def test_every_builtin_instantiates_and_its_copied_tests_pass(db: Any, app: Any)
         assert tests["n"] == len(document.tests)
         library = [t["transformation_name"] for t in document.transformation_library.get("transformations", [])]
         stored = db.execute(
-            "SELECT transformation_name, organization_id FROM integration_transformations WHERE transformation_name = ANY(%s)",
+            "SELECT transformation_name, organization_id FROM integration_transformations WHERE "
+            "transformation_name = ANY(%s)",
             (library,),
         ).fetchall()
         assert sorted(r["transformation_name"] for r in stored) == sorted(library)

@@ -189,7 +189,7 @@ def test_top_level_must_be_an_object(tmp_path: Path) -> None:
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
-    with pytest.raises(TemplateError, match="nope.yaml`: cannot read the file"):
+    with pytest.raises(TemplateError, match=r"nope.yaml`: cannot read the file"):
         load_template_file(tmp_path / "nope.yaml")
 
 

@@ -30,7 +30,8 @@ def _insert(
 ) -> uuid.UUID:
     row = db.execute(
         "INSERT INTO integration_transformations"
-        " (transformation_name, transformation_type, language, transformation_logic, test_cases, organization_id, timeout_seconds)"
+        " (transformation_name, transformation_type, language, transformation_logic, test_cases, "
+        "organization_id, timeout_seconds)"
         " VALUES (%s, %s, %s, %s, %s, %s, 5) RETURNING id",
         (name, kind, language, Jsonb(logic), Jsonb(cases) if cases is not None else None, org),
     ).fetchone()
@@ -126,7 +127,8 @@ def test_invalid_row_and_unknown_id_are_bad_input(db: Any, database_url: str, ca
     code, out = _cli(database_url, capsys, str(bad))
     assert code == 2
     assert (
-        f"ERROR broken ({bad}): In transformation `broken` (id {bad}), field `transformation_logic.expression`: invalid JMESPath"
+        f"ERROR broken ({bad}): In transformation `broken` (id {bad}), field "
+        "`transformation_logic.expression`: invalid JMESPath"
         in out
     )
     code, out = _cli(database_url, capsys, str(uuid.uuid4()))

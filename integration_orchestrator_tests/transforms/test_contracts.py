@@ -16,8 +16,14 @@ KEPT = [RECORDS[1], RECORDS[2]]
 ENRICHED = [{**r, "big": r["amount"] > 20} for r in RECORDS]
 TOTALS = [{"team": "a", "total": 50}, {"team": "b", "total": 25}]
 
-PY_AGG = "def transform_batch(rs):\n    t = {}\n    for r in rs:\n        t[r['team']] = t.get(r['team'], 0) + r['amount']\n    return [{'team': k, 'total': v} for k, v in sorted(t.items())]"
-JS_AGG = "function transformBatch(rs) { const t = {}; for (const r of rs) t[r.team] = (t[r.team] || 0) + r.amount; return Object.keys(t).sort().map(k => ({team: k, total: t[k]})); }"
+PY_AGG = (
+    "def transform_batch(rs):\n    t = {}\n    for r in rs:\n        t[r['team']] = t.get(r['team'], 0) + r['amount']\n"
+    "    return [{'team': k, 'total': v} for k, v in sorted(t.items())]"
+)
+JS_AGG = (
+    "function transformBatch(rs) { const t = {}; for (const r of rs) t[r.team] = (t[r.team] || 0) + r.amount; "
+    "return Object.keys(t).sort().map(k => ({team: k, total: t[k]})); }"
+)
 
 # (language, type, logic, expected records)
 CASES: list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]] = [

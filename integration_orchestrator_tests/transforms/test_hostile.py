@@ -265,7 +265,10 @@ def test_memory_limit_is_reported_as_a_sandbox_error(compile_row: Any) -> None:
 
 
 def test_promise_callbacks_left_queued_never_run(compile_row: Any) -> None:
-    code = "Promise.resolve().then(() => { globalThis.leak = 1; while (true) {} });\nfunction transform(r) { return {leak: typeof leak}; }"
+    code = (
+        "Promise.resolve().then(() => { globalThis.leak = 1; while (true) {} });\n"
+        "function transform(r) { return {leak: typeof leak}; }"
+    )
     compiled = compile_row("javascript", "map", {"code": code}, timeout_seconds=1)
     assert compiled.apply([RECORD]).records == [{"leak": "undefined"}]
     assert compiled.apply([RECORD]).records == [{"leak": "undefined"}]

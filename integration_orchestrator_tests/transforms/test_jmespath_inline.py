@@ -142,7 +142,7 @@ def test_same_result_as_the_library(expression: str) -> None:
     assert evaluate is not None, fence(jmespath.compile(expression).parsed)
     library = jmespath.compile(expression)
     for record in RECORDS:
-        expected, got = _outcome(lambda: library.search(record)), _outcome(lambda: evaluate(record))
+        expected, got = _outcome(lambda: library.search(record)), _outcome(lambda: evaluate(record))  # noqa: B023 - called at once
         assert got == expected, (expression, record)
         if expected[0] == "value":
             assert type(got[1]) is type(expected[1])
@@ -218,7 +218,8 @@ def test_per_record_errors_carry_the_library_messages(fresh_pool: WorkerPool) ->
     assert [(e.index, e.message) for e in outcome.errors] == [
         (
             0,
-            "JMESPath error: In function length(), invalid type for value: 10, expected one of: ['string', 'array', 'object'], received: \"number\"",
+            "JMESPath error: In function length(), invalid type for value: 10, expected one of: "
+            "['string', 'array', 'object'], received: \"number\"",
         ),
         (1, "JMESPath error: '>' not supported between instances of 'str' and 'int'"),
     ]
@@ -229,5 +230,5 @@ def test_timeout_is_checked_between_chunks(fresh_pool: WorkerPool) -> None:
         make_row("jmespath", "map", {"expression": "{s: to_string(@)}"}, timeout_seconds=0.001), pool=fresh_pool
     )
     records = [{"id": i, "payload": "x" * 200} for i in range(200_000)]
-    with pytest.raises(TransformationTimeoutError, match="timed out after 0.001 s"):
+    with pytest.raises(TransformationTimeoutError, match=r"timed out after 0.001 s"):
         step.apply(records)
