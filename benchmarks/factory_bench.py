@@ -263,7 +263,7 @@ def measure(variant: str, n: int) -> dict[str, Any]:
 def _run_child(variant: str, n: int) -> dict[str, Any]:
     done = subprocess.run([sys.executable, __file__, "--child", variant, str(n)], capture_output=True, text=True,
                           check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

@@ -222,7 +222,7 @@ def run(n: int, batch_size: int, workdir: Path) -> None:
 
         job_seconds, first_run = _run_job(url)
         with connect(url) as conn:
-            written = conn.execute(f"SELECT count(*) AS n FROM {TABLE}").fetchone()["n"]  # type: ignore[index]
+            written = conn.execute(f"SELECT count(*) AS n FROM {TABLE}").fetchone()["n"]
             sample = conn.execute(f"SELECT * FROM {TABLE} ORDER BY customer_id LIMIT 1").fetchone()
         print(f"sample row: {sample}")
         copied, copy_seconds = _copy_baseline(url)

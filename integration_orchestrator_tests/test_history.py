@@ -164,7 +164,7 @@ def test_each_run_records_the_configuration_versions_it_used(db: Conn, database_
         row = db.execute("SELECT config_versions FROM integration_executions WHERE dagster_run_id = %s",
                          (result.run_id,)).fetchone()
         assert row is not None
-        return row["config_versions"]  # type: ignore[no-any-return]
+        return row["config_versions"]
 
     assert run() == {"config": 1, "pipeline": 1, "mappings": {mapping: 1}, "transformations": {}}
     db.execute("UPDATE integration_mappings SET mapping_notes = 'v2' WHERE id = %s", (mapping,))

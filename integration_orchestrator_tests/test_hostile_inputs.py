@@ -50,7 +50,7 @@ def _run(database_url: str, job: str) -> dg.ExecuteInProcessResult:
 def _error(result: dg.ExecuteInProcessResult) -> str:
     """The step failure's message and the messages of its causes (the user error Dagster wrapped)."""
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    error, messages = failure.step_failure_data.error, []  # type: ignore[union-attr]
+    error, messages = failure.step_failure_data.error, []
     while error is not None:
         messages.append(error.message)
         error = error.cause
@@ -168,7 +168,7 @@ def test_sql_injection_in_names_and_paths(db: Conn, database_url: str, org: str,
     failed = _run(database_url, "bad_table")
     assert not failed.success and "people; DROP TABLE integration_configs; --" in _error(failed)
     for table in PLATFORM:
-        assert db.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"] > 0  # type: ignore[index]
+        assert db.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"] > 0
     _control_still_works(database_url, control)
 
 

@@ -153,7 +153,7 @@ def test_secret_and_sensitive_fields_never_in_clear(
         assert any(p.read_bytes() for p in compute_logs), "the runs' compute logs were captured"
         assert not _files_leaking(Path(instance.root_directory)), "compute logs / storage show a clear value"
         failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
-        message = failure.step_failure_data.error.message  # type: ignore[union-attr]
+        message = failure.step_failure_data.error.message
         assert "bad tax *** *** called with Bearer ***" in message
         preview = next(e for e in ok.all_events if e.event_type_value == "ASSET_MATERIALIZATION")
         text = serialize_value(preview.event_specific_data)

@@ -381,7 +381,7 @@ def _row_getter(names: list[str]) -> Callable[[Record], Sequence[Any]]:
     if len(names) == 1:
         name = names[0]
         return lambda record: (record[name],)
-    return itemgetter(*names)  # type: ignore[return-value]
+    return itemgetter(*names)
 
 
 def _dumps(value: Any) -> str:
