@@ -310,7 +310,8 @@ def test_gcp_scc_template_follows_next_page_tokens(
     vendor_server.respond = staticmethod(respond)
     db.execute(FINDINGS_TABLE)
     db.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON security_findings TO integration_app")
-    custom = {"connection": {"source": {"url": vendor_server.base_url + path, "params": {"pageSize": 2}}}}  # type: ignore[attr-defined]
+    url = vendor_server.base_url + path  # type: ignore[attr-defined]  # set by the fixture
+    custom = {"connection": {"source": {"url": url, "params": {"pageSize": 2}}}}
     _run(db, database_url, "gcp_scc_findings", "Cloud Findings", custom, {"gcp_scc_access_token": "ya29.test-token"})
 
     tokens = [parse_qs(urlsplit(p).query).get("pageToken", [None])[0] for p, _ in vendor_server.seen]

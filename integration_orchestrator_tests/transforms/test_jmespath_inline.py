@@ -142,7 +142,8 @@ def test_same_result_as_the_library(expression: str) -> None:
     assert evaluate is not None, fence(jmespath.compile(expression).parsed)
     library = jmespath.compile(expression)
     for record in RECORDS:
-        expected, got = _outcome(lambda: library.search(record)), _outcome(lambda: evaluate(record))  # noqa: B023 - called at once
+        expected = _outcome(lambda: library.search(record))  # noqa: B023 - called at once
+        got = _outcome(lambda: evaluate(record))  # noqa: B023 - called at once
         assert got == expected, (expression, record)
         if expected[0] == "value":
             assert type(got[1]) is type(expected[1])
