@@ -66,18 +66,44 @@ def snapshot_of(n: int) -> Any:
                 "created_at": created,
             })
             if j < 2:
-                tables["mapping_tests"].append({
-                    "id": str(uuid.UUID(int=30_000_000 + i * 10 + j)), "mapping_id": mapping, "test_name": "t",
-                    "input_data": {"a": {f"id_{i}": 1, f"name_{i}": "x"}}, "expected_output": {dst: 1 if j == 0 else "x"},
-                    "organization_id": org,
-                })
+                tables["mapping_tests"].append(
+                    {
+                        "id": str(uuid.UUID(int=30_000_000 + i * 10 + j)),
+                        "mapping_id": mapping,
+                        "test_name": "t",
+                        "input_data": {"a": {f"id_{i}": 1, f"name_{i}": "x"}},
+                        "expected_output": {dst: 1 if j == 0 else "x"},
+                        "organization_id": org,
+                    }
+                )
         steps = [
-            {"name": "upper", "order": 1, "transformation": {"transformation_type": "map", "language": "jmespath",
-                                                             "transformation_logic": {"expression": f"merge(@, {{n: `{i}`}})"}}},
-            {"name": "keep", "order": 2, "transformation": {"transformation_type": "filter", "language": "jmespath",
-                                                            "transformation_logic": {"expression": f"id > `{i}`"}}},
-            {"name": "tag", "order": 3, "transformation": {"transformation_type": "enrich", "language": "jmespath",
-                                                           "transformation_logic": {"expression": f"{{t: '{i}'}}"}}},
+            {
+                "name": "upper",
+                "order": 1,
+                "transformation": {
+                    "transformation_type": "map",
+                    "language": "jmespath",
+                    "transformation_logic": {"expression": f"merge(@, {{n: `{i}`}})"},
+                },
+            },
+            {
+                "name": "keep",
+                "order": 2,
+                "transformation": {
+                    "transformation_type": "filter",
+                    "language": "jmespath",
+                    "transformation_logic": {"expression": f"id > `{i}`"},
+                },
+            },
+            {
+                "name": "tag",
+                "order": 3,
+                "transformation": {
+                    "transformation_type": "enrich",
+                    "language": "jmespath",
+                    "transformation_logic": {"expression": f"{{t: '{i}'}}"},
+                },
+            },
         ]
         tables["pipelines"].append({
             "id": str(uuid.UUID(int=40_000_000 + i)), "config_id": config, "organization_id": org,
@@ -218,10 +244,10 @@ def _resolve(defs: Any) -> int:
 def measure(variant: str, n: int) -> dict[str, Any]:
     import dagster  # noqa: F401 - imports are not part of the measurement
 
-    import integration_orchestrator.connectors  # noqa: F401 - imported once per code location
-    import integration_orchestrator.factory.build  # noqa: F401
-    import integration_orchestrator.mapping  # noqa: F401
-    import integration_orchestrator.schedules.build  # noqa: F401
+    import integration_orchestrator.connectors
+    import integration_orchestrator.factory.build
+    import integration_orchestrator.mapping
+    import integration_orchestrator.schedules.build
     import integration_orchestrator.transforms  # noqa: F401
 
     snapshot = snapshot_of(n) if variant == "factory" else None
@@ -237,7 +263,7 @@ def measure(variant: str, n: int) -> dict[str, Any]:
 def _run_child(variant: str, n: int) -> dict[str, Any]:
     done = subprocess.run([sys.executable, __file__, "--child", variant, str(n)], capture_output=True, text=True,
                           check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

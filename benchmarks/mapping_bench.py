@@ -48,9 +48,19 @@ def rows() -> list[dict[str, Any]]:
         m("order_id", "$.order_id", "order.id", target_data_type="integer", is_required=True),
         m("created", "$.created", "order.created_at", target_data_type="datetime"),
         m("customer_ref", "customer.id", "customer.ref", target_data_type="string"),
-        m("full_name", "customer.name", "customer.full_name", transformation_rules={"type": "template", "template": "{first} {last}"}),
+        m(
+            "full_name",
+            "customer.name",
+            "customer.full_name",
+            transformation_rules={"type": "template", "template": "{first} {last}"},
+        ),
         m("email", "customer.email", "customer.email"),
-        m("tier", "customer.tier", "customer.tier", transformation_rules={"type": "lookup", "values": TIERS, "default": "none"}),
+        m(
+            "tier",
+            "customer.tier",
+            "customer.tier",
+            transformation_rules={"type": "lookup", "values": TIERS, "default": "none"},
+        ),
         m("city", "billing.address.city", "address.city"),
         m("zip", "billing.address.zip", "address.postal_code", target_data_type="string"),
         m("country", "billing.address.country", "address.country", default_value="US"),
@@ -59,27 +69,46 @@ def rows() -> list[dict[str, Any]]:
         m("currency", "totals.currency", "amounts.currency", default_value="EUR"),
         m("status", "status", "order.status", transformation_rules={"type": "lookup", "values": STATUSES}),
         m("ship_date", "ship_date", "order.ship_date", target_data_type="date"),
-        m("lines", "items", "lines", mapping_type="array", transformation_rules={"type": "direct", "children": ["sku", "qty", "price"]}),
+        m(
+            "lines",
+            "items",
+            "lines",
+            mapping_type="array",
+            transformation_rules={"type": "direct", "children": ["sku", "qty", "price"]},
+        ),
         m("sku", "sku", "sku", is_required=True),
         m("qty", "qty", "quantity", target_data_type="integer"),
         m("price", "price", "unit_price", target_data_type="number"),
-        m("item_count", "$", "order.item_count", transformation_rules={"type": "jmespath", "expression": "length(items)"}),
+        m(
+            "item_count",
+            "$",
+            "order.item_count",
+            transformation_rules={"type": "jmespath", "expression": "length(items)"},
+        ),
         m("gift", "flags.gift", "order.gift", target_data_type="boolean", default_value="false"),
     ]
 
 
 def records(count: int, seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
-    firsts, lasts = ["Ada", "Grace", "Alan", "Edsger", "Barbara"], ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov"]
+    firsts, lasts = (
+        ["Ada", "Grace", "Alan", "Edsger", "Barbara"],
+        ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov"],
+    )
     out = []
     for i in range(count):
         items = [
-            {"sku": f"SKU-{rng.randint(1, 999)}", "qty": str(rng.randint(1, 9)), "price": f"{rng.randint(1, 500)}.{rng.randint(0, 99):02d}"}
+            {
+                "sku": f"SKU-{rng.randint(1, 999)}",
+                "qty": str(rng.randint(1, 9)),
+                "price": f"{rng.randint(1, 500)}.{rng.randint(0, 99):02d}",
+            }
             for _ in range(rng.randint(1, 4))
         ]
         record: dict[str, Any] = {
             "order_id": str(100000 + i),
-            "created": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00",
+            "created": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            f"T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00",
             "customer": {
                 "id": f"C-{rng.randint(1, 99999):05d}",
                 "name": {"first": rng.choice(firsts), "last": rng.choice(lasts)},
@@ -87,7 +116,10 @@ def records(count: int, seed: int = 7) -> list[dict[str, Any]]:
                 "tier": rng.choice("GSBX"),
             },
             "billing": {"address": {"city": "Paris", "zip": rng.choice(["75001", 75002, "69001"])}},
-            "totals": {"net": f"{rng.randint(1, 9999)}.{rng.randint(0, 99):02d}", "tax": f"{rng.randint(0, 999)}.{rng.randint(0, 99):02d}"},
+            "totals": {
+                "net": f"{rng.randint(1, 9999)}.{rng.randint(0, 99):02d}",
+                "tax": f"{rng.randint(0, 999)}.{rng.randint(0, 99):02d}",
+            },
             "status": rng.choice("NSD"),
             "ship_date": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
             "items": items,
@@ -239,7 +271,9 @@ def naive_factory() -> Callable[[dict[str, Any]], dict[str, Any]]:
                 for item in value:
                     line: dict[str, Any] = {}
                     for child in children.values():
-                        write_value(line, target_keys(child["target_path"]), value_of(child, read(child["source_path"], item)))
+                        write_value(
+                            line, target_keys(child["target_path"]), value_of(child, read(child["source_path"], item))
+                        )
                     lines.append(line)
                 value = lines
             else:
@@ -258,7 +292,12 @@ def _per_record(function: Callable[[dict[str, Any]], Any]) -> Callable[[list[dic
     return run
 
 
-def _rates(functions: dict[str, Callable[[list[dict[str, Any]]], Any]], data: list[dict[str, Any]], repeat: int, chunk: int = 5_000) -> dict[str, float]:
+def _rates(
+    functions: dict[str, Callable[[list[dict[str, Any]]], Any]],
+    data: list[dict[str, Any]],
+    repeat: int,
+    chunk: int = 5_000,
+) -> dict[str, float]:
     """Records/s of each function (called with chunks of records), measured interleaved
     chunk by chunk so that load changes on a shared machine hit every approach alike;
     best of ``repeat`` passes."""
@@ -313,7 +352,10 @@ def main() -> None:
     print(f"{'hand-written':<28}{hand_rate:>14,.0f}")
     print(f"{'naive JSONPath per record':<28}{naive_rate:>14,.0f}")
     print(f"plan / hand-written = {plan_rate / hand_rate:.2f}x (target >= 0.5x)")
-    print(f"plan / naive        = {both['plan'] / naive_rate:.1f}x (target >= 20x; plan measured interleaved with naive on the same records)")
+    print(
+        f"plan / naive        = {both['plan'] / naive_rate:.1f}x (target >= 20x; plan measured "
+        "interleaved with naive on the same records)"
+    )
 
 
 if __name__ == "__main__":

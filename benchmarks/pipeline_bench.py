@@ -34,7 +34,7 @@ from typing import Any
 
 import dagster as dg
 import orjson
-import psycopg
+
 from integration_orchestrator.db.rows import insert_row
 
 __all__ = ["main", "run", "seed", "write_records"]
@@ -59,12 +59,20 @@ def write_records(path: Path, n: int, seed: int = 5) -> None:
         for i in range(1, n + 1):
             first, last = rng.choice(FIRST), rng.choice(LAST)
             record = {
-                "customer": {"id": str(i), "name": {"first": first, "last": last},
-                             "email": f"{first.lower()}.{last.lower()}{i}@example.com"},
-                "order": {"total": f"{rng.uniform(1, 500):.2f}", "placed": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                          "country": rng.choice(codes), "items": str(rng.randint(1, 20))},
+                "customer": {
+                    "id": str(i),
+                    "name": {"first": first, "last": last},
+                    "email": f"{first.lower()}.{last.lower()}{i}@example.com",
+                },
+                "order": {
+                    "total": f"{rng.uniform(1, 500):.2f}",
+                    "placed": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                    "country": rng.choice(codes),
+                    "items": str(rng.randint(1, 20)),
+                },
                 "status": "cancelled" if rng.random() < 0.1 else "active",
-                "channel": "web", "notes": None,
+                "channel": "web",
+                "notes": None,
             }
             out.write(orjson.dumps(record) + b"\n")
 
@@ -191,7 +199,9 @@ def _step_split(url: str, run_id: str) -> list[dict[str, Any]]:
     from integration_orchestrator.db import connect
 
     with connect(url) as conn:
-        row = conn.execute("SELECT metadata FROM integration_executions WHERE dagster_run_id = %s", (run_id,)).fetchone()
+        row = conn.execute(
+            "SELECT metadata FROM integration_executions WHERE dagster_run_id = %s", (run_id,)
+        ).fetchone()
     return list((row or {}).get("metadata", {}).get("steps", [])) if row else []
 
 
@@ -212,7 +222,7 @@ def run(n: int, batch_size: int, workdir: Path) -> None:
 
         job_seconds, first_run = _run_job(url)
         with connect(url) as conn:
-            written = conn.execute(f"SELECT count(*) AS n FROM {TABLE}").fetchone()["n"]  # type: ignore[index]
+            written = conn.execute(f"SELECT count(*) AS n FROM {TABLE}").fetchone()["n"]
             sample = conn.execute(f"SELECT * FROM {TABLE} ORDER BY customer_id LIMIT 1").fetchone()
         print(f"sample row: {sample}")
         copied, copy_seconds = _copy_baseline(url)
@@ -220,7 +230,9 @@ def run(n: int, batch_size: int, workdir: Path) -> None:
         again_seconds, again_run = _run_job(url)  # every key exists now: the upsert updates each row
         process_seconds, process_run = _run_from_code_location(url, workdir)
 
-        print(f"\n{n:,} records in, {written:,} rows upserted (filter drops cancelled ones), batch_size {batch_size:,}\n")
+        print(
+            f"\n{n:,} records in, {written:,} rows upserted (filter drops cancelled ones), batch_size {batch_size:,}\n"
+        )
         print("| path | rows | seconds | records/s (in) | rows/s (written) | ratio to COPY |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
         runs = (("job, first load (empty table)", job_seconds), ("job again (every key exists)", again_seconds),
@@ -228,18 +240,27 @@ def run(n: int, batch_size: int, workdir: Path) -> None:
         for label, seconds in runs:
             print(f"| {label} | {written:,} | {seconds:.2f} | {n / seconds:,.0f} | {written / seconds:,.0f} | "
                   f"{copy_seconds / seconds:.3f} |")
-        print(f"| plain COPY of the final rows (best of 3) | {copied:,} | {copy_seconds:.2f} | – | {copied / copy_seconds:,.0f} | 1.0 |")
+        print(
+            f"| plain COPY of the final rows (best of 3) | {copied:,} | {copy_seconds:.2f} | – | "
+            f"{copied / copy_seconds:,.0f} | 1.0 |"
+        )
         print("\nratio = job rows/s ÷ COPY rows/s (target ≥ 0.5)")
 
         splits = [_step_split(url, run_id) for run_id in (first_run, again_run, process_run)]
         if all(splits):
             print("\n| op | in | out | s, first load | s, again | s, multiprocess |")
             print("| --- | ---: | ---: | ---: | ---: | ---: |")
-            for a, b, c in zip(*splits):
+            for a, b, c in zip(*splits, strict=False):
                 print(f"| {a['step']} | {a['records_in']:,} | {a['records_out']:,} | {float(a['seconds']):.2f} | "
                       f"{float(b['seconds']):.2f} | {float(c['seconds']):.2f} |")
-            rest = [total - sum(float(s["seconds"]) for s in split) for total, split in zip((job_seconds, again_seconds, process_seconds), splits)]
-            print(f"| (Dagster: processes, I/O between ops, write-back) | | | {rest[0]:.2f} | {rest[1]:.2f} | {rest[2]:.2f} |")
+            rest = [
+                total - sum(float(s["seconds"]) for s in split)
+                for total, split in zip((job_seconds, again_seconds, process_seconds), splits, strict=True)
+            ]
+            print(
+                f"| (Dagster: processes, I/O between ops, write-back) | | | {rest[0]:.2f} | "
+                f"{rest[1]:.2f} | {rest[2]:.2f} |"
+            )
         print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GB")
     finally:
         server.stop()

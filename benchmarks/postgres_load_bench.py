@@ -69,7 +69,15 @@ def baseline_copy(url: str, records: list[dict[str, Any]]) -> None:
         with conn.cursor().copy(f"COPY baseline ({columns}) FROM STDIN") as copy:
             for r in records:
                 copy.write_row(
-                    (r["id"], r["customer"], r["amount"], r["quantity"], r["status"], r["updated_at"], orjson.dumps(r["attributes"]).decode())
+                    (
+                        r["id"],
+                        r["customer"],
+                        r["amount"],
+                        r["quantity"],
+                        r["status"],
+                        r["updated_at"],
+                        orjson.dumps(r["attributes"]).decode(),
+                    )
                 )
 
 
@@ -102,8 +110,15 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
     records = make_records(args.records)
 
     def target(mode: str) -> Any:
-        config = {"type": "postgres_table", "url": url, "table": "target", "mode": mode, "key": ["id"], "batch_size": args.batch_size}
-        return open_target(config, lambda name: "").write(records)
+        config = {
+            "type": "postgres_table",
+            "url": url,
+            "table": "target",
+            "mode": mode,
+            "key": ["id"],
+            "batch_size": args.batch_size,
+        }
+        return open_target(config, lambda name: "").write(records)  # noqa: F821 - `del records` comes later
 
     def truncate(table: str) -> None:
         with connect(url, autocommit=True) as conn:
@@ -128,11 +143,11 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
         truncate("target")
         baseline_first = round_number % 2 == 1  # alternate the order between rounds
         if baseline_first:
-            times["baseline"].append(measure(lambda: baseline_copy(url, records))[0])
+            times["baseline"].append(measure(lambda: baseline_copy(url, records))[0])  # noqa: F821 - as above
         seconds, written = measure(lambda: target("upsert"))
         times["upsert"].append(seconds)
         if not baseline_first:
-            times["baseline"].append(measure(lambda: baseline_copy(url, records))[0])
+            times["baseline"].append(measure(lambda: baseline_copy(url, records))[0])  # noqa: F821 - as above
         notes["upsert"] = f"inserted {written.inserted:,}, updated {written.updated:,}"
         seconds, written = measure(lambda: target("upsert"))
         times["reupsert"].append(seconds)
@@ -160,7 +175,14 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
     truncate("target")
 
     def file_to_target() -> Any:
-        config = {"type": "postgres_table", "url": url, "table": "target", "mode": "upsert", "key": ["id"], "batch_size": args.batch_size}
+        config = {
+            "type": "postgres_table",
+            "url": url,
+            "table": "target",
+            "mode": "upsert",
+            "key": ["id"],
+            "batch_size": args.batch_size,
+        }
         return open_target(config, lambda name: "").write(open_source(source_config, lambda name: "").read())
 
     seconds, written = measure(file_to_target)
@@ -177,11 +199,16 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
         "file_upsert": "file source -> upsert (1 run)",
     }
     best_baseline = min(times["baseline"])
-    print(f"\n{args.records:,} records, batch size {args.batch_size:,}, embedded PostgreSQL, best of {args.rounds} round(s)")
+    print(
+        f"\n{args.records:,} records, batch size {args.batch_size:,}, embedded PostgreSQL, best of "
+        f"{args.rounds} round(s)"
+    )
     print(f"{'load':<32} {'seconds':>8} {'records/s':>12} {'vs COPY':>8}  notes")
     for key, label in labels.items():
         best = min(times[key])
-        print(f"{label:<32} {best:8.2f} {args.records / best:12,.0f} {best_baseline / best:7.2f}x  {notes.get(key, '')}")
+        print(
+            f"{label:<32} {best:8.2f} {args.records / best:12,.0f} {best_baseline / best:7.2f}x  {notes.get(key, '')}"
+        )
 
 
 if __name__ == "__main__":

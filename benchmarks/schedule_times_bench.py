@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from integration_orchestrator.db import connect, resolve_database_url, upgrade  # noqa: E402
-from integration_orchestrator_tests.cron_cases import dagster_next, random_cases  # noqa: E402
+from integration_orchestrator.db import connect, resolve_database_url, upgrade
+from integration_orchestrator_tests.cron_cases import dagster_next, random_cases
 
 _QUERY = (
     "SELECT cron_next_run(e, z, a) AS t"

@@ -7,8 +7,9 @@ database's server, embedded when nothing is set), fills it, and measures in one 
 
 * build: ``build_schedule_definitions`` over N rows (code-location load);
 * schedule tick: one due tick of each schedule (concurrency check against a Dagster
-  instance on dagster-postgres, as deployed, last recorded tick, write-back row insert, run request with tags), against a
-  baseline of plain ``ScheduleDefinition`` ticks returning a RunRequest with no DB work;
+  instance on dagster-postgres, as deployed, last recorded tick, write-back row insert,
+  run request with tags), against a baseline of plain ``ScheduleDefinition`` ticks
+  returning a RunRequest with no DB work;
 * event sensor: N pending events spread over event_based schedules, every sensor
   evaluated until all are consumed, against a baseline plain sensor returning the same
   number of RunRequests without the database.
@@ -47,7 +48,9 @@ def _setup(admin_url: str, schedules: int, events: int, event_schedules: int) ->
     url = with_database(admin_url, name)
     upgrade(url)
     with connect(url, autocommit=True) as conn:
-        org = conn.execute("INSERT INTO organizations (name, slug) VALUES ('Bench', 'bench') RETURNING id").fetchone()["id"]
+        org = conn.execute("INSERT INTO organizations (name, slug) VALUES ('Bench', 'bench') RETURNING id").fetchone()[
+            "id"
+        ]
         conn.execute(
             "INSERT INTO integration_configs (integration_name, integration_type, organization_id)"
             " SELECT 'integration ' || g, 'sync', %s FROM generate_series(1, %s) g", (org, CONFIGS))
@@ -148,30 +151,44 @@ def main() -> None:
                 for i in range(len(schedules))
             ]
             print("schedule tick (one due tick per schedule):")
-            base = _per_call("baseline: plain ScheduleDefinition", [lambda s=s: s.evaluate_tick(context) for s in baseline])
+            base = _per_call(
+                "baseline: plain ScheduleDefinition", [lambda s=s: s.evaluate_tick(context) for s in baseline]
+            )
             launched: list[int] = []
-            ours = _per_call("integration schedule (DB + instance)",
-                             [lambda s=s: launched.append(len(s.evaluate_tick(context).run_requests)) for s in schedules])
+            ours = _per_call(
+                "integration schedule (DB + instance)",
+                [lambda s=s: launched.append(len(s.evaluate_tick(context).run_requests)) for s in schedules],
+            )
             print(f"  run requests: {sum(launched)} of {len(schedules)} ticks; ratio to baseline: {ours / base:.1f}x")
 
             print(f"event sensors ({len(sensors)} sensors, {args.events} events):")
             per_sensor = max(1, args.events // max(1, len(sensors)))
             plain = [
-                dg.SensorDefinition(name=f"plain_s{i}", job_name="job",
-                                    evaluation_fn=lambda ctx: [dg.RunRequest(run_key=str(k)) for k in range(per_sensor)])
+                dg.SensorDefinition(
+                    name=f"plain_s{i}",
+                    job_name="job",
+                    evaluation_fn=lambda ctx: [dg.RunRequest(run_key=str(k)) for k in range(per_sensor)],
+                )
                 for i in range(len(sensors))
             ]
             sensor_context = dg.build_sensor_context(instance=instance)
-            base_s = _per_call("baseline: plain sensor, same run requests", [lambda s=s: s.evaluate_tick(sensor_context) for s in plain])
+            base_s = _per_call(
+                "baseline: plain sensor, same run requests",
+                [lambda s=s: s.evaluate_tick(sensor_context) for s in plain],
+            )
             requested: list[int] = []
             cursors: dict[str, str | None] = {}
 
             def evaluate(sensor: dg.SensorDefinition) -> None:
-                result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursors.get(sensor.name)))
+                result = sensor.evaluate_tick(
+                    dg.build_sensor_context(instance=instance, cursor=cursors.get(sensor.name))
+                )
                 cursors[sensor.name] = result.cursor
                 requested.append(len(result.run_requests))
 
-            ours_s = _per_call("event sensor (query, mark consumed, cursor)", [lambda s=s: evaluate(s) for s in sensors])
+            ours_s = _per_call(
+                "event sensor (query, mark consumed, cursor)", [lambda s=s: evaluate(s) for s in sensors]
+            )
             print(f"  run requests: {sum(requested)} for {args.events} events;"
                   f" {ours_s / per_sensor * 1e3:.3f} ms per event; ratio to baseline: {ours_s / base_s:.1f}x")
             _per_call("event sensor, nothing pending (idle tick)", [lambda s=s: evaluate(s) for s in sensors])

@@ -145,9 +145,8 @@ def run(url: str, args: argparse.Namespace) -> None:
                 conn.execute("ALTER TABLE integration_mappings ENABLE TRIGGER USER")
 
         def insert_app() -> None:
-            with tenant_transaction(conn, org):
-                with conn.cursor() as cur:
-                    cur.executemany(MAPPING_INSERT, new_rows)
+            with tenant_transaction(conn, org), conn.cursor() as cur:
+                cur.executemany(MAPPING_INSERT, new_rows)
 
         results.append(("insert", _best(args.rounds, insert_owner, reset), _best(args.rounds, insert_app, reset)))
 

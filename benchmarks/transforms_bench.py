@@ -61,15 +61,26 @@ def main() -> None:
     args = parser.parse_args()
     records = _records(args.records)
     print(f"{args.records:,} records, tier {args.tier}, best of {args.repeat}\n")
-    print(f"| {'kind':6} | {'language':10} | {'apply rec/s':>15} | {'build() in process':>16} | {'vs plain Python':>15} |")
+    print(
+        f"| {'kind':6} | {'language':10} | {'apply rec/s':>15} | {'build() in process':>16} | {'vs plain Python':>15} |"
+    )
     print(f"|{'-' * 8}|{'-' * 12}|{'-' * 17}:|{'-' * 18}:|{'-' * 17}:|")
     try:
         for kind, logics in (("map", MAP), ("filter", FILTER)):
             base_time, expected = _best(_baseline(kind, records), args.repeat)
-            print(f"| {kind:6} | {'python (plain, in process)':10} | {args.records / base_time:15,.0f} | {'':16} | {'1.0x':>15} |")
+            print(
+                f"| {kind:6} | {'python (plain, in process)':10} | "
+                f"{args.records / base_time:15,.0f} | {'':16} | {'1.0x':>15} |"
+            )
             for language, logic in logics.items():
-                row = {"transformation_name": f"bench_{language}_{kind}", "language": language, "transformation_type": kind,
-                       "transformation_logic": logic, "timeout_seconds": 600, "performance_tier": args.tier}
+                row = {
+                    "transformation_name": f"bench_{language}_{kind}",
+                    "language": language,
+                    "transformation_type": kind,
+                    "transformation_logic": logic,
+                    "timeout_seconds": 600,
+                    "performance_tier": args.tier,
+                }
                 compiled = compile_transformation(row)
                 compiled.apply(records[:10])  # start the workers
                 elapsed, outcome = _best(lambda c=compiled: c.apply(records), args.repeat)
@@ -78,7 +89,10 @@ def main() -> None:
                 raw_time, _ = _best(lambda p=program: p(records), args.repeat)
                 ratio = elapsed / base_time
                 label = f"{language} (inline)" if compiled.inline else language
-                print(f"| {kind:6} | {label:10} | {args.records / elapsed:15,.0f} | {args.records / raw_time:16,.0f} | {ratio:14.1f}x |")
+                print(
+                    f"| {kind:6} | {label:10} | {args.records / elapsed:15,.0f} | "
+                    f"{args.records / raw_time:16,.0f} | {ratio:14.1f}x |"
+                )
     finally:
         shutdown_pool()
 

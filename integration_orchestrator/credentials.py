@@ -276,7 +276,8 @@ def rotate_secrets(
             ciphertext, key_id = keyring.encrypt(value)
             updates.append((ciphertext, key_id, row["id"]))
         cur.executemany(
-            "UPDATE integration_credentials SET ciphertext = %s, key_id = %s, rotated_at = now(), updated_at = now() WHERE id = %s",
+            "UPDATE integration_credentials SET ciphertext = %s, key_id = %s, rotated_at = now(), updated_at = now() "
+            "WHERE id = %s",
             updates,
         )
     return len(updates)

@@ -135,7 +135,9 @@ def seed_demo(url: str) -> DemoIds:
         })
         for mapping in MAPPINGS:
             values = {k: v for k, v in mapping.items() if k != "tests"}
-            mapping_id = insert_row(conn, "integration_mappings", {**values, "config_id": config, "organization_id": org})
+            mapping_id = insert_row(
+                conn, "integration_mappings", {**values, "config_id": config, "organization_id": org}
+            )
             for name, kind, given, expected in mapping["tests"]:
                 insert_row(conn, "integration_mapping_tests", {
                     "mapping_id": mapping_id, "organization_id": org, "test_name": name, "test_type": kind,
@@ -186,7 +188,7 @@ def read_summary(url: str, ids: DemoIds, run_id: str) -> DemoSummary:
             "SELECT status, records_in, records_out, records_failed, dagster_run_id, error_message "
             "FROM integration_executions WHERE dagster_run_id = %s", (run_id,),
         ).fetchone() or {}
-        rows = conn.execute(f"SELECT * FROM {DEMO_TABLE} ORDER BY employee_id").fetchall()
+        rows = conn.execute(f"SELECT * FROM {DEMO_TABLE} ORDER BY employee_id").fetchall()  # noqa: S608 - a constant
         checks = conn.execute(
             "SELECT m.mapping_name, t.test_name, t.test_status::text AS status FROM integration_mapping_tests t "
             "JOIN integration_mappings m ON m.id = t.mapping_id WHERE m.config_id = %s "
@@ -196,6 +198,6 @@ def read_summary(url: str, ids: DemoIds, run_id: str) -> DemoSummary:
             "SELECT step_name, error_message FROM integration_dead_letters WHERE config_id = %s", (ids.config_id,),
         ).fetchall()
         schedule = conn.execute("SELECT * FROM integration_schedules WHERE id = %s", (ids.schedule_id,)).fetchone()
-        runs = next_run_times(conn, schedule, dt.datetime.now(dt.timezone.utc), 3) if schedule else []
+        runs = next_run_times(conn, schedule, dt.datetime.now(dt.UTC), 3) if schedule else []
     return DemoSummary(dict(execution), [dict(r) for r in rows], [dict(c) for c in checks],
                        [dict(d) for d in letters], runs)

@@ -161,8 +161,12 @@ def diff_states(old: Any, new: Any, *, ignored: frozenset[str] = IGNORED_FIELDS)
     Iterative (an explicit stack): documents nested 10^5 levels deep diff without recursion.
     """
     changes: list[FieldChange] = []
-    top_old = {k: v for k, v in (old or {}).items() if k not in ignored} if isinstance(old, Mapping) or old is None else old
-    top_new = {k: v for k, v in (new or {}).items() if k not in ignored} if isinstance(new, Mapping) or new is None else new
+    top_old = (
+        {k: v for k, v in (old or {}).items() if k not in ignored} if isinstance(old, Mapping) or old is None else old
+    )
+    top_new = (
+        {k: v for k, v in (new or {}).items() if k not in ignored} if isinstance(new, Mapping) or new is None else new
+    )
     stack: list[tuple[str, Any, Any]] = [("", top_old, top_new)]
     while stack:
         path, a, b = stack.pop()
@@ -191,7 +195,8 @@ def changed_fields(entry: HistoryEntry) -> list[str]:
     """Top-level columns that this version changed (all columns for an insert or delete)."""
     if entry.operation != "update":
         return []
-    names = {_COLUMN.match(change.path).group(0) for change in diff_states(entry.old_row, entry.new_row)}  # type: ignore[union-attr]
+    changes = diff_states(entry.old_row, entry.new_row)
+    names = {_COLUMN.match(c.path).group(0) for c in changes}  # type: ignore[union-attr]  # paths start with a column
     return sorted(names)
 
 

@@ -54,7 +54,9 @@ def org(db: psycopg.Connection[dict[str, Any]]) -> dict[str, Any]:
 
 
 def raw_rows(db: psycopg.Connection[Any]) -> list[dict[str, Any]]:
-    return db.execute("SELECT name, ciphertext, key_id, rotated_at FROM integration_credentials ORDER BY name").fetchall()
+    return db.execute(
+        "SELECT name, ciphertext, key_id, rotated_at FROM integration_credentials ORDER BY name"
+    ).fetchall()
 
 
 def test_set_get_list_and_config_fallback(db: Any, org: dict[str, Any], keys: Any) -> None:
@@ -68,7 +70,10 @@ def test_set_get_list_and_config_fallback(db: Any, org: dict[str, Any], keys: An
     set_secret(db, "api_token", "changed", organization_id=org["id"], config_id=orders)
     assert get_secret(db, "api_token", organization_id=org["id"], config_id=orders) == "changed"
     listed = list_secrets(db, organization_id=org["id"])
-    assert [(i.name, i.config_name, i.key_id) for i in listed] == [("api_token", None, "k1"), ("api_token", "orders_sync", "k1")]
+    assert [(i.name, i.config_name, i.key_id) for i in listed] == [
+        ("api_token", None, "k1"),
+        ("api_token", "orders_sync", "k1"),
+    ]
     assert all(PLAINTEXT.encode() not in bytes(r["ciphertext"]) for r in raw_rows(db))
 
 
@@ -85,7 +90,12 @@ def test_rotation_with_two_keys(db: Any, org: dict[str, Any], keys: Any) -> None
     assert all(r["rotated_at"] is not None for r in rows)
     assert all(bytes(r["ciphertext"]) != before[r["name"]] for r in rows if r["name"] in before)
     keys(f"k2:{K2}")  # the old key can go once everything is rotated
-    assert [get_secret(db, n, organization_id=org["id"]) for n in "abcd"] == ["value-0", "value-1", "value-2", "value-3"]
+    assert [get_secret(db, n, organization_id=org["id"]) for n in "abcd"] == [
+        "value-0",
+        "value-1",
+        "value-2",
+        "value-3",
+    ]
     assert [i.rotated_at is not None for i in list_secrets(db)] == [True] * 4
 
 
@@ -96,7 +106,10 @@ def test_rotation_is_all_or_nothing(db: Any, org: dict[str, Any], keys: Any) -> 
     keys(f"k2:{K2},k1:{K1}")
     with pytest.raises(SecretError, match=r"Secret `orphan`.*encrypted with key `k9`, which is not in"):
         rotate_secrets(db)
-    assert {r["name"]: (r["key_id"], r["rotated_at"]) for r in raw_rows(db)} == {"good": ("k1", None), "orphan": ("k9", None)}
+    assert {r["name"]: (r["key_id"], r["rotated_at"]) for r in raw_rows(db)} == {
+        "good": ("k1", None),
+        "orphan": ("k9", None),
+    }
 
 
 @pytest.mark.parametrize(
@@ -108,7 +121,9 @@ def test_rotation_is_all_or_nothing(db: Any, org: dict[str, Any], keys: Any) -> 
     ],
     ids=["no keys", "key removed", "wrong key under the same id"],
 )
-def test_unreadable_secret_errors_name_it(db: Any, org: dict[str, Any], keys: Any, stored_under: str, configured: str | None, message: str) -> None:
+def test_unreadable_secret_errors_name_it(
+    db: Any, org: dict[str, Any], keys: Any, stored_under: str, configured: str | None, message: str
+) -> None:
     set_secret(db, "api_token", PLAINTEXT, organization_id=org["id"])
     keys(configured)
     with pytest.raises(SecretError, match=message) as info:
@@ -117,13 +132,20 @@ def test_unreadable_secret_errors_name_it(db: Any, org: dict[str, Any], keys: An
 
 
 def test_missing_secret_names_it(db: Any, org: dict[str, Any], keys: Any) -> None:
-    with pytest.raises(SecretError, match=r"Secret `nope` \(config .*\): is not set for this config or its organization"):
+    with pytest.raises(
+        SecretError, match=r"Secret `nope` \(config .*\): is not set for this config or its organization"
+    ):
         get_secret(db, "nope", organization_id=org["id"], config_id=org["configs"]["orders_sync"])
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("", "is not set"), ("k1", "entry 1 is not `id:key`"), ("k1:short", "key `k1` is not a valid Fernet key"), (f"k1:{K1},k1:{K2}", "appears twice")],
+    [
+        ("", "is not set"),
+        ("k1", "entry 1 is not `id:key`"),
+        ("k1:short", "key `k1` is not a valid Fernet key"),
+        (f"k1:{K1},k1:{K2}", "appears twice"),
+    ],
     ids=["empty", "no colon", "short key", "duplicate id"],  # stable ids: the keys are random per process
 )
 def test_malformed_key_settings(value: str, message: str) -> None:
@@ -132,7 +154,9 @@ def test_malformed_key_settings(value: str, message: str) -> None:
     assert K2 not in str(info.value)
 
 
-def test_resolver_reads_as_the_tenant_and_feeds_connectors(database_url: str, db: Any, org: dict[str, Any], keys: Any) -> None:
+def test_resolver_reads_as_the_tenant_and_feeds_connectors(
+    database_url: str, db: Any, org: dict[str, Any], keys: Any
+) -> None:
     with tenant_transaction(db, org["id"]):
         set_secret(db, "warehouse_url", database_url, organization_id=org["id"])
     set_secret(db, "theirs", "x", organization_id=org["other"])
@@ -140,7 +164,9 @@ def test_resolver_reads_as_the_tenant_and_feeds_connectors(database_url: str, db
     source = open_source({"type": "postgres", "url": {"$secret": "warehouse_url"}, "query": "SELECT 1 AS one"}, resolve)
     assert list(source.read()) == [[{"one": 1}]]
     # another organization's secret is invisible through row-level security
-    with pytest.raises(SecretResolutionError, match=r"Secret `theirs` \(referenced at `connection_config.source.url`\).*is not set"):
+    with pytest.raises(
+        SecretResolutionError, match=r"Secret `theirs` \(referenced at `connection_config.source.url`\).*is not set"
+    ):
         open_source({"type": "postgres", "url": {"$secret": "theirs"}, "query": "SELECT 1"}, resolve)
 
 
@@ -154,7 +180,12 @@ def test_cli_set_list_rotate(run_cli: Any, db: Any, org: dict[str, Any]) -> None
     stored = raw_rows(db)
     assert [r["name"] for r in stored] == ["api_token", "shared"]
     assert all(PLAINTEXT.encode() not in bytes(r["ciphertext"]) for r in stored)
-    assert db.execute("SELECT count(*) AS n FROM integration_credentials WHERE ciphertext::text LIKE %s", (f"%{PLAINTEXT}%",)).fetchone()["n"] == 0
+    assert (
+        db.execute(
+            "SELECT count(*) AS n FROM integration_credentials WHERE ciphertext::text LIKE %s", (f"%{PLAINTEXT}%",)
+        ).fetchone()["n"]
+        == 0
+    )
     keyring = load_keyring({KEYS_ENV: f"k1:{K1}"})
     assert keyring.decrypt(stored[0]["ciphertext"], "k1", "api_token") == PLAINTEXT  # exactly, trailing newline removed
 
@@ -167,13 +198,27 @@ def test_cli_set_list_rotate(run_cli: Any, db: Any, org: dict[str, Any]) -> None
     assert rotated.returncode == 0, rotated.stderr
     assert "re-encrypted 2 secret(s) under key `k2`" in rotated.stdout
     assert {r["key_id"] for r in raw_rows(db)} == {"k2"}
-    assert get_secret(db, "api_token", organization_id=org["id"], config_id=org["configs"]["orders_sync"], keyring=load_keyring({KEYS_ENV: f"k2:{K2}"})) == PLAINTEXT
+    assert (
+        get_secret(
+            db,
+            "api_token",
+            organization_id=org["id"],
+            config_id=org["configs"]["orders_sync"],
+            keyring=load_keyring({KEYS_ENV: f"k2:{K2}"}),
+        )
+        == PLAINTEXT
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "stdin", "env_keys", "message"),
     [
-        (("secrets", "set", "missing_cfg", "x"), "v", f"k1:{K1}", "no integration config with id or integration_name `missing_cfg`"),
+        (
+            ("secrets", "set", "missing_cfg", "x"),
+            "v",
+            f"k1:{K1}",
+            "no integration config with id or integration_name `missing_cfg`",
+        ),
         (("secrets", "set", "orders_sync", "x"), "", f"k1:{K1}", "the value is empty"),
         (("secrets", "set", "orders_sync", "bad name"), "v", f"k1:{K1}", "a secret name starts with"),
         (("secrets", "set", "orders_sync", "x"), "v", "", f"{KEYS_ENV} is not set"),
@@ -181,7 +226,9 @@ def test_cli_set_list_rotate(run_cli: Any, db: Any, org: dict[str, Any]) -> None
     ],
     ids=["unknown config", "empty value", "bad name", "no keys (set)", "no keys (rotate)"],
 )
-def test_cli_bad_input_exits_2(run_cli: Any, db: Any, org: dict[str, Any], args: tuple[str, ...], stdin: str | None, env_keys: str, message: str) -> None:
+def test_cli_bad_input_exits_2(
+    run_cli: Any, db: Any, org: dict[str, Any], args: tuple[str, ...], stdin: str | None, env_keys: str, message: str
+) -> None:
     done = run_cli(*args, input=stdin, env={KEYS_ENV: env_keys})
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert message in done.stderr

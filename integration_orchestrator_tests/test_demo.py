@@ -30,7 +30,7 @@ def test_demo_runs_the_integration_end_to_end(
     out = result.stdout
     assert "execution     status=succeeded records in=7 out=4 failed=1" in out
     assert "mapping tests (asset checks): 6/6 passed" in out
-    run_id = re.search(r"dagster run   ([0-9a-f-]{36}) \(SUCCESS\)", out).group(1)  # type: ignore[union-attr]
+    run_id = re.search(r"dagster run   ([0-9a-f-]{36}) \(SUCCESS\)", out).group(1)
 
     rows = db.execute("SELECT employee_id, full_name, risk_tier FROM demo_access_register ORDER BY 1").fetchall()
     assert [tuple(r.values()) for r in rows] == [

@@ -36,7 +36,9 @@ def config(db: Conn) -> dict[str, Any]:
                     "headers": {"X-Api-Key": {"$secret": "k"}, "api_token": "clear-text-token"}}), config_id),
         )
     db.execute("UPDATE integration_configs SET timezone = 'UTC' WHERE id = %s", (config_id,))
-    db.execute("UPDATE integration_configs SET timezone = 'UTC' WHERE id = %s", (config_id,))  # unchanged: no new version
+    db.execute(
+        "UPDATE integration_configs SET timezone = 'UTC' WHERE id = %s", (config_id,)
+    )  # unchanged: no new version
     return ids | {"config": str(config_id)}
 
 
@@ -52,7 +54,11 @@ def test_history_lists_every_version_with_who_and_changed_fields(run_cli: Any, c
     assert lines[3].endswith("connection_config, description")
     assert lines[4].endswith("timezone")
     as_json = json.loads(run_cli("history", config["config"], "--json").stdout)
-    assert [v["changed_fields"] for v in as_json["versions"]] == [[], ["connection_config", "description"], ["timezone"]]
+    assert [v["changed_fields"] for v in as_json["versions"]] == [
+        [],
+        ["connection_config", "description"],
+        ["timezone"],
+    ]
 
 
 @pytest.mark.parametrize("command", [("history", "diff"), ("diff",)])
@@ -91,7 +97,9 @@ def test_delete_is_a_version(run_cli: Any, db: Conn, config: dict[str, Any]) -> 
         (("history", "diff", "{config}", "1", "x"), "versions must be integers"),
     ],
 )
-def test_bad_input_exits_2_with_a_clear_error(run_cli: Any, config: dict[str, Any], args: tuple[str, ...], message: str) -> None:
+def test_bad_input_exits_2_with_a_clear_error(
+    run_cli: Any, config: dict[str, Any], args: tuple[str, ...], message: str
+) -> None:
     result = run_cli(*(a.format(**config) for a in args))
     assert result.returncode == 2
     assert message in result.stderr
@@ -156,7 +164,7 @@ def test_each_run_records_the_configuration_versions_it_used(db: Conn, database_
         row = db.execute("SELECT config_versions FROM integration_executions WHERE dagster_run_id = %s",
                          (result.run_id,)).fetchone()
         assert row is not None
-        return row["config_versions"]  # type: ignore[no-any-return]
+        return row["config_versions"]
 
     assert run() == {"config": 1, "pipeline": 1, "mappings": {mapping: 1}, "transformations": {}}
     db.execute("UPDATE integration_mappings SET mapping_notes = 'v2' WHERE id = %s", (mapping,))

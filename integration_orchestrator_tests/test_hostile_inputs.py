@@ -26,21 +26,25 @@ def _file_integration(db: Conn, org: str, name: str, tmp_path: Path, lines: list
     source, target = tmp_path / f"{name}.ndjson", tmp_path / f"{name}_out.ndjson"
     source.write_text("\n".join(lines) + "\n")
     config = add_config(db, org, name, target={"type": "file", "path": str(target)})
-    db.execute("UPDATE integration_configs SET connection_config = jsonb_set(connection_config, '{source}', %s) WHERE id = %s",
-               (Jsonb({"type": "file", "path": str(source)}), config))
+    db.execute(
+        "UPDATE integration_configs SET connection_config = jsonb_set(connection_config, '{source}', %s) WHERE id = %s",
+        (Jsonb({"type": "file", "path": str(source)}), config),
+    )
     add_mapping(db, org, config, f"{name} id", "id", "id", target_data_type="integer")
     return target
 
 
 def _run(database_url: str, job: str) -> dg.ExecuteInProcessResult:
     with dg.instance_for_test() as instance:
-        return build_definitions(database_url).get_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
+        return (
+            build_definitions(database_url).get_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
+        )
 
 
 def _error(result: dg.ExecuteInProcessResult) -> str:
     """The step failure's message and the messages of its causes (the user error Dagster wrapped)."""
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    error, messages = failure.step_failure_data.error, []  # type: ignore[union-attr]
+    error, messages = failure.step_failure_data.error, []
     while error is not None:
         messages.append(error.message)
         error = error.cause
@@ -106,16 +110,25 @@ def test_deeply_nested_row_json_is_refused(db: Conn, database_url: str, org: str
                                            error: type[Exception], message: str) -> None:
     control = _control(db, org, tmp_path)
     with pytest.raises(error, match=message):
-        db.execute("INSERT INTO integration_configs (integration_name, integration_type, connection_config, organization_id)"
-                   " VALUES ('deep', 'test', %s::jsonb, %s)", (_nested(levels), org))
+        db.execute(
+            "INSERT INTO integration_configs (integration_name, integration_type, connection_config, organization_id)"
+            " VALUES ('deep', 'test', %s::jsonb, %s)",
+            (_nested(levels), org),
+        )
     config = db.execute("SELECT id FROM integration_configs WHERE integration_name = 'control'").fetchone()
     assert config is not None
     with pytest.raises(psycopg.errors.CheckViolation, match="json_depth_pipeline_steps"):
-        db.execute("INSERT INTO integration_pipeline_definitions (config_id, organization_id, pipeline_name, pipeline_steps)"
-                   " VALUES (%s, %s, 'deep', %s::jsonb)", (config["id"], org, '{"steps": [], "x": ' + "[" * 500 + "]" * 500 + "}"))
+        db.execute(
+            "INSERT INTO integration_pipeline_definitions (config_id, organization_id, pipeline_name, pipeline_steps)"
+            " VALUES (%s, %s, 'deep', %s::jsonb)",
+            (config["id"], org, '{"steps": [], "x": ' + "[" * 500 + "]" * 500 + "}"),
+        )
     assert db.execute("SELECT count(*) AS n FROM integration_configs").fetchone() == {"n": 1}
-    db.execute("INSERT INTO integration_configs (integration_name, integration_type, connection_config, organization_id)"
-               " VALUES ('ok depth', 'test', %s::jsonb, %s)", (_nested(95), org))  # within the limit
+    db.execute(
+        "INSERT INTO integration_configs (integration_name, integration_type, connection_config, organization_id)"
+        " VALUES ('ok depth', 'test', %s::jsonb, %s)",
+        (_nested(95), org),
+    )  # within the limit
     _control_still_works(database_url, control)
 
 
@@ -124,8 +137,11 @@ def test_sql_injection_in_names_and_paths(db: Conn, database_url: str, org: str,
     named = add_config(db, org, INJECTION, [{"id": 1}], target={"type": "file", "path": str(tmp_path / "named.ndjson")})
     add_mapping(db, org, named, INJECTION, "id", "id")
     add_pipeline(db, org, named, INJECTION, [jmespath_step(INJECTION, 1, "map", "@")])
-    db.execute("INSERT INTO integration_schedules (config_id, organization_id, schedule_name, schedule_type, cron_expression)"
-               " VALUES (%s, %s, %s, 'cron', '0 * * * *')", (named, org, INJECTION))
+    db.execute(
+        "INSERT INTO integration_schedules (config_id, organization_id, schedule_name, schedule_type, cron_expression)"
+        " VALUES (%s, %s, %s, 'cron', '0 * * * *')",
+        (named, org, INJECTION),
+    )
     bad_path = add_config(db, org, "bad path", [{"id": 1}], target={"type": "file", "path": str(tmp_path / "p.ndjson")})
     add_mapping(db, org, bad_path, "bad source", "$['id'); DROP TABLE integration_configs; --", "id")
     bad_table = add_config(db, org, "bad table", [{"id": 1}],
@@ -146,7 +162,7 @@ def test_sql_injection_in_names_and_paths(db: Conn, database_url: str, org: str,
     failed = _run(database_url, "bad_table")
     assert not failed.success and "people; DROP TABLE integration_configs; --" in _error(failed)
     for table in PLATFORM:
-        assert db.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"] > 0  # type: ignore[index]
+        assert db.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"] > 0
     _control_still_works(database_url, control)
 
 
@@ -157,7 +173,7 @@ def test_deeply_nested_http_response_fails_the_run_only(db: Conn, database_url: 
     body = ("[" * 100_000 + "]" * 100_000).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -172,8 +188,11 @@ def test_deeply_nested_http_response_fails_the_run_only(db: Conn, database_url: 
     try:
         control = _control(db, org, tmp_path)
         config = add_config(db, org, "deep api", target={"type": "file", "path": str(tmp_path / "api.ndjson")})
-        db.execute("UPDATE integration_configs SET connection_config = jsonb_set(connection_config, '{source}', %s) "
-                   "WHERE id = %s", (Jsonb({"type": "http", "url": f"http://127.0.0.1:{server.server_address[1]}/"}), config))
+        db.execute(
+            "UPDATE integration_configs SET connection_config = jsonb_set(connection_config, '{source}', %s) "
+            "WHERE id = %s",
+            (Jsonb({"type": "http", "url": f"http://127.0.0.1:{server.server_address[1]}/"}), config),
+        )
         result = _run(database_url, "deep_api")
         assert not result.success
         assert "recursion" in _error(result).lower() or "depth" in _error(result).lower()

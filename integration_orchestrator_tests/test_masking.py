@@ -62,7 +62,7 @@ def api() -> Iterator[str]:
     """A loopback API: people (echoing the bearer token) only with the right token."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             auth = self.headers.get("Authorization", "")
             if auth != f"Bearer {SECRET}":
                 status, body = 401, {"error": f"bad token {auth}"}
@@ -101,10 +101,15 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> str:
 
 def _integration(db: Conn, url: str, tmp_path: Path) -> dict[str, str]:
     org = add_organization(db)
-    config = add_config(db, org, "People API", target={"type": "file", "path": str(tmp_path / "out.ndjson"), "mode": "append"})
+    config = add_config(
+        db, org, "People API", target={"type": "file", "path": str(tmp_path / "out.ndjson"), "mode": "append"}
+    )
     db.execute(
         "UPDATE integration_configs SET connection_config = jsonb_set(connection_config, '{source}', %s) WHERE id = %s",
-        (json.dumps({"type": "http", "url": url, "auth": {"type": "bearer", "token": {"$secret": "api_token"}}}), config),
+        (
+            json.dumps({"type": "http", "url": url, "auth": {"type": "bearer", "token": {"$secret": "api_token"}}}),
+            config,
+        ),
     )
     with tenant_transaction(db, org):
         set_secret(db, "api_token", SECRET, organization_id=org, config_id=config)
@@ -113,7 +118,9 @@ def _integration(db: Conn, url: str, tmp_path: Path) -> dict[str, str]:
     add_mapping(db, org, config, "tax", "tax_number", "tax_number", validation_rules={"mask": True})
     add_mapping(db, org, config, "address", "home_address", "home_address")
     add_mapping(db, org, config, "echo", "echo", "echo")
-    check = jmespath_step("check", 1, "validate", "id == `2` && join(' ', ['bad tax', tax_number, home_address, echo]) || null")
+    check = jmespath_step(
+        "check", 1, "validate", "id == `2` && join(' ', ['bad tax', tax_number, home_address, echo]) || null"
+    )
     monitoring = json.dumps({"mask_fields": ["$.home_address"]})
     ids = {"org": org, "config": config}
     for name, strategy in (("people_dead_letter", "dead_letter"), ("people_fail_fast", "fail_fast")):
@@ -153,7 +160,7 @@ def test_secret_and_sensitive_fields_never_in_clear(
         assert any(p.read_bytes() for p in compute_logs), "the runs' compute logs were captured"
         assert not _files_leaking(Path(instance.root_directory)), "compute logs / storage show a clear value"
         failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
-        message = failure.step_failure_data.error.message  # type: ignore[union-attr]
+        message = failure.step_failure_data.error.message
         assert "bad tax *** *** called with Bearer ***" in message
         preview = next(e for e in ok.all_events if e.event_type_value == "ASSET_MATERIALIZATION")
         text = serialize_value(preview.event_specific_data)
@@ -168,8 +175,10 @@ def test_secret_and_sensitive_fields_never_in_clear(
 
     listed = run_cli("dead-letters", "list", env={KEYS_ENV: keys})
     assert listed.returncode == 0 and not _leaks(listed.stdout + listed.stderr)
-    db.execute("UPDATE integration_pipeline_definitions SET pipeline_steps = %s WHERE pipeline_name = 'people_dead_letter'",
-               (json.dumps({"steps": [jmespath_step("check", 1, "validate", "null")]}),))
+    db.execute(
+        "UPDATE integration_pipeline_definitions SET pipeline_steps = %s WHERE pipeline_name = 'people_dead_letter'",
+        (json.dumps({"steps": [jmespath_step("check", 1, "validate", "null")]}),),
+    )
     replayed = run_cli("dead-letters", "replay", env={KEYS_ENV: keys})
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert not _leaks(replayed.stdout + replayed.stderr)
@@ -182,7 +191,12 @@ def test_replay_without_the_keys_is_a_clear_error(db: Conn, database_url: str, a
                                                   run_cli: Any) -> None:
     _integration(db, api, tmp_path)
     with dg.instance_for_test() as instance:
-        assert build_definitions(database_url).get_job_def("people_dead_letter").execute_in_process(instance=instance).success
+        assert (
+            build_definitions(database_url)
+            .get_job_def("people_dead_letter")
+            .execute_in_process(instance=instance)
+            .success
+        )
     result = run_cli("dead-letters", "replay", env={KEYS_ENV: ""})
     assert result.returncode == 2
     assert "encrypted (masked) fields" in result.stderr and not _leaks(result.stdout + result.stderr)
@@ -266,9 +280,8 @@ def test_masked_errors_rewrites_only_leaking_errors() -> None:
             except KeyError:
                 raise ValueError("bad tok-abcd and 123-45-678") from None
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
-    with pytest.raises(KeyError):
-        with masked_errors(masker):
-            raise KeyError("harmless")
+    with pytest.raises(KeyError), masked_errors(masker):
+        raise KeyError("harmless")
 
 
 def test_masked_failures_are_dagster_failures_inside_ops() -> None:

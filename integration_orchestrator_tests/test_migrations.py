@@ -75,7 +75,7 @@ def test_edited_applied_migration_is_an_error(empty_database_url: str, tmp_path:
     directory = _write(tmp_path / "m", {"0001_a.sql": "CREATE TABLE a (id int);"})
     upgrade(empty_database_url, directory)
     (directory / "0001_a.sql").write_text("CREATE TABLE a (id bigint);")
-    with pytest.raises(MigrationError, match="0001_a.sql.*edited after it was applied"):
+    with pytest.raises(MigrationError, match=r"0001_a.sql.*edited after it was applied"):
         upgrade(empty_database_url, directory)
 
 
@@ -103,7 +103,7 @@ def test_concurrent_upgrades_apply_each_file_once(empty_database_url: str, tmp_p
     def run() -> None:
         try:
             results.append(len(upgrade(empty_database_url, directory)))
-        except Exception as exc:  # pragma: no cover - the assertion shows it
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - the assertion shows it
             results.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(3)]
@@ -146,5 +146,7 @@ def test_cli_db_url_masks_password(tmp_path: Path) -> None:
 def test_cli_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     result = _cli("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", "db", "upgrade", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: Cannot reach the integration database at postgresql://nobody@127.0.0.1:1/none")
+    assert result.stderr.startswith(
+        "error: Cannot reach the integration database at postgresql://nobody@127.0.0.1:1/none"
+    )
     assert "Traceback" not in result.stderr

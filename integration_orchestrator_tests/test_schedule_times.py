@@ -28,7 +28,7 @@ Conn = psycopg.Connection[dict[str, Any]]
 
 
 @pytest.fixture
-def db(module_db: Conn) -> Conn:
+def db(module_db: Conn) -> Conn:  # noqa: F811 - the fixture imported above
     """The module's shared database (the functions under test are pure)."""
     return module_db
 
@@ -243,7 +243,9 @@ def test_generated_expressions_parse_exactly_as_croniter(db: Conn) -> None:
         ("0 0 * * *", None, 'invalid time zone "<NULL>": time zone is missing'),
     ],
 )
-def test_cron_next_run_rejects_bad_input_naming_the_value(db: Conn, expression: str, tz: str | None, message: str) -> None:
+def test_cron_next_run_rejects_bad_input_naming_the_value(
+    db: Conn, expression: str, tz: str | None, message: str
+) -> None:
     with pytest.raises(psycopg.errors.InvalidParameterValue) as caught:
         db.execute("SELECT cron_next_run(%s, %s, now())", (expression, tz))
     assert message in str(caught.value)

@@ -22,7 +22,7 @@ Conn = psycopg.Connection[dict[str, Any]]
 
 
 @pytest.fixture
-def config(module_db: Conn) -> tuple[Conn, str, str]:
+def config(module_db: Conn) -> tuple[Conn, str, str]:  # noqa: F811 - the fixture imported above
     """(connection, organization id, integration config id) of a new organization."""
     org = module_db.execute(
         "INSERT INTO organizations (name, slug) VALUES ('Acme', %s) RETURNING id", (f"acme-{uuid.uuid4().hex[:8]}",)
@@ -158,7 +158,8 @@ def test_changing_the_timezone_recomputes(config: tuple[Conn, str, str]) -> None
     [
         ({"cron_expression": "61 * * * *"},
          'invalid cron expression "61 * * * *" for schedule "nightly": minute 61 out of range 0-59'),
-        ({"cron_expression": "0 0 * * * *"}, 'invalid cron expression "0 0 * * * *" for schedule "nightly": expected 5'),
+        ({"cron_expression": "0 0 * * * *"},
+         'invalid cron expression "0 0 * * * *" for schedule "nightly": expected 5'),
         ({"cron_expression": "0 0 * * funday"}, 'invalid cron expression "0 0 * * funday" for schedule "nightly"'),
         ({"cron_expression": "0 9 * * *", "timezone": "Europe/Atlantis"},
          'invalid time zone "Europe/Atlantis" for schedule "nightly": unknown time zone'),

@@ -4,9 +4,7 @@ versioned tables, organization deletion."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-import psycopg
 import pytest
 from psycopg import errors, sql
 
@@ -14,8 +12,8 @@ from integration_orchestrator.db.schema import USER_SETTING, VERSIONED_TABLES
 from integration_orchestrator_tests.schema_rows import (
     Conn,
     Ids,
-    one_row,
     insert_row,
+    one_row,
     organizations,
     populate_organization,
     sdb,
@@ -35,7 +33,8 @@ _one = one_row
 
 def test_every_table_with_updated_at_has_the_trigger(sdb: Conn) -> None:
     rows = sdb.execute(
-        "SELECT c.relname, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'set_updated_at') AS has "
+        "SELECT c.relname, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid "
+        "AND t.tgname = 'set_updated_at') AS has "
         "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'updated_at' "
         "WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
     ).fetchall()
@@ -69,7 +68,9 @@ def test_updated_at_is_maintained(sdb: Conn, organizations: tuple[Ids, Ids], tab
     # an explicit (stale) value is overwritten too
     sdb.execute(sql.SQL("UPDATE {} SET updated_at = %s WHERE id = %s").format(ident), (old, a[table]))
     sdb.execute(sql.SQL("UPDATE {} SET " + assignment + " WHERE id = %s").format(ident), (a[table],))
-    row = sdb.execute(sql.SQL("SELECT updated_at, now() AS now FROM {} WHERE id = %s").format(ident), (a[table],)).fetchone()
+    row = sdb.execute(
+        sql.SQL("SELECT updated_at, now() AS now FROM {} WHERE id = %s").format(ident), (a[table],)
+    ).fetchone()
     assert row["updated_at"] > old
     assert row["updated_at"] <= row["now"]
 

@@ -55,13 +55,21 @@ BAD: list[tuple[str, str, Override, str]] = [
     ("users", "bad email", _same({"email": "nobody"}), "valid_user_email"),
     ("users", "duplicate email", _dup("users", "email"), "users_email_key"),
     ("integration_configs", "connection array", _same({"connection_config": Jsonb([])}), "valid_connection_config"),
-    ("integration_configs", "source not object", _same({"connection_config": Jsonb({"source": 1})}),
-     "valid_connection_endpoints"),
+    (
+        "integration_configs",
+        "source not object",
+        _same({"connection_config": Jsonb({"source": 1})}),
+        "valid_connection_endpoints",
+    ),
     ("integration_configs", "unknown timezone", _same({"timezone": "Mars/Olympus"}), "valid_config_timezone"),
     ("integration_configs", "blank name", _same({"integration_name": ""}), "valid_integration_name"),
     ("integration_configs", "no type", _same({"integration_type": None}), "23502"),
-    ("integration_configs", "unknown creator", _same({"created_by": uuid.uuid4()}),
-     "integration_configs_created_by_fkey"),
+    (
+        "integration_configs",
+        "unknown creator",
+        _same({"created_by": uuid.uuid4()}),
+        "integration_configs_created_by_fkey",
+    ),
     ("integration_transformations", "input schema", _same({"input_schema": Jsonb([])}), "valid_input_schema"),
     ("integration_transformations", "output schema", _same({"output_schema": Jsonb(1)}), "valid_output_schema"),
     ("integration_transformations", "logic", _same({"transformation_logic": Jsonb("x")}), "valid_logic"),
@@ -70,77 +78,145 @@ BAD: list[tuple[str, str, Override, str]] = [
     ("integration_transformations", "timeout", _same({"timeout_seconds": 0}), "valid_timeout_seconds"),
     ("integration_transformations", "language", _same({"language": "cobol"}), "22P02"),
     ("integration_mappings", "rules array", _same({"transformation_rules": Jsonb([])}), "valid_transformation"),
-    ("integration_mappings", "rules without type", _same({"transformation_rules": Jsonb({"to": "int"})}),
-     "transformation_rules_type"),
-    ("integration_mappings", "type not string", _same({"transformation_rules": Jsonb({"type": 3})}),
-     "transformation_rules_type"),
+    (
+        "integration_mappings",
+        "rules without type",
+        _same({"transformation_rules": Jsonb({"to": "int"})}),
+        "transformation_rules_type",
+    ),
+    (
+        "integration_mappings",
+        "type not string",
+        _same({"transformation_rules": Jsonb({"type": 3})}),
+        "transformation_rules_type",
+    ),
     ("integration_mappings", "validation", _same({"validation_rules": Jsonb("x")}), "valid_validation"),
     ("integration_mappings", "coverage", _same({"test_coverage": 100.5}), "valid_test_coverage"),
     ("integration_mappings", "blank source", _same({"source_path": " "}), "valid_source_path"),
     ("integration_mappings", "blank target", _same({"target_path": ""}), "valid_target_path"),
     ("integration_mappings", "mapping type", _same({"mapping_type": "blob"}), "22P02"),
-    ("integration_mappings", "config of other org", lambda a, b: {"config_id": b["integration_configs"]},
-     "integration_mappings_config_id_fkey"),
+    (
+        "integration_mappings",
+        "config of other org",
+        lambda a, b: {"config_id": b["integration_configs"]},
+        "integration_mappings_config_id_fkey",
+    ),
     ("integration_mapping_tests", "input", _same({"input_data": Jsonb([1])}), "valid_input"),
     ("integration_mapping_tests", "expected", _same({"expected_output": Jsonb(None)}), "valid_expected"),
     ("integration_mapping_tests", "actual", _same({"actual_output": Jsonb([])}), "valid_actual"),
     ("integration_mapping_tests", "time", _same({"execution_time_ms": -1}), "valid_execution_time"),
     ("integration_pipeline_definitions", "steps array", _same({"pipeline_steps": Jsonb([])}), "valid_steps"),
-    ("integration_pipeline_definitions", "steps key", _same({"pipeline_steps": Jsonb({"steps": {}})}),
-     "valid_steps_array"),
+    (
+        "integration_pipeline_definitions",
+        "steps key",
+        _same({"pipeline_steps": Jsonb({"steps": {}})}),
+        "valid_steps_array",
+    ),
     ("integration_pipeline_definitions", "no steps key", _same({"pipeline_steps": Jsonb({})}), "valid_steps_array"),
-    ("integration_pipeline_definitions", "dead letter", _same({"dead_letter_config": Jsonb([])}),
-     "valid_dead_letter"),
-    ("integration_pipeline_definitions", "performance", _same({"performance_config": Jsonb(1)}),
-     "valid_performance"),
+    ("integration_pipeline_definitions", "dead letter", _same({"dead_letter_config": Jsonb([])}), "valid_dead_letter"),
+    ("integration_pipeline_definitions", "performance", _same({"performance_config": Jsonb(1)}), "valid_performance"),
     ("integration_pipeline_definitions", "monitoring", _same({"monitoring_config": Jsonb("x")}), "valid_monitoring"),
     ("integration_schedules", "cron without expression", _same({"schedule_type": "cron"}), "valid_schedule"),
     ("integration_schedules", "interval without minutes", _same({"schedule_type": "interval"}), "valid_schedule"),
     ("integration_schedules", "fixed without times", _same({"schedule_type": "fixed_time"}), "valid_schedule"),
-    ("integration_schedules", "zero interval", _same({"schedule_type": "interval", "interval_minutes": 0}),
-     "valid_interval_minutes"),
-    ("integration_schedules", "empty fixed times", _same({"schedule_type": "fixed_time", "fixed_times": []}),
-     "valid_fixed_times"),
+    (
+        "integration_schedules",
+        "zero interval",
+        _same({"schedule_type": "interval", "interval_minutes": 0}),
+        "valid_interval_minutes",
+    ),
+    (
+        "integration_schedules",
+        "empty fixed times",
+        _same({"schedule_type": "fixed_time", "fixed_times": []}),
+        "valid_fixed_times",
+    ),
     ("integration_schedules", "retry policy", _same({"retry_policy": Jsonb([])}), "valid_retry_policy"),
     ("integration_schedules", "exec params", _same({"execution_parameters": Jsonb(1)}), "valid_exec_params"),
     ("integration_schedules", "timeout", _same({"execution_timeout_seconds": 0}), "valid_execution_timeout"),
-    ("integration_schedules", "dates", _same({"start_date": dt.date(2026, 2, 1), "end_date": dt.date(2026, 1, 1)}),
-     "valid_date_range"),
+    (
+        "integration_schedules",
+        "dates",
+        _same({"start_date": dt.date(2026, 2, 1), "end_date": dt.date(2026, 1, 1)}),
+        "valid_date_range",
+    ),
     ("integration_schedules", "no type", _same({"schedule_type": None}), "23502"),
-    ("integration_schedules", "unknown recipient", _same({"notification_recipients": [uuid.UUID(int=1)]}),
-     "valid_notification_recipients"),
-    ("integration_schedules", "recipient of other org", lambda a, b: {"notification_recipients": [a["users"], b["users"]]},
-     "valid_notification_recipients"),
-    ("integration_executions", "duplicate run id", _dup("integration_executions", "dagster_run_id"),
-     "integration_executions_dagster_run_id_key"),
+    (
+        "integration_schedules",
+        "unknown recipient",
+        _same({"notification_recipients": [uuid.UUID(int=1)]}),
+        "valid_notification_recipients",
+    ),
+    (
+        "integration_schedules",
+        "recipient of other org",
+        lambda a, b: {"notification_recipients": [a["users"], b["users"]]},
+        "valid_notification_recipients",
+    ),
+    (
+        "integration_executions",
+        "duplicate run id",
+        _dup("integration_executions", "dagster_run_id"),
+        "integration_executions_dagster_run_id_key",
+    ),
     ("integration_executions", "negative records", _same({"records_in": -1}), "valid_execution_records"),
-    ("integration_executions", "finished before start",
-     _same({"started_at": dt.datetime(2026, 1, 2, tzinfo=dt.UTC), "finished_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}),
-     "valid_execution_times"),
+    (
+        "integration_executions",
+        "finished before start",
+        _same(
+            {
+                "started_at": dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+                "finished_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            }
+        ),
+        "valid_execution_times",
+    ),
     ("integration_executions", "config versions", _same({"config_versions": Jsonb([])}), "valid_config_versions"),
     ("integration_executions", "tags", _same({"tags": Jsonb([])}), "valid_execution_tags"),
     ("integration_executions", "metadata", _same({"metadata": Jsonb(1)}), "valid_execution_metadata"),
-    ("integration_executions", "pipeline of other org", lambda a, b: {"pipeline_id": b["integration_pipeline_definitions"]},
-     "integration_executions_pipeline_id_fkey"),
+    (
+        "integration_executions",
+        "pipeline of other org",
+        lambda a, b: {"pipeline_id": b["integration_pipeline_definitions"]},
+        "integration_executions_pipeline_id_fkey",
+    ),
     ("integration_schedule_executions", "counts", _same({"error_count": -1}), "valid_schedule_execution_counts"),
-    ("integration_schedule_executions", "times",
-     _same({"actual_start_time": dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
-            "actual_end_time": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}),
-     "valid_schedule_execution_times"),
+    (
+        "integration_schedule_executions",
+        "times",
+        _same(
+            {
+                "actual_start_time": dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+                "actual_end_time": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            }
+        ),
+        "valid_schedule_execution_times",
+    ),
     ("integration_schedule_executions", "status", _same({"execution_status": "done"}), "22P02"),
     ("integration_templates", "connection", _same({"connection_template": Jsonb([])}), "valid_connection"),
     ("integration_templates", "mappings array", _same({"mapping_templates": Jsonb([])}), "valid_mappings"),
-    ("integration_templates", "mappings key", _same({"mapping_templates": Jsonb({"mappings": {}})}),
-     "valid_mappings_array"),
+    (
+        "integration_templates",
+        "mappings key",
+        _same({"mapping_templates": Jsonb({"mappings": {}})}),
+        "valid_mappings_array",
+    ),
     ("integration_templates", "transforms", _same({"transformation_library": Jsonb([])}), "valid_transforms"),
     ("integration_templates", "tests", _same({"test_suite": Jsonb([])}), "valid_tests"),
     ("integration_templates", "rate limits", _same({"rate_limits": Jsonb(5)}), "valid_rate_limits"),
-    ("integration_templates", "duplicate", _dup("integration_templates", "template_name", "version"),
-     "integration_templates_template_name_version_organization_id_key"),
-    ("integration_template_instances", "customizations", _same({"customizations": Jsonb([])}),
-     "valid_customizations"),
-    ("integration_template_instances", "template of other org",
-     lambda a, b: {"template_id": b["integration_templates"]}, "template_instance_same_organization"),
+    (
+        "integration_templates",
+        "duplicate",
+        _dup("integration_templates", "template_name", "version"),
+        "integration_templates_template_name_version_organization_id_key",
+    ),
+    ("integration_template_instances", "customizations", _same({"customizations": Jsonb([])}), "valid_customizations"),
+    (
+        "integration_template_instances",
+        "template of other org",
+        lambda a, b: {"template_id": b["integration_templates"]},
+        "template_instance_same_organization",
+    ),
     ("integration_events", "payload", _same({"payload": Jsonb([])}), "valid_event_payload"),
     ("integration_events", "event type", _same({"event_type": ""}), "valid_event_type"),
     ("integration_dead_letters", "details", _same({"error_details": Jsonb([])}), "valid_dead_letter_details"),
@@ -148,10 +224,18 @@ BAD: list[tuple[str, str, Override, str]] = [
     ("integration_dead_letters", "no record", _same({"record": None}), "23502"),
     ("integration_notifications", "channel", _same({"channel": "E Mail"}), "valid_notification_channel"),
     ("integration_notifications", "payload", _same({"payload": Jsonb([])}), "valid_notification_payload"),
-    ("integration_notifications", "recipient of other org", lambda a, b: {"recipient_id": b["users"]},
-     "integration_notifications_recipient_id_fkey"),
-    ("integration_credentials", "duplicate name", _dup("integration_credentials", "config_id", "name"),
-     "integration_credentials_organization_config_name_key"),
+    (
+        "integration_notifications",
+        "recipient of other org",
+        lambda a, b: {"recipient_id": b["users"]},
+        "integration_notifications_recipient_id_fkey",
+    ),
+    (
+        "integration_credentials",
+        "duplicate name",
+        _dup("integration_credentials", "config_id", "name"),
+        "integration_credentials_organization_config_name_key",
+    ),
     ("integration_credentials", "bad name", _same({"name": "has space"}), "valid_credential_name"),
     ("integration_credentials", "empty ciphertext", _same({"ciphertext": b""}), "valid_credential_ciphertext"),
     ("integration_credentials", "empty key id", _same({"key_id": " "}), "valid_credential_key_id"),
@@ -257,17 +341,23 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
 
 
 @pytest.mark.parametrize(("table", "override"), GOOD, ids=[f"{t}:{i}" for i, (t, _) in enumerate(GOOD)])
-def test_good_input_is_accepted(sdb: Conn, organizations: tuple[Ids, Ids], table: str, override: dict[str, Any]) -> None:
+def test_good_input_is_accepted(
+    sdb: Conn, organizations: tuple[Ids, Ids], table: str, override: dict[str, Any]
+) -> None:
     a, _ = organizations
     new_id = insert_row(sdb, table, {**valid_row(table, a), **override})
-    assert sdb.execute(sql.SQL("SELECT 1 AS ok FROM {} WHERE id = %s").format(sql.Identifier(table)), (new_id,)).fetchone()
+    assert sdb.execute(
+        sql.SQL("SELECT 1 AS ok FROM {} WHERE id = %s").format(sql.Identifier(table)), (new_id,)
+    ).fetchone()
 
 
 def test_recipients_of_the_schedules_organization_are_accepted(sdb: Conn, organizations: tuple[Ids, Ids]) -> None:
     a, b = organizations
     row = {**valid_row("integration_schedules", a), "notification_recipients": [a["users"]]}
     schedule_id = insert_row(sdb, "integration_schedules", row)
-    with pytest.raises(errors.ForeignKeyViolation, match=r"field `notification_recipients`: not users of .*" + str(b["users"])):
+    with pytest.raises(
+        errors.ForeignKeyViolation, match=r"field `notification_recipients`: not users of .*" + str(b["users"])
+    ):
         sdb.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s",
                     ([a["users"], b["users"]], schedule_id))
     stored = sdb.execute("SELECT notification_recipients AS r FROM integration_schedules WHERE id = %s", (schedule_id,))

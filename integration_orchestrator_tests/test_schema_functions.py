@@ -8,11 +8,12 @@ import psycopg
 import pytest
 from psycopg import errors
 from psycopg.types.json import Jsonb
+
 from integration_orchestrator_tests.schema_rows import (
     Conn,
     Ids,
-    one_row,
     insert_row,
+    one_row,
     organizations,
     sdb,
     shared_database_url,
@@ -86,7 +87,10 @@ def test_rules_without_a_type_are_rejected_on_insert_and_update(
     assert caught.value.diag.constraint_name == "transformation_rules_type"
     assert f"In mapping `{row['mapping_name']}`" in str(caught.value)
     assert message in str(caught.value)
-    assert _one(sdb, "SELECT count(*) AS n FROM integration_mappings WHERE mapping_name = %s", row["mapping_name"])["n"] == 0
+    assert (
+        _one(sdb, "SELECT count(*) AS n FROM integration_mappings WHERE mapping_name = %s", row["mapping_name"])["n"]
+        == 0
+    )
 
     before = _one(sdb, "SELECT transformation_rules, version FROM integration_mappings WHERE id = %s",
                   a["integration_mappings"])

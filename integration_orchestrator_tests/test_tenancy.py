@@ -116,7 +116,7 @@ def test_the_app_role_is_not_the_owner_and_bypasses_nothing(sdb: Conn) -> None:
 
 
 def test_app_session_reads_only_its_organization(sdb: Conn, app: Conn, two_orgs: Any) -> None:
-    a, b = two_orgs
+    a, _b = two_orgs
     problems = []
     for table in _tables_with_org(sdb):
         with tenant_transaction(app, a["organizations"]):
@@ -147,7 +147,9 @@ def test_app_session_cannot_write_another_organizations_rows(sdb: Conn, app: Con
         key = sql.Identifier("id" if table == ORGANIZATIONS_TABLE else "organization_id")
         before = _snapshot(sdb, table, org_b)
         assert before, f"{table}: org B has no rows to attack"
-        own_row = sdb.execute(sql.SQL("SELECT id FROM {} WHERE {} = %s LIMIT 1").format(ident, key), (org_a,)).fetchone()
+        own_row = sdb.execute(
+            sql.SQL("SELECT id FROM {} WHERE {} = %s LIMIT 1").format(ident, key), (org_a,)
+        ).fetchone()
         foreign_row = sdb.execute(
             sql.SQL("SELECT to_jsonb(t) AS r FROM {} t WHERE {} = %s LIMIT 1").format(ident, key), (org_b,)
         ).fetchone()["r"]
@@ -205,19 +207,17 @@ def test_without_an_organization_the_app_sees_and_writes_nothing(sdb: Conn, app:
     assert set(counts.values()) == {0}
     row = valid_row("integration_configs", a)
     del row["organization_id"]
-    with pytest.raises((errors.InsufficientPrivilege, errors.NotNullViolation)):
-        with app.transaction():
-            app.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(APP_ROLE)))
-            insert_row(app, "integration_configs", row)
+    with pytest.raises((errors.InsufficientPrivilege, errors.NotNullViolation)), app.transaction():
+        app.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(APP_ROLE)))
+        insert_row(app, "integration_configs", row)
 
 
 def test_rows_cannot_point_at_another_organizations_rows(app: Conn, two_orgs: Any) -> None:
     """Composite foreign keys: a mapping of A on B's config fails even though FK checks skip RLS."""
     a, b = two_orgs
     row = {**valid_row("integration_mappings", a), "config_id": b["integration_configs"]}
-    with pytest.raises(errors.ForeignKeyViolation) as caught:
-        with tenant_transaction(app, a["organizations"]):
-            insert_row(app, "integration_mappings", row)
+    with pytest.raises(errors.ForeignKeyViolation) as caught, tenant_transaction(app, a["organizations"]):
+        insert_row(app, "integration_mappings", row)
     assert caught.value.diag.constraint_name == "integration_mappings_config_id_fkey"
 
 
@@ -240,16 +240,24 @@ def test_system_templates_are_readable_but_not_writable(
     assert {"id": system_template} in visible
     before = _snapshot_system(sdb)
     tpl = sql.SQL("integration_templates")
-    assert _attempt(app, org, sql.SQL("UPDATE {} SET description = 'x' WHERE id = %s").format(tpl), (system_template,)) == "rows=0"
+    assert (
+        _attempt(app, org, sql.SQL("UPDATE {} SET description = 'x' WHERE id = %s").format(tpl), (system_template,))
+        == "rows=0"
+    )
     assert _attempt(app, org, sql.SQL("DELETE FROM {} WHERE id = %s").format(tpl), (system_template,)) == "rows=0"
     assert (
-        _attempt(app, org, sql.SQL("UPDATE {} SET organization_id = %s WHERE id = %s").format(tpl), (org, system_template))
+        _attempt(
+            app, org, sql.SQL("UPDATE {} SET organization_id = %s WHERE id = %s").format(tpl), (org, system_template)
+        )
         == "rows=0"
     )
     row = {**valid_row("integration_templates", a), "organization_id": None}
     columns = sql.SQL(", ").join(map(sql.Identifier, row))
     values = sql.SQL(", ").join(sql.Placeholder() * len(row))
-    assert _attempt(app, org, sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(tpl, columns, values), tuple(row.values())) == "42501"
+    assert (
+        _attempt(app, org, sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(tpl, columns, values), tuple(row.values()))
+        == "42501"
+    )
     assert _snapshot_system(sdb) == before
 
 
@@ -271,19 +279,17 @@ def test_app_can_instantiate_a_system_template_into_its_organization(
     assert sdb.execute("SELECT organization_id FROM integration_configs WHERE id = %s", (config_id,)).fetchone() == {
         "organization_id": a["organizations"]
     }
-    with pytest.raises(errors.InsufficientPrivilege):
-        with tenant_transaction(app, a["organizations"]):
-            app.execute(
-                "SELECT create_integration_from_template(%s, 'theirs', NULL, %s, NULL)",
-                (system_template, b["organizations"]),
-            )
+    with pytest.raises(errors.InsufficientPrivilege), tenant_transaction(app, a["organizations"]):
+        app.execute(
+            "SELECT create_integration_from_template(%s, 'theirs', NULL, %s, NULL)",
+            (system_template, b["organizations"]),
+        )
     # B's own template is invisible to A: "not found"
-    with pytest.raises(errors.NoDataFound):
-        with tenant_transaction(app, a["organizations"]):
-            app.execute(
-                "SELECT create_integration_from_template(%s, 'x', NULL, %s, NULL)",
-                (b["integration_templates"], a["organizations"]),
-            )
+    with pytest.raises(errors.NoDataFound), tenant_transaction(app, a["organizations"]):
+        app.execute(
+            "SELECT create_integration_from_template(%s, 'x', NULL, %s, NULL)",
+            (b["integration_templates"], a["organizations"]),
+        )
 
 
 def test_history_is_read_only_for_the_app(sdb: Conn, app: Conn, two_orgs: Any) -> None:
@@ -297,7 +303,10 @@ def test_history_is_read_only_for_the_app(sdb: Conn, app: Conn, two_orgs: Any) -
     assert rows[0] == {"operation": "insert", "version": 1}
     assert rows[-1]["operation"] == "update" and rows[-1]["version"] == len(rows)
     outcome = _attempt(
-        app, a["organizations"], sql.SQL("DELETE FROM integration_config_history WHERE row_id = %s"), (a["integration_configs"],)
+        app,
+        a["organizations"],
+        sql.SQL("DELETE FROM integration_config_history WHERE row_id = %s"),
+        (a["integration_configs"],),
     )
     assert outcome == "42501"
 
@@ -306,7 +315,8 @@ def test_app_may_rename_its_own_organization_only(sdb: Conn, app: Conn, two_orgs
     a, b = two_orgs
     with tenant_transaction(app, a["organizations"]):
         renamed = app.execute(
-            "UPDATE organizations SET name = 'Renamed' WHERE id IN (%s, %s) RETURNING id, updated_at > created_at AS touched",
+            "UPDATE organizations SET name = 'Renamed' WHERE id IN (%s, %s) RETURNING id, "
+            "updated_at > created_at AS touched",
             (a["organizations"], b["organizations"]),
         ).fetchall()
     assert renamed == [{"id": a["organizations"], "touched": True}]

@@ -84,14 +84,18 @@ def test_runs_write_and_read_only_their_organization(
     defs = build_definitions(database_url, organization_id=alpha["org"])
     with dg.instance_for_test() as instance:
         assert defs.get_job_def("alpha_pipeline").execute_in_process(instance=instance).success
-    rows = db.execute("SELECT organization_id::text AS org, count(*) AS n FROM integration_dead_letters GROUP BY 1").fetchall()
+    rows = db.execute(
+        "SELECT organization_id::text AS org, count(*) AS n FROM integration_dead_letters GROUP BY 1"
+    ).fetchall()
     assert rows == [{"org": alpha["org"], "n": 1}]
     runs = db.execute("SELECT organization_id::text AS org, status FROM integration_executions").fetchall()
     assert runs == [{"org": alpha["org"], "status": "succeeded"}]
     # the connection the ops use, as Alpha: Beta's rows do not exist for it
     for table in TENANT_TABLES:
         with tenant_transaction(db, alpha["org"]):
-            seen = db.execute(f"SELECT count(*) AS n FROM {table} WHERE organization_id = %s", (beta["org"],)).fetchone()
+            seen = db.execute(
+                f"SELECT count(*) AS n FROM {table} WHERE organization_id = %s", (beta["org"],)
+            ).fetchone()
             everything = db.execute(f"SELECT count(*) AS n FROM {table}").fetchone()
         own = db.execute(f"SELECT count(*) AS n FROM {table} WHERE organization_id = %s", (alpha["org"],)).fetchone()
         assert seen == {"n": 0} and everything == own, table
@@ -126,7 +130,6 @@ def test_cli_over_every_organization_works_per_tenant(
     run_cli: Any, db: Conn, database_url: str, tenants: tuple[dict[str, str], dict[str, str]]
 ) -> None:
     """`mappings test` and `dead-letters list` go through each organization's application role in turn."""
-    alpha, beta = tenants
     for tenant in tenants:
         with dg.instance_for_test() as instance:
             defs = build_definitions(database_url, organization_id=tenant["org"])
@@ -135,7 +138,9 @@ def test_cli_over_every_organization_works_per_tenant(
     assert listed.returncode == 0, listed.stderr
     assert "Alpha People" in listed.stdout and "Beta People" in listed.stdout and "2 dead letter(s)" in listed.stdout
     replayed = run_cli("dead-letters", "replay")  # the check still fails record 2 in both organizations
-    assert replayed.returncode == 1 and "replayed 0, failed again 2" in replayed.stdout, replayed.stdout + replayed.stderr
+    assert replayed.returncode == 1 and "replayed 0, failed again 2" in replayed.stdout, (
+        replayed.stdout + replayed.stderr
+    )
     tested = run_cli("mappings", "test")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "alpha copies id" in tested.stdout and "beta copies id" in tested.stdout

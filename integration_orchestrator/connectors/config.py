@@ -125,7 +125,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if kind == "required":
         return error.message.replace("is a required property", "is required")
     if kind == "additionalProperties":
-        extra = sorted(set(error.instance) - set(schema.get("properties", {}))) if isinstance(error.instance, Mapping) else []
+        extra = (
+            sorted(set(error.instance) - set(schema.get("properties", {})))
+            if isinstance(error.instance, Mapping)
+            else []
+        )
         allowed = ", ".join(sorted(schema.get("properties", {})))
         return f"unknown option(s) {', '.join(map(repr, extra))} (allowed: {allowed})"
     if kind == "type":

@@ -18,8 +18,8 @@ from typing import IO, Any
 import orjson
 
 from integration_orchestrator.connectors.base import (
-    ConnectorContext,
     DEFAULT_BATCH_SIZE,
+    ConnectorContext,
     ConnectorError,
     ConnectorSpec,
     Record,
@@ -71,7 +71,9 @@ def file_format(config: Mapping[str, Any]) -> str | None:
 
 def _check_source(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     if file_format(config) is None:
-        return [(".format", f"is required: the extension of `{config['path']}` is not one of .csv, .json, .ndjson, .jsonl")]
+        return [
+            (".format", f"is required: the extension of `{config['path']}` is not one of .csv, .json, .ndjson, .jsonl")
+        ]
     return []
 
 

@@ -132,7 +132,9 @@ class HttpSource:
             finally:
                 self.requests_made += client.requests_made
 
-    def _fetch(self, client: HttpClient, url: str | httpx.URL, params: Mapping[str, Any] | None) -> tuple[httpx.Response, Any]:
+    def _fetch(
+        self, client: HttpClient, url: str | httpx.URL, params: Mapping[str, Any] | None
+    ) -> tuple[httpx.Response, Any]:
         kwargs: dict[str, Any] = {"params": params}
         if self.body is not None:
             kwargs["json"] = self.body
@@ -166,7 +168,12 @@ class HttpSource:
             response, document = self._fetch(client, self.url, self.params)
             yield self._records(document, response.url)
             return
-        pager = {"page": self._page_numbers, "offset": self._offsets, "cursor": self._cursors, "link_header": self._links}[style]
+        pager = {
+            "page": self._page_numbers,
+            "offset": self._offsets,
+            "cursor": self._cursors,
+            "link_header": self._links,
+        }[style]
         for count, batch in enumerate(pager(client), start=1):
             if batch:
                 yield batch
@@ -235,7 +242,9 @@ class HttpSource:
             url = response.url.join(following)
             params = None  # the next link carries its own query
             if str(url) in seen:
-                raise ConnectorError(self.name, f"the Link header points back to {safe_url(url)}; stopping to avoid a loop")
+                raise ConnectorError(
+                    self.name, f"the Link header points back to {safe_url(url)}; stopping to avoid a loop"
+                )
             seen.add(str(url))
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -129,7 +129,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.max_backoff_seconds, self.backoff_seconds * (2**attempt))
-        return random.uniform(delay / 2, delay) if self.jitter else delay
+        return random.uniform(delay / 2, delay) if self.jitter else delay  # noqa: S311 - jitter, not a secret
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -146,8 +146,8 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _auth(config: Mapping[str, Any] | None) -> tuple[httpx.Auth | None, dict[str, str], dict[str, str]]:

@@ -67,7 +67,9 @@ _TARGET_SCHEMA: dict[str, Any] = {
     },
     "required": ["type", "table"],
     "additionalProperties": False,
-    "allOf": [{"if": {"properties": {"mode": {"const": "upsert"}}, "required": ["mode"]}, "then": {"required": ["key"]}}],
+    "allOf": [
+        {"if": {"properties": {"mode": {"const": "upsert"}}, "required": ["mode"]}, "then": {"required": ["key"]}}
+    ],
 }
 
 
@@ -189,7 +191,7 @@ class PostgresTableTarget:
         conn.rollback()
         if row is None:
             return  # the loader reports a missing table
-        values = row if isinstance(row, dict) else dict(zip(("rls", "schema", "name"), row))
+        values = row if isinstance(row, dict) else dict(zip(("rls", "schema", "name"), row, strict=True))
         if (
             values["rls"]
             or values["name"] == "schema_migrations"

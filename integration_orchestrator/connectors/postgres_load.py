@@ -101,7 +101,9 @@ class TableLoader:
             return self._oid
         oid = self._rows("SELECT to_regclass(%s)::oid AS oid", (self.target.as_string(self.conn),))[0]["oid"]
         if oid is None:
-            raise ConnectorError(self.name, "the table does not exist (create it first; the loader never creates tables)")
+            raise ConnectorError(
+                self.name, "the table does not exist (create it first; the loader never creates tables)"
+            )
         self._oid = int(oid)
         return self._oid
 
@@ -109,7 +111,9 @@ class TableLoader:
         """The key columns exist and a unique index/constraint covers exactly them."""
         missing = [k for k in key if k not in self.columns()]
         if missing:
-            raise ConnectorError(self.name, f"key column(s) {', '.join(map(repr, missing))} are not columns of the table")
+            raise ConnectorError(
+                self.name, f"key column(s) {', '.join(map(repr, missing))} are not columns of the table"
+            )
         rows = self._rows(
             """
             SELECT 1 FROM pg_index i
@@ -191,7 +195,9 @@ class TableLoader:
             else:
                 self.conn.execute(sql.SQL("TRUNCATE {}").format(stage))
                 cols = sql.SQL(", ").join(map(sql.Identifier, self._copy(stage, batch)))
-                self.conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(self.target, cols, cols, stage))
+                self.conn.execute(
+                    sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(self.target, cols, cols, stage)
+                )
             count += len(batch)
         return WriteResult(rows_written=count, inserted=count, updated=0)
 
@@ -201,7 +207,9 @@ class TableLoader:
         return bool(rows[0]["allowed"])
 
     def _is_empty(self) -> bool:
-        return bool(self._rows(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {}) AS empty").format(self.target))[0]["empty"])
+        return bool(
+            self._rows(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {}) AS empty").format(self.target))[0]["empty"]
+        )
 
     def _create_stage(self, *, with_seq: bool) -> sql.Identifier:
         stage = sql.Identifier(f"io_stage_{uuid.uuid4().hex[:12]}")
@@ -212,7 +220,9 @@ class TableLoader:
         )
         if with_seq:  # numbered by PostgreSQL in COPY order: the input order, for "last record wins"
             self.conn.execute(
-                sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint GENERATED ALWAYS AS IDENTITY").format(stage, sql.Identifier(_SEQ))
+                sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint GENERATED ALWAYS AS IDENTITY").format(
+                    stage, sql.Identifier(_SEQ)
+                )
             )
         return stage
 
@@ -290,7 +300,9 @@ class TableLoader:
                 pass
         return self._insert_on_conflict(stage, columns, key, dedupe=True)
 
-    def _insert_on_conflict(self, stage: sql.Identifier, columns: list[str], key: list[str], *, dedupe: bool) -> WriteResult:
+    def _insert_on_conflict(
+        self, stage: sql.Identifier, columns: list[str], key: list[str], *, dedupe: bool
+    ) -> WriteResult:
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
         keys = sql.SQL(", ").join(map(sql.Identifier, key))
         updates = [c for c in columns if c not in key]
@@ -369,7 +381,7 @@ def _row_getter(names: list[str]) -> Callable[[Record], Sequence[Any]]:
     if len(names) == 1:
         name = names[0]
         return lambda record: (record[name],)
-    return itemgetter(*names)  # type: ignore[return-value]
+    return itemgetter(*names)
 
 
 def _dumps(value: Any) -> str:

@@ -23,7 +23,7 @@ __all__ = [
     "resolve_secrets",
 ]
 
-SECRET_KEY = "$secret"
+SECRET_KEY = "$secret"  # noqa: S105 - the reference marker, not a secret
 
 #: JSON Schema of a reference: where a value is secret, only this shape is accepted.
 SECRET_REF_SCHEMA: dict[str, Any] = {

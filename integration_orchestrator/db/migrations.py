@@ -113,7 +113,7 @@ def _apply(conn: psycopg.Connection[Any], migration: Migration) -> None:
     try:
         with conn.transaction():
             started = conn.execute("SELECT clock_timestamp() AS t").fetchone()["t"]
-            conn.execute(migration.sql.encode())  # type: ignore[call-overload]
+            conn.execute(migration.sql.encode())
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, checksum, duration_ms) "
                 "VALUES (%s, %s, %s, (extract(epoch FROM clock_timestamp() - %s) * 1000)::int)",

@@ -42,7 +42,9 @@ def list_dead_letters(
     return sorted(letters, key=lambda r: (r["created_at"], str(r["id"])))[:limit]
 
 
-def _letters(conn: psycopg.Connection[Any], status: str | None, config_id: str | None, limit: int) -> list[dict[str, Any]]:
+def _letters(
+    conn: psycopg.Connection[Any], status: str | None, config_id: str | None, limit: int
+) -> list[dict[str, Any]]:
     return conn.execute(
         """
         SELECT d.id, d.created_at, d.status, d.step_name, d.error_message, d.replay_count, d.record,

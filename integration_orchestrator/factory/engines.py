@@ -66,7 +66,7 @@ def _check_connection(row: Mapping[str, Any]) -> Any:
 def _compile_plan(rows: Sequence[Mapping[str, Any]], **kwargs: Any) -> MappingPlan:
     from integration_orchestrator.mapping import compile_plan
 
-    return compile_plan(rows, **kwargs)  # type: ignore[no-any-return]
+    return compile_plan(rows, **kwargs)
 
 
 def _apply_plan(plan: MappingPlan, records: list[Record]) -> tuple[list[Record], list[FailedRecord]]:
@@ -82,7 +82,7 @@ def _apply_plan(plan: MappingPlan, records: list[Record]) -> tuple[list[Record],
 def _compile_transformation(row: Mapping[str, Any]) -> Transformation:
     from integration_orchestrator.transforms import compile_transformation
 
-    return compile_transformation(row)  # type: ignore[no-any-return]
+    return compile_transformation(row)
 
 
 def _secret_resolver(integration: Integration, database_url: str) -> Callable[[str], str]:
@@ -97,7 +97,7 @@ def _secret_resolver(integration: Integration, database_url: str) -> Callable[[s
         )
         value = resolver(name)
         register_secret(value)  # redacted from logs, errors, previews and dead letters from now on
-        return value  # type: ignore[no-any-return]
+        return value
 
     return resolve
 

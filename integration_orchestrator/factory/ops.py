@@ -130,7 +130,9 @@ def _db(context: Any) -> IntegrationDatabase:
     return getattr(context.resources, DATABASE_RESOURCE_KEY)  # type: ignore[no-any-return]
 
 
-def handle_failures(context: dg.OpExecutionContext, job: IntegrationJob, step: str, failures: list[FailedRecord]) -> None:
+def handle_failures(
+    context: dg.OpExecutionContext, job: IntegrationJob, step: str, failures: list[FailedRecord]
+) -> None:
     """Apply the pipeline's error strategy to the records ``step`` could not process."""
     if not failures:
         return
@@ -211,7 +213,9 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
         job = _job(context)
         step = job.step(context.op.name)
         batch = merge_batches([batches[k] for k in sorted(batches)])
-        transformation = job.compiled(f"step:{step.name}", lambda: job.engines.compile_transformation(step.transformation))
+        transformation = job.compiled(
+            f"step:{step.name}", lambda: job.engines.compile_transformation(step.transformation)
+        )
         started = time.perf_counter()
         with masked_failures(job.masker, *batch.records):
             records, failures = apply_step(step.name, transformation.apply, batch.records, step.when)
@@ -241,8 +245,13 @@ def split_op(pool: str | None = None) -> dg.OpDefinition:
 
 @functools.cache
 def collect_op(pool: str | None = None) -> dg.OpDefinition:
-    @dg.op(name=_name("integration_collect", pool), required_resource_keys=_KEYS, pool=pool, ins={"batches": dg.In(list)},
-           out=dg.Out(Batch))
+    @dg.op(
+        name=_name("integration_collect", pool),
+        required_resource_keys=_KEYS,
+        pool=pool,
+        ins={"batches": dg.In(list)},
+        out=dg.Out(Batch),
+    )
     def _collect(context, batches):  # type: ignore[no-untyped-def]
         return merge_batches(batches)
 
@@ -270,8 +279,12 @@ def sink_op(inputs: int = 1, with_checks: bool = False, pool: str | None = None)
     if with_checks:
         ins["checks_blocked"] = dg.In(bool)
 
-    @dg.op(name=_name(f"integration_sink_{inputs}{'_checked' if with_checks else ''}", pool), required_resource_keys=_KEYS,
-           pool=pool, ins=ins)
+    @dg.op(
+        name=_name(f"integration_sink_{inputs}{'_checked' if with_checks else ''}", pool),
+        required_resource_keys=_KEYS,
+        pool=pool,
+        ins=ins,
+    )
     def _sink(context, **inputs_):  # type: ignore[no-untyped-def]
         job = _job(context)
         if inputs_.pop("checks_blocked", False):

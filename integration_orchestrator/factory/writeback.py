@@ -111,21 +111,20 @@ def insert_dead_letters(
     """One ``integration_dead_letters`` row per failed record (one transaction)."""
     if not failures:
         return 0
-    with tenant_transaction(conn, organization_id):
-        with conn.cursor() as cur:
-            cur.executemany(
-                """
+    with tenant_transaction(conn, organization_id), conn.cursor() as cur:
+        cur.executemany(
+            """
                 INSERT INTO integration_dead_letters
                     (execution_id, config_id, pipeline_id, step_name, record, error_message, error_details,
                      organization_id)
                 VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
                 """,
-                [
-                    (execution_id, config_id, pipeline_id, f.step, _json(f.record), f.message,
-                     _json({"index": f.index, **f.details}), organization_id)
-                    for f in failures
-                ],
-            )
+            [
+                (execution_id, config_id, pipeline_id, f.step, _json(f.record), f.message,
+                 _json({"index": f.index, **f.details}), organization_id)
+                for f in failures
+            ],
+        )
     return len(failures)
 
 

@@ -104,7 +104,7 @@ def generated_field_step(parts: InlineParts, tracer: set[str] | None) -> Step:
     lines = ["def step(source, out):", *_read("", len(parts.source_keys), "    ")]
     lines += ["    if value is None or value is MISSING:", "        return absent(value, out)"]
     if parts.before is None and parts.coerce is None and parts.post is None:
-        lines += _pipeline(parts, "", "    ") + ["    return None"]
+        lines += [*_pipeline(parts, "", "    "), "    return None"]
     else:
         lines += ["    try:", *_pipeline(parts, "", "        ")]
         lines += [

@@ -153,7 +153,7 @@ def schema_check(validator: Any, stage: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         try:
             error = next(validator.iter_errors(_decimals(value)), None)
-        except Exception as exc:  # a schema keyword that cannot handle this value
+        except Exception as exc:  # noqa: BLE001 - a schema keyword that cannot handle this value
             raise FieldFailure(f"{stage}-validation could not check the value: {exc}", value) from None
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path)

@@ -82,7 +82,9 @@ def compile_plan_tolerant(
     errors = list(compiler.errors)
     for row in compiler.top_level():
         try:
-            mappings.append(compiler.compile(row, invert=direction == "outbound" and row.mapping_direction == "bidirectional"))
+            mappings.append(
+                compiler.compile(row, invert=direction == "outbound" and row.mapping_direction == "bidirectional")
+            )
         except MappingDefinitionError as exc:
             errors.append(exc)
     return MappingPlan(mappings, direction=direction), errors
@@ -177,7 +179,9 @@ class _Compiler:
                     continue
                 other = self._by_key.get(key)
                 if other is not None and other is not row and key == row.mapping_name:
-                    self._fail(row, definition_error(row, "mapping_name", f"duplicate mapping_name (also id {other.id})"))
+                    self._fail(
+                        row, definition_error(row, "mapping_name", f"duplicate mapping_name (also id {other.id})")
+                    )
                     continue
                 self._by_key.setdefault(key, row)
 
@@ -193,16 +197,33 @@ class _Compiler:
         if refs is None:
             return
         if row.mapping_type not in ("object", "array"):
-            self._fail(row, definition_error(row, "transformation_rules.children", f"only object and array mappings have children, this is a {row.mapping_type} mapping"))
+            self._fail(
+                row,
+                definition_error(
+                    row,
+                    "transformation_rules.children",
+                    f"only object and array mappings have children, this is a {row.mapping_type} mapping",
+                ),
+            )
             return
         if not isinstance(refs, list) or not refs:
-            self._fail(row, definition_error(row, "transformation_rules.children", "must be a non-empty list of mapping names or ids"))
+            self._fail(
+                row,
+                definition_error(
+                    row, "transformation_rules.children", "must be a non-empty list of mapping names or ids"
+                ),
+            )
             return
         children: list[MappingRow] = []
         for ref in refs:
             child = self._by_key.get(str(ref))
             if child is None:
-                self._fail(row, definition_error(row, "transformation_rules.children", f"no active mapping named {ref!r} in this config"))
+                self._fail(
+                    row,
+                    definition_error(
+                        row, "transformation_rules.children", f"no active mapping named {ref!r} in this config"
+                    ),
+                )
                 return
             children.append(child)
             self._is_child.add(id(child))
@@ -213,8 +234,10 @@ class _Compiler:
 
         def visit(current: MappingRow) -> bool:
             if any(current is seen for seen in path):
-                names = " -> ".join(r.mapping_name for r in path[path.index(current):] + [current])
-                self._fail(row, definition_error(row, "transformation_rules.children", f"cycle in nested mappings: {names}"))
+                names = " -> ".join(r.mapping_name for r in [*path[path.index(current):], current])
+                self._fail(
+                    row, definition_error(row, "transformation_rules.children", f"cycle in nested mappings: {names}")
+                )
                 return True
             path.append(current)
             found = any(visit(child) for child in self._children.get(id(current), []))
@@ -235,7 +258,9 @@ class _Compiler:
     def compile(self, row: MappingRow, *, invert: bool) -> CompiledMapping:
         for child in self._children.get(id(row), []):
             if id(child) in self._bad:
-                raise definition_error(row, "transformation_rules.children", f"child mapping `{child.mapping_name}` is invalid")
+                raise definition_error(
+                    row, "transformation_rules.children", f"child mapping `{child.mapping_name}` is invalid"
+                )
         _check_enums(row)
         original = row
         if invert:
@@ -273,14 +298,23 @@ class _Compiler:
         if row.error_handling == "default" and not has_default:
             raise definition_error(row, "error_handling", "`default` needs a default_value")
         pre, post = validation_schemas(row)
-        context = RuleContext(source_type=None if is_array and source_type == "array" else source_type, timezone=self.tz, transformations=self.transformations, tracer=tracer)
+        context = RuleContext(
+            source_type=None if is_array and source_type == "array" else source_type,
+            timezone=self.tz,
+            transformations=self.transformations,
+            tracer=tracer,
+        )
         rules = self._rules(row, context)
         behaviours.extend(context.behaviours)
         if target_type is not None and not (is_array and target_type == "array"):
             behaviours.append("coercion failure")
         pre_fn = _traced_check(schema_check(pre, "pre"), tracer, "pre-validation failure") if pre is not None else None
-        post_fn = _traced_check(schema_check(post, "post"), tracer, "post-validation failure") if post is not None else None
-        behaviours.extend(name for name, v in (("pre-validation failure", pre), ("post-validation failure", post)) if v is not None)
+        post_fn = (
+            _traced_check(schema_check(post, "post"), tracer, "post-validation failure") if post is not None else None
+        )
+        behaviours.extend(
+            name for name, v in (("pre-validation failure", pre), ("post-validation failure", post)) if v is not None
+        )
         write = writer(target.keys or (), row.target_path)
         parts = StepParts(
             name=row.mapping_name,
@@ -322,7 +356,11 @@ class _Compiler:
     def _rules(self, row: MappingRow, context: RuleContext) -> Any:
         rules = row.transformation_rules
         if row.mapping_type == "custom" and (not isinstance(rules, Mapping) or rules.get("type") != "transformation"):
-            raise definition_error(row, "transformation_rules.type", "a custom mapping needs a `transformation` rule ({\"type\": \"transformation\", \"transformation_id\": ...})")
+            raise definition_error(
+                row,
+                "transformation_rules.type",
+                'a custom mapping needs a `transformation` rule ({"type": "transformation", "transformation_id": ...})',
+            )
         if rules is not None and not isinstance(rules, Mapping):
             raise definition_error(row, "transformation_rules", "must be an object with a `type`")
         try:
@@ -340,7 +378,9 @@ class _Compiler:
             try:
                 compiled.append(self.compile(child, invert=invert))
             except MappingDefinitionError as exc:
-                raise definition_error(row, "transformation_rules.children", f"child mapping `{child.mapping_name}`: {exc}") from None
+                raise definition_error(
+                    row, "transformation_rules.children", f"child mapping `{child.mapping_name}`: {exc}"
+                ) from None
         return tuple(compiled)
 
 

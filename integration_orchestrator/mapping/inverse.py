@@ -56,7 +56,9 @@ def invert_row(row: MappingRow) -> MappingRow:
         raise definition_error(row, exc.where, f"cannot be inverted: {exc.reason}") from None
     validation = row.validation_rules
     if isinstance(validation, Mapping):
-        validation = {k: v for k, v in (("pre", validation.get("post")), ("post", validation.get("pre"))) if v is not None}
+        validation = {
+            k: v for k, v in (("pre", validation.get("post")), ("post", validation.get("pre"))) if v is not None
+        }
     keeps_default = _value_preserving(row.transformation_rules)
     default = row.default_value if keeps_default else None
     if row.error_handling == "default" and default is None and row.default_value is not None:
@@ -119,14 +121,16 @@ def invert_rules(rules: Mapping[str, Any] | None, source_type: str | None, where
 
 def _invert_cast(rules: Mapping[str, Any], source_type: str | None, where: str) -> dict[str, Any]:
     if not source_type:
-        raise InversionError(f"{where}.to", "a cast can only be inverted when the type before it is known (set source_data_type)")
+        raise InversionError(
+            f"{where}.to", "a cast can only be inverted when the type before it is known (set source_data_type)"
+        )
     fmt = rules.get("format")
     inverse: dict[str, Any] = {"type": "cast", "to": source_type}
     if fmt is not None:
         to = rules.get("to")
-        if to in ("date", "datetime") and source_type == "string":
-            inverse["format"] = fmt
-        elif to == "string" and source_type in ("date", "datetime"):
+        if (to in ("date", "datetime") and source_type == "string") or (
+            to == "string" and source_type in ("date", "datetime")
+        ):
             inverse["format"] = fmt
         else:
             raise InversionError(f"{where}.format", f"a formatted cast from {source_type} to {to} cannot be inverted")

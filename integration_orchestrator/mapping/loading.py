@@ -53,7 +53,7 @@ def load_transformations(conn: Any, rows: Sequence[MappingRow]) -> dict[str, Any
     for row in load_transformation_rows(conn, valid) if valid else []:
         try:
             compiled[str(row.id)] = compile_transformation(row)
-        except Exception as exc:  # a bad transformation row is that mapping's definition error
+        except Exception as exc:  # noqa: BLE001 - a bad transformation row is that mapping's definition error
             compiled[str(row.id)] = exc
     return compiled
 

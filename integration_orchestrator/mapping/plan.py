@@ -252,5 +252,7 @@ class MappingPlan:
         for index, counter in enumerate(counts):
             not_reached += stopped_before[index]
             ran = total - not_reached
-            counter.written = ran - (counter.missing + counter.defaulted + counter.nulled + counter.failed + counter.skipped)
-        return BatchResult(results, {m.name: c for m, c in zip(mappings, counts)})
+            counter.written = ran - (
+                counter.missing + counter.defaulted + counter.nulled + counter.failed + counter.skipped
+            )
+        return BatchResult(results, {m.name: c for m, c in zip(mappings, counts, strict=True)})

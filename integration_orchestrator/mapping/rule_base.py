@@ -30,7 +30,7 @@ class RuleContext:
     """What compiling a rule needs besides the rule itself."""
 
     source_type: str | None = None
-    timezone: dt.tzinfo = dt.timezone.utc
+    timezone: dt.tzinfo = dt.UTC
     transformations: Mapping[str, Any] | None = None
     tracer: set[str] | None = None
     behaviours: list[str] = field(default_factory=list)

@@ -35,7 +35,15 @@ from integration_orchestrator.mapping.types import (
     to_string,
 )
 
-__all__ = ["build_cast", "build_concat", "build_date_format", "build_jmespath", "build_lookup", "build_split", "build_template"]
+__all__ = [
+    "build_cast",
+    "build_concat",
+    "build_date_format",
+    "build_jmespath",
+    "build_lookup",
+    "build_split",
+    "build_template",
+]
 
 # Which source types a cast to each target type can ever succeed from.
 _CASTABLE_FROM: dict[str, frozenset[str]] = {
@@ -54,7 +62,9 @@ _CASTABLE_FROM: dict[str, frozenset[str]] = {
 def build_cast(rule: Mapping[str, Any], where: str, context: RuleContext, source_type: str | None) -> RuleFunction:
     to = require(rule, "to", where, str, f"one of {', '.join(DATA_TYPES)}")
     if to not in DATA_TYPES:
-        raise RuleDefinitionError(f"{where}.to", f"cannot cast to unknown type {to!r} (expected one of {', '.join(DATA_TYPES)})")
+        raise RuleDefinitionError(
+            f"{where}.to", f"cannot cast to unknown type {to!r} (expected one of {', '.join(DATA_TYPES)})"
+        )
     if source_type and source_type in DATA_TYPES and source_type not in _CASTABLE_FROM[to]:
         raise RuleDefinitionError(f"{where}.to", f"impossible cast from {source_type} to {to}")
     fmt = optional_str(rule, "format", where)
@@ -208,7 +218,9 @@ def build_jmespath(rule: Mapping[str, Any], where: str, context: RuleContext, so
     return run
 
 
-def build_date_format(rule: Mapping[str, Any], where: str, context: RuleContext, source_type: str | None) -> RuleFunction:
+def build_date_format(
+    rule: Mapping[str, Any], where: str, context: RuleContext, source_type: str | None
+) -> RuleFunction:
     source_format = optional_str(rule, "from", where)
     target_format = optional_str(rule, "to", where)
     if target_format is None:
@@ -278,6 +290,6 @@ def build_split(rule: Mapping[str, Any], where: str, context: RuleContext, sourc
             return parts
         if len(parts) != len(names):
             raise FieldFailure(f"split gave {len(parts)} part(s), expected {len(names)} ({', '.join(names)})", value)
-        return dict(zip(names, parts))
+        return dict(zip(names, parts, strict=True))
 
     return run

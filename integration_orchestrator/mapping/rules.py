@@ -87,15 +87,24 @@ def _compile(rule: Any, where: str, context: RuleContext, source_type: str | Non
         raise RuleDefinitionError(where, "a rule must include `type`")
     builder = _BUILDERS.get(kind) if isinstance(kind, str) else None
     if builder is None:
-        raise RuleDefinitionError(f"{where}.type", f"unknown rule type {kind!r} (expected one of {', '.join(RULE_KINDS)})")
+        raise RuleDefinitionError(
+            f"{where}.type", f"unknown rule type {kind!r} (expected one of {', '.join(RULE_KINDS)})"
+        )
     unknown = sorted(set(rule) - _KEYS[kind] - {"type", "children", "inverse"})
     if unknown:
         allowed = ", ".join(sorted(_KEYS[kind])) or "none"
-        raise RuleDefinitionError(f"{where}.{unknown[0]}", f"unknown key `{unknown[0]}` for a `{kind}` rule (allowed: {allowed})")
+        raise RuleDefinitionError(
+            f"{where}.{unknown[0]}", f"unknown key `{unknown[0]}` for a `{kind}` rule (allowed: {allowed})"
+        )
     function = builder(rule, where, context, source_type)
     if function is None or context.tracer is None or kind == "chain":
         return function
-    return _traced(function, context.tracer, context.behaviour(f"{where}: {kind} applied"), context.behaviour(f"{where}: {kind} failed"))
+    return _traced(
+        function,
+        context.tracer,
+        context.behaviour(f"{where}: {kind} applied"),
+        context.behaviour(f"{where}: {kind} failed"),
+    )
 
 
 def _traced(function: RuleFunction, tracer: set[str], ok: str, failed: str) -> RuleFunction:

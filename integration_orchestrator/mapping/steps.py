@@ -291,7 +291,7 @@ def _map_elements(
     for index, item in enumerate(values):
         try:
             if element_fn is not None and item is not None:
-                item = element_fn(item)
+                item = element_fn(item)  # noqa: PLW2901 - the element becomes its mapped value
             if children is not None and not isinstance(item, dict):
                 raise FieldFailure(f"array element is {json_type(item)}, expected an object", item)
         except FieldFailure as failure:

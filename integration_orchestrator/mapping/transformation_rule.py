@@ -17,10 +17,15 @@ from integration_orchestrator.mapping.rule_base import RuleContext, RuleDefiniti
 __all__ = ["CompiledOnce", "build_transformation", "compile_transformation_row", "transformation_function"]
 
 
-def build_transformation(rule: Mapping[str, Any], where: str, context: RuleContext, source_type: str | None) -> RuleFunction:
+def build_transformation(
+    rule: Mapping[str, Any], where: str, context: RuleContext, source_type: str | None
+) -> RuleFunction:
     ident = rule.get("transformation_id")
     if ident is None or isinstance(ident, (bool, dict, list)):
-        raise RuleDefinitionError(f"{where}.transformation_id", "`transformation` needs `transformation_id` (an integration_transformations id)")
+        raise RuleDefinitionError(
+            f"{where}.transformation_id",
+            "`transformation` needs `transformation_id` (an integration_transformations id)",
+        )
     available = context.transformations or {}
     compiled = available.get(str(ident))
     if isinstance(compiled, Mapping):  # a raw integration_transformations row: compile it here
@@ -32,7 +37,9 @@ def build_transformation(rule: Mapping[str, Any], where: str, context: RuleConte
                 "`transformation` rules are not yet supported: the transformation engine "
                 "(integration_orchestrator.transforms) is not installed",
             )
-        raise RuleDefinitionError(f"{where}.transformation_id", f"transformation {ident} not found (or not compiled for this plan)")
+        raise RuleDefinitionError(
+            f"{where}.transformation_id", f"transformation {ident} not found (or not compiled for this plan)"
+        )
     if isinstance(compiled, Exception):
         raise RuleDefinitionError(f"{where}.transformation_id", f"transformation {ident} is invalid: {compiled}")
     return transformation_function(compiled, str(ident))
@@ -46,7 +53,7 @@ def transformation_function(compiled: Any, ident: str) -> RuleFunction:
         record = {"value": value} if wrapped else value
         try:
             outcome = compiled.apply([record])
-        except Exception as exc:  # an engine error is this field's error, not a crash
+        except Exception as exc:  # noqa: BLE001 - an engine error is this field's error, not a crash
             raise FieldFailure(f"transformation {ident} failed: {exc}", value) from None
         errors = list(getattr(outcome, "errors", []) or [])
         if errors:
@@ -71,7 +78,7 @@ def compile_transformation_row(row: Mapping[str, Any]) -> Any:
         return exc
     try:
         return compile_transformation(row)
-    except Exception as exc:  # a bad transformation row is the mapping's definition error
+    except Exception as exc:  # noqa: BLE001 - a bad transformation row is the mapping's definition error
         return exc
 
 

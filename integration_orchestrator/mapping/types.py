@@ -59,7 +59,7 @@ class CoercionError(ValueError):
 def resolve_timezone(name: str | None) -> dt.tzinfo:
     """The tzinfo for an IANA name (``None`` or empty: UTC); ``ValueError`` if unknown."""
     if not name or name.upper() == "UTC":
-        return dt.timezone.utc
+        return dt.UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -190,7 +190,7 @@ def parse_datetime(value: Any, tz: dt.tzinfo, fmt: str | None = None) -> dt.date
         moment = dt.datetime(value.year, value.month, value.day)
     elif isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         try:
-            return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+            return dt.datetime.fromtimestamp(float(value), dt.UTC)
         except (OverflowError, OSError, ValueError):
             raise _fail(value, "datetime", " (epoch seconds out of range)") from None
     elif isinstance(value, str):
@@ -232,7 +232,7 @@ def _to_array(value: Any) -> list[Any]:
     raise _fail(value, "array")
 
 
-def coercer(data_type: str | None, tz: dt.tzinfo = dt.timezone.utc) -> Callable[[Any], Any] | None:
+def coercer(data_type: str | None, tz: dt.tzinfo = dt.UTC) -> Callable[[Any], Any] | None:
     """The target coercion for ``data_type`` (``None``: no coercion). Null stays null."""
     if not data_type:
         return None
@@ -306,7 +306,9 @@ def source_checker(data_type: str | None) -> Callable[[Any], bool] | None:
         "array": lambda v: isinstance(v, list),
         "boolean": lambda v: isinstance(v, bool),
         "date": _parses(lambda v: parse_date(v) if isinstance(v, str) and len(v.strip()) == 10 else _wrong_kind(v)),
-        "datetime": _parses(lambda v: parse_datetime(v, dt.timezone.utc) if isinstance(v, (str, dt.datetime)) else _wrong_kind(v)),
+        "datetime": _parses(
+            lambda v: parse_datetime(v, dt.UTC) if isinstance(v, (str, dt.datetime)) else _wrong_kind(v)
+        ),
         "integer": _is_integer,
         "number": lambda v: isinstance(v, (int, float, Decimal)) and not isinstance(v, bool),
         "object": lambda v: isinstance(v, dict),

@@ -76,7 +76,9 @@ def schedule_names(records: Iterable[ScheduleRecord]) -> dict[str, str]:
         requests[suffix].append(NameRequest(record.id, record.schedule_name, record.id, order))
     names: dict[str, str] = {}
     for suffix, items in requests.items():
-        names.update({str(k): v for k, v in assign_unique_names(items, suffix=suffix, reserved=[WRITEBACK_SENSOR_NAME]).items()})
+        names.update(
+            {str(k): v for k, v in assign_unique_names(items, suffix=suffix, reserved=[WRITEBACK_SENSOR_NAME]).items()}
+        )
     return names
 
 
@@ -107,7 +109,9 @@ def build_schedule_definitions(
                                      f"integration {record.config_id} has no job (inactive or invalid)"), errors)
             continue
         try:
-            definitions.append(_definition(record, names[record.id], job_name, job_names_by_config_id, database_url, clock))
+            definitions.append(
+                _definition(record, names[record.id], job_name, job_names_by_config_id, database_url, clock)
+            )
         except RowError as error:
             _report(error, errors)
     if definitions:

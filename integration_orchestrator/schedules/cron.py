@@ -188,7 +188,9 @@ def due_times_between(
         return []
     found: list[dt.datetime] = []
     for instant in _backwards(record, trigger, end):
-        if instant <= start or (record.start_date is not None and instant.astimezone(record.tz).date() < record.start_date):
+        if instant <= start or (
+            record.start_date is not None and instant.astimezone(record.tz).date() < record.start_date
+        ):
             break
         if instant < end and in_bounds(record, instant):
             found.append(instant)

@@ -49,6 +49,7 @@ __all__ = [
     "event_sensor",
     "evaluate_event_sensor",
     "evaluate_run_after_sensor",
+    "event_sensor",
     "pending_events",
     "run_after_sensor",
 ]
@@ -123,7 +124,7 @@ def pending_events(
         clauses.append("event_type = ANY(%(types)s)")
         params["types"] = list(event_types)
     query = (
-        "SELECT id, event_type, payload, created_at FROM integration_events WHERE "
+        "SELECT id, event_type, payload, created_at FROM integration_events WHERE "  # noqa: S608 - fixed clauses
         + " AND ".join(clauses)
         + " ORDER BY created_at, id LIMIT %(limit)s"
     )
@@ -203,7 +204,9 @@ def evaluate_run_after_sensor(
     if not cursor:
         # run storage keeps update times to the second: start at the current second
         start = float(int((now or dt.datetime.now(dt.UTC)).timestamp()))
-        return dg.SensorResult(skip_reason="started watching", cursor=orjson.dumps({"after": start, "seen": []}).decode())
+        return dg.SensorResult(
+            skip_reason="started watching", cursor=orjson.dumps({"after": start, "seen": []}).decode()
+        )
     state = orjson.loads(cursor)
     after, seen = float(state["after"]), set(state["seen"])
     records = instance.get_run_records(

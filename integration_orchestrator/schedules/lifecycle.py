@@ -150,7 +150,9 @@ def sync_run(
         return
     ended = _timestamp(run_record.end_time) or run_record.update_timestamp
     if row_id:
-        mark_finished(conn, organization_id, row_id, status=final, run_id=run.run_id, started_at=started, ended_at=ended)
+        mark_finished(
+            conn, organization_id, row_id, status=final, run_id=run.run_id, started_at=started, ended_at=ended
+        )
     record = records.get(tags[TAG_SCHEDULE_ID])
     if final == "failed" and record is not None and record.notification_on_failure and record.notification_recipients:
         counts = execution_counts(conn, organization_id, run.run_id)

@@ -102,7 +102,7 @@ def load_notifiers() -> list[Notifier]:
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
             notifier = entry.load()()
-        except Exception as error:  # a broken plugin must not stop the others
+        except Exception as error:  # noqa: BLE001 - a broken plugin must not stop the others
             log.warning("notifier %s could not be loaded: %s", entry.name, error)
             continue
         if notifier is not None:
@@ -157,10 +157,12 @@ def notify_failure(
     return [row_id for row_id, _, _ in created]
 
 
-def _deliver(conn: Connection, organization_id: str, row_id: str, notifier: Notifier, message: FailureNotification) -> None:
+def _deliver(
+    conn: Connection, organization_id: str, row_id: str, notifier: Notifier, message: FailureNotification
+) -> None:
     try:
         notifier.send(message)
-    except Exception as error:  # any delivery error is recorded on the row
+    except Exception as error:  # noqa: BLE001 - any delivery error is recorded on the row
         status, detail = "failed", f"{type(error).__name__}: {error}"
     else:
         status, detail = "sent", None

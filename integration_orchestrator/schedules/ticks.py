@@ -141,7 +141,9 @@ def plan_tick(
         run_id, status = active_run
         reason = f"run {run_id} of this integration is {status.lower()}; concurrent execution is not allowed"
         decisions = [
-            TickDecision(d.scheduled_time, False, reason if d.scheduled_time == scheduled_time else f"{MISSED_NOTE}; {reason}")
+            TickDecision(
+                d.scheduled_time, False, reason if d.scheduled_time == scheduled_time else f"{MISSED_NOTE}; {reason}"
+            )
             if d.launch
             else d
             for d in decisions
@@ -185,7 +187,11 @@ def active_run(instance: dg.DagsterInstance, config_id: str) -> tuple[str, str] 
     """
     now = time.monotonic()
     with _active_lock:
-        if not _active_cache or _active_cache[0][0] is not instance or now - _active_cache[0][1] > ACTIVE_RUNS_TTL.total_seconds():
+        if (
+            not _active_cache
+            or _active_cache[0][0] is not instance
+            or now - _active_cache[0][1] > ACTIVE_RUNS_TTL.total_seconds()
+        ):
             _active_cache[:] = [(instance, now, _in_progress_by_config(instance))]
         answer = _active_cache[0][2]
     return answer.get(config_id)
@@ -202,7 +208,11 @@ def schedule_started_at(instance: dg.DagsterInstance, schedule_name: str) -> dt.
     """
     now = time.monotonic()
     with _active_lock:
-        if not _started_cache or _started_cache[0][0] is not instance or now - _started_cache[0][1] > ACTIVE_RUNS_TTL.total_seconds():
+        if (
+            not _started_cache
+            or _started_cache[0][0] is not instance
+            or now - _started_cache[0][1] > ACTIVE_RUNS_TTL.total_seconds()
+        ):
             starts: dict[str, float] = {}
             for state in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE):
                 data = state.instigator_data

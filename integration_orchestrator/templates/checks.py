@@ -74,7 +74,9 @@ def check_library(document: TemplateDocument) -> list[Any]:
 
     library = document.transformation_library
     for name, rule in (library.get("rules") or {}).items():
-        probe = [{"name": "library_rule", "source_path": "$.value", "target_path": "value", "transformation_rules": rule}]
+        probe = [
+            {"name": "library_rule", "source_path": "$.value", "target_path": "value", "transformation_rules": rule}
+        ]
         try:
             compile_mappings(probe, source=document.source, field_prefix="probe")
         except TemplateError as exc:

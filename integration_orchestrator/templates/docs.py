@@ -57,8 +57,7 @@ def describe(document: TemplateDocument, certified: dt.date | None = None) -> st
         " ".join(document.description.split()),
         "",
         f"source: {source_summary(document)}",
-        f"target: {document.connection_template.get('target', {}).get('type', '-')} "
-        f"{schema.get('title', '')}".rstrip(),
+        f"target: {document.connection_template.get('target', {}).get('type', '-')} {schema.get('title', '')}".rstrip(),
         f"docs:   {document.documentation_url}",
         "",
         "prerequisites:",
@@ -70,11 +69,14 @@ def describe(document: TemplateDocument, certified: dt.date | None = None) -> st
         "mappings:",
         *[f"  {m['name']:<22} {m['source_path']} -> {m['target_path']}" for m in document.mappings],
         "",
-        f"tests: {len(document.tests)} mapping tests, "
-        f"{sum(len((t.get('test_cases') or {}).get('cases', [])) for t in document.transformation_library.get('transformations', []))}"
-        " transformation cases",
+        f"tests: {len(document.tests)} mapping tests, {_transformation_cases(document)} transformation cases",
     ]
     return "\n".join(lines)
+
+
+def _transformation_cases(document: TemplateDocument) -> int:
+    transformations = document.transformation_library.get("transformations", [])
+    return sum(len((t.get("test_cases") or {}).get("cases", [])) for t in transformations)
 
 
 def catalog_table(documents: Iterable[TemplateDocument]) -> str:

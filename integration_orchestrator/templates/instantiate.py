@@ -112,7 +112,9 @@ def validate_customizations(
     if customizations is None:
         return {}
     if not isinstance(customizations, Mapping):
-        raise InstanceError(instance_name, f"must be a JSON object, got {type(customizations).__name__}", field="customizations")
+        raise InstanceError(
+            instance_name, f"must be a JSON object, got {type(customizations).__name__}", field="customizations"
+        )
     unknown = sorted(set(customizations) - set(_CUSTOM_KEYS))
     if unknown:
         raise InstanceError(
@@ -124,7 +126,9 @@ def validate_customizations(
         raise InstanceError(instance_name, "must be a JSON object", field="customizations.connection")
     overrides = customizations.get("mappings", {})
     if not isinstance(overrides, Mapping):
-        raise InstanceError(instance_name, 'must be a JSON object {"<mapping name>": {...} | false}', field="customizations.mappings")
+        raise InstanceError(
+            instance_name, 'must be a JSON object {"<mapping name>": {...} | false}', field="customizations.mappings"
+        )
     names = {m["name"] for m in document.mappings}
     for name, override in overrides.items():
         where = f"customizations.mappings.{name}"
@@ -141,7 +145,9 @@ def validate_customizations(
             raise InstanceError(instance_name, "must be an object (partial mapping) or false", field=where)
         bad = sorted(set(override) - MAPPING_OVERRIDE_KEYS)
         if bad:
-            raise InstanceError(instance_name, "is not a mapping column that can be overridden", field=f"{where}.{bad[0]}")
+            raise InstanceError(
+                instance_name, "is not a mapping column that can be overridden", field=f"{where}.{bad[0]}"
+            )
     return json.loads(json.dumps(dict(customizations)))
 
 
@@ -209,7 +215,10 @@ _JSON_COLUMNS = {"input_schema", "output_schema", "transformation_logic", "error
 
 
 def add_library_transformations(
-    conn: psycopg.Connection[Any], document: TemplateDocument, organization_id: UUID | str, created_by: UUID | str | None
+    conn: psycopg.Connection[Any],
+    document: TemplateDocument,
+    organization_id: UUID | str,
+    created_by: UUID | str | None,
 ) -> list[str]:
     """The template's library transformations become reusable ``integration_transformations``
     rows of the organization (pipelines can use them); one the organization already has
@@ -222,7 +231,8 @@ def add_library_transformations(
         columns = [c for c in _TRANSFORMATION_COLUMNS if item.get(c) is not None]
         values = [Jsonb(item[c]) if c in _JSON_COLUMNS else item[c] for c in columns]
         conn.execute(
-            f"INSERT INTO integration_transformations ({', '.join(columns)}, organization_id, created_by, updated_by) "
+            "INSERT INTO integration_transformations "  # noqa: S608 - the column names are constants
+            f"({', '.join(columns)}, organization_id, created_by, updated_by) "
             f"VALUES ({', '.join(['%s'] * len(columns))}, %s, %s, %s)",
             (*values, organization_id, created_by, created_by),
         )
@@ -234,8 +244,12 @@ def check_effective(document: TemplateDocument, custom: dict[str, Any], instance
     """The mappings and the connection the instance will really have must be valid."""
     mappings = effective_mappings(document, custom)
     try:
-        compile_mappings(mappings, source=f"instance `{instance_name}`", field_prefix="customizations.mappings", by_name=True)
-        check_connection(deep_merge(document.connection_template, custom.get("connection")), source=f"instance `{instance_name}`")
+        compile_mappings(
+            mappings, source=f"instance `{instance_name}`", field_prefix="customizations.mappings", by_name=True
+        )
+        check_connection(
+            deep_merge(document.connection_template, custom.get("connection")), source=f"instance `{instance_name}`"
+        )
     except RowError as exc:
         raise InstanceError(instance_name, exc.reason, field=exc.field) from exc
 
@@ -256,14 +270,19 @@ def load_instance(
     }[by]
     with tenant_transaction(conn, organization_id):
         rows = conn.execute(
-            "SELECT i.id, i.config_id, i.instance_name, i.template_id, i.organization_id, "
-            "i.deployment_status::text AS deployment_status, i.customizations, t.template_name, t.version "
+            "SELECT i.id, i.config_id, i.instance_name, i.template_id, "  # noqa: S608 - fixed clauses
+            "i.organization_id, i.deployment_status::text AS deployment_status, i.customizations, "
+            "t.template_name, t.version "
             "FROM integration_template_instances i JOIN integration_templates t ON t.id = i.template_id "
             f"WHERE {where}",
             {"ref": reference},
         ).fetchall()
     if len(rows) != 1:
-        reason = "no such template instance in this organization" if not rows else "several instances have this name; use the id"
+        reason = (
+            "no such template instance in this organization"
+            if not rows
+            else "several instances have this name; use the id"
+        )
         raise InstanceError(reference, reason)
     r = rows[0]
     return Instance(

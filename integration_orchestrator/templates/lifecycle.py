@@ -46,7 +46,9 @@ def deploy_instance(conn: psycopg.Connection[Any], reference: str, organization_
     """Run the instance's tests: ``testing`` while they run, ``active`` when all pass."""
     instance = load_instance(conn, reference, organization_id)
     if instance.deployment_status == "deprecated":
-        raise InstanceError(instance.instance_name, "is deprecated; instantiate the template again", field="deployment_status")
+        raise InstanceError(
+            instance.instance_name, "is deprecated; instantiate the template again", field="deployment_status"
+        )
     _set_status(conn, instance, "testing")
     outcomes = run_config_tests(conn, instance.config_id, organization_id)
     passed = bool(outcomes) and all(o.passed for o in outcomes)

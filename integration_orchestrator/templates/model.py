@@ -254,7 +254,7 @@ def _target_root(path: str) -> str:
     text = path.strip()
     if text.startswith("$"):
         text = text[1:].lstrip(".")
-    if text.startswith("['") or text.startswith('["'):
+    if text.startswith(("['", '["')):
         quote = text[1]
         return text[2 : text.index(quote, 2)]
     for stop in (".", "["):

@@ -133,7 +133,9 @@ def diff_documents(old: TemplateDocument, new: TemplateDocument) -> TemplateDiff
         removed=[name for name in before if name not in after],
         changed=changed,
         connection_changed=old.connection_template != new.connection_template,
-        tests_changed=sorted(n for n in set(old_tests) | set(new_tests) if n in after and old_tests.get(n) != new_tests.get(n)),
+        tests_changed=sorted(
+            n for n in set(old_tests) | set(new_tests) if n in after and old_tests.get(n) != new_tests.get(n)
+        ),
     )
 
 
@@ -192,7 +194,8 @@ def _apply(
         if name in existing:
             assignments = ", ".join(f"{c} = %({c})s" for c in _MAPPING_COLUMNS)
             conn.execute(
-                f"UPDATE integration_mappings SET {assignments}, updated_by = %(by)s WHERE id = %(id)s",
+                f"UPDATE integration_mappings SET {assignments}, "  # noqa: S608 - column names are constants
+                "updated_by = %(by)s WHERE id = %(id)s",
                 {**_adapt(values), "by": updated_by, "id": existing[name]},
             )
         else:
@@ -226,7 +229,8 @@ def _insert_mapping(
     columns = ", ".join(_MAPPING_COLUMNS)
     placeholders = ", ".join(f"%({c})s" for c in _MAPPING_COLUMNS)
     row = conn.execute(
-        f"INSERT INTO integration_mappings (config_id, mapping_name, {columns}, organization_id, created_by, updated_by) "
+        f"INSERT INTO integration_mappings (config_id, mapping_name, {columns}, "  # noqa: S608 - constant column names
+        "organization_id, created_by, updated_by) "
         f"VALUES (%(config)s, %(name)s, {placeholders}, %(org)s, %(by)s, %(by)s) RETURNING id",
         {**_adapt(values), "config": instance.config_id, "name": name, "org": instance.organization_id, "by": by},
     ).fetchone()

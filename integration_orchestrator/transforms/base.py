@@ -25,9 +25,9 @@ from integration_orchestrator.model.failures import FailedRecord
 
 __all__ = [
     "BATCH_TYPES",
+    "PER_RECORD_TYPES",
     "Engine",
     "LogicError",
-    "PER_RECORD_TYPES",
     "Program",
     "RecordFailure",
     "TransformOutcome",

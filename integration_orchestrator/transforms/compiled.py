@@ -75,7 +75,9 @@ def compile_transformation(
         row.validate()
     engine = get_engine(row.language)
     if engine is None:
-        raise row.error("language", f"unknown language {row.language!r} (available: {', '.join(available_languages())})")
+        raise row.error(
+            "language", f"unknown language {row.language!r} (available: {', '.join(available_languages())})"
+        )
     try:
         engine.check(row.transformation_logic, row.transformation_type)
     except LogicError as exc:
@@ -89,7 +91,9 @@ def compile_transformation(
 class CompiledTransformation:
     """A transformation ready to apply to batches (safe to share between threads)."""
 
-    def __init__(self, row: TransformationRow, engine: Engine, *, schema_check: str = "all", pool: WorkerPool | None = None) -> None:
+    def __init__(
+        self, row: TransformationRow, engine: Engine, *, schema_check: str = "all", pool: WorkerPool | None = None
+    ) -> None:
         self.row = row
         self.engine = engine
         self.schema_check = schema_check
@@ -98,11 +102,20 @@ class CompiledTransformation:
         self.chunk_size = chunk_size * max(1, engine.chunk_scale)
         self._input = SchemaChecker(row.input_schema, "input_schema") if row.input_schema else None
         self._output = SchemaChecker(row.output_schema, "output_schema") if row.output_schema else None
-        identity = [str(row.organization_id), str(row.id), row.version, row.language, row.transformation_type, row.transformation_logic]
+        identity = [
+            str(row.organization_id),
+            str(row.id),
+            row.version,
+            row.language,
+            row.transformation_type,
+            row.transformation_logic,
+        ]
         self.key = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
         self._program = None
         if not engine.sandboxed:
-            self._program = engine.build(row.transformation_logic, row.transformation_type, timeout_seconds=row.timeout_seconds)
+            self._program = engine.build(
+                row.transformation_logic, row.transformation_type, timeout_seconds=row.timeout_seconds
+            )
         else:
             self._program = engine.inline(row.transformation_logic, row.transformation_type)
         #: True when a sandboxed engine's program runs in this process (see ``Engine.inline``).
@@ -145,7 +158,9 @@ class CompiledTransformation:
 
     # -- schemas -------------------------------------------------------------------------
 
-    def _check_input(self, records: list[dict[str, Any]], failures: list[Failure]) -> tuple[list[int], list[dict[str, Any]]]:
+    def _check_input(
+        self, records: list[dict[str, Any]], failures: list[Failure]
+    ) -> tuple[list[int], list[dict[str, Any]]]:
         if self._input is None:
             return list(range(len(records))), records
         bad: dict[int, list[str]] = {}
@@ -159,7 +174,11 @@ class CompiledTransformation:
         return positions, [records[i] for i in positions]
 
     def _check_output(
-        self, outputs: list[dict[str, Any]], indexes: list[int] | None, records: list[dict[str, Any]], failures: list[Failure]
+        self,
+        outputs: list[dict[str, Any]],
+        indexes: list[int] | None,
+        records: list[dict[str, Any]],
+        failures: list[Failure],
     ) -> list[dict[str, Any]]:
         """Drop outputs failing output_schema; ``indexes`` map outputs to input records (per-record types)."""
         if self._output is None:
@@ -205,7 +224,7 @@ class CompiledTransformation:
         if self._program is not None:
             try:
                 return self._program(records)
-            except Exception as exc:  # noqa: BLE001 - the engine's failure is the batch's
+            except Exception as exc:
                 raise TransformationRuntimeError(self.name, f"{type(exc).__name__}: {exc}", row_id=self.row.id) from exc
         return self._sandbox(records, deadline)
 
@@ -247,7 +266,9 @@ class CompiledTransformation:
 
     def _timeout(self) -> TransformationTimeoutError:
         return TransformationTimeoutError(
-            self.name, f"timed out after {self.row.timeout_seconds} s (timeout_seconds); the code was stopped", row_id=self.row.id
+            self.name,
+            f"timed out after {self.row.timeout_seconds} s (timeout_seconds); the code was stopped",
+            row_id=self.row.id,
         )
 
     def _unpack(self, response: Mapping[str, Any]) -> Any:

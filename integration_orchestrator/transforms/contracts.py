@@ -58,7 +58,7 @@ def apply_record_contract(
     if transformation_type == "map" and all(type(v) is dict for v in results):
         return list(range(len(results))), results, []
     if transformation_type == "enrich" and all(type(v) is dict for v in results):
-        return list(range(len(results))), [{**r, **v} for r, v in zip(records, results)], []
+        return list(range(len(results))), [{**r, **v} for r, v in zip(records, results, strict=True)], []
     if transformation_type == "filter" and not any(isinstance(v, RecordFailure) for v in results):
         kept = [i for i, v in enumerate(results) if (v is True or (v is not False and truthy(v)))]
         return kept, [records[i] for i in kept], []
@@ -78,7 +78,9 @@ def apply_record_contract(
     return indexes, out, failures
 
 
-def _one(kind: str, record: dict[str, Any], value: Any) -> tuple[dict[str, Any] | None, tuple[str, dict[str, Any]] | None]:
+def _one(
+    kind: str, record: dict[str, Any], value: Any
+) -> tuple[dict[str, Any] | None, tuple[str, dict[str, Any]] | None]:
     """(output record or None when dropped, (message, extra) when the record failed)."""
     if kind == "map":
         if isinstance(value, dict):

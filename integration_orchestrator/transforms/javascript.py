@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from integration_orchestrator.transforms.base import Engine, LogicError, PER_RECORD_TYPES, Program, RecordFailure
+from integration_orchestrator.transforms.base import PER_RECORD_TYPES, Engine, LogicError, Program, RecordFailure
 
 __all__ = ["JavaScriptEngine", "js_error_kind"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import jmespath as _jmespath
 from jmespath.exceptions import JMESPathError
 
-from integration_orchestrator.transforms.base import Engine, LogicError, PER_RECORD_TYPES, Program, RecordFailure
+from integration_orchestrator.transforms.base import PER_RECORD_TYPES, Engine, LogicError, Program, RecordFailure
 from integration_orchestrator.transforms.jmespath_inline import compile_inline
 
 __all__ = ["JMESPathEngine"]
@@ -42,7 +42,7 @@ class JMESPathEngine(Engine):
     def build(self, logic: Mapping[str, Any], transformation_type: str, *, timeout_seconds: float) -> Program:
         parsed = _jmespath.compile(_expression(logic))
         if transformation_type not in PER_RECORD_TYPES:
-            return lambda records: parsed.search(records)
+            return parsed.search
         return _per_record(parsed.search)
 
     def inline(self, logic: Mapping[str, Any], transformation_type: str) -> Program | None:

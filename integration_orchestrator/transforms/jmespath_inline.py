@@ -53,7 +53,9 @@ _SUMMED = frozenset({
     "comparator", "and_expression", "or_expression", "not_expression", "multi_select_dict", "multi_select_list",
     "key_val_pair", "function_expression",
 })
-_CHAINS = frozenset({"subexpression", "pipe", "index_expression", "projection", "value_projection", "filter_projection"})
+_CHAINS = frozenset(
+    {"subexpression", "pipe", "index_expression", "projection", "value_projection", "filter_projection"}
+)
 _ORDERING = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
 _LIBRARY = _functions.Functions()
 

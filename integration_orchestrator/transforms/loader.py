@@ -10,7 +10,9 @@ from integration_orchestrator.transforms.row import TransformationRow
 __all__ = ["load_transformation_rows"]
 
 
-def load_transformation_rows(conn: Any, ids: Iterable[Any] | None = None, organization_id: Any = None) -> list[TransformationRow]:
+def load_transformation_rows(
+    conn: Any, ids: Iterable[Any] | None = None, organization_id: Any = None
+) -> list[TransformationRow]:
     """Rows by name (optionally only ``ids`` / one organization), not yet validated.
 
     Validation happens in :func:`compile_transformation`, so one bad row does not stop
@@ -25,6 +27,6 @@ def load_transformation_rows(conn: Any, ids: Iterable[Any] | None = None, organi
         clauses.append("organization_id = %s::uuid")
         params.append(str(organization_id))
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    query = f"SELECT * FROM integration_transformations{where} ORDER BY transformation_name, id"  # noqa: S608 - fixed clauses
+    query = f"SELECT * FROM integration_transformations{where} ORDER BY transformation_name, id"  # noqa: S608 - fixed
     rows = conn.execute(query, params).fetchall()
     return [TransformationRow.from_mapping(dict(row), validate=False) for row in rows]

@@ -15,7 +15,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from integration_orchestrator.transforms.base import Engine, LogicError, PER_RECORD_TYPES, Program, RecordFailure
+from integration_orchestrator.transforms.base import PER_RECORD_TYPES, Engine, LogicError, Program, RecordFailure
 
 __all__ = ["ALLOWED_MODULES", "PythonEngine", "preload_modules"]
 
@@ -39,7 +39,9 @@ def preload_modules() -> None:
 def _guarded_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
     root = name.partition(".")[0]
     if level != 0 or root not in ALLOWED_MODULES:
-        raise ImportError(f"import of {name!r} is not allowed in transformations (allowed: {', '.join(ALLOWED_MODULES)})")
+        raise ImportError(
+            f"import of {name!r} is not allowed in transformations (allowed: {', '.join(ALLOWED_MODULES)})"
+        )
     return builtins.__import__(name, globals, locals, fromlist, level)
 
 

@@ -19,7 +19,14 @@ from typing import Any
 
 from integration_orchestrator.transforms.base import Engine
 
-__all__ = ["ENTRY_POINT_GROUP", "available_languages", "get_engine", "load_engines", "register_engine", "unregister_engine"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "available_languages",
+    "get_engine",
+    "load_engines",
+    "register_engine",
+    "unregister_engine",
+]
 
 ENTRY_POINT_GROUP = "integration_orchestrator.engines"
 

@@ -74,11 +74,16 @@ class TransformationRow:
     def validate(self) -> None:
         """Check the columns whose shape does not depend on the engine."""
         if self.transformation_type not in TRANSFORMATION_TYPES:
-            raise self.error("transformation_type", f"must be one of {', '.join(TRANSFORMATION_TYPES)}, not {self.transformation_type!r}")
+            raise self.error(
+                "transformation_type",
+                f"must be one of {', '.join(TRANSFORMATION_TYPES)}, not {self.transformation_type!r}",
+            )
         if not isinstance(self.transformation_logic, Mapping):
             raise self.error("transformation_logic", "must be a JSON object")
         if self.performance_tier not in PERFORMANCE_TIERS:
-            raise self.error("performance_tier", f"must be one of {', '.join(PERFORMANCE_TIERS)}, not {self.performance_tier!r}")
+            raise self.error(
+                "performance_tier", f"must be one of {', '.join(PERFORMANCE_TIERS)}, not {self.performance_tier!r}"
+            )
         timeout = self.timeout_seconds
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600:
             raise self.error("timeout_seconds", f"must be a number of seconds in (0, 3600], not {timeout!r}")

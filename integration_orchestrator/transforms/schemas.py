@@ -46,7 +46,9 @@ def _where(error: jsonschema.ValidationError) -> str:
     return f"at ${path}: " if path else ""
 
 
-def shape_error(row: TransformationRow, index: int, record: Any, message: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+def shape_error(
+    row: TransformationRow, index: int, record: Any, message: str, extra: Mapping[str, Any]
+) -> dict[str, Any]:
     """The error object for a failed record.
 
     The full object has ``index``, ``record``, ``error`` (the message), ``transformation``,

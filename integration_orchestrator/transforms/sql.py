@@ -111,7 +111,10 @@ def _by_row(rows: list[dict[str, Any]], what: str) -> dict[int, list[dict[str, A
     grouped: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         if ROW_COLUMN not in row:
-            raise ValueError(f"the {what} query must return the {ROW_COLUMN} column (e.g. SELECT * FROM records WHERE ...)")
+            raise ValueError(
+                f"the {what} query must return the {ROW_COLUMN} column "  # noqa: S608 - a message, not a query
+                "(e.g. SELECT * FROM records WHERE ...)"
+            )
         index = row.pop(ROW_COLUMN)
         grouped.setdefault(int(index), []).append(row)
     return grouped
@@ -122,7 +125,9 @@ def _map(rows: list[dict[str, Any]], count: int) -> list[Any]:
         grouped = _by_row(rows, "map")
         return [grouped[i][0] if i in grouped else None for i in range(count)]
     if len(rows) != count:
-        raise ValueError(f"the map query returned {len(rows)} rows for {count} records; select {ROW_COLUMN} to align them")
+        raise ValueError(
+            f"the map query returned {len(rows)} rows for {count} records; select {ROW_COLUMN} to align them"
+        )
     return rows
 
 

@@ -72,9 +72,16 @@ def _run_case(compiled: CompiledTransformation, index: int, case: Mapping[str, A
         messages = [e.message for e in outcome.errors]
         ok = any(str(expected["error"]) in m for m in messages)
         detail = f"errors {messages!r}" if messages else "no error"
-        return CaseResult(name, ok, "failed as expected" if ok else f"expected an error containing {expected['error']!r}, got {detail}", messages)
+        return CaseResult(
+            name,
+            ok,
+            "failed as expected" if ok else f"expected an error containing {expected['error']!r}, got {detail}",
+            messages,
+        )
     if outcome.errors and compiled.row.transformation_type != "validate":
-        return CaseResult(name, False, f"record error: {outcome.errors[0].message}", [e.message for e in outcome.errors])
+        return CaseResult(
+            name, False, f"record error: {outcome.errors[0].message}", [e.message for e in outcome.errors]
+        )
     actual = _actual(compiled, single, expected, outcome)
     if actual == expected:
         return CaseResult(name, True, "ok", actual)

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from integration_orchestrator.connectors import base
-
 from integration_orchestrator.connectors import (
     ConnectorSpec,
+    base,
     iter_batches,
     open_source,
     register_source,
@@ -54,7 +53,12 @@ def test_a_plugin_source_is_validated_and_opened(monkeypatch: pytest.MonkeyPatch
         def read(self) -> Any:
             yield [{"n": n} for n in range(self.start, 0, -1)]
 
-    schema = {"type": "object", "properties": {"type": {"const": "countdown"}, "start": {"type": "integer"}}, "required": ["type", "start"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"type": {"const": "countdown"}, "start": {"type": "integer"}},
+        "required": ["type", "start"],
+        "additionalProperties": False,
+    }
     monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))  # the registration ends with the test
     register_source(ConnectorSpec(type="countdown", role="source", schema=schema, factory=Countdown))
     assert "countdown" in registered_types("source")

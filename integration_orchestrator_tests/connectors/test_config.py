@@ -8,9 +8,9 @@ import pytest
 
 from integration_orchestrator.connectors import (
     ConnectionConfigError,
+    SecretResolutionError,
     iter_secret_refs,
     resolve_secrets,
-    SecretResolutionError,
     validate_connection_config,
 )
 from integration_orchestrator.errors import RowError
@@ -42,7 +42,14 @@ VALID = [
             "retry": {"max_retries": 3, "backoff_seconds": 1, "jitter": True},
         }
     ),
-    with_source({"type": "postgres", "url": {"$secret": "warehouse_url"}, "query": "SELECT 1 WHERE %(a)s", "params": {"a": True}}),
+    with_source(
+        {
+            "type": "postgres",
+            "url": {"$secret": "warehouse_url"},
+            "query": "SELECT 1 WHERE %(a)s",
+            "params": {"a": True},
+        }
+    ),
     with_source({"type": "postgres", "url": "postgresql://reader@db.internal/warehouse", "query": "SELECT 1"}),
     with_target({"type": "postgres_table", "table": "orders", "mode": "upsert", "key": ["id"]}),
     with_target({"type": "postgres_table", "schema": "sales", "table": "orders", "mode": "replace"}),
@@ -61,34 +68,156 @@ def test_valid_configs_come_back_typed(config: dict[str, Any]) -> None:
 INVALID = [
     ("not an object", [], "connection_config", "must be of type object"),
     ("no target", {"source": GOOD_SOURCE}, "connection_config", "'target' is required"),
-    ("unknown top key", {"source": GOOD_SOURCE, "target": GOOD_TARGET, "sink": {}}, "connection_config", "unknown option(s) 'sink'"),
+    (
+        "unknown top key",
+        {"source": GOOD_SOURCE, "target": GOOD_TARGET, "sink": {}},
+        "connection_config",
+        "unknown option(s) 'sink'",
+    ),
     ("unknown source type", with_source({"type": "ftp"}), "connection_config.source.type", "unknown source type `ftp`"),
-    ("unknown target type", with_target({"type": "inline", "records": []}), "connection_config.target.type", "unknown target type `inline`"),
+    (
+        "unknown target type",
+        with_target({"type": "inline", "records": []}),
+        "connection_config.target.type",
+        "unknown target type `inline`",
+    ),
     ("type missing", with_source({"path": "x"}), "connection_config.source", "'type' is required"),
-    ("unknown option", with_source({"type": "inline", "records": [], "recs": 1}), "connection_config.source", "unknown option(s) 'recs'"),
-    ("record not object", with_source({"type": "inline", "records": [{}, 3]}), "connection_config.source.records[1]", "must be of type object"),
-    ("file no format", with_source({"type": "file", "path": "in.xlsx"}), "connection_config.source.format", "is required"),
-    ("json append", with_target({"type": "file", "path": "o.json", "mode": "append"}), "connection_config.target.mode", "not possible"),
-    ("bad format", with_source({"type": "file", "path": "a", "format": "xml"}), "connection_config.source.format", "must be one of"),
+    (
+        "unknown option",
+        with_source({"type": "inline", "records": [], "recs": 1}),
+        "connection_config.source",
+        "unknown option(s) 'recs'",
+    ),
+    (
+        "record not object",
+        with_source({"type": "inline", "records": [{}, 3]}),
+        "connection_config.source.records[1]",
+        "must be of type object",
+    ),
+    (
+        "file no format",
+        with_source({"type": "file", "path": "in.xlsx"}),
+        "connection_config.source.format",
+        "is required",
+    ),
+    (
+        "json append",
+        with_target({"type": "file", "path": "o.json", "mode": "append"}),
+        "connection_config.target.mode",
+        "not possible",
+    ),
+    (
+        "bad format",
+        with_source({"type": "file", "path": "a", "format": "xml"}),
+        "connection_config.source.format",
+        "must be one of",
+    ),
     ("http no url", with_source({"type": "http"}), "connection_config.source", "'url' is required"),
-    ("http bad url", with_source({"type": "http", "url": "ftp://x"}), "connection_config.source.url", "must match the pattern"),
-    ("inline token", with_source({"type": "http", "url": "https://x", "auth": {"type": "bearer", "token": "hunter2"}}), "connection_config.source.auth.token", "secret reference"),
-    ("auth type", with_source({"type": "http", "url": "https://x", "auth": {"type": "oauth"}}), "connection_config.source.auth.type", "must be one of"),
-    ("api key no name", with_source({"type": "http", "url": "https://x", "auth": {"type": "api_key", "value": {"$secret": "k"}}}), "connection_config.source.auth", "'name' is required"),
-    ("offset no limit", with_source({"type": "http", "url": "https://x", "pagination": {"style": "offset"}}), "connection_config.source.pagination", "'limit' is required"),
-    ("pagination style", with_source({"type": "http", "url": "https://x", "pagination": {"style": "pages"}}), "connection_config.source.pagination.style", "must be one of"),
-    ("rate limit zero", with_source({"type": "http", "url": "https://x", "rate_limit": {"requests_per_second": 0}}), "connection_config.source.rate_limit.requests_per_second", "must be > 0"),
-    ("two rate limits", with_source({"type": "http", "url": "https://x", "rate_limit": {"requests_per_second": 1, "requests_per_minute": 1}}), "connection_config.source.rate_limit", "maxProperties"),
-    ("retry negative", with_source({"type": "http", "url": "https://x", "retry": {"max_retries": -1}}), "connection_config.source.retry.max_retries", "must be >= 0"),
-    ("pg password", with_source({"type": "postgres", "url": "postgresql://u:hunter2@h/db", "query": "SELECT 1"}), "connection_config.source.url", "holds a password"),
-    ("pg not url", with_source({"type": "postgres", "url": "mysql://h/db", "query": "SELECT 1"}), "connection_config.source.url", "postgresql://"),
+    (
+        "http bad url",
+        with_source({"type": "http", "url": "ftp://x"}),
+        "connection_config.source.url",
+        "must match the pattern",
+    ),
+    (
+        "inline token",
+        with_source({"type": "http", "url": "https://x", "auth": {"type": "bearer", "token": "hunter2"}}),
+        "connection_config.source.auth.token",
+        "secret reference",
+    ),
+    (
+        "auth type",
+        with_source({"type": "http", "url": "https://x", "auth": {"type": "oauth"}}),
+        "connection_config.source.auth.type",
+        "must be one of",
+    ),
+    (
+        "api key no name",
+        with_source({"type": "http", "url": "https://x", "auth": {"type": "api_key", "value": {"$secret": "k"}}}),
+        "connection_config.source.auth",
+        "'name' is required",
+    ),
+    (
+        "offset no limit",
+        with_source({"type": "http", "url": "https://x", "pagination": {"style": "offset"}}),
+        "connection_config.source.pagination",
+        "'limit' is required",
+    ),
+    (
+        "pagination style",
+        with_source({"type": "http", "url": "https://x", "pagination": {"style": "pages"}}),
+        "connection_config.source.pagination.style",
+        "must be one of",
+    ),
+    (
+        "rate limit zero",
+        with_source({"type": "http", "url": "https://x", "rate_limit": {"requests_per_second": 0}}),
+        "connection_config.source.rate_limit.requests_per_second",
+        "must be > 0",
+    ),
+    (
+        "two rate limits",
+        with_source(
+            {"type": "http", "url": "https://x", "rate_limit": {"requests_per_second": 1, "requests_per_minute": 1}}
+        ),
+        "connection_config.source.rate_limit",
+        "maxProperties",
+    ),
+    (
+        "retry negative",
+        with_source({"type": "http", "url": "https://x", "retry": {"max_retries": -1}}),
+        "connection_config.source.retry.max_retries",
+        "must be >= 0",
+    ),
+    (
+        "pg password",
+        with_source({"type": "postgres", "url": "postgresql://u:hunter2@h/db", "query": "SELECT 1"}),
+        "connection_config.source.url",
+        "holds a password",
+    ),
+    (
+        "pg not url",
+        with_source({"type": "postgres", "url": "mysql://h/db", "query": "SELECT 1"}),
+        "connection_config.source.url",
+        "postgresql://",
+    ),
     ("pg no query", with_source({"type": "postgres"}), "connection_config.source", "'query' is required"),
-    ("upsert no key", with_target({"type": "postgres_table", "table": "t", "mode": "upsert"}), "connection_config.target", "'key' is required"),
-    ("bad mode", with_target({"type": "postgres_table", "table": "t", "mode": "merge"}), "connection_config.target.mode", "must be one of"),
-    ("empty key", with_target({"type": "postgres_table", "table": "t", "key": []}), "connection_config.target.key", "must not be empty"),
-    ("bad secret ref", with_source({"type": "postgres", "url": {"$secret": "a", "x": 1}, "query": "q"}), "connection_config.source.url", "must be exactly"),
-    ("empty secret name", with_source({"type": "http", "url": "https://x", "auth": {"type": "bearer", "token": {"$secret": ""}}}), "connection_config.source.auth.token.$secret", "must not be empty"),
-    ("header value type", with_source({"type": "http", "url": "https://x", "headers": {"A": 5}}), "connection_config.source.headers.A", "does not match any allowed form"),
+    (
+        "upsert no key",
+        with_target({"type": "postgres_table", "table": "t", "mode": "upsert"}),
+        "connection_config.target",
+        "'key' is required",
+    ),
+    (
+        "bad mode",
+        with_target({"type": "postgres_table", "table": "t", "mode": "merge"}),
+        "connection_config.target.mode",
+        "must be one of",
+    ),
+    (
+        "empty key",
+        with_target({"type": "postgres_table", "table": "t", "key": []}),
+        "connection_config.target.key",
+        "must not be empty",
+    ),
+    (
+        "bad secret ref",
+        with_source({"type": "postgres", "url": {"$secret": "a", "x": 1}, "query": "q"}),
+        "connection_config.source.url",
+        "must be exactly",
+    ),
+    (
+        "empty secret name",
+        with_source({"type": "http", "url": "https://x", "auth": {"type": "bearer", "token": {"$secret": ""}}}),
+        "connection_config.source.auth.token.$secret",
+        "must not be empty",
+    ),
+    (
+        "header value type",
+        with_source({"type": "http", "url": "https://x", "headers": {"A": 5}}),
+        "connection_config.source.headers.A",
+        "does not match any allowed form",
+    ),
 ]
 
 

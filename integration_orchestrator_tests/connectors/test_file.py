@@ -105,13 +105,13 @@ def test_bad_files_fail_with_the_place(tmp_path: Path, fmt: str, content: str, m
 
 
 def test_missing_file_names_it(tmp_path: Path) -> None:
-    with pytest.raises(ConnectorError, match="missing.csv"):
+    with pytest.raises(ConnectorError, match=r"missing.csv"):
         read_all({"type": "file", "path": str(tmp_path / "missing.csv")})
 
 
 def test_json_array_stream_across_chunk_boundaries() -> None:
     # values longer than the 64 KiB read chunk, and numbers cut at chunk boundaries
-    items: list[Any] = [{"big": "x" * 70_000}, 123456789, {"n": 1.5e10}, [], "s"] + list(range(20_000))
+    items: list[Any] = [{"big": "x" * 70_000}, 123456789, {"n": 1.5e10}, [], "s", *range(20_000)]
     text = " \n " + json.dumps(items, indent=1) + "\n"
     assert list(iter_json_array(io.StringIO(text))) == items
     assert list(iter_json_array(io.StringIO("  [ ] "))) == []

@@ -69,7 +69,9 @@ def api() -> Iterator[FakeApi]:
                 state.hits.append(hit)
             route = state.routes.get(parts.path)
             status, headers, body = route(hit) if route else (404, {}, {"error": "no route"})
-            payload = body.encode() if route and isinstance(body, str) and headers.get("X-Raw") else json.dumps(body).encode()
+            payload = (
+                body.encode() if route and isinstance(body, str) and headers.get("X-Raw") else json.dumps(body).encode()
+            )
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
@@ -78,7 +80,7 @@ def api() -> Iterator[FakeApi]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = _serve
+        do_GET = do_POST = do_PUT = _serve  # noqa: N815 - http.server names the handlers
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -121,16 +123,40 @@ def _link(hit: Hit) -> Reply:
 
 
 PAGINATION_CASES = [
-    ("page", "/page", _page, {"style": "page", "page_param": "page", "size_param": "per_page", "page_size": 10}, "data.items", 3),
+    (
+        "page",
+        "/page",
+        _page,
+        {"style": "page", "page_param": "page", "size_param": "per_page", "page_size": 10},
+        "data.items",
+        3,
+    ),
     ("offset", "/offset", _offset, {"style": "offset", "limit": 10}, None, 3),
-    ("cursor", "/cursor", _cursor, {"style": "cursor", "cursor_param": "after", "cursor_path": "meta.next"}, "items", 3),
+    (
+        "cursor",
+        "/cursor",
+        _cursor,
+        {"style": "cursor", "cursor_param": "after", "cursor_path": "meta.next"},
+        "items",
+        3,
+    ),
     ("link_header", "/link", _link, {"style": "link_header"}, None, 3),
 ]
 
 
-@pytest.mark.parametrize(("style", "path", "route", "pagination", "records_path", "requests"), PAGINATION_CASES, ids=[c[0] for c in PAGINATION_CASES])
+@pytest.mark.parametrize(
+    ("style", "path", "route", "pagination", "records_path", "requests"),
+    PAGINATION_CASES,
+    ids=[c[0] for c in PAGINATION_CASES],
+)
 def test_pagination_styles_read_every_record_once(
-    api: FakeApi, style: str, path: str, route: Callable[[Hit], Reply], pagination: dict[str, Any], records_path: str | None, requests: int
+    api: FakeApi,
+    style: str,
+    path: str,
+    route: Callable[[Hit], Reply],
+    pagination: dict[str, Any],
+    records_path: str | None,
+    requests: int,
 ) -> None:
     api.routes[path] = route
     config: dict[str, Any] = {"type": "http", "url": api.base + path, "pagination": pagination}
@@ -152,7 +178,11 @@ def test_page_pagination_stops_on_empty_page_without_page_size(api: FakeApi) -> 
 
 def test_max_pages_bounds_the_read(api: FakeApi) -> None:
     api.routes["/offset"] = _offset
-    config = {"type": "http", "url": api.base + "/offset", "pagination": {"style": "offset", "limit": 10, "max_pages": 2}}
+    config = {
+        "type": "http",
+        "url": api.base + "/offset",
+        "pagination": {"style": "offset", "limit": 10, "max_pages": 2},
+    }
     records = [r for b in open_source(config, SECRETS.__getitem__).read() for r in b]
     assert records == RECORDS[:20]
     assert len(api.paths("/offset")) == 2
@@ -161,13 +191,21 @@ def test_max_pages_bounds_the_read(api: FakeApi) -> None:
 # -- authentication --------------------------------------------------------------------
 
 AUTH_CASES = [
-    ("bearer", {"type": "bearer", "token": {"$secret": "api_token"}}, lambda h: h.headers.get("authorization") == "Bearer tok-123"),
+    (
+        "bearer",
+        {"type": "bearer", "token": {"$secret": "api_token"}},
+        lambda h: h.headers.get("authorization") == "Bearer tok-123",
+    ),
     (
         "basic",
         {"type": "basic", "username": "svc", "password": {"$secret": "api_password"}},
         lambda h: h.headers.get("authorization") == "Basic " + base64.b64encode(b"svc:pw-456").decode(),
     ),
-    ("api_key header", {"type": "api_key", "name": "X-Api-Key", "value": {"$secret": "api_key"}}, lambda h: h.headers.get("x-api-key") == "key-789"),
+    (
+        "api_key header",
+        {"type": "api_key", "name": "X-Api-Key", "value": {"$secret": "api_key"}},
+        lambda h: h.headers.get("x-api-key") == "key-789",
+    ),
     (
         "api_key query",
         {"type": "api_key", "name": "key", "in": "query", "value": {"$secret": "api_key"}},
@@ -177,8 +215,12 @@ AUTH_CASES = [
 
 
 @pytest.mark.parametrize(("kind", "auth", "accepted"), AUTH_CASES, ids=[c[0] for c in AUTH_CASES])
-def test_auth_is_sent_from_resolved_secrets(api: FakeApi, kind: str, auth: dict[str, Any], accepted: Callable[[Hit], bool]) -> None:
-    api.routes["/secure"] = lambda hit: (200, {}, RECORDS[:2]) if accepted(hit) else (401, {}, {"error": "unauthorized"})
+def test_auth_is_sent_from_resolved_secrets(
+    api: FakeApi, kind: str, auth: dict[str, Any], accepted: Callable[[Hit], bool]
+) -> None:
+    api.routes["/secure"] = lambda hit: (
+        (200, {}, RECORDS[:2]) if accepted(hit) else (401, {}, {"error": "unauthorized"})
+    )
     config = {"type": "http", "url": api.base + "/secure", "auth": auth, "params": {"q": "x"}}
     assert [r for b in open_source(config, SECRETS.__getitem__).read() for r in b] == RECORDS[:2]
     assert api.paths("/secure")[0].query["q"] == "x"
@@ -186,7 +228,11 @@ def test_auth_is_sent_from_resolved_secrets(api: FakeApi, kind: str, auth: dict[
 
 def test_wrong_credentials_fail_with_the_status_and_without_the_secret(api: FakeApi) -> None:
     api.routes["/secure"] = lambda hit: (401, {}, {"error": "unauthorized"})
-    config = {"type": "http", "url": api.base + "/secure", "auth": {"type": "api_key", "name": "key", "in": "query", "value": {"$secret": "api_key"}}}
+    config = {
+        "type": "http",
+        "url": api.base + "/secure",
+        "auth": {"type": "api_key", "name": "key", "in": "query", "value": {"$secret": "api_key"}},
+    }
     with pytest.raises(ConnectorError) as info:
         list(open_source(config, SECRETS.__getitem__).read())
     assert "401" in str(info.value)
@@ -196,7 +242,11 @@ def test_wrong_credentials_fail_with_the_status_and_without_the_secret(api: Fake
 
 @pytest.mark.parametrize(
     ("body", "message"),
-    [("[" * 100_000 + "]" * 100_000, "depth limit"), ("<html>oops</html>", "did not answer valid JSON"), ({"data": 1}, "not a list of objects")],
+    [
+        ("[" * 100_000 + "]" * 100_000, "depth limit"),
+        ("<html>oops</html>", "did not answer valid JSON"),
+        ({"data": 1}, "not a list of objects"),
+    ],
     ids=["deeply nested", "not json", "not records"],
 )
 def test_bad_bodies_are_clear_errors(api: FakeApi, body: Any, message: str) -> None:
@@ -222,7 +272,11 @@ def test_missing_secret_names_the_secret_and_where_it_is_used(api: FakeApi) -> N
 
 
 def test_429_with_retry_after_then_503_then_success(api: FakeApi) -> None:
-    replies: list[Reply] = [(429, {"Retry-After": "1"}, {"error": "slow down"}), (503, {}, {"error": "busy"}), (200, {}, RECORDS[:3])]
+    replies: list[Reply] = [
+        (429, {"Retry-After": "1"}, {"error": "slow down"}),
+        (503, {}, {"error": "busy"}),
+        (200, {}, RECORDS[:3]),
+    ]
     api.routes["/flaky"] = lambda hit: replies.pop(0)
     config = {"type": "http", "url": api.base + "/flaky", "retry": {"max_retries": 3, "backoff_seconds": 0.01}}
     assert [r for b in open_source(config, SECRETS.__getitem__).read() for r in b] == RECORDS[:3]
@@ -233,7 +287,11 @@ def test_429_with_retry_after_then_503_then_success(api: FakeApi) -> None:
 
 def test_retries_give_up_with_a_clear_error(api: FakeApi) -> None:
     api.routes["/down"] = lambda hit: (503, {}, {"error": "down"})
-    config = {"type": "http", "url": api.base + "/down", "retry": {"max_retries": 2, "backoff_seconds": 0.01, "jitter": False}}
+    config = {
+        "type": "http",
+        "url": api.base + "/down",
+        "retry": {"max_retries": 2, "backoff_seconds": 0.01, "jitter": False},
+    }
     with pytest.raises(ConnectorError, match=r"503 .* after 3 attempt"):
         list(open_source(config, SECRETS.__getitem__).read())
     assert len(api.paths("/down")) == 3
@@ -248,19 +306,34 @@ def test_retry_after_beyond_the_allowed_wait_fails_fast(api: FakeApi) -> None:
 
 
 def test_connection_refused_is_retried_then_reported() -> None:
-    config = {"type": "http", "url": "http://127.0.0.1:9/nothing", "retry": {"max_retries": 1, "backoff_seconds": 0.01}, "timeout_seconds": 2}
+    config = {
+        "type": "http",
+        "url": "http://127.0.0.1:9/nothing",
+        "retry": {"max_retries": 1, "backoff_seconds": 0.01},
+        "timeout_seconds": 2,
+    }
     with pytest.raises(ConnectorError, match="failed after 2 attempt"):
         list(open_source(config, SECRETS.__getitem__).read())
 
 
 @pytest.mark.parametrize(
     ("config_limit", "template_limits", "interval"),
-    [({"requests_per_second": 10}, None, 0.1), (None, {"requests_per_minute": 600}, 0.1), ({"requests_per_second": 20}, {"requests_per_second": 1}, 0.05)],
+    [
+        ({"requests_per_second": 10}, None, 0.1),
+        (None, {"requests_per_minute": 600}, 0.1),
+        ({"requests_per_second": 20}, {"requests_per_second": 1}, 0.05),
+    ],
     ids=["config per second", "template per minute", "config wins over template"],
 )
-def test_rate_limit_spaces_the_requests(api: FakeApi, config_limit: dict[str, Any] | None, template_limits: dict[str, Any] | None, interval: float) -> None:
+def test_rate_limit_spaces_the_requests(
+    api: FakeApi, config_limit: dict[str, Any] | None, template_limits: dict[str, Any] | None, interval: float
+) -> None:
     api.routes["/offset"] = _offset
-    config: dict[str, Any] = {"type": "http", "url": api.base + "/offset", "pagination": {"style": "offset", "limit": 5}}
+    config: dict[str, Any] = {
+        "type": "http",
+        "url": api.base + "/offset",
+        "pagination": {"style": "offset", "limit": 5},
+    }
     if config_limit:
         config["rate_limit"] = config_limit
     records = [r for b in open_source(config, SECRETS.__getitem__, rate_limits=template_limits).read() for r in b]
@@ -286,7 +359,12 @@ def test_rate_limit_spaces_the_requests(api: FakeApi, config_limit: dict[str, An
 )
 def test_http_target_posts_batches(api: FakeApi, options: dict[str, Any], expected_bodies: list[Any]) -> None:
     api.routes["/sink"] = lambda hit: (202, {}, {"ok": True})
-    config = {"type": "http", "url": api.base + "/sink", "auth": {"type": "bearer", "token": {"$secret": "api_token"}}, **options}
+    config = {
+        "type": "http",
+        "url": api.base + "/sink",
+        "auth": {"type": "bearer", "token": {"$secret": "api_token"}},
+        **options,
+    }
     result = open_target(config, SECRETS.__getitem__).write(iter(RECORDS))
     assert result.rows_written == 25
     hits = api.paths("/sink")

@@ -38,7 +38,9 @@ def orders(db: psycopg.Connection[dict[str, Any]]) -> str:
     return "orders"
 
 
-def rows(db: psycopg.Connection[dict[str, Any]], query: str = "SELECT id, customer, amount, status FROM orders ORDER BY id") -> list[dict[str, Any]]:
+def rows(
+    db: psycopg.Connection[dict[str, Any]], query: str = "SELECT id, customer, amount, status FROM orders ORDER BY id"
+) -> list[dict[str, Any]]:
     return db.execute(query).fetchall()
 
 
@@ -49,7 +51,11 @@ def target(database_url: str, **options: Any) -> Any:
 
 def test_append_uses_defaults_for_absent_columns(database_url: str, db: Any, orders: str) -> None:
     result = target(database_url, batch_size=2).write(
-        [{"id": 1, "customer": "a", "amount": "1.50"}, {"id": 2, "customer": "b"}, {"id": 3, "customer": "c", "status": "paid"}]
+        [
+            {"id": 1, "customer": "a", "amount": "1.50"},
+            {"id": 2, "customer": "b"},
+            {"id": 3, "customer": "c", "status": "paid"},
+        ]
     )
     assert (result.rows_written, result.inserted, result.updated) == (3, 3, 0)
     assert rows(db) == [
@@ -61,7 +67,9 @@ def test_append_uses_defaults_for_absent_columns(database_url: str, db: Any, ord
 
 def test_upsert_inserts_updates_and_leaves_unwritten_columns(database_url: str, db: Any, orders: str) -> None:
     db.execute("INSERT INTO orders (id, customer, status, amount) VALUES (1, 'a', 'paid', 10), (2, 'b', 'paid', 20)")
-    result = target(database_url, mode="upsert", key=["id"]).write([[{"id": 2, "customer": "B", "amount": 21}, {"id": 3, "customer": "c"}]])
+    result = target(database_url, mode="upsert", key=["id"]).write(
+        [[{"id": 2, "customer": "B", "amount": 21}, {"id": 3, "customer": "c"}]]
+    )
     assert (result.rows_written, result.inserted, result.updated) == (2, 1, 1)
     assert rows(db) == [
         {"id": 1, "customer": "a", "amount": Decimal("10.00"), "status": "paid"},
@@ -110,7 +118,9 @@ def test_json_and_array_columns(database_url: str, db: Any, orders: str) -> None
 def test_a_failure_rolls_back_everything(database_url: str, db: Any, orders: str, mode: str) -> None:
     db.execute("INSERT INTO orders (id, customer) VALUES (100, 'kept')")
     records = [{"id": i, "customer": "x"} for i in range(1, 6)] + [{"id": 6, "customer": "x", "amount": "not a number"}]
-    with pytest.raises(ConnectorError, match=r"postgres_table target `orders`: the load was rolled back: invalid input syntax"):
+    with pytest.raises(
+        ConnectorError, match=r"postgres_table target `orders`: the load was rolled back: invalid input syntax"
+    ):
         target(database_url, mode=mode, key=["id"], batch_size=2).write(records)
     assert rows(db) == [{"id": 100, "customer": "kept", "amount": None, "status": "new"}]
 
@@ -125,12 +135,18 @@ def test_not_null_violation_in_upsert_is_reported(database_url: str, db: Any, or
     [
         ({"table": "nope"}, [{"id": 1}], "does not exist"),
         ({}, [{"id": 1, "customer": "a", "colour": "red"}], "'colour' are not columns of the table"),
-        ({"mode": "upsert", "key": ["customer"]}, [{"id": 1, "customer": "a"}], r"unique index or primary key on exactly \(customer\)"),
+        (
+            {"mode": "upsert", "key": ["customer"]},
+            [{"id": 1, "customer": "a"}],
+            r"unique index or primary key on exactly \(customer\)",
+        ),
         ({"mode": "upsert", "key": ["nope"]}, [{"id": 1, "customer": "a"}], "'nope' are not columns"),
         ({"mode": "upsert", "key": ["id"]}, [{"customer": "a"}], "'id' are in no record"),
     ],
 )
-def test_bad_loads_are_explained(database_url: str, db: Any, orders: str, options: dict[str, Any], records: list[dict[str, Any]], message: str) -> None:
+def test_bad_loads_are_explained(
+    database_url: str, db: Any, orders: str, options: dict[str, Any], records: list[dict[str, Any]], message: str
+) -> None:
     with pytest.raises(ConnectorError, match=message):
         target(database_url, **options).write(records)
     assert rows(db) == []
@@ -144,7 +160,14 @@ def test_unknown_columns_can_be_dropped(database_url: str, db: Any, orders: str)
 def test_awkward_identifiers_are_quoted(database_url: str, db: Any) -> None:
     db.execute('CREATE SCHEMA "Sales Data"')
     db.execute('CREATE TABLE "Sales Data"."Order; DROP TABLE x" ("Key ""1""" int PRIMARY KEY, "select" text)')
-    config = {"type": "postgres_table", "url": database_url, "schema": "Sales Data", "table": "Order; DROP TABLE x", "mode": "upsert", "key": ['Key "1"']}
+    config = {
+        "type": "postgres_table",
+        "url": database_url,
+        "schema": "Sales Data",
+        "table": "Order; DROP TABLE x",
+        "mode": "upsert",
+        "key": ['Key "1"'],
+    }
     open_target(config, secrets_for(database_url)).write([{'Key "1"': 1, "select": "a"}, {'Key "1"': 1, "select": "b"}])
     assert db.execute('SELECT * FROM "Sales Data"."Order; DROP TABLE x"').fetchall() == [{'Key "1"': 1, "select": "b"}]
 
@@ -152,7 +175,9 @@ def test_awkward_identifiers_are_quoted(database_url: str, db: Any) -> None:
 def test_default_database_comes_from_the_caller(database_url: str, db: Any, orders: str) -> None:
     with pytest.raises(ConnectorError, match="no `url`"):
         open_target({"type": "postgres_table", "table": "orders"}, secrets_for(database_url))
-    open_target({"type": "postgres_table", "table": "orders"}, secrets_for(database_url), database_url=database_url).write([{"id": 1, "customer": "a"}])
+    open_target(
+        {"type": "postgres_table", "table": "orders"}, secrets_for(database_url), database_url=database_url
+    ).write([{"id": 1, "customer": "a"}])
     assert len(rows(db)) == 1
 
 
@@ -174,7 +199,7 @@ def test_source_streams_a_parameterised_query_as_json_values(database_url: str, 
     assert [len(b) for b in batches] == [8, 8, 4]
     first = batches[0][0]
     assert first["id"] == 6 and first["price"] == 9.0 and first["whole"] == 60 and isinstance(first["whole"], int)
-    assert dt.datetime.fromisoformat(first["at"]) == dt.datetime(2026, 1, 8, 3, 4, 5, tzinfo=dt.timezone.utc)
+    assert dt.datetime.fromisoformat(first["at"]) == dt.datetime(2026, 1, 8, 3, 4, 5, tzinfo=dt.UTC)
     assert first["day"] == "2026-01-07"
     assert isinstance(first["uid"], str) and len(first["uid"]) == 36
     assert [r["label"] for b in batches for r in b][-1] == "x25"
@@ -193,7 +218,9 @@ def test_source_runs_read_only_and_reports_query_errors(database_url: str, db: A
 
 def test_keys_equal_only_in_postgres_are_deduplicated_too(database_url: str, db: Any, orders: str) -> None:
     # '1' and 1 differ in Python but are the same integer key: the loader retries with the dedupe
-    result = target(database_url, mode="upsert", key=["id"]).write([{"id": "1", "customer": "first"}, {"id": 1, "customer": "last"}])
+    result = target(database_url, mode="upsert", key=["id"]).write(
+        [{"id": "1", "customer": "first"}, {"id": 1, "customer": "last"}]
+    )
     assert (result.rows_written, result.inserted, result.updated) == (1, 1, 0)
     assert [r["customer"] for r in rows(db)] == ["last"]
 
@@ -202,7 +229,9 @@ def test_upsert_on_a_composite_key_with_all_columns_in_the_key(database_url: str
     db.execute("CREATE TABLE pairs (a int, b text, PRIMARY KEY (a, b))")
     db.execute("INSERT INTO pairs VALUES (1, 'x')")
     config = {"type": "postgres_table", "url": database_url, "table": "pairs", "mode": "upsert", "key": ["b", "a"]}
-    result = open_target(config, secrets_for(database_url)).write([{"a": 1, "b": "x"}, {"a": 2, "b": "x"}, {"a": 2, "b": "x"}])
+    result = open_target(config, secrets_for(database_url)).write(
+        [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}, {"a": 2, "b": "x"}]
+    )
     assert (result.rows_written, result.inserted, result.updated) == (1, 1, 0)
     assert db.execute("SELECT a, b FROM pairs ORDER BY a").fetchall() == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}]
 
@@ -251,16 +280,26 @@ def update_statements(db: Any, orders: str) -> Any:
         "CREATE FUNCTION count_update() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN INSERT INTO update_statements VALUES (1); RETURN NULL; END $$"
     )
-    db.execute("CREATE TRIGGER orders_updates AFTER UPDATE ON orders FOR EACH STATEMENT EXECUTE FUNCTION count_update()")
+    db.execute(
+        "CREATE TRIGGER orders_updates AFTER UPDATE ON orders FOR EACH STATEMENT EXECUTE FUNCTION count_update()"
+    )
     return lambda: db.execute("SELECT count(*) AS n FROM update_statements").fetchone()["n"]
 
 
 @pytest.mark.parametrize(
     ("records", "via_staging", "expected"),
     [
-        ([{"id": 1, "customer": "a"}, {"id": 2, "customer": "b", "amount": 2}], False, [("a", None), ("b", Decimal("2.00"))]),
+        (
+            [{"id": 1, "customer": "a"}, {"id": 2, "customer": "b", "amount": 2}],
+            False,
+            [("a", None), ("b", Decimal("2.00"))],
+        ),
         ([{"id": 1, "customer": "a"}, {"id": 1, "customer": "last"}], True, [("last", None)]),  # seen in Python
-        ([{"id": "1", "customer": "a"}, {"id": 1, "customer": "last"}], True, [("last", None)]),  # only PostgreSQL sees it
+        (
+            [{"id": "1", "customer": "a"}, {"id": 1, "customer": "last"}],
+            True,
+            [("last", None)],
+        ),  # only PostgreSQL sees it
     ],
 )
 def test_upsert_into_an_empty_table_copies_straight_in(
@@ -274,7 +313,9 @@ def test_upsert_into_an_empty_table_copies_straight_in(
     assert [r["status"] for r in rows(db)] == ["new"] * len(expected)  # defaults of unwritten columns
 
 
-def test_upsert_into_a_table_with_rows_takes_the_staging_path(database_url: str, db: Any, update_statements: Any) -> None:
+def test_upsert_into_a_table_with_rows_takes_the_staging_path(
+    database_url: str, db: Any, update_statements: Any
+) -> None:
     db.execute("INSERT INTO orders (id, customer) VALUES (9, 'other')")
     result = target(database_url, mode="upsert", key=["id"]).write([{"id": 1, "customer": "a"}])
     assert (result.rows_written, result.inserted, result.updated) == (1, 1, 0)
@@ -301,7 +342,9 @@ def rls_orders(database_url: str, db: Any) -> Iterator[str]:
     role = f"io_rls_{uuid.uuid4().hex[:8]}"
     db.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
     db.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(sql.Identifier(role)))
-    db.execute("CREATE TABLE orders (id integer PRIMARY KEY, customer text NOT NULL, status text NOT NULL DEFAULT 'new')")
+    db.execute(
+        "CREATE TABLE orders (id integer PRIMARY KEY, customer text NOT NULL, status text NOT NULL DEFAULT 'new')"
+    )
     db.execute(sql.SQL("ALTER TABLE orders OWNER TO {}").format(sql.Identifier(role)))
     db.execute("ALTER TABLE orders ENABLE ROW LEVEL SECURITY")
     db.execute("ALTER TABLE orders FORCE ROW LEVEL SECURITY")

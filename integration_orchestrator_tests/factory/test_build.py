@@ -168,10 +168,10 @@ def test_organization_scoped_definitions(db: psycopg.Connection[Any], database_u
     ids = _sample(db)
     other = add_organization(db, "Other Org")
     add_pipeline(db, other, add_config(db, other, "Other Sync"), "other pipeline", [jmespath_step("a", 1, "map", "@")])
-    assert {j.name for j in build_definitions(database_url).jobs} >= {"people_warehouse", "other_pipeline"}  # type: ignore[union-attr]
+    assert {j.name for j in build_definitions(database_url).jobs} >= {"people_warehouse", "other_pipeline"}
     scoped = build_definitions(database_url, organization_id=ids["org"])
-    assert "people_warehouse" in {j.name for j in scoped.jobs}  # type: ignore[union-attr]
-    assert "other_pipeline" not in {j.name for j in scoped.jobs}  # type: ignore[union-attr]
+    assert "people_warehouse" in {j.name for j in scoped.jobs}
+    assert "other_pipeline" not in {j.name for j in scoped.jobs}
 
 
 class _Pooled(IntegrationTranslator):

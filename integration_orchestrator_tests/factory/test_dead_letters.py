@@ -40,7 +40,9 @@ def _dead_letter_run(db: psycopg.Connection[Any], database_url: str) -> str:
 def _fix_pipeline(db: psycopg.Connection[Any], pipeline: str, expression: str) -> None:
     steps = {"steps": [jmespath_step("check", 1, "validate", expression),
                        jmespath_step("tag", 2, "enrich", "{tier: 'replayed'}")]}
-    db.execute("UPDATE integration_pipeline_definitions SET pipeline_steps = %s WHERE id = %s", (Jsonb(steps), pipeline))
+    db.execute(
+        "UPDATE integration_pipeline_definitions SET pipeline_steps = %s WHERE id = %s", (Jsonb(steps), pipeline)
+    )
 
 
 def test_list_shows_pending_letters(db: psycopg.Connection[Any], database_url: str, run_cli: Any) -> None:

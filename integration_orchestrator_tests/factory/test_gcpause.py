@@ -71,7 +71,7 @@ def test_the_integration_job_resource_holds_the_pause_for_the_run() -> None:
 
     before = gc.get_threshold()
     job = type("FakeJob", (), {"name": "orders"})()
-    with dg.build_resources({"integration_job": _job_resource(job)}) as resources:  # type: ignore[arg-type]
+    with dg.build_resources({"integration_job": _job_resource(job)}) as resources:
         assert resources.integration_job is job
         assert gc.get_threshold()[2] >= 1 << 30
     assert gc.get_threshold() == before

@@ -45,7 +45,10 @@ def _run(database_url: str) -> dg.ExecuteInProcessResult:
 
 
 def _rows(db: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
-    return [tuple(r.values()) for r in db.execute("SELECT id, name, tier, batch FROM people_out ORDER BY id, batch").fetchall()]
+    return [
+        tuple(r.values())
+        for r in db.execute("SELECT id, name, tier, batch FROM people_out ORDER BY id, batch").fetchall()
+    ]
 
 
 PIPELINES = {
@@ -97,7 +100,9 @@ def test_parallel_fans_out_one_op_per_batch(db: psycopg.Connection[Any], databas
     pipeline, steps, _ = PIPELINES["parallel"]
     _setup(db, steps, **pipeline)
     result = _run(database_url)
-    mapped = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS" and "[" in (e.step_key or "")}
+    mapped = {
+        e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS" and "[" in (e.step_key or "")
+    }
     assert mapped == {f"step_{s}[batch_{i:06d}]" for s in ("name", "batch") for i in range(3)}
     steps_table = result.asset_materializations_for_node("sink")[0].metadata["steps"].value
     assert "| name | 3 | 3 | 0 | 0 |" in steps_table  # statistics summed over the batches
@@ -121,7 +126,9 @@ def test_continue_on_error_drops_and_counts(db: psycopg.Connection[Any], databas
     result = _run(database_url)
     assert result.success
     assert [r[0] for r in _rows(db)] == [1, 3]
-    execution = db.execute("SELECT status, records_in, records_out, records_failed FROM integration_executions").fetchone()
+    execution = db.execute(
+        "SELECT status, records_in, records_out, records_failed FROM integration_executions"
+    ).fetchone()
     assert execution == {"status": "succeeded", "records_in": 3, "records_out": 2, "records_failed": 1}
     assert db.execute("SELECT count(*) AS n FROM integration_dead_letters").fetchone() == {"n": 0}
 

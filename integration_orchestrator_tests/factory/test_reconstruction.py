@@ -34,9 +34,9 @@ TABLES = ["integration_configs", "integration_mappings", "integration_mapping_te
 @pytest.fixture(autouse=True)
 def _restore_load_context() -> Any:
     """Dagster's loaders install a process-wide DefinitionsLoadContext; keep it out of other tests."""
-    previous = DefinitionsLoadContext._instance  # noqa: SLF001
+    previous = DefinitionsLoadContext._instance
     yield
-    DefinitionsLoadContext._instance = previous  # noqa: SLF001
+    DefinitionsLoadContext._instance = previous
 
 
 @pytest.mark.slow
@@ -73,5 +73,7 @@ def test_multiprocess_run_rebuilds_from_snapshot(
         for table in TABLES:
             db.execute(f"ALTER TABLE hidden_{table} RENAME TO {table}")
     assert [r["id"] for r in db.execute("SELECT id FROM people_out ORDER BY id").fetchall()] == [1, 3, 4, 5]
-    execution = db.execute("SELECT status, records_in, records_out, dagster_run_id FROM integration_executions").fetchone()
+    execution = db.execute(
+        "SELECT status, records_in, records_out, dagster_run_id FROM integration_executions"
+    ).fetchone()
     assert execution == {"status": "succeeded", "records_in": 5, "records_out": 4, "dagster_run_id": result.run_id}

@@ -92,9 +92,12 @@ def test_health_asset_lists_invalid_rows_in_the_ui(db: psycopg.Connection[Any], 
         jmespath_step("a", 1, "map", "@", depends_on=["a"])], pipeline_type="hybrid")
     defs = build_definitions(database_url)
     assert defs.get_job_def("good")
-    spec = next(s for s in defs.assets if getattr(s, "key", None) == HEALTH_ASSET_KEY)  # type: ignore[union-attr]
+    spec = next(s for s in defs.assets if getattr(s, "key", None) == HEALTH_ASSET_KEY)
     assert spec.metadata["invalid_row_count"] == 1
-    assert "cyclic" in spec.metadata["invalid_rows"].value and "cannot depend on itself" in spec.metadata["invalid_rows"].value
+    assert (
+        "cyclic" in spec.metadata["invalid_rows"].value
+        and "cannot depend on itself" in spec.metadata["invalid_rows"].value
+    )
     assert spec.description.startswith("WARNING: 1 invalid")
 
 
@@ -129,4 +132,4 @@ def test_reused_transformation_row(db: psycopg.Connection[Any], database_url: st
     add_pipeline(db, org, add_config(db, org, "Good"), "good", [{"name": "s", "order": 1, "transformation_id": upper}])
     result = validate_snapshot(load_snapshot_from_url(database_url), default_engines())
     assert result.invalid == ()
-    assert result.integrations[0].settings.steps[0].transformation["transformation_name"] == "shout"  # type: ignore[union-attr]
+    assert result.integrations[0].settings.steps[0].transformation["transformation_name"] == "shout"

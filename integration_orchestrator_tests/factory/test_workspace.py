@@ -34,7 +34,9 @@ def _dagster(database_url: str, home: Path, *args: str, workspace: bool = True) 
                           timeout=600)
 
 
-def test_definitions_validate_lists_the_location(db: psycopg.Connection[Any], database_url: str, tmp_path: Path) -> None:
+def test_definitions_validate_lists_the_location(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path
+) -> None:
     org = add_organization(db)
     add_pipeline(db, org, add_config(db, org, "People"), "people", [jmespath_step("a", 1, "map", "@")])
     done = _dagster(database_url, tmp_path / "home", "definitions", "validate")

@@ -21,8 +21,18 @@ def _seed(db: Any) -> dict[str, Any]:
     )
     ids = {
         "ok": insert_test(db, org, person_id, "id as string", {"customer": {"id": "42"}}, {"person": {"id": 42}}),
-        "error": insert_test(db, org, person_id, "missing id fails", {"customer": {}}, {"error": "required value is missing"}, "edge_case"),
-        "dropped": insert_test(db, org, status, "unknown status dropped", {"status": "X"}, {"dropped": True}, "edge_case"),
+        "error": insert_test(
+            db,
+            org,
+            person_id,
+            "missing id fails",
+            {"customer": {}},
+            {"error": "required value is missing"},
+            "edge_case",
+        ),
+        "dropped": insert_test(
+            db, org, status, "unknown status dropped", {"status": "X"}, {"dropped": True}, "edge_case"
+        ),
         "hit": insert_test(db, org, status, "active", {"status": "A"}, {"person": {"status": "active"}}),
     }
     return {"org": org, "config": config, "person_id": person_id, "status": status, "tests": ids}
@@ -57,7 +67,9 @@ def test_all_pass_writes_results_and_coverage(db: Any, run_cli: Any) -> None:
 
 def test_failing_test_exits_1_and_records_the_reason(db: Any, run_cli: Any) -> None:
     seeded = _seed(db)
-    wrong = insert_test(db, seeded["org"], seeded["person_id"], "wrong expectation", {"customer": {"id": 7}}, {"person": {"id": 8}})
+    wrong = insert_test(
+        db, seeded["org"], seeded["person_id"], "wrong expectation", {"customer": {"id": 7}}, {"person": {"id": 8}}
+    )
     done = run_cli("mappings", "test")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "wrong expectation" in done.stdout and "failed" in done.stdout

@@ -55,12 +55,29 @@ def test_generated_plan_function_equals_the_step_loop() -> None:
     from integration_orchestrator.mapping.plan import _step_loop
 
     rows = [
-        {"mapping_name": "id", "source_path": "id", "target_path": "o.id", "target_data_type": "integer", "is_required": True},
+        {
+            "mapping_name": "id",
+            "source_path": "id",
+            "target_path": "o.id",
+            "target_data_type": "integer",
+            "is_required": True,
+        },
         {"mapping_name": "name", "source_path": "n.first", "target_path": "o.name", "default_value": "anon"},
         {"mapping_name": "tag", "source_path": "$.tags[0]", "target_path": "o.tag"},
-        {"mapping_name": "kind", "source_path": "k", "target_path": "kind", "error_handling": "skip",
-         "transformation_rules": {"type": "lookup", "values": {"a": "A"}}},
-        {"mapping_name": "amt", "source_path": "amt", "target_path": "a.b.c", "target_data_type": "number", "error_handling": "null"},
+        {
+            "mapping_name": "kind",
+            "source_path": "k",
+            "target_path": "kind",
+            "error_handling": "skip",
+            "transformation_rules": {"type": "lookup", "values": {"a": "A"}},
+        },
+        {
+            "mapping_name": "amt",
+            "source_path": "amt",
+            "target_path": "a.b.c",
+            "target_data_type": "number",
+            "error_handling": "null",
+        },
     ]
     records = [
         {"id": "1", "n": {"first": "x"}, "tags": ["t"], "k": "a", "amt": "1.5"},
@@ -74,6 +91,8 @@ def test_generated_plan_function_equals_the_step_loop() -> None:
     looped._run = _step_loop(tuple(m.step for m in looped.mappings))
     assert [_outcome(fused.apply(r)) for r in records] == [_outcome(looped.apply(r)) for r in records]
     fused_batch, looped_batch = fused.apply_batch(records), looped.apply_batch(records)
-    assert {k: v.as_dict() for k, v in fused_batch.counters.items()} == {k: v.as_dict() for k, v in looped_batch.counters.items()}
+    assert {k: v.as_dict() for k, v in fused_batch.counters.items()} == {
+        k: v.as_dict() for k, v in looped_batch.counters.items()
+    }
     assert [_outcome(r) for r in fused_batch.results] == [_outcome(r) for r in looped_batch.results]
     assert fused_batch.counters["name"].defaulted == 4 and fused_batch.counters["kind"].skipped == 1

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from integration_orchestrator.errors import ConfigurationError, RowError
-from integration_orchestrator.mapping import MappingDefinitionError, compile_plan, compile_plan_tolerant, validate_mappings
+from integration_orchestrator.mapping import (
+    MappingDefinitionError,
+    compile_plan,
+    compile_plan_tolerant,
+    validate_mappings,
+)
 from integration_orchestrator_tests.mapping.helpers import row
 
 BAD = [
@@ -20,18 +25,48 @@ BAD = [
     ("unknown direction", {"mapping_direction": "sideways"}, "mapping_direction", "'sideways' is not one of"),
     ("unknown source type", {"source_data_type": "money"}, "source_data_type", "unknown data type 'money'"),
     ("unknown target type", {"target_data_type": "money"}, "target_data_type", "unknown data type 'money'"),
-    ("bad default", {"target_data_type": "integer", "default_value": "many"}, "default_value", "the default must be a valid integer"),
+    (
+        "bad default",
+        {"target_data_type": "integer", "default_value": "many"},
+        "default_value",
+        "the default must be a valid integer",
+    ),
     ("bad json default", {"target_data_type": "object", "default_value": "{a"}, "default_value", "not valid JSON"),
     ("default policy without default", {"error_handling": "default"}, "error_handling", "needs a default_value"),
     ("rules not object", {"transformation_rules": ["direct"]}, "transformation_rules", "must be an object"),
-    ("unknown rule", {"transformation_rules": {"type": "magic"}}, "transformation_rules.type", "unknown rule type 'magic'"),
-    ("impossible cast", {"source_data_type": "object", "transformation_rules": {"type": "cast", "to": "date"}}, "transformation_rules.to", "impossible cast from object to date"),
+    (
+        "unknown rule",
+        {"transformation_rules": {"type": "magic"}},
+        "transformation_rules.type",
+        "unknown rule type 'magic'",
+    ),
+    (
+        "impossible cast",
+        {"source_data_type": "object", "transformation_rules": {"type": "cast", "to": "date"}},
+        "transformation_rules.to",
+        "impossible cast from object to date",
+    ),
     ("validation not object", {"validation_rules": ["x"]}, "validation_rules", "must be an object"),
     ("validation unknown key", {"validation_rules": {"during": {}}}, "validation_rules.during", "unknown key"),
     ("bad schema", {"validation_rules": {"pre": {"type": "nope"}}}, "validation_rules.pre", "invalid JSON Schema"),
-    ("children on field", {"transformation_rules": {"type": "direct", "children": ["x"]}}, "transformation_rules.children", "only object and array mappings have children"),
-    ("unknown child", {"mapping_type": "object", "transformation_rules": {"type": "direct", "children": ["ghost"]}}, "transformation_rules.children", "no active mapping named 'ghost'"),
-    ("empty children", {"mapping_type": "array", "transformation_rules": {"type": "direct", "children": []}}, "transformation_rules.children", "non-empty list"),
+    (
+        "children on field",
+        {"transformation_rules": {"type": "direct", "children": ["x"]}},
+        "transformation_rules.children",
+        "only object and array mappings have children",
+    ),
+    (
+        "unknown child",
+        {"mapping_type": "object", "transformation_rules": {"type": "direct", "children": ["ghost"]}},
+        "transformation_rules.children",
+        "no active mapping named 'ghost'",
+    ),
+    (
+        "empty children",
+        {"mapping_type": "array", "transformation_rules": {"type": "direct", "children": []}},
+        "transformation_rules.children",
+        "non-empty list",
+    ),
     ("empty name", {"mapping_name": " "}, "mapping_name", "non-empty"),
 ]
 
@@ -79,7 +114,9 @@ def test_one_bad_row_does_not_hide_the_others() -> None:
 
 def test_invalid_child_invalidates_its_parent() -> None:
     rows = [
-        row(mapping_name="parent", mapping_type="object", transformation_rules={"type": "direct", "children": ["child"]}),
+        row(
+            mapping_name="parent", mapping_type="object", transformation_rules={"type": "direct", "children": ["child"]}
+        ),
         row(mapping_name="child", source_path="x", target_path="y", target_data_type="money"),
     ]
     _, errors = compile_plan_tolerant(rows)
@@ -97,7 +134,11 @@ def test_duplicate_names() -> None:
 def test_validate_mappings_checks_both_directions() -> None:
     rows = [
         row(mapping_name="out_bad", mapping_direction="outbound", source_path="$[", target_path="x"),
-        row(mapping_name="both_bad", mapping_direction="bidirectional", transformation_rules={"type": "template", "template": "{value}"}),
+        row(
+            mapping_name="both_bad",
+            mapping_direction="bidirectional",
+            transformation_rules={"type": "template", "template": "{value}"},
+        ),
         row(mapping_name="fine"),
     ]
     errors = validate_mappings(rows)

@@ -15,15 +15,73 @@ ROUND_TRIPS = [
     ("nested paths", {"source_path": "$.a.b[0]", "target_path": "x.y.z"}, None),
     ("cast to integer", {"source_data_type": "string", "target_data_type": "integer"}, "42"),
     ("cast to number", {"source_data_type": "string", "target_data_type": "number"}, "19.99"),
-    ("explicit cast rule", {"source_data_type": "string", "transformation_rules": {"type": "cast", "to": "integer"}}, "7"),
-    ("cast date with format", {"source_data_type": "string", "target_data_type": "date", "transformation_rules": {"type": "cast", "to": "date", "format": "%d/%m/%Y"}}, "31/01/2024"),
+    (
+        "explicit cast rule",
+        {"source_data_type": "string", "transformation_rules": {"type": "cast", "to": "integer"}},
+        "7",
+    ),
+    (
+        "cast date with format",
+        {
+            "source_data_type": "string",
+            "target_data_type": "date",
+            "transformation_rules": {"type": "cast", "to": "date", "format": "%d/%m/%Y"},
+        },
+        "31/01/2024",
+    ),
     ("lookup", {"transformation_rules": {"type": "lookup", "values": {"A": "active", "I": "inactive"}}}, "I"),
-    ("lookup with inverse_default", {"transformation_rules": {"type": "lookup", "values": {"A": "active"}, "default": "other", "inverse_default": "A"}}, "A"),
-    ("date_format", {"transformation_rules": {"type": "date_format", "from": "%d/%m/%Y", "to": "%Y-%m-%d"}}, "31/01/2024"),
-    ("split fields", {"transformation_rules": {"type": "split", "separator": " ", "fields": ["first", "last"]}}, "Ada Lovelace"),
+    (
+        "lookup with inverse_default",
+        {
+            "transformation_rules": {
+                "type": "lookup",
+                "values": {"A": "active"},
+                "default": "other",
+                "inverse_default": "A",
+            }
+        },
+        "A",
+    ),
+    (
+        "date_format",
+        {"transformation_rules": {"type": "date_format", "from": "%d/%m/%Y", "to": "%Y-%m-%d"}},
+        "31/01/2024",
+    ),
+    (
+        "split fields",
+        {"transformation_rules": {"type": "split", "separator": " ", "fields": ["first", "last"]}},
+        "Ada Lovelace",
+    ),
     ("concat", {"transformation_rules": {"type": "concat", "separator": "|"}}, ["a", "b"]),
-    ("chain", {"source_data_type": "string", "transformation_rules": {"type": "chain", "steps": [{"type": "cast", "to": "integer"}, {"type": "cast", "to": "string"}, {"type": "lookup", "values": {"1": "one", "2": "two"}}]}}, "2"),
-    ("explicit inverse", {"transformation_rules": {"type": "template", "template": "#{value}", "inverse": {"type": "chain", "steps": [{"type": "split", "separator": "#"}, {"type": "jmespath", "expression": "[1]"}]}}}, "abc"),
+    (
+        "chain",
+        {
+            "source_data_type": "string",
+            "transformation_rules": {
+                "type": "chain",
+                "steps": [
+                    {"type": "cast", "to": "integer"},
+                    {"type": "cast", "to": "string"},
+                    {"type": "lookup", "values": {"1": "one", "2": "two"}},
+                ],
+            },
+        },
+        "2",
+    ),
+    (
+        "explicit inverse",
+        {
+            "transformation_rules": {
+                "type": "template",
+                "template": "#{value}",
+                "inverse": {
+                    "type": "chain",
+                    "steps": [{"type": "split", "separator": "#"}, {"type": "jmespath", "expression": "[1]"}],
+                },
+            }
+        },
+        "abc",
+    ),
 ]
 
 
@@ -43,16 +101,36 @@ def test_round_trip(columns: dict[str, Any], value: Any) -> None:
 
 def test_round_trip_of_nested_array_mapping() -> None:
     rows = [
-        row(mapping_name="lines", mapping_type="array", source_path="items", target_path="order.lines",
-            mapping_direction="bidirectional", transformation_rules={"type": "direct", "children": ["sku", "qty"]}),
+        row(
+            mapping_name="lines",
+            mapping_type="array",
+            source_path="items",
+            target_path="order.lines",
+            mapping_direction="bidirectional",
+            transformation_rules={"type": "direct", "children": ["sku", "qty"]},
+        ),
         row(mapping_name="sku", source_path="sku", target_path="code"),
-        row(mapping_name="qty", source_path="qty", target_path="amount.value", source_data_type="string", target_data_type="integer"),
-        row(mapping_name="status", source_path="st", target_path="status", mapping_direction="bidirectional",
-            transformation_rules={"type": "lookup", "values": {"N": "new", "D": "done"}}),
+        row(
+            mapping_name="qty",
+            source_path="qty",
+            target_path="amount.value",
+            source_data_type="string",
+            target_data_type="integer",
+        ),
+        row(
+            mapping_name="status",
+            source_path="st",
+            target_path="status",
+            mapping_direction="bidirectional",
+            transformation_rules={"type": "lookup", "values": {"N": "new", "D": "done"}},
+        ),
     ]
     record = {"items": [{"sku": "a", "qty": "2"}, {"sku": "b", "qty": "5"}], "st": "D"}
     mapped = compile_plan(rows).apply(record)
-    assert mapped.output == {"order": {"lines": [{"code": "a", "amount": {"value": 2}}, {"code": "b", "amount": {"value": 5}}]}, "status": "done"}
+    assert mapped.output == {
+        "order": {"lines": [{"code": "a", "amount": {"value": 2}}, {"code": "b", "amount": {"value": 5}}]},
+        "status": "done",
+    }
     assert compile_plan(rows, direction="outbound").apply(mapped.output).output == record
 
 
@@ -68,20 +146,71 @@ def test_outbound_swaps_validation_and_keeps_plain_defaults() -> None:
 
 
 NOT_INVERTIBLE = [
-    ("template", {"transformation_rules": {"type": "template", "template": "{value}"}}, "transformation_rules.type", "`template` rule has no automatic inverse"),
-    ("jmespath", {"transformation_rules": {"type": "jmespath", "expression": "a"}}, "transformation_rules.type", "`jmespath` rule has no automatic inverse"),
-    ("lookup duplicates", {"transformation_rules": {"type": "lookup", "values": {"A": "x", "B": "x"}}}, "transformation_rules.values.B", "appears for both 'A' and 'B'"),
-    ("lookup default", {"transformation_rules": {"type": "lookup", "values": {"A": "x"}, "default": "y"}}, "transformation_rules.default", "needs `inverse_default`"),
-    ("cast without source type", {"transformation_rules": {"type": "cast", "to": "integer"}}, "transformation_rules.to", "set source_data_type"),
-    ("formatted number cast", {"source_data_type": "number", "transformation_rules": {"type": "cast", "to": "string", "format": ".2f"}}, "transformation_rules.format", "cannot be inverted"),
-    ("concat without separator", {"transformation_rules": {"type": "concat"}}, "transformation_rules.separator", "without separator"),
+    (
+        "template",
+        {"transformation_rules": {"type": "template", "template": "{value}"}},
+        "transformation_rules.type",
+        "`template` rule has no automatic inverse",
+    ),
+    (
+        "jmespath",
+        {"transformation_rules": {"type": "jmespath", "expression": "a"}},
+        "transformation_rules.type",
+        "`jmespath` rule has no automatic inverse",
+    ),
+    (
+        "lookup duplicates",
+        {"transformation_rules": {"type": "lookup", "values": {"A": "x", "B": "x"}}},
+        "transformation_rules.values.B",
+        "appears for both 'A' and 'B'",
+    ),
+    (
+        "lookup default",
+        {"transformation_rules": {"type": "lookup", "values": {"A": "x"}, "default": "y"}},
+        "transformation_rules.default",
+        "needs `inverse_default`",
+    ),
+    (
+        "cast without source type",
+        {"transformation_rules": {"type": "cast", "to": "integer"}},
+        "transformation_rules.to",
+        "set source_data_type",
+    ),
+    (
+        "formatted number cast",
+        {"source_data_type": "number", "transformation_rules": {"type": "cast", "to": "string", "format": ".2f"}},
+        "transformation_rules.format",
+        "cannot be inverted",
+    ),
+    (
+        "concat without separator",
+        {"transformation_rules": {"type": "concat"}},
+        "transformation_rules.separator",
+        "without separator",
+    ),
     ("wildcard source", {"source_path": "$.items[*].sku"}, "source_path", "not singular"),
-    ("custom", {"mapping_type": "custom", "transformation_rules": {"type": "transformation", "transformation_id": "x"}}, "mapping_type", "custom mapping cannot be inverted"),
-    ("default with changing rules", {"default_value": "x", "error_handling": "default", "transformation_rules": {"type": "lookup", "values": {"a": "b"}}}, "error_handling", "cannot be inverted"),
+    (
+        "custom",
+        {"mapping_type": "custom", "transformation_rules": {"type": "transformation", "transformation_id": "x"}},
+        "mapping_type",
+        "custom mapping cannot be inverted",
+    ),
+    (
+        "default with changing rules",
+        {
+            "default_value": "x",
+            "error_handling": "default",
+            "transformation_rules": {"type": "lookup", "values": {"a": "b"}},
+        },
+        "error_handling",
+        "cannot be inverted",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("columns", "field", "message"), [n[1:] for n in NOT_INVERTIBLE], ids=[n[0] for n in NOT_INVERTIBLE])
+@pytest.mark.parametrize(
+    ("columns", "field", "message"), [n[1:] for n in NOT_INVERTIBLE], ids=[n[0] for n in NOT_INVERTIBLE]
+)
 def test_not_invertible_is_rejected_in_both_directions(columns: dict[str, Any], field: str, message: str) -> None:
     definition = row(mapping_direction="bidirectional", **columns)
     for direction in ("inbound", "outbound"):
@@ -97,6 +226,14 @@ def test_inbound_only_template_is_fine() -> None:
 
 
 def test_invert_rules_shapes() -> None:
-    assert invert_rules({"type": "split", "separator": ";", "fields": ["a"]}, None) == {"type": "concat", "separator": ";", "fields": ["a"]}
-    assert invert_rules({"type": "date_format", "to": "%d"}, None) == {"type": "date_format", "from": "%d", "to": "%Y-%m-%d"}
+    assert invert_rules({"type": "split", "separator": ";", "fields": ["a"]}, None) == {
+        "type": "concat",
+        "separator": ";",
+        "fields": ["a"],
+    }
+    assert invert_rules({"type": "date_format", "to": "%d"}, None) == {
+        "type": "date_format",
+        "from": "%d",
+        "to": "%Y-%m-%d",
+    }
     assert invert_rules(None, None) is None

@@ -18,7 +18,9 @@ import pytest
 
 from integration_orchestrator.mapping.paths import MISSING, PathSyntaxError, compile_path
 
-CTS = json.loads((Path(__file__).resolve().parent.parent / "data" / "jsonpath_cts_subset.json").read_text(encoding="utf-8"))
+CTS = json.loads(
+    (Path(__file__).resolve().parent.parent / "data" / "jsonpath_cts_subset.json").read_text(encoding="utf-8")
+)
 ENV = jsonpath.JSONPathEnvironment(strict=True)
 
 
@@ -45,5 +47,13 @@ def test_compliance(case: dict[str, Any]) -> None:
 
 def test_subset_covers_every_category() -> None:
     categories = {t["name"].split(",")[0] for t in CTS["tests"]}
-    assert categories == {"basic", "filter", "index selector", "name selector", "slice selector", "functions", "whitespace"}
+    assert categories == {
+        "basic",
+        "filter",
+        "index selector",
+        "name selector",
+        "slice selector",
+        "functions",
+        "whitespace",
+    }
     assert len(CTS["tests"]) == 265

@@ -14,7 +14,8 @@ from integration_orchestrator_tests.mapping.dbrows import insert_config, insert_
 
 def _transformation(db: Any, org: Any, expression: str) -> Any:
     return db.execute(
-        "INSERT INTO integration_transformations (transformation_name, transformation_type, language, transformation_logic, organization_id)"
+        "INSERT INTO integration_transformations (transformation_name, transformation_type, "
+        "language, transformation_logic, organization_id)"
         " VALUES ('shout', 'map', 'jmespath', %s, %s) RETURNING id",
         (Jsonb({"expression": expression}), org),
     ).fetchone()["id"]
@@ -23,7 +24,9 @@ def _transformation(db: Any, org: Any, expression: str) -> Any:
 def test_rows_plan_timezone_and_transformations(db: Any) -> None:
     org, config = insert_config(db, "shop", timezone="Asia/Tokyo")
     shout = _transformation(db, org, "{value: join('', [value, '!'])}")
-    insert_mapping(db, org, config, mapping_name="when", source_path="ts", target_path="at", target_data_type="datetime")
+    insert_mapping(
+        db, org, config, mapping_name="when", source_path="ts", target_path="at", target_data_type="datetime"
+    )
     insert_mapping(db, org, config, mapping_name="name", source_path="$.name", target_path="name",
                    transformation_rules={"type": "transformation", "transformation_id": str(shout)})
     insert_mapping(db, org, config, mapping_name="off", source_path="x", target_path="x", is_active=False)
@@ -34,7 +37,10 @@ def test_rows_plan_timezone_and_transformations(db: Any) -> None:
     assert referenced_transformation_ids(rows) == [str(shout)]
     assert [r.mapping_name for r in load_mapping_rows(db, config, include_inactive=True)] == ["when", "name", "off"]
     plan = load_plan(db, config)
-    assert plan.apply({"ts": "2024-05-01T09:00:00", "name": "hey"}).output == {"at": "2024-05-01T09:00:00+09:00", "name": "hey!"}
+    assert plan.apply({"ts": "2024-05-01T09:00:00", "name": "hey"}).output == {
+        "at": "2024-05-01T09:00:00+09:00",
+        "name": "hey!",
+    }
 
 
 def test_invalid_transformation_row_names_the_mapping(db: Any) -> None:
@@ -50,7 +56,14 @@ def test_invalid_transformation_row_names_the_mapping(db: Any) -> None:
 
 def test_unknown_transformation_id(db: Any) -> None:
     org, config = insert_config(db, "shop3")
-    insert_mapping(db, org, config, mapping_name="ghost", source_path="a", target_path="b",
-                   transformation_rules={"type": "transformation", "transformation_id": "00000000-0000-0000-0000-000000000001"})
+    insert_mapping(
+        db,
+        org,
+        config,
+        mapping_name="ghost",
+        source_path="a",
+        target_path="b",
+        transformation_rules={"type": "transformation", "transformation_id": "00000000-0000-0000-0000-000000000001"},
+    )
     with pytest.raises(MappingDefinitionError, match="not found"):
         load_plan(db, config)

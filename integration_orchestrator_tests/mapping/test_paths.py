@@ -57,7 +57,9 @@ def test_compile(path: str, jsonpath: str, keys: tuple[Any, ...] | None) -> None
     ],
 )
 def test_read(path: str, expected: Any) -> None:
-    assert compile_path(path).read(DOC) == expected if expected is not MISSING else compile_path(path).read(DOC) is MISSING
+    assert (
+        compile_path(path).read(DOC) == expected if expected is not MISSING else compile_path(path).read(DOC) is MISSING
+    )
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,9 @@ POLICIES = [
 
 
 @pytest.mark.parametrize(("policy", "extra", "dropped", "output", "error"), POLICIES)
-def test_error_handling(policy: str, extra: dict[str, Any], dropped: bool, output: dict[str, Any], error: str | None) -> None:
+def test_error_handling(
+    policy: str, extra: dict[str, Any], dropped: bool, output: dict[str, Any], error: str | None
+) -> None:
     result = apply_one("abc", target_data_type="integer", error_handling=policy, **extra)
     assert result.dropped is dropped
     if not dropped:
@@ -71,8 +73,22 @@ def test_skip_stops_the_record_and_is_counted() -> None:
     batch = plan.apply_batch([{"a": "1", "b": 1}, {"a": "x", "b": 2}, {"b": 3}])
     assert [r.dropped for r in batch.results] == [False, True, False]
     assert batch.outputs == [{"a": 1, "b": 1}, {"b": 3}]
-    assert batch.counters["a"].as_dict() == {"written": 1, "missing": 1, "defaulted": 0, "nulled": 0, "failed": 0, "skipped": 1}
-    assert batch.counters["b"].as_dict() == {"written": 2, "missing": 0, "defaulted": 0, "nulled": 0, "failed": 0, "skipped": 0}
+    assert batch.counters["a"].as_dict() == {
+        "written": 1,
+        "missing": 1,
+        "defaulted": 0,
+        "nulled": 0,
+        "failed": 0,
+        "skipped": 1,
+    }
+    assert batch.counters["b"].as_dict() == {
+        "written": 2,
+        "missing": 0,
+        "defaulted": 0,
+        "nulled": 0,
+        "failed": 0,
+        "skipped": 0,
+    }
     assert [i for i, _ in batch.dropped] == [1]
 
 
@@ -129,7 +145,12 @@ VALIDATION = [
     ({"pre": {"type": "string", "pattern": "^[0-9]+$"}}, "12", {"out": 12}, None),
     ({"pre": {"type": "string", "pattern": "^[0-9]+$"}}, "1a", None, "pre-validation failed: '1a' does not match"),
     ({"post": {"type": "integer", "minimum": 10}}, "12", {"out": 12}, None),
-    ({"post": {"type": "integer", "minimum": 10}}, "9", None, "post-validation failed: 9 is less than the minimum of 10"),
+    (
+        {"post": {"type": "integer", "minimum": 10}},
+        "9",
+        None,
+        "post-validation failed: 9 is less than the minimum of 10",
+    ),
 ]
 
 
@@ -185,12 +206,20 @@ def test_array_mapping_with_children_and_filters() -> None:
         row(mapping_name="sku", source_path="sku", target_path="code", is_required=True),
         row(mapping_name="qty", source_path="qty", target_path="quantity", target_data_type="number"),
     )
-    record = {"items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 0}, {"sku": "c", "qty": 1.5}, {"sku": "d", "qty": "9"}]}
-    assert plan.apply(record).output == {"order": {"lines": [{"code": "a", "quantity": 2}, {"code": "c", "quantity": Decimal("1.5")}]}}
+    record = {
+        "items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 0}, {"sku": "c", "qty": 1.5}, {"sku": "d", "qty": "9"}]
+    }
+    assert plan.apply(record).output == {
+        "order": {"lines": [{"code": "a", "quantity": 2}, {"code": "c", "quantity": Decimal("1.5")}]}
+    }
     failing = plan.apply({"items": [{"sku": "a", "qty": 1}, {"qty": 1}]})
     assert len(failing.errors) == 1
     error = failing.errors[0]
-    assert error.mapping == "sku" and error.path == "$.items[?@.qty > 0][1] / sku" and error.reason == "required value is missing"
+    assert (
+        error.mapping == "sku"
+        and error.path == "$.items[?@.qty > 0][1] / sku"
+        and error.reason == "required value is missing"
+    )
 
 
 def test_array_mapping_of_scalars_coerces_each_element() -> None:
@@ -228,7 +257,10 @@ def test_custom_mapping_runs_a_transformation() -> None:
         "transformation_logic": {"expression": "{full: join(' ', [first, last])}"},
     })
     rules = {"type": "transformation", "transformation_id": ident}
-    plan = compile_plan([row(mapping_type="custom", source_path="$.person", target_path="person", transformation_rules=rules)], transformations={ident: compiled})
+    plan = compile_plan(
+        [row(mapping_type="custom", source_path="$.person", target_path="person", transformation_rules=rules)],
+        transformations={ident: compiled},
+    )
     assert plan.apply({"person": {"first": "Ada", "last": "L"}}).output == {"person": {"full": "Ada L"}}
 
 
@@ -245,10 +277,14 @@ def test_transformation_rule_wraps_scalars() -> None:
         "transformation_logic": {"expression": "value != 'x'"},
     })
     rules = {"type": "transformation", "transformation_id": ident}
-    assert compile_plan([row(transformation_rules=rules)], transformations={ident: doubled}).apply({"v": "ab"}).output == {"out": "ab-ab"}
+    assert compile_plan([row(transformation_rules=rules)], transformations={ident: doubled}).apply(
+        {"v": "ab"}
+    ).output == {"out": "ab-ab"}
     filtered = compile_plan([row(transformation_rules=rules)], transformations={ident: only_ok}).apply({"v": "x"})
     assert "returned 0 records, expected 1" in filtered.errors[0].reason
-    invalid = compile_plan_tolerant([row(transformation_rules=rules)], transformations={ident: ValueError("bad logic")})[1]
+    invalid = compile_plan_tolerant(
+        [row(transformation_rules=rules)], transformations={ident: ValueError("bad logic")}
+    )[1]
     assert "transformation 2222" in invalid[0].reason and "is invalid: bad logic" in invalid[0].reason
 
 
@@ -286,7 +322,10 @@ def test_raw_transformation_rows_are_compiled_once() -> None:
         "transformation_logic": {"expression": "{value: join('', [value, value])}"},
     }
     rules = {"type": "transformation", "transformation_id": ident}
-    rows = [row(mapping_name="a", transformation_rules=rules), row(mapping_name="b", source_path="w", target_path="o2", transformation_rules=rules)]
+    rows = [
+        row(mapping_name="a", transformation_rules=rules),
+        row(mapping_name="b", source_path="w", target_path="o2", transformation_rules=rules),
+    ]
     plan = compile_plan(rows, transformations={ident: raw})
     assert plan.apply({"v": "x", "w": "y"}).output == {"out": "xx", "o2": "yy"}
     broken = {**raw, "transformation_logic": {"expression": "a[?"}}

@@ -17,29 +17,76 @@ GOOD = [
     ("cast int", {"type": "cast", "to": "integer"}, "42", 42),
     ("cast number", {"type": "cast", "to": "number"}, "19.99", Decimal("19.99")),
     ("cast date with format", {"type": "cast", "to": "date", "format": "%d/%m/%Y"}, "31/01/2024", "2024-01-31"),
-    ("cast datetime with format", {"type": "cast", "to": "datetime", "format": "%d/%m/%Y %H:%M"}, "31/01/2024 10:30", "2024-01-31T10:30:00+00:00"),
-    ("cast date to string with format", {"type": "cast", "to": "string", "format": "%d.%m.%Y"}, "2024-01-31", "31.01.2024"),
+    (
+        "cast datetime with format",
+        {"type": "cast", "to": "datetime", "format": "%d/%m/%Y %H:%M"},
+        "31/01/2024 10:30",
+        "2024-01-31T10:30:00+00:00",
+    ),
+    (
+        "cast date to string with format",
+        {"type": "cast", "to": "string", "format": "%d.%m.%Y"},
+        "2024-01-31",
+        "31.01.2024",
+    ),
     ("cast number to string with format", {"type": "cast", "to": "string", "format": ",.2f"}, 1234.5, "1,234.50"),
     ("cast boolean", {"type": "cast", "to": "boolean"}, "yes", True),
     ("lookup hit", LOOKUP, "A", "active"),
     ("lookup number key", LOOKUP, 1, "one"),
     ("lookup boolean key", LOOKUP, True, "yes"),
     ("lookup default", {**LOOKUP, "default": "unknown"}, "Z", "unknown"),
-    ("template object", {"type": "template", "template": "{first} {last}"}, {"first": "Ada", "last": "Lovelace"}, "Ada Lovelace"),
-    ("template nested", {"type": "template", "template": "{name.first}-{ids[1]}"}, {"name": {"first": "A"}, "ids": [1, 2]}, "A-2"),
+    (
+        "template object",
+        {"type": "template", "template": "{first} {last}"},
+        {"first": "Ada", "last": "Lovelace"},
+        "Ada Lovelace",
+    ),
+    (
+        "template nested",
+        {"type": "template", "template": "{name.first}-{ids[1]}"},
+        {"name": {"first": "A"}, "ids": [1, 2]},
+        "A-2",
+    ),
     ("template braces", {"type": "template", "template": "{{{first}}}"}, {"first": "Ada"}, "{Ada}"),
     ("template non-string field", {"type": "template", "template": "{n}-{b}"}, {"n": 1.5, "b": True}, "1.5-true"),
     ("template value", {"type": "template", "template": "#{value}"}, 7, "#7"),
     ("template spec", {"type": "template", "template": "{value:>4}"}, "ab", "  ab"),
     ("template null renders empty", {"type": "template", "template": "{a}|{b}"}, {"a": None, "b": 1}, "|1"),
-    ("jmespath", {"type": "jmespath", "expression": "items[?qty > `0`].sku"}, {"items": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 0}]}, ["a"]),
+    (
+        "jmespath",
+        {"type": "jmespath", "expression": "items[?qty > `0`].sku"},
+        {"items": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 0}]},
+        ["a"],
+    ),
     ("date_format", {"type": "date_format", "from": "%d/%m/%Y", "to": "%Y%m%d"}, "31/01/2024", "20240131"),
     ("date_format iso in", {"type": "date_format", "to": "%d %b %Y"}, "2024-01-31T10:00:00Z", "31 Jan 2024"),
     ("concat list", {"type": "concat", "separator": " "}, ["a", None, 3], "a 3"),
-    ("concat fields", {"type": "concat", "separator": ", ", "fields": ["city", "zip"]}, {"city": "Paris", "zip": "75001"}, "Paris, 75001"),
+    (
+        "concat fields",
+        {"type": "concat", "separator": ", ", "fields": ["city", "zip"]},
+        {"city": "Paris", "zip": "75001"},
+        "Paris, 75001",
+    ),
     ("split", {"type": "split", "separator": ","}, "a,b,c", ["a", "b", "c"]),
-    ("split fields", {"type": "split", "separator": " ", "fields": ["first", "last"]}, "Ada King Lovelace", {"first": "Ada", "last": "King Lovelace"}),
-    ("chain", {"type": "chain", "steps": [{"type": "split", "separator": "-"}, {"type": "jmespath", "expression": "[0]"}, {"type": "cast", "to": "integer"}]}, "12-34", 12),
+    (
+        "split fields",
+        {"type": "split", "separator": " ", "fields": ["first", "last"]},
+        "Ada King Lovelace",
+        {"first": "Ada", "last": "King Lovelace"},
+    ),
+    (
+        "chain",
+        {
+            "type": "chain",
+            "steps": [
+                {"type": "split", "separator": "-"},
+                {"type": "jmespath", "expression": "[0]"},
+                {"type": "cast", "to": "integer"},
+            ],
+        },
+        "12-34",
+        12,
+    ),
     ("empty chain", {"type": "chain", "steps": []}, "x", "x"),
 ]
 
@@ -56,14 +103,29 @@ BAD_VALUES = [
     ("cast date format", {"type": "cast", "to": "date", "format": "%d/%m/%Y"}, "2024-01-31", "format '%d/%m/%Y'"),
     ("lookup miss", LOOKUP, "Z", "no lookup entry for 'Z'"),
     ("lookup object", LOOKUP, {"a": 1}, "cannot look up a object"),
-    ("template missing field", {"type": "template", "template": "{first} {last}"}, {"first": "A"}, "template field `last` is missing"),
+    (
+        "template missing field",
+        {"type": "template", "template": "{first} {last}"},
+        {"first": "A"},
+        "template field `last` is missing",
+    ),
     ("jmespath error", {"type": "jmespath", "expression": "abs(@)"}, "x", "JMESPath 'abs(@)' failed"),
     ("date_format bad", {"type": "date_format", "from": "%d/%m/%Y", "to": "%Y"}, "2024-13-01", "to datetime"),
     ("concat not list", {"type": "concat"}, "x", "concat needs an array"),
     ("concat object in list", {"type": "concat"}, [{"a": 1}], "cannot convert object"),
     ("split not string", {"type": "split"}, 5, "split needs a string"),
-    ("split wrong count", {"type": "split", "separator": " ", "fields": ["a", "b", "c"]}, "x y", "split gave 2 part(s), expected 3"),
-    ("chain stops at failure", {"type": "chain", "steps": [LOOKUP, {"type": "cast", "to": "integer"}]}, "A", "cannot convert string 'active' to integer"),
+    (
+        "split wrong count",
+        {"type": "split", "separator": " ", "fields": ["a", "b", "c"]},
+        "x y",
+        "split gave 2 part(s), expected 3",
+    ),
+    (
+        "chain stops at failure",
+        {"type": "chain", "steps": [LOOKUP, {"type": "cast", "to": "integer"}]},
+        "A",
+        "cannot convert string 'active' to integer",
+    ),
 ]
 
 
@@ -79,27 +141,74 @@ def test_rule_bad_value(rules: dict[str, Any], value: Any, message: str) -> None
 BAD_DEFINITIONS = [
     ("no type", {"to": "integer"}, "transformation_rules", "must include `type`"),
     ("unknown type", {"type": "upper"}, "transformation_rules.type", "unknown rule type 'upper'"),
-    ("unknown key", {"type": "lookup", "values": {}, "vaules": {}}, "transformation_rules.vaules", "unknown key `vaules`"),
+    (
+        "unknown key",
+        {"type": "lookup", "values": {}, "vaules": {}},
+        "transformation_rules.vaules",
+        "unknown key `vaules`",
+    ),
     ("cast unknown type", {"type": "cast", "to": "money"}, "transformation_rules.to", "unknown type 'money'"),
     ("cast without to", {"type": "cast"}, "transformation_rules.to", "needs `to`"),
-    ("cast bad format target", {"type": "cast", "to": "integer", "format": "%d"}, "transformation_rules.format", "not supported for a cast to integer"),
-    ("lookup values not object", {"type": "lookup", "values": ["A"]}, "transformation_rules.values", "must be an object"),
-    ("template not string", {"type": "template", "template": 3}, "transformation_rules.template", "must be a format string"),
+    (
+        "cast bad format target",
+        {"type": "cast", "to": "integer", "format": "%d"},
+        "transformation_rules.format",
+        "not supported for a cast to integer",
+    ),
+    (
+        "lookup values not object",
+        {"type": "lookup", "values": ["A"]},
+        "transformation_rules.values",
+        "must be an object",
+    ),
+    (
+        "template not string",
+        {"type": "template", "template": 3},
+        "transformation_rules.template",
+        "must be a format string",
+    ),
     ("template bad", {"type": "template", "template": "{a"}, "transformation_rules.template", "invalid template"),
-    ("template bad placeholder", {"type": "template", "template": "{a..b}"}, "transformation_rules.template", "placeholder {a..b}"),
+    (
+        "template bad placeholder",
+        {"type": "template", "template": "{a..b}"},
+        "transformation_rules.template",
+        "placeholder {a..b}",
+    ),
     ("jmespath bad", {"type": "jmespath", "expression": "a[?"}, "transformation_rules.expression", "invalid JMESPath"),
     ("date_format no to", {"type": "date_format", "from": "%Y"}, "transformation_rules.to", "needs `to`"),
-    ("date_format not pattern", {"type": "date_format", "to": "YYYY"}, "transformation_rules.to", "not a strftime pattern"),
+    (
+        "date_format not pattern",
+        {"type": "date_format", "to": "YYYY"},
+        "transformation_rules.to",
+        "not a strftime pattern",
+    ),
     ("split empty separator", {"type": "split", "separator": ""}, "transformation_rules.separator", "non-empty"),
     ("split bad fields", {"type": "split", "fields": []}, "transformation_rules.fields", "non-empty list"),
     ("chain not list", {"type": "chain", "steps": {}}, "transformation_rules.steps", "must be a list"),
-    ("chain bad step", {"type": "chain", "steps": [{"type": "direct"}, {"type": "nope"}]}, "transformation_rules.steps[1].type", "unknown rule type"),
-    ("transformation without id", {"type": "transformation"}, "transformation_rules.transformation_id", "needs `transformation_id`"),
-    ("transformation unknown id", {"type": "transformation", "transformation_id": "0b7c"}, "transformation_rules.transformation_id", "not found"),
+    (
+        "chain bad step",
+        {"type": "chain", "steps": [{"type": "direct"}, {"type": "nope"}]},
+        "transformation_rules.steps[1].type",
+        "unknown rule type",
+    ),
+    (
+        "transformation without id",
+        {"type": "transformation"},
+        "transformation_rules.transformation_id",
+        "needs `transformation_id`",
+    ),
+    (
+        "transformation unknown id",
+        {"type": "transformation", "transformation_id": "0b7c"},
+        "transformation_rules.transformation_id",
+        "not found",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("rules", "field", "message"), [b[1:] for b in BAD_DEFINITIONS], ids=[b[0] for b in BAD_DEFINITIONS])
+@pytest.mark.parametrize(
+    ("rules", "field", "message"), [b[1:] for b in BAD_DEFINITIONS], ids=[b[0] for b in BAD_DEFINITIONS]
+)
 def test_rule_bad_definition(rules: dict[str, Any], field: str, message: str) -> None:
     with pytest.raises(MappingDefinitionError) as caught:
         compile_plan([row(id="r-1", transformation_rules=rules)])

@@ -125,6 +125,11 @@ def test_unknown_type() -> None:
 
 
 def test_json_ready() -> None:
-    record = {"a": Decimal("19.99"), "b": [Decimal("2.000")], "c": Decimal("0.1000000000000000000001"), "d": dt.date(2024, 1, 2)}
+    record = {
+        "a": Decimal("19.99"),
+        "b": [Decimal("2.000")],
+        "c": Decimal("0.1000000000000000000001"),
+        "d": dt.date(2024, 1, 2),
+    }
     assert json_ready(record) == {"a": 19.99, "b": [2], "c": "0.1000000000000000000001", "d": "2024-01-02"}
     assert json_dumps({"x": Decimal("1.10")}) == '{"x":1.1}'

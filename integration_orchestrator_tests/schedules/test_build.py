@@ -22,7 +22,13 @@ def row(n: int, **columns: Any) -> dict[str, Any]:
 
 ROWS = [
     row(1, schedule_name="Nightly sync", schedule_type="cron", cron_expression="0 2 * * *", timezone="Europe/Paris"),
-    row(2, schedule_name="Twice daily", schedule_type="fixed_time", fixed_times=["08:00:00", "20:30:00"], timezone="Asia/Tokyo"),
+    row(
+        2,
+        schedule_name="Twice daily",
+        schedule_type="fixed_time",
+        fixed_times=["08:00:00", "20:30:00"],
+        timezone="Asia/Tokyo",
+    ),
     row(3, schedule_name="Every 45", schedule_type="interval", interval_minutes=45, is_active=False),
     row(4, schedule_name="On event", schedule_type="event_based"),
     row(5, schedule_name="By hand", schedule_type="manual"),
@@ -48,7 +54,11 @@ def test_every_row_becomes_its_definition_and_loads_in_dagster() -> None:
     ])
     nightly = by_name["nightly_sync_schedule"]
     assert isinstance(nightly, dg.ScheduleDefinition)
-    assert (nightly.cron_schedule, nightly.execution_timezone, nightly.job_name) == ("0 2 * * *", "Europe/Paris", "orders_sync")
+    assert (nightly.cron_schedule, nightly.execution_timezone, nightly.job_name) == (
+        "0 2 * * *",
+        "Europe/Paris",
+        "orders_sync",
+    )
     assert nightly.default_status == dg.DefaultScheduleStatus.RUNNING
     twice = by_name["twice_daily_schedule"]
     assert twice.cron_schedule == ["0 8 * * *", "30 20 * * *"] and twice.execution_timezone == "Asia/Tokyo"
@@ -74,15 +84,28 @@ def test_factory_records_with_row_attribute_are_accepted() -> None:
 
 BAD = [
     (dict(schedule_type="cron", cron_expression="61 * * * *"), "cron_expression", "not a valid 5-field cron"),
-    (dict(schedule_type="cron", cron_expression="0 2 * * *", timezone="Mars/Olympus"), "timezone", "not an IANA time zone"),
+    (
+        dict(schedule_type="cron", cron_expression="0 2 * * *", timezone="Mars/Olympus"),
+        "timezone",
+        "not an IANA time zone",
+    ),
     (dict(schedule_type="interval", interval_minutes=0), "interval_minutes", "positive number of minutes"),
     (dict(schedule_type="fixed_time", fixed_times=["25:00"]), "fixed_times[0]", "not a time of day"),
-    (dict(schedule_type="cron", cron_expression="0 2 * * *", retry_policy={"max_retries": 2, "backoff": "random"}),
-     "retry_policy.backoff", "must be one of exponential, linear"),
-    (dict(schedule_type="cron", cron_expression="0 2 * * *", missed_execution_policy="sometimes"),
-     "missed_execution_policy", "must be one of run_once"),
-    (dict(schedule_type="event_based", execution_parameters={"event_types": "order.created"}),
-     "execution_parameters.event_types", "list of event type names"),
+    (
+        dict(schedule_type="cron", cron_expression="0 2 * * *", retry_policy={"max_retries": 2, "backoff": "random"}),
+        "retry_policy.backoff",
+        "must be one of exponential, linear",
+    ),
+    (
+        dict(schedule_type="cron", cron_expression="0 2 * * *", missed_execution_policy="sometimes"),
+        "missed_execution_policy",
+        "must be one of run_once",
+    ),
+    (
+        dict(schedule_type="event_based", execution_parameters={"event_types": "order.created"}),
+        "execution_parameters.event_types",
+        "list of event type names",
+    ),
 ]
 
 

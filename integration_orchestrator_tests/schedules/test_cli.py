@@ -29,10 +29,16 @@ def test_preview_marks_dst_and_shows_utc(db: Any, run_cli: Any) -> None:
     assert "Dagster cron: 30 2 * * * (Europe/Berlin)" in lines[1]
     body = [line.split() for line in lines[3:7]]
     assert [b[1] for b in body] == [
-        "2026-03-28T02:30:00+01:00", "2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00", "2026-03-31T02:30:00+02:00",
+        "2026-03-28T02:30:00+01:00",
+        "2026-03-29T03:00:00+02:00",
+        "2026-03-30T02:30:00+02:00",
+        "2026-03-31T02:30:00+02:00",
     ]
     assert [b[2] for b in body] == [
-        "2026-03-28T01:30:00+00:00", "2026-03-29T01:00:00+00:00", "2026-03-30T00:30:00+00:00", "2026-03-31T00:30:00+00:00",
+        "2026-03-28T01:30:00+00:00",
+        "2026-03-29T01:00:00+00:00",
+        "2026-03-30T00:30:00+00:00",
+        "2026-03-31T00:30:00+00:00",
     ]
     assert "DST: UTC+01:00 -> UTC+02:00" in lines[4]
     assert "DST" not in lines[3] + lines[5]
@@ -43,9 +49,18 @@ def test_preview_equals_what_the_dagster_schedule_fires(db: Any, database_url: s
     """Walk Dagster's own ticks of the built schedule, evaluate each, keep those that launch."""
     org = insert_org(db)
     config = insert_config(db, org)
-    row = insert_schedule(db, org, config, schedule_name="Every 25h", schedule_type="interval", cron_expression=None,
-                          interval_minutes=1500, timezone="America/New_York",
-                          last_run_time=dt.datetime(2026, 11, 1, 4, 7, tzinfo=dt.UTC), concurrent_execution_allowed=True)
+    row = insert_schedule(
+        db,
+        org,
+        config,
+        schedule_name="Every 25h",
+        schedule_type="interval",
+        cron_expression=None,
+        interval_minutes=1500,
+        timezone="America/New_York",
+        last_run_time=dt.datetime(2026, 11, 1, 4, 7, tzinfo=dt.UTC),
+        concurrent_execution_allowed=True,
+    )
     after = "2026-11-01T04:07:00+00:00"
     result = run_cli("schedules", "preview", str(row["id"]), "-n", "4", "--after", after, "--json")
     assert result.returncode == 0, result.stderr

@@ -40,7 +40,9 @@ def _statuses(db: Any, ids: list[str]) -> list[str]:
     return [by_id[i] for i in ids]
 
 
-def test_event_sensor_exactly_once_across_cursor_restart(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+def test_event_sensor_exactly_once_across_cursor_restart(
+    db: Any, database_url: str, instance: dg.DagsterInstance
+) -> None:
     org = insert_org(db)
     config = insert_config(db, org)
     other = insert_config(db, org, "Other")
@@ -54,7 +56,9 @@ def test_event_sensor_exactly_once_across_cursor_restart(db: Any, database_url: 
 
     tick1 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None))
     assert [r.run_key for r in tick1.run_requests] == first
-    assert [json.loads(r.tags["integration/event_payload"]) for r in tick1.run_requests] == [{"order": n} for n in range(3)]
+    assert [json.loads(r.tags["integration/event_payload"]) for r in tick1.run_requests] == [
+        {"order": n} for n in range(3)
+    ]
     request = tick1.run_requests[0]
     assert request.tags["integration/event_id"] == first[0]
     assert request.tags["integration/schedule_id"] == record.id
@@ -78,11 +82,17 @@ def test_event_sensor_exactly_once_across_cursor_restart(db: Any, database_url: 
     assert sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None)).run_requests == []
 
 
-def test_event_committed_late_with_older_timestamp_is_not_lost(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+def test_event_committed_late_with_older_timestamp_is_not_lost(
+    db: Any, database_url: str, instance: dg.DagsterInstance
+) -> None:
     org = insert_org(db)
     config = insert_config(db, org)
-    record = schedule_record(db, org, config, schedule_name="On order", schedule_type="event_based", cron_expression=None)
-    sensor = _sensor(build_schedule_definitions([record], {config: "orders_sync"}, database_url=database_url), "on_order_sensor")
+    record = schedule_record(
+        db, org, config, schedule_name="On order", schedule_type="event_based", cron_expression=None
+    )
+    sensor = _sensor(
+        build_schedule_definitions([record], {config: "orders_sync"}, database_url=database_url), "on_order_sensor"
+    )
     newer = insert_event(db, org, config)
     tick1 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None))
     assert [r.run_key for r in tick1.run_requests] == [newer]
@@ -97,7 +107,9 @@ def test_event_types_filter(db: Any, database_url: str, instance: dg.DagsterInst
     config = insert_config(db, org)
     record = schedule_record(db, org, config, schedule_name="Created only", schedule_type="event_based",
                              cron_expression=None, execution_parameters={"event_types": ["order.created"]})
-    sensor = _sensor(build_schedule_definitions([record], {config: "j"}, database_url=database_url), "created_only_sensor")
+    sensor = _sensor(
+        build_schedule_definitions([record], {config: "j"}, database_url=database_url), "created_only_sensor"
+    )
     wanted = insert_event(db, org, config, "order.created")
     ignored = insert_event(db, org, config, "order.deleted")
     tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
@@ -114,7 +126,9 @@ def test_inactive_event_schedule_sensor_is_stopped(db: Any, database_url: str) -
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
 
 
-def test_run_after_sensor_launches_b_after_each_success_of_a(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+def test_run_after_sensor_launches_b_after_each_success_of_a(
+    db: Any, database_url: str, instance: dg.DagsterInstance
+) -> None:
     org = insert_org(db)
     config_a = insert_config(db, org, "A")
     config_b = insert_config(db, org, "B")
@@ -127,7 +141,9 @@ def test_run_after_sensor_launches_b_after_each_success_of_a(db: Any, database_u
     assert start.run_requests == [] and start.cursor
 
     def add(run_id: str, status: dg.DagsterRunStatus, config: str) -> None:
-        instance.add_run(DagsterRun(job_name="a_job", run_id=run_id, status=status, tags={"integration/config_id": config}))
+        instance.add_run(
+            DagsterRun(job_name="a_job", run_id=run_id, status=status, tags={"integration/config_id": config})
+        )
 
     add("a-ok-1", dg.DagsterRunStatus.SUCCESS, config_a)
     add("a-failed", dg.DagsterRunStatus.FAILURE, config_a)
@@ -163,6 +179,8 @@ def test_run_after_first_evaluation_starts_now() -> None:
                                           "schedule_type": "event_based"})
         inst.add_run(DagsterRun(job_name="a", run_id="old", status=dg.DagsterRunStatus.SUCCESS,
                                 tags={"integration/config_id": "a"}))
-        first = evaluate_run_after_sensor(inst, record, "b", "a", None, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+        first = evaluate_run_after_sensor(
+            inst, record, "b", "a", None, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        )
         assert first.run_requests == []
         assert evaluate_run_after_sensor(inst, record, "b", "a", first.cursor).run_requests == []

@@ -70,7 +70,11 @@ def test_daemon_runs_factory_job_from_schedule(db: Any, database_url: str, tmp_p
         deadline = time.monotonic() + DEADLINE_SECONDS
         done: list[dict[str, Any]] = []
         while time.monotonic() < deadline and daemon.poll() is None:
-            done = [r for r in schedule_execution_rows(db, str(schedule["id"])) if r["execution_status"] in ("completed", "failed")]
+            done = [
+                r
+                for r in schedule_execution_rows(db, str(schedule["id"]))
+                if r["execution_status"] in ("completed", "failed")
+            ]
             if done:
                 break
             time.sleep(2)
@@ -86,7 +90,9 @@ def test_daemon_runs_factory_job_from_schedule(db: Any, database_url: str, tmp_p
     assert row["execution_status"] == "completed", row
     assert row["records_processed"] == 2
     assert row["execution_id"] is not None
-    execution = db.execute("SELECT schedule_id, tags FROM integration_executions WHERE id = %s", (row["execution_id"],)).fetchone()
+    execution = db.execute(
+        "SELECT schedule_id, tags FROM integration_executions WHERE id = %s", (row["execution_id"],)
+    ).fetchone()
     assert str(execution["schedule_id"]) == str(schedule["id"])
     assert execution["tags"]["integration/schedule_execution_id"] == str(row["id"])
     assert db.execute("SELECT count(*) AS n FROM people_out").fetchone()["n"] >= 2

@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import pytest
@@ -49,10 +49,10 @@ failing_job = dg.GraphDefinition(name="failing_job", node_defs=[failing_op]).to_
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
     status = 200
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append(json.loads(body))
         self.send_response(type(self).status)
@@ -79,7 +79,9 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
-def _scheduled_run(db: Any, database_url: str, instance: dg.DagsterInstance, job: dg.JobDefinition, **columns: Any) -> tuple[Any, str, str, dg.ExecuteInProcessResult]:
+def _scheduled_run(
+    db: Any, database_url: str, instance: dg.DagsterInstance, job: dg.JobDefinition, **columns: Any
+) -> tuple[Any, str, str, dg.ExecuteInProcessResult]:
     org = insert_org(db)
     config = insert_config(db, org)
     record = schedule_record(db, org, config, **columns)
@@ -99,22 +101,26 @@ def _scheduled_run(db: Any, database_url: str, instance: dg.DagsterInstance, job
 
 
 def test_successful_run_completes_its_row(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
-    record, org, row_id, result = _scheduled_run(db, database_url, instance, ok_job)
+    record, _org, _row_id, result = _scheduled_run(db, database_url, instance, ok_job)
     with connect(database_url) as conn:
-        outcome = evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=lambda: [])
+        outcome = evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=list)
     assert outcome.cursor
     [row] = schedule_execution_rows(db, record.id)
     assert row["execution_status"] == "completed"
     assert row["actual_start_time"] is not None and row["actual_end_time"] >= row["actual_start_time"]
     assert (row["records_processed"], row["error_count"], row["warning_count"]) == (40, 2, 3)
-    execution = db.execute("SELECT id FROM integration_executions WHERE dagster_run_id = %s", (result.run_id,)).fetchone()
+    execution = db.execute(
+        "SELECT id FROM integration_executions WHERE dagster_run_id = %s", (result.run_id,)
+    ).fetchone()
     assert row["execution_id"] == execution["id"]
-    schedule = db.execute("SELECT last_run_time, next_run_time FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
+    schedule = db.execute(
+        "SELECT last_run_time, next_run_time FROM integration_schedules WHERE id = %s", (record.id,)
+    ).fetchone()
     assert schedule["last_run_time"] == dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
     assert schedule["next_run_time"] is not None
     # a second pass over the same runs changes nothing
     with connect(database_url) as conn:
-        evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=lambda: [])
+        evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=list)
     assert schedule_execution_rows(db, record.id) == [row]
 
 
@@ -122,10 +128,12 @@ def test_failed_run_fails_row_and_notifies_each_recipient(
     db: Any, database_url: str, instance: dg.DagsterInstance, webhook: tuple[str, Any]
 ) -> None:
     url, hook = webhook
-    record, org, row_id, result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=True)
+    record, org, _row_id, result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=True)
     alice, bob = insert_user(db, org), insert_user(db, org)
     db.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s", ([alice, bob], record.id))
-    record = type(record).from_row(db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone())
+    record = type(record).from_row(
+        db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
+    )
     assert not result.success
     for _ in range(2):  # the second pass must not notify twice
         with connect(database_url) as conn:
@@ -133,7 +141,8 @@ def test_failed_run_fails_row_and_notifies_each_recipient(
     [row] = schedule_execution_rows(db, record.id)
     assert row["execution_status"] == "failed"
     notes = db.execute(
-        "SELECT recipient_id, channel, status, payload FROM integration_notifications WHERE schedule_id = %s ORDER BY recipient_id",
+        "SELECT recipient_id, channel, status, payload FROM integration_notifications WHERE "
+        "schedule_id = %s ORDER BY recipient_id",
         (record.id,),
     ).fetchall()
     assert sorted(str(n["recipient_id"]) for n in notes) == sorted([alice, bob])
@@ -144,38 +153,54 @@ def test_failed_run_fails_row_and_notifies_each_recipient(
     assert {m["schedule_id"] for m in hook.received} == {record.id}
 
 
-def test_webhook_error_is_recorded_on_the_row(db: Any, database_url: str, instance: dg.DagsterInstance, webhook: tuple[str, Any]) -> None:
+def test_webhook_error_is_recorded_on_the_row(
+    db: Any, database_url: str, instance: dg.DagsterInstance, webhook: tuple[str, Any]
+) -> None:
     url, hook = webhook
     hook.status = 503
     record, org, _row_id, _result = _scheduled_run(db, database_url, instance, failing_job)
     user = insert_user(db, org)
     db.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s", ([user], record.id))
-    record = type(record).from_row(db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone())
+    record = type(record).from_row(
+        db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
+    )
     with connect(database_url) as conn:
         evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=lambda: [WebhookNotifier(url)])
-    [note] = db.execute("SELECT status, error FROM integration_notifications WHERE schedule_id = %s", (record.id,)).fetchall()
+    [note] = db.execute(
+        "SELECT status, error FROM integration_notifications WHERE schedule_id = %s", (record.id,)
+    ).fetchall()
     assert note["status"] == "failed" and "503" in note["error"]
 
 
 def test_no_notifier_leaves_pending_email_rows(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
     record, org, _row_id, _result = _scheduled_run(db, database_url, instance, failing_job)
     user = insert_user(db, org)
-    db.execute("UPDATE integration_schedules SET notification_recipients = %s, notification_on_failure = true WHERE id = %s",
-               ([user], record.id))
-    record = type(record).from_row(db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone())
+    db.execute(
+        "UPDATE integration_schedules SET notification_recipients = %s, notification_on_failure = true WHERE id = %s",
+        ([user], record.id),
+    )
+    record = type(record).from_row(
+        db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
+    )
     with connect(database_url) as conn:
-        evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=lambda: [])
-    [note] = db.execute("SELECT channel, status FROM integration_notifications WHERE schedule_id = %s", (record.id,)).fetchall()
+        evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=list)
+    [note] = db.execute(
+        "SELECT channel, status FROM integration_notifications WHERE schedule_id = %s", (record.id,)
+    ).fetchall()
     assert (note["channel"], note["status"]) == ("email", "pending")
 
 
 def test_notification_off_writes_nothing(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
-    record, org, _row_id, _result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=False)
+    record, org, _row_id, _result = _scheduled_run(
+        db, database_url, instance, failing_job, notification_on_failure=False
+    )
     user = insert_user(db, org)
     db.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s", ([user], record.id))
-    record = type(record).from_row(db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone())
+    record = type(record).from_row(
+        db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
+    )
     with connect(database_url) as conn:
-        evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=lambda: [])
+        evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=list)
     assert db.execute("SELECT count(*) AS n FROM integration_notifications").fetchone()["n"] == 0
     assert schedule_execution_rows(db, record.id)[0]["execution_status"] == "failed"
 
@@ -200,7 +225,7 @@ def test_run_start_moves_last_run_time_and_database_next_run_matches_dagster(
         db, database_url, instance, ok_job, schedule_type="interval", cron_expression=None, interval_minutes=47
     )
     with connect(database_url) as conn:
-        evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=lambda: [])
+        evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=list)
     row = db.execute("SELECT *, now() AS db_now FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
     assert row["last_run_time"] == dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
     reloaded = ScheduleRecord.from_row(row)  # the code location reloads with the new last_run_time

@@ -64,7 +64,7 @@ def test_plan_tick_missed_policies(policy: str, last: str, now: str, launched: l
     assert hhmm(d for d in decisions if d.launch) == launched
     assert hhmm(d for d in decisions if not d.launch) == skipped
     assert all(d.notes for d in decisions if not d.launch)
-    assert LATE_AFTER == dt.timedelta(minutes=5)
+    assert dt.timedelta(minutes=5) == LATE_AFTER
 
 
 def test_plan_tick_not_due_outside_bounds() -> None:
@@ -72,8 +72,13 @@ def test_plan_tick_not_due_outside_bounds() -> None:
     trigger = trigger_for(record)
     assert trigger is not None
     # 2026-06-02 03:00 UTC is still June 1st in New York
-    assert plan_tick(record, trigger, at("2026-06-02T03:00+00:00"), now=at("2026-06-02T03:00+00:00"), last_recorded=None) == []
-    assert plan_tick(record, trigger, at("2026-06-02T04:00+00:00"), now=at("2026-06-02T04:00+00:00"), last_recorded=None)
+    assert (
+        plan_tick(record, trigger, at("2026-06-02T03:00+00:00"), now=at("2026-06-02T03:00+00:00"), last_recorded=None)
+        == []
+    )
+    assert plan_tick(
+        record, trigger, at("2026-06-02T04:00+00:00"), now=at("2026-06-02T04:00+00:00"), last_recorded=None
+    )
 
 
 @pytest.fixture
@@ -119,7 +124,12 @@ def test_tick_launches_with_tags_and_writes_row(db: Any, database_url: str, inst
     assert tags["dagster/max_retries"] == "2"
     assert tags["dagster/retry_on_asset_or_op_failure"] == "false"
     assert tags["integration/serial"] == config
-    assert json.loads(tags["integration/retry_policy"]) == {"max_retries": 2, "delay_seconds": 5, "backoff": "linear", "jitter": False}
+    assert json.loads(tags["integration/retry_policy"]) == {
+        "max_retries": 2,
+        "delay_seconds": 5,
+        "backoff": "linear",
+        "jitter": False,
+    }
     assert json.loads(tags["integration/execution_parameters"]) == {"region": "eu", "full": True}
     [row] = schedule_execution_rows(db, record.id)
     assert row["execution_status"] == "scheduled"
@@ -131,7 +141,9 @@ def test_tick_launches_with_tags_and_writes_row(db: Any, database_url: str, inst
     assert len(schedule_execution_rows(db, record.id)) == 1
 
 
-@pytest.mark.parametrize("status", [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED])
+@pytest.mark.parametrize(
+    "status", [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED]
+)
 def test_concurrency_skip_with_run_in_progress(
     db: Any, database_url: str, instance: dg.DagsterInstance, status: dg.DagsterRunStatus
 ) -> None:
@@ -192,7 +204,9 @@ def test_missed_ticks_after_downtime(
         assert [r.run_key for r in again.run_requests] == keys
         assert len(schedule_execution_rows(db, record.id)) == 4
         # the next tick does not bring the missed ones back
-        nxt = _tick(_schedule(record, database_url, at("2026-06-01T10:00:02+00:00")), instance, at("2026-06-01T10:00+00:00"))
+        nxt = _tick(
+            _schedule(record, database_url, at("2026-06-01T10:00:02+00:00")), instance, at("2026-06-01T10:00+00:00")
+        )
         assert [r.tags["integration/scheduled_time"][11:16] for r in nxt.run_requests] == ["10:00"]
     if policy == "run_once":
         assert rows[1]["execution_notes"].startswith("missed; covered by the run at")
@@ -223,7 +237,9 @@ def test_ticks_outside_start_end_launch_nothing_and_write_nothing(
 def test_interval_tick_off_the_lattice_is_skipped_without_database(instance: dg.DagsterInstance) -> None:
     record = ScheduleRecord.from_row({**HOURLY, "schedule_type": "interval", "cron_expression": None,
                                       "interval_minutes": 1500, "last_run_time": "2026-06-01T10:07:00+00:00"})
-    [schedule, _writeback] = build_schedule_definitions([record], {"c": "j"}, database_url="postgresql://nobody@127.0.0.1:9/x")
+    [schedule, _writeback] = build_schedule_definitions(
+        [record], {"c": "j"}, database_url="postgresql://nobody@127.0.0.1:9/x"
+    )
     assert isinstance(schedule, dg.ScheduleDefinition) and schedule.cron_schedule == "7 * * * *"
     result = _tick(schedule, instance, at("2026-06-02T10:07+00:00"))  # 24 h later: not a 25 h tick
     assert result.run_requests == [] and "not an interval tick" in (result.skip_message or "")
@@ -251,11 +267,15 @@ def test_schedule_stopped_in_dagster_misses_nothing(db: Any, database_url: str, 
                              missed_execution_policy="run_all")
     assert len(_tick(_schedule(record, database_url, at("2026-06-01T06:00:01+00:00")), instance,
                      at("2026-06-01T06:00+00:00")).run_requests) == 1
-    repository = RemoteRepositoryOrigin(InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name="m")), "__repository__")
+    repository = RemoteRepositoryOrigin(
+        InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name="m")), "__repository__"
+    )
     instance.add_instigator_state(InstigatorState(
         RemoteInstigatorOrigin(repository, "hourly_schedule"), InstigatorType.SCHEDULE, InstigatorStatus.RUNNING,
         ScheduleInstigatorData("0 * * * *", start_timestamp=at("2026-06-01T08:30+00:00").timestamp()),
     ))
-    result = _tick(_schedule(record, database_url, at("2026-06-01T09:00:02+00:00")), instance, at("2026-06-01T09:00+00:00"))
+    result = _tick(
+        _schedule(record, database_url, at("2026-06-01T09:00:02+00:00")), instance, at("2026-06-01T09:00+00:00")
+    )
     assert [r.tags["integration/scheduled_time"][11:16] for r in result.run_requests] == ["09:00"]
     assert [r["scheduled_time"].hour for r in schedule_execution_rows(db, record.id)] == [6, 9]

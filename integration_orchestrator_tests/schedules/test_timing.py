@@ -68,7 +68,9 @@ def test_invalid_schedule_raises_row_error_and_leaves_the_transaction_usable(dat
         assert "In schedule `nightly` (id 7), field `cron_expression`" in str(caught.value)
         assert "minute 61 out of range 0-59" in str(caught.value)
         with pytest.raises(RowError) as caught:
-            next_run_times(conn, {"schedule_type": "cron", "cron_expression": "0 0 * * *", "timezone": "Nowhere/X"}, AFTER, 1)
+            next_run_times(
+                conn, {"schedule_type": "cron", "cron_expression": "0 0 * * *", "timezone": "Nowhere/X"}, AFTER, 1
+            )
         assert caught.value.field == "timezone"
         assert next_run_times(conn, {"schedule_type": "cron", "cron_expression": "0 0 * * *"}, AFTER, 1)
 

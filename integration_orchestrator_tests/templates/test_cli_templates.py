@@ -39,7 +39,10 @@ def test_install_list_test_export_round_trip(run_cli: Any, db: Any, tmp_path: Pa
     shown = run_cli("templates", "show", "okta_users")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("okta_users 1.0.0 (security, okta)\ncertified: ")
-    assert "source: http GET https://example.okta.com/api/v1/users, link_header pagination, api_key auth, 600 req/min" in shown.stdout
+    assert (
+        "source: http GET https://example.okta.com/api/v1/users, link_header pagination, api_key auth, 600 req/min"
+        in shown.stdout
+    )
     assert "  is_active              boolean  -- The account can sign in" in shown.stdout
     assert "  account_id             $.id -> account_id" in shown.stdout
 
@@ -67,7 +70,9 @@ def test_instantiate_upgrade_deploy(run_cli: Any, db: Any, tmp_path: Path) -> No
     make_organization(db, "acme")
 
     custom = json.dumps({"connection": {"target": {"table": "staff"}}, "mappings": {"name": {"mapping_notes": "kept"}}})
-    made = run_cli("templates", "instantiate", "tiny_people", "--version", "1.0.0", "--name", "Staff", "--customizations", custom)
+    made = run_cli(
+        "templates", "instantiate", "tiny_people", "--version", "1.0.0", "--name", "Staff", "--customizations", custom
+    )
     assert made.returncode == 0, made.stderr
     assert "`Staff` from tiny_people 1.0.0" in made.stdout and "(status draft)" in made.stdout
 
@@ -118,11 +123,15 @@ def test_bad_input_exits_2_naming_file_and_field(run_cli: Any, db: Any, tmp_path
 def test_failing_suite_exits_1_and_decertifies(run_cli: Any, db: Any, tmp_path: Path) -> None:
     assert run_cli("templates", "install", "--file", str(write_template(tmp_path, minimal_template()))).returncode == 0
     db.execute(
-        "UPDATE integration_templates SET test_suite = jsonb_set(test_suite, '{tests,0,expected_output}', '{\"person_id\": 8}')"
+        "UPDATE integration_templates SET test_suite = jsonb_set(test_suite, "
+        "'{tests,0,expected_output}', '{\"person_id\": 8}')"
     )
     result = run_cli("templates", "test", "tiny_people")
     assert result.returncode == 1
-    assert 'FAIL  person_id / id cast [unit]: output differs: expected {"person_id":8}, got {"person_id":7}' in result.stdout
+    assert (
+        'FAIL  person_id / id cast [unit]: output differs: expected {"person_id":8}, got {"person_id":7}'
+        in result.stdout
+    )
     assert "1/2 passed; not certified" in result.stdout
     row = db.execute("SELECT is_certified, certification_date FROM integration_templates").fetchone()
     assert row == {"is_certified": False, "certification_date": None}
@@ -142,4 +151,6 @@ def test_exported_file_installs_into_another_installation(
     assert installed.returncode == 0, installed.stderr
     assert installed.stdout.startswith("installed shared_people 1.0.0 (certified; tests 2/2)")
     listing = run_cli(*other, "templates", "list")
-    assert [line.split()[:4] for line in listing.stdout.splitlines()[1:-1]] == [["shared_people", "1.0.0", "custom", "yes"]]
+    assert [line.split()[:4] for line in listing.stdout.splitlines()[1:-1]] == [
+        ["shared_people", "1.0.0", "custom", "yes"]
+    ]

@@ -14,7 +14,10 @@ def test_catalog_table_has_one_row_per_template() -> None:
     assert table[0] == "| Template | Version | Category | Source | Target shape |"
     assert len(table) == 2 + len(documents)
     jira = next(line for line in table if line.startswith("| `jira_risk_register`"))
-    assert "| 1.0.0 | compliance | http GET https://example.atlassian.net/rest/api/3/search, offset pagination, basic auth" in jira
+    assert (
+        "| 1.0.0 | compliance | http GET https://example.atlassian.net/rest/api/3/search, offset pagination, basic auth"
+        in jira
+    )
     assert "`risk_register`: risk_id, jira_id" in jira
 
 

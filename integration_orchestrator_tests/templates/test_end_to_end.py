@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
@@ -46,13 +46,13 @@ def _okta_users() -> list[dict[str, Any]]:
 
 
 class _OktaHandler(BaseHTTPRequestHandler):
-    users: list[dict[str, Any]] = []
-    seen: list[tuple[str, str | None]] = []
+    users: ClassVar[list[dict[str, Any]]] = []
+    seen: ClassVar[list[tuple[str, str | None]]] = []
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         type(self).seen.append((self.path, self.headers.get("Authorization")))
         if parts.path != "/api/v1/users":
@@ -165,12 +165,12 @@ def test_okta_template_runs_in_a_dagster_job(
 
 class _VendorHandler(BaseHTTPRequestHandler):
     respond: Any = None
-    seen: list[tuple[str, str | None]] = []
+    seen: ClassVar[list[tuple[str, str | None]]] = []
 
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).seen.append((self.path, self.headers.get("Authorization")))
         parts = urlsplit(self.path)
         status, body = type(self).respond(parts.path, parse_qs(parts.query), self.headers.get("Authorization"))
@@ -298,8 +298,11 @@ def test_gcp_scc_template_follows_next_page_tokens(
             return 401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}
         size = int(query["pageSize"][0])
         start = int(query.get("pageToken", ["0"])[0])
-        body: dict[str, Any] = {"listFindingsResults": results[start : start + size], "readTime": "2025-03-01T00:00:00Z",
-                                "totalSize": len(results)}
+        body: dict[str, Any] = {
+            "listFindingsResults": results[start : start + size],
+            "readTime": "2025-03-01T00:00:00Z",
+            "totalSize": len(results),
+        }
         if start + size < len(results):
             body["nextPageToken"] = str(start + size)
         return 200, body
@@ -307,11 +310,14 @@ def test_gcp_scc_template_follows_next_page_tokens(
     vendor_server.respond = staticmethod(respond)
     db.execute(FINDINGS_TABLE)
     db.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON security_findings TO integration_app")
-    custom = {"connection": {"source": {"url": vendor_server.base_url + path, "params": {"pageSize": 2}}}}  # type: ignore[attr-defined]
+    url = vendor_server.base_url + path  # type: ignore[attr-defined]  # set by the fixture
+    custom = {"connection": {"source": {"url": url, "params": {"pageSize": 2}}}}
     _run(db, database_url, "gcp_scc_findings", "Cloud Findings", custom, {"gcp_scc_access_token": "ya29.test-token"})
 
     tokens = [parse_qs(urlsplit(p).query).get("pageToken", [None])[0] for p, _ in vendor_server.seen]
     assert tokens == [None, "2", "4"]
     assert {parse_qs(urlsplit(p).query)["filter"][0] for p, _ in vendor_server.seen} == {'state="ACTIVE"'}
-    rows = db.execute("SELECT severity, state, count(*) AS n FROM security_findings GROUP BY 1, 2 ORDER BY 1").fetchall()
+    rows = db.execute(
+        "SELECT severity, state, count(*) AS n FROM security_findings GROUP BY 1, 2 ORDER BY 1"
+    ).fetchall()
     assert [(r["severity"], r["state"], r["n"]) for r in rows] == [("high", "open", 4), ("unspecified", "resolved", 1)]

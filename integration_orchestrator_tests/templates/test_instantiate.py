@@ -15,7 +15,11 @@ from integration_orchestrator.templates.instantiate import (
     instantiate_template,
     resolve_organization,
 )
-from integration_orchestrator.templates.library import builtin_template_paths, install_builtin_templates, install_template
+from integration_orchestrator.templates.library import (
+    builtin_template_paths,
+    install_builtin_templates,
+    install_template,
+)
 from integration_orchestrator.templates.lifecycle import deploy_instance, deprecate_instance
 from integration_orchestrator.templates.model import load_template_file, parse_template
 from integration_orchestrator_tests.templates.helpers import make_organization, minimal_template
@@ -55,7 +59,8 @@ def test_every_builtin_instantiates_and_its_copied_tests_pass(db: Any, app: Any)
         assert tests["n"] == len(document.tests)
         library = [t["transformation_name"] for t in document.transformation_library.get("transformations", [])]
         stored = db.execute(
-            "SELECT transformation_name, organization_id FROM integration_transformations WHERE transformation_name = ANY(%s)",
+            "SELECT transformation_name, organization_id FROM integration_transformations WHERE "
+            "transformation_name = ANY(%s)",
             (library,),
         ).fetchall()
         assert sorted(r["transformation_name"] for r in stored) == sorted(library)
@@ -87,7 +92,12 @@ def test_customizations_merge_connection_and_override_or_disable_mappings(db: An
         "timezone": "Europe/Berlin",
     }
     instance = instantiate_template(
-        app, template_name="okta_users", version="1.0.0", instance_name="Okta ACME", customizations=custom, organization_id=org
+        app,
+        template_name="okta_users",
+        version="1.0.0",
+        instance_name="Okta ACME",
+        customizations=custom,
+        organization_id=org,
     )
     config = db.execute("SELECT * FROM integration_configs WHERE id = %s", (instance.config_id,)).fetchone()
     source = config["connection_config"]["source"]
@@ -102,7 +112,9 @@ def test_customizations_merge_connection_and_override_or_disable_mappings(db: An
     assert mappings["status"]["transformation_rules"] == {"type": "direct"}
     assert instance.customizations == custom
     document = load_template_file(BUILTINS["okta_users"])
-    assert [m["name"] for m in effective_mappings(document, custom)] == sorted(mappings, key=[m["name"] for m in document.mappings].index)
+    assert [m["name"] for m in effective_mappings(document, custom)] == sorted(
+        mappings, key=[m["name"] for m in document.mappings].index
+    )
     # the overridden status mapping no longer lower-cases: its template test now fails, so no activation
     deployment = deploy_instance(app, "Okta ACME", org)
     assert not deployment.passed and deployment.status == "testing"
@@ -117,18 +129,31 @@ BAD_CUSTOMIZATIONS = [
     ({"mappings": {"nope": False}}, "customizations.mappings.nope", "has no mapping `nope`"),
     ({"mappings": {"name": 3}}, "customizations.mappings.name", "partial mapping"),
     ({"mappings": {"name": {"target": "x"}}}, "customizations.mappings.name.target", "not a mapping column"),
-    ({"mappings": {"name": {"transformation_rules": {"type": "upper"}}}}, "customizations.mappings.name.transformation_rules.type", "unknown rule type"),
+    (
+        {"mappings": {"name": {"transformation_rules": {"type": "upper"}}}},
+        "customizations.mappings.name.transformation_rules.type",
+        "unknown rule type",
+    ),
     ({"connection": {"source": {"type": "ftp"}}}, "connection_template.source", "ftp"),
 ]
 
 
-@pytest.mark.parametrize(("custom", "field", "reason"), BAD_CUSTOMIZATIONS, ids=[b[1] + ":" + b[2] for b in BAD_CUSTOMIZATIONS])
-def test_bad_customizations_are_rejected_naming_the_field(db: Any, app: Any, custom: Any, field: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("custom", "field", "reason"), BAD_CUSTOMIZATIONS, ids=[b[1] + ":" + b[2] for b in BAD_CUSTOMIZATIONS]
+)
+def test_bad_customizations_are_rejected_naming_the_field(
+    db: Any, app: Any, custom: Any, field: str, reason: str
+) -> None:
     install_template(db, parse_template(minimal_template(), source="x"))
     org = make_organization(db)
     with pytest.raises(InstanceError) as caught:
         instantiate_template(
-            app, template_name="tiny_people", version=None, instance_name="people", customizations=custom, organization_id=org
+            app,
+            template_name="tiny_people",
+            version=None,
+            instance_name="people",
+            customizations=custom,
+            organization_id=org,
         )
     assert caught.value.field is not None and caught.value.field.startswith(field), caught.value.field
     assert reason in str(caught.value)
@@ -185,7 +210,12 @@ def test_deprecate_deactivates_the_integration(db: Any, app: Any) -> None:
     assert deploy_instance(app, "people", org).status == "active"
     deprecated = deprecate_instance(app, "people", org)
     assert deprecated.deployment_status == "deprecated"
-    assert db.execute("SELECT is_active FROM integration_configs WHERE id = %s", (instance.config_id,)).fetchone()["is_active"] is False
+    assert (
+        db.execute("SELECT is_active FROM integration_configs WHERE id = %s", (instance.config_id,)).fetchone()[
+            "is_active"
+        ]
+        is False
+    )
     with pytest.raises(InstanceError, match="is deprecated"):
         deploy_instance(app, "people", org)
 

@@ -63,7 +63,10 @@ def test_new_version_is_a_new_row_and_same_version_is_immutable(db: Any, tmp_pat
     changed["version"] = "1.1.0"
     second = install_file(db, write_template(tmp_path, changed, "v11.yaml"))
     assert second.status == "installed" and second.template_id != first.template_id
-    assert [(r["template_name"], r["version"]) for r in _rows(db)] == [("tiny_people", "1.0.0"), ("tiny_people", "1.1.0")]
+    assert [(r["template_name"], r["version"]) for r in _rows(db)] == [
+        ("tiny_people", "1.0.0"),
+        ("tiny_people", "1.1.0"),
+    ]
     assert find_template(db, "tiny_people")["version"] == "1.1.0"
     assert find_template(db, "tiny_people", "1.0.0")["id"] == first.template_id
 

@@ -45,27 +45,82 @@ BAD_FILES = [
     ("missing test_suite", _delete(["test_suite"]), "test_suite", "missing"),
     ("connection is an array", _set(["connection_template"], [1, 2]), "connection_template", "JSON object"),
     ("mapping_templates is an array", _set(["mapping_templates"], []), "mapping_templates", "JSON object"),
-    ("transformation_library is a string", _set(["transformation_library"], "x"), "transformation_library", "JSON object"),
+    (
+        "transformation_library is a string",
+        _set(["transformation_library"], "x"),
+        "transformation_library",
+        "JSON object",
+    ),
     ("rate_limits is a number", _set(["rate_limits"], 5), "rate_limits", "JSON object"),
     ("test_suite is an array", _set(["test_suite"], []), "test_suite", "JSON object"),
     ("tests not a list", _set(["test_suite", "tests"], {"a": 1}), "test_suite.tests", "JSON array"),
-    ("input_data not an object", _set(["test_suite", "tests", 0, "input_data"], [1]), "test_suite.tests[0].input_data", "JSON object"),
-    ("expected not an object", _set(["test_suite", "tests", 1, "expected_output"], 3), "test_suite.tests[1].expected_output", "JSON object"),
-    ("mapping without source_path", _delete(["mapping_templates", "mappings", 1, "source_path"]), "mapping_templates.mappings[1].source_path", "missing"),
-    ("rules without type", _set(["mapping_templates", "mappings", 0, "transformation_rules"], {"to": "integer"}), "mapping_templates.mappings[0].transformation_rules.type", "missing"),
-    ("rules not an object", _set(["mapping_templates", "mappings", 0, "transformation_rules"], "cast"), "mapping_templates.mappings[0].transformation_rules", "JSON object"),
+    (
+        "input_data not an object",
+        _set(["test_suite", "tests", 0, "input_data"], [1]),
+        "test_suite.tests[0].input_data",
+        "JSON object",
+    ),
+    (
+        "expected not an object",
+        _set(["test_suite", "tests", 1, "expected_output"], 3),
+        "test_suite.tests[1].expected_output",
+        "JSON object",
+    ),
+    (
+        "mapping without source_path",
+        _delete(["mapping_templates", "mappings", 1, "source_path"]),
+        "mapping_templates.mappings[1].source_path",
+        "missing",
+    ),
+    (
+        "rules without type",
+        _set(["mapping_templates", "mappings", 0, "transformation_rules"], {"to": "integer"}),
+        "mapping_templates.mappings[0].transformation_rules.type",
+        "missing",
+    ),
+    (
+        "rules not an object",
+        _set(["mapping_templates", "mappings", 0, "transformation_rules"], "cast"),
+        "mapping_templates.mappings[0].transformation_rules",
+        "JSON object",
+    ),
     ("bad category", _set(["template_category"], "fun"), "template_category", "is not one of"),
     ("bad version", _set(["version"], "v1"), "version", "does not match"),
-    ("bad test type", _set(["test_suite", "tests", 0, "test_type"], "smoke"), "test_suite.tests[0].test_type", "is not one of"),
+    (
+        "bad test type",
+        _set(["test_suite", "tests", 0, "test_type"], "smoke"),
+        "test_suite.tests[0].test_type",
+        "is not one of",
+    ),
     ("unknown top-level field", _set(["colour"], "red"), "colour", "not a known template field"),
-    ("duplicate mapping name", _set(["mapping_templates", "mappings", 1, "name"], "person_id"), "mapping_templates.mappings[1].name", "used twice"),
-    ("test names unknown mapping", _set(["test_suite", "tests", 1, "mapping"], "age"), "test_suite.tests[1].mapping", "does not define"),
-    ("target outside target_schema", _set(["mapping_templates", "mappings", 1, "target_path"], "person.name"), "mapping_templates.mappings[1].target_path", "does not declare"),
+    (
+        "duplicate mapping name",
+        _set(["mapping_templates", "mappings", 1, "name"], "person_id"),
+        "mapping_templates.mappings[1].name",
+        "used twice",
+    ),
+    (
+        "test names unknown mapping",
+        _set(["test_suite", "tests", 1, "mapping"], "age"),
+        "test_suite.tests[1].mapping",
+        "does not define",
+    ),
+    (
+        "target outside target_schema",
+        _set(["mapping_templates", "mappings", 1, "target_path"], "person.name"),
+        "mapping_templates.mappings[1].target_path",
+        "does not declare",
+    ),
     ("mapping without test", _delete(["test_suite", "tests", 1]), "test_suite.tests", "without any test: name"),
     ("no source in connection", _delete(["connection_template", "source"]), "connection_template.source", "missing"),
-    ("http without rate limit",
-     lambda d: d.update(rate_limits={"note": "unknown"}, connection_template={"source": {"type": "http", "url": "https://x"}}),
-     "rate_limits", "must state the vendor's rate limit"),
+    (
+        "http without rate limit",
+        lambda d: d.update(
+            rate_limits={"note": "unknown"}, connection_template={"source": {"type": "http", "url": "https://x"}}
+        ),
+        "rate_limits",
+        "must state the vendor's rate limit",
+    ),
 ]
 
 
@@ -134,7 +189,7 @@ def test_top_level_must_be_an_object(tmp_path: Path) -> None:
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
-    with pytest.raises(TemplateError, match="nope.yaml`: cannot read the file"):
+    with pytest.raises(TemplateError, match=r"nope.yaml`: cannot read the file"):
         load_template_file(tmp_path / "nope.yaml")
 
 
@@ -143,7 +198,9 @@ def test_dates_stay_strings_and_dump_round_trips(tmp_path: Path) -> None:
     data["test_suite"]["tests"][1]["input_data"]["name"] = "2024-01-01"
     data["test_suite"]["tests"][1]["expected_output"]["name"] = "2024-01-01"
     path = tmp_path / "t.yaml"
-    path.write_text(dump_document(parse_template(data, source="x")).replace("'2024-01-01'", "2024-01-01"), encoding="utf-8")
+    path.write_text(
+        dump_document(parse_template(data, source="x")).replace("'2024-01-01'", "2024-01-01"), encoding="utf-8"
+    )
     document = load_template_file(path)
     assert document.tests[1]["input_data"]["name"] == "2024-01-01"
     assert document.to_dict() == parse_template(data, source="x").to_dict()
@@ -191,10 +248,27 @@ def test_bad_transformation_library_shape(
 
 
 LIBRARY_DEEP = [
-    ("library rule kind unknown", {"rules": {"shout": {"type": "upper"}}}, "transformation_library.rules.shout.type", "unknown rule type"),
-    ("library jmespath syntax", {"transformations": [{"transformation_name": "t", "transformation_type": "filter",
-     "language": "jmespath", "transformation_logic": {"expression": "a ==="}}]},
-     "transformation_library.transformations[0]", ""),
+    (
+        "library rule kind unknown",
+        {"rules": {"shout": {"type": "upper"}}},
+        "transformation_library.rules.shout.type",
+        "unknown rule type",
+    ),
+    (
+        "library jmespath syntax",
+        {
+            "transformations": [
+                {
+                    "transformation_name": "t",
+                    "transformation_type": "filter",
+                    "language": "jmespath",
+                    "transformation_logic": {"expression": "a ==="},
+                }
+            ]
+        },
+        "transformation_library.transformations[0]",
+        "",
+    ),
 ]
 
 

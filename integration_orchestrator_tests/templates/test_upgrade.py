@@ -92,12 +92,18 @@ def test_upgrade_applies_the_diff_and_keeps_customizations(db: Any, app: Any) ->
         "mappings": {"name": {"target_data_type": "string", "mapping_notes": "ours"}},
     }
     instance = instantiate_template(
-        app, template_name="tiny_people", version="1.0.0", instance_name="people", customizations=custom, organization_id=org
+        app,
+        template_name="tiny_people",
+        version="1.0.0",
+        instance_name="people",
+        customizations=custom,
+        organization_id=org,
     )
     name_id = _state(db, instance.config_id)[0]["name"]["id"]
     # a test the organization added itself survives the upgrade
     db.execute(
-        "INSERT INTO integration_mapping_tests (mapping_id, test_name, test_type, input_data, expected_output, organization_id) "
+        "INSERT INTO integration_mapping_tests (mapping_id, test_name, test_type, input_data, "
+        "expected_output, organization_id) "
         "VALUES (%s, 'our own', 'unit', '{\"name\": \"Bo\"}', '{\"name\": \"Bo\"}', %s)",
         (name_id, org),
     )
@@ -138,7 +144,12 @@ def test_upgrade_with_failing_tests_stays_in_testing(db: Any, app: Any) -> None:
     install_template(db, parse_template(broken, source="v2"))
     org = make_organization(db)
     instantiate_template(
-        app, template_name="tiny_people", version="1.0.0", instance_name="people", customizations={}, organization_id=org
+        app,
+        template_name="tiny_people",
+        version="1.0.0",
+        instance_name="people",
+        customizations={},
+        organization_id=org,
     )
     result = upgrade_instance(app, "people", "1.1.0", org)
     assert result.deployment is not None and not result.deployment.passed
@@ -155,13 +166,13 @@ def test_upgrade_refusals(db: Any, app: Any) -> None:
         app, template_name="tiny_people", version="1.0.0", instance_name="people",
         customizations={"mappings": {"nickname": {"mapping_notes": "x"}}}, organization_id=org,
     )
-    with pytest.raises(InstanceError, match="field `--to`: already on version 1.0.0"):
+    with pytest.raises(InstanceError, match=r"field `--to`: already on version 1.0.0"):
         upgrade_instance(app, "people", "1.0.0", org)
     with pytest.raises(InstanceError, match="no such template instance"):
         upgrade_instance(app, "nobody", "1.1.0", org)
     from integration_orchestrator.templates.model import TemplateError
 
-    with pytest.raises(TemplateError, match="version 3.0.0 is not installed"):
+    with pytest.raises(TemplateError, match=r"version 3.0.0 is not installed"):
         upgrade_instance(app, "people", "3.0.0", org)
     # an override of a mapping the new version removed is ignored (the mapping is gone)
     result = upgrade_instance(app, "people", "1.1.0", org)

@@ -20,13 +20,18 @@ GOOD_CASES = {
 
 
 def _org(db: Any, slug: str) -> uuid.UUID:
-    return db.execute("INSERT INTO organizations (name, slug) VALUES (%s, %s) RETURNING id", (slug.title(), slug)).fetchone()["id"]
+    return db.execute(
+        "INSERT INTO organizations (name, slug) VALUES (%s, %s) RETURNING id", (slug.title(), slug)
+    ).fetchone()["id"]
 
 
-def _insert(db: Any, org: uuid.UUID, name: str, language: str, kind: str, logic: dict[str, Any], cases: dict[str, Any] | None) -> uuid.UUID:
+def _insert(
+    db: Any, org: uuid.UUID, name: str, language: str, kind: str, logic: dict[str, Any], cases: dict[str, Any] | None
+) -> uuid.UUID:
     row = db.execute(
         "INSERT INTO integration_transformations"
-        " (transformation_name, transformation_type, language, transformation_logic, test_cases, organization_id, timeout_seconds)"
+        " (transformation_name, transformation_type, language, transformation_logic, test_cases, "
+        "organization_id, timeout_seconds)"
         " VALUES (%s, %s, %s, %s, %s, %s, 5) RETURNING id",
         (name, kind, language, Jsonb(logic), Jsonb(cases) if cases is not None else None, org),
     ).fetchone()
@@ -39,13 +44,35 @@ def _seed(db: Any) -> dict[str, uuid.UUID]:
     return {
         "org": org,
         "other": other,
-        "upper": _insert(db, org, "upper_names", "python", "map", {"code": "def transform(r):\n    return {'name': r['name'].upper()}"}, GOOD_CASES),
+        "upper": _insert(
+            db,
+            org,
+            "upper_names",
+            "python",
+            "map",
+            {"code": "def transform(r):\n    return {'name': r['name'].upper()}"},
+            GOOD_CASES,
+        ),
         "adults": _insert(
-            db, org, "adults", "sql", "filter", {"query": "SELECT * FROM records WHERE age >= 18"},
-            {"cases": [{"name": "adult kept", "input": {"age": 30}, "expected": True}, {"name": "child dropped", "input": {"age": 3}, "expected": False}]},
+            db,
+            org,
+            "adults",
+            "sql",
+            "filter",
+            {"query": "SELECT * FROM records WHERE age >= 18"},
+            {
+                "cases": [
+                    {"name": "adult kept", "input": {"age": 30}, "expected": True},
+                    {"name": "child dropped", "input": {"age": 3}, "expected": False},
+                ]
+            },
         ),
         "wrong": _insert(
-            db, other, "wrong_total", "javascript", "aggregate",
+            db,
+            other,
+            "wrong_total",
+            "javascript",
+            "aggregate",
             {"code": "function transformBatch(rs) { return [{n: rs.length + 1}]; }"},
             {"cases": [{"name": "counts", "input": [{}, {}], "expected": [{"n": 2}]}]},
         ),
@@ -88,10 +115,22 @@ def test_one_transformation_by_id_and_organization_filter(db: Any, database_url:
 
 def test_invalid_row_and_unknown_id_are_bad_input(db: Any, database_url: str, capsys: Any) -> None:
     org = _org(db, "initech")
-    bad = _insert(db, org, "broken", "jmespath", "map", {"expression": "foo[?"}, {"cases": [{"name": "x", "input": {}, "expected": {}}]})
+    bad = _insert(
+        db,
+        org,
+        "broken",
+        "jmespath",
+        "map",
+        {"expression": "foo[?"},
+        {"cases": [{"name": "x", "input": {}, "expected": {}}]},
+    )
     code, out = _cli(database_url, capsys, str(bad))
     assert code == 2
-    assert f"ERROR broken ({bad}): In transformation `broken` (id {bad}), field `transformation_logic.expression`: invalid JMESPath" in out
+    assert (
+        f"ERROR broken ({bad}): In transformation `broken` (id {bad}), field "
+        "`transformation_logic.expression`: invalid JMESPath"
+        in out
+    )
     code, out = _cli(database_url, capsys, str(uuid.uuid4()))
     assert code == 2
     assert "no transformation with id" in out
@@ -105,5 +144,10 @@ def test_load_transformation_rows(db: Any) -> None:
     by_org = load_transformation_rows(db, organization_id=ids["other"])
     assert [r.transformation_name for r in by_org] == ["wrong_total"]
     (one,) = load_transformation_rows(db, ids=[ids["adults"]])
-    assert (one.id, one.language, one.transformation_type, one.performance_tier) == (ids["adults"], "sql", "filter", "standard")
+    assert (one.id, one.language, one.transformation_type, one.performance_tier) == (
+        ids["adults"],
+        "sql",
+        "filter",
+        "standard",
+    )
     assert one.transformation_logic == {"query": "SELECT * FROM records WHERE age >= 18"}

@@ -16,8 +16,14 @@ KEPT = [RECORDS[1], RECORDS[2]]
 ENRICHED = [{**r, "big": r["amount"] > 20} for r in RECORDS]
 TOTALS = [{"team": "a", "total": 50}, {"team": "b", "total": 25}]
 
-PY_AGG = "def transform_batch(rs):\n    t = {}\n    for r in rs:\n        t[r['team']] = t.get(r['team'], 0) + r['amount']\n    return [{'team': k, 'total': v} for k, v in sorted(t.items())]"
-JS_AGG = "function transformBatch(rs) { const t = {}; for (const r of rs) t[r.team] = (t[r.team] || 0) + r.amount; return Object.keys(t).sort().map(k => ({team: k, total: t[k]})); }"
+PY_AGG = (
+    "def transform_batch(rs):\n    t = {}\n    for r in rs:\n        t[r['team']] = t.get(r['team'], 0) + r['amount']\n"
+    "    return [{'team': k, 'total': v} for k, v in sorted(t.items())]"
+)
+JS_AGG = (
+    "function transformBatch(rs) { const t = {}; for (const r of rs) t[r.team] = (t[r.team] || 0) + r.amount; "
+    "return Object.keys(t).sort().map(k => ({team: k, total: t[k]})); }"
+)
 
 # (language, type, logic, expected records)
 CASES: list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]] = [
@@ -40,12 +46,19 @@ CASES: list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]] = [
     ("sql", "map", {"query": "SELECT id, upper(name) AS n FROM records ORDER BY _row"}, MAPPED),
     ("sql", "filter", {"query": "SELECT * FROM records WHERE amount > 20"}, KEPT),
     ("sql", "enrich", {"query": "SELECT _row, amount > 20 AS big FROM records"}, ENRICHED),
-    ("sql", "aggregate", {"query": "SELECT team, sum(amount)::INT AS total FROM records GROUP BY team ORDER BY team"}, TOTALS),
+    (
+        "sql",
+        "aggregate",
+        {"query": "SELECT team, sum(amount)::INT AS total FROM records GROUP BY team ORDER BY team"},
+        TOTALS,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("language", "kind", "logic", "expected"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
-def test_language_contract(compile_row: Any, language: str, kind: str, logic: dict[str, Any], expected: list[Any]) -> None:
+def test_language_contract(
+    compile_row: Any, language: str, kind: str, logic: dict[str, Any], expected: list[Any]
+) -> None:
     outcome = compile_row(language, kind, logic).apply(RECORDS)
     assert outcome.errors == []
     assert outcome.records == expected
@@ -61,7 +74,9 @@ VALIDATE = [
 
 
 @pytest.mark.parametrize(("language", "logic"), VALIDATE, ids=[v[0] for v in VALIDATE])
-def test_validate_keeps_valid_records_and_reports_the_others(compile_row: Any, language: str, logic: dict[str, Any]) -> None:
+def test_validate_keeps_valid_records_and_reports_the_others(
+    compile_row: Any, language: str, logic: dict[str, Any]
+) -> None:
     outcome = compile_row(language, "validate", logic).apply(RECORDS)
     assert outcome.records == KEPT
     assert [(e.index, e.record) for e in outcome.errors] == [(0, RECORDS[0])]
@@ -73,12 +88,18 @@ def test_validate_keeps_valid_records_and_reports_the_others(compile_row: Any, l
     ("language", "logic", "message"),
     [
         ("python", {"code": "def transform(r):\n    return {'x': 1 / (r['id'] - 2)}"}, "ZeroDivisionError"),
-        ("javascript", {"code": "function transform(r) { if (r.id === 2) throw new Error('bad two'); return r; }"}, "Error: bad two"),
+        (
+            "javascript",
+            {"code": "function transform(r) { if (r.id === 2) throw new Error('bad two'); return r; }"},
+            "Error: bad two",
+        ),
         ("jmespath", {"expression": "abs(name)"}, "JMESPath error"),
         ("python", {"code": "def transform(r):\n    return 5"}, "map must return an object, got a number"),
     ],
 )
-def test_one_failing_record_does_not_stop_the_others(compile_row: Any, language: str, logic: dict[str, Any], message: str) -> None:
+def test_one_failing_record_does_not_stop_the_others(
+    compile_row: Any, language: str, logic: dict[str, Any], message: str
+) -> None:
     outcome = compile_row(language, "map", logic).apply(RECORDS)
     assert message in outcome.errors[0].message
     if language != "jmespath" and "number" not in message:
@@ -117,8 +138,13 @@ def test_sql_mixed_shapes_become_json_text_and_missing_keys_null(compile_row: An
     assert outcome.records == [{"id": 1, "v": '[1,"x"]', "extra": None}, {"id": 2, "v": None, "extra": 5}]
 
 
-@pytest.mark.parametrize(("tier", "language", "chunk"), [("lightweight", "python", 2000), ("standard", "python", 1000), ("heavy", "sql", 10000)])
-def test_performance_tier_picks_chunk_size_and_schema_sampling(compile_row: Any, tier: str, language: str, chunk: int) -> None:
+@pytest.mark.parametrize(
+    ("tier", "language", "chunk"),
+    [("lightweight", "python", 2000), ("standard", "python", 1000), ("heavy", "sql", 10000)],
+)
+def test_performance_tier_picks_chunk_size_and_schema_sampling(
+    compile_row: Any, tier: str, language: str, chunk: int
+) -> None:
     logic = BENIGN_LOGIC[language]
     compiled = compile_row(language, "map", logic, performance_tier=tier)
     assert compiled.chunk_size == chunk
@@ -132,13 +158,19 @@ BENIGN_LOGIC = {"python": {"code": "def transform(r):\n    return r"}, "sql": {"
     ("language", "logic", "message"),
     [
         ("python", {"code": "def transform_batch(rs):\n    raise RuntimeError('boom')"}, "RuntimeError: boom"),
-        ("python", {"code": "def transform_batch(rs):\n    return {'n': 1}"}, "aggregate must return a list of objects, got an object"),
+        (
+            "python",
+            {"code": "def transform_batch(rs):\n    return {'n': 1}"},
+            "aggregate must return a list of objects, got an object",
+        ),
         ("javascript", {"code": "function transformBatch(rs) { return [1]; }"}, "item 0 is a number"),
         ("javascript", {"code": "function transformBatch(rs) { null.x; }"}, "TypeError"),
         ("sql", {"query": "SELECT nope FROM records"}, "Binder Error"),
     ],
 )
-def test_batch_failures_raise_naming_the_transformation(compile_row: Any, language: str, logic: dict[str, Any], message: str) -> None:
+def test_batch_failures_raise_naming_the_transformation(
+    compile_row: Any, language: str, logic: dict[str, Any], message: str
+) -> None:
     from integration_orchestrator.transforms import TransformationRuntimeError
 
     with pytest.raises(TransformationRuntimeError, match=f"^In transformation `{language}_aggregate`") as info:

@@ -21,10 +21,38 @@ BAD: list[tuple[str, str, Any, dict[str, Any], str, str]] = [
     ("jsonpath", "map", {"fields": {"x": "$$"}}, {}, "transformation_logic.fields.x", "invalid JSONPath"),
     ("jsonpath", "map", {"path": "$.a", "fields": {"x": "$.b"}}, {}, "transformation_logic.path", "exactly one"),
     ("jsonpath", "aggregate", {"fields": {"x": "$.b"}}, {}, "transformation_logic.fields", 'needs "path"'),
-    ("javascript", "map", {"code": "function transform(r) { return r +* 2; }"}, {}, "transformation_logic.code", "SyntaxError"),
-    ("javascript", "map", {"code": "function other(r) { return r; }"}, {}, "transformation_logic.code", "must define transform"),
-    ("python", "map", {"code": "def transform(r)\n    return r"}, {}, "transformation_logic.code", "syntax error (line 1)"),
-    ("python", "map", {"code": "def other(r):\n    return r"}, {}, "transformation_logic.code", "must define def transform"),
+    (
+        "javascript",
+        "map",
+        {"code": "function transform(r) { return r +* 2; }"},
+        {},
+        "transformation_logic.code",
+        "SyntaxError",
+    ),
+    (
+        "javascript",
+        "map",
+        {"code": "function other(r) { return r; }"},
+        {},
+        "transformation_logic.code",
+        "must define transform",
+    ),
+    (
+        "python",
+        "map",
+        {"code": "def transform(r)\n    return r"},
+        {},
+        "transformation_logic.code",
+        "syntax error (line 1)",
+    ),
+    (
+        "python",
+        "map",
+        {"code": "def other(r):\n    return r"},
+        {},
+        "transformation_logic.code",
+        "must define def transform",
+    ),
     ("sql", "map", {"query": "SELEC 1"}, {}, "transformation_logic.query", "SQL syntax error"),
     ("sql", "map", {"query": "DELETE FROM records"}, {}, "transformation_logic.query", "must be a SELECT"),
     ("cobol", "map", {"code": "x"}, {}, "language", "unknown language 'cobol'"),
@@ -32,13 +60,24 @@ BAD: list[tuple[str, str, Any, dict[str, Any], str, str]] = [
     ("python", "map", [], {}, "transformation_logic", "must be a JSON object"),
     ("sql", "map", {"query": "SELECT 1"}, {"timeout_seconds": 0}, "timeout_seconds", "number of seconds"),
     ("sql", "map", {"query": "SELECT 1"}, {"performance_tier": "turbo"}, "performance_tier", "must be one of"),
-    ("sql", "map", {"query": "SELECT 1"}, {"input_schema": {"type": "nope"}}, "input_schema", "not a valid JSON Schema"),
+    (
+        "sql",
+        "map",
+        {"query": "SELECT 1"},
+        {"input_schema": {"type": "nope"}},
+        "input_schema",
+        "not a valid JSON Schema",
+    ),
     ("sql", "map", {"query": "SELECT 1"}, {"output_schema": []}, "output_schema", "must be a JSON Schema object"),
 ]
 
 
-@pytest.mark.parametrize(("language", "kind", "logic", "extra", "field", "message"), BAD, ids=[f"{b[0]}-{b[4]}-{b[5][:12]}" for b in BAD])
-def test_bad_rows_fail_at_compile_time(language: str, kind: str, logic: Any, extra: dict[str, Any], field: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("language", "kind", "logic", "extra", "field", "message"), BAD, ids=[f"{b[0]}-{b[4]}-{b[5][:12]}" for b in BAD]
+)
+def test_bad_rows_fail_at_compile_time(
+    language: str, kind: str, logic: Any, extra: dict[str, Any], field: str, message: str
+) -> None:
     with pytest.raises(TransformationDefinitionError) as info:
         compile_transformation(make_row(language, kind, logic, transformation_name="orders_fix", **extra))
     error = info.value
@@ -54,7 +93,12 @@ def test_missing_required_column_is_named() -> None:
 
 
 def test_compile_accepts_a_typed_row_and_keeps_it() -> None:
-    row = TransformationRow(transformation_name="t", transformation_type="filter", language="jmespath", transformation_logic={"expression": "a"})
+    row = TransformationRow(
+        transformation_name="t",
+        transformation_type="filter",
+        language="jmespath",
+        transformation_logic={"expression": "a"},
+    )
     compiled = compile_transformation(row)
     assert compiled.row is row
     assert compiled.name == "t"

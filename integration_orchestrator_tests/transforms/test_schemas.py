@@ -33,7 +33,9 @@ def test_output_schema_failures_report_the_input_record(compile_row: Any) -> Non
 def test_heavy_tier_samples_schema_checks(compile_row: Any) -> None:
     records = [{"id": i if i % 2 else "bad"} for i in range(1000)]
     every = compile_row("jmespath", "filter", {"expression": "`true`"}, input_schema=INPUT).apply(records)
-    sampled = compile_row("jmespath", "filter", {"expression": "`true`"}, input_schema=INPUT, performance_tier="heavy").apply(records)
+    sampled = compile_row(
+        "jmespath", "filter", {"expression": "`true`"}, input_schema=INPUT, performance_tier="heavy"
+    ).apply(records)
     assert len(every.errors) == 500
     assert len(sampled.errors) == len([i for i in sample_indexes(1000, "sample") if i % 2 == 0])
     assert len(sampled.errors) + len(sampled.records) == 1000
@@ -55,13 +57,17 @@ def test_error_payload_default_shape(compile_row: Any) -> None:
 def test_error_output_schema_shapes_the_payload(compile_row: Any) -> None:
     schema = {"type": "object", "properties": {"message": {"type": "string"}, "record": {}, "errors": {}}}
     outcome = compile_row(
-        "javascript", "validate", {"code": "function transform(r) { return r.id > 0 ? null : ['id must be positive']; }"},
+        "javascript",
+        "validate",
+        {"code": "function transform(r) { return r.id > 0 ? null : ['id must be positive']; }"},
         error_output_schema=schema,
     ).apply([{"id": 1}, {"id": 0}])
     assert outcome.records == [{"id": 1}]
     assert outcome.errors[0].details == {"message": "id must be positive", "record": {"id": 0}, "errors": ["id must be positive"]}
 
 
-@pytest.mark.parametrize(("count", "mode", "expected"), [(5, "all", 5), (5, "sample", 5), (1000, "sample", 109), (100, "sample", 100)])
+@pytest.mark.parametrize(
+    ("count", "mode", "expected"), [(5, "all", 5), (5, "sample", 5), (1000, "sample", 109), (100, "sample", 100)]
+)
 def test_sample_indexes(count: int, mode: str, expected: int) -> None:
     assert len(list(sample_indexes(count, mode))) == expected

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +70,9 @@ class Worker:
 
     @classmethod
     def start(cls, settings: SandboxSettings, profile: str = "light") -> Worker:
-        config = encode({"memory_bytes": settings.memory_bytes, "seccomp": settings.seccomp, "profile": profile}).decode()
+        config = encode(
+            {"memory_bytes": settings.memory_bytes, "seccomp": settings.seccomp, "profile": profile}
+        ).decode()
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-I", "-m", "integration_orchestrator.transforms.sandbox.worker", config],
             stdin=subprocess.PIPE,
@@ -88,7 +91,9 @@ class Worker:
             proc.kill()
             proc.wait()
             raise SandboxCrashed(f"the sandbox worker failed to start ({_death_reason(proc.returncode)})") from None
-        return cls(proc=proc, seccomp=bool(hello.get("seccomp")), seccomp_reason=str(hello.get("reason", "")), profile=profile)
+        return cls(
+            proc=proc, seccomp=bool(hello.get("seccomp")), seccomp_reason=str(hello.get("reason", "")), profile=profile
+        )
 
     def serves(self, profile: str) -> bool:
         return self.profile == profile or self.profile == "sql"
@@ -114,10 +119,8 @@ class Worker:
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
-                try:
+                with suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
 
     @property
     def alive(self) -> bool:

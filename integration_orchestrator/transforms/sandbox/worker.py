@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
+from contextlib import suppress
 from typing import Any
 
 __all__ = ["main"]
@@ -25,10 +26,8 @@ def _warm_up(profile: str) -> None:
     from integration_orchestrator.transforms.python import preload_modules
 
     preload_modules()
-    try:
+    with suppress(Exception):  # a failure is reported by _install_seccomp
         import pyseccomp  # noqa: F401 - loads libseccomp before the limits apply
-    except Exception:  # noqa: BLE001, S110 - reported by _install_seccomp
-        pass
     compile_query("$.a[?@.b > 1 && match(@.c, 'x.*')]")[0]({"a": [{"b": 2, "c": "xy"}]})
     JavaScriptEngine().build({"code": "function transform(r) { return r; }"}, "map", timeout_seconds=1)([{"a": 1}])
     if profile == "sql":
@@ -161,7 +160,7 @@ def main(argv: list[str]) -> int:
     os.close(devnull)
     sys.setrecursionlimit(2000)
 
-    from integration_orchestrator.transforms.sandbox.codec import FrameError, decode, encode, read_frame_blocking
+    from integration_orchestrator.transforms.sandbox.codec import FrameError, decode, read_frame_blocking
     from integration_orchestrator.transforms.sandbox.limits import apply_limits, drop_privileges
 
     profile = str(config.get("profile", "light"))
