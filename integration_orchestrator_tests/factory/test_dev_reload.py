@@ -19,7 +19,7 @@ from psycopg import sql
 
 from integration_orchestrator.db import connect, dagster_storage_url
 from integration_orchestrator.db.urls import database_name
-from integration_orchestrator_tests.factory.rows import (
+from integration_orchestrator_tests.rows import (
     add_config,
     add_organization,
     add_pipeline,

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from integration_orchestrator_tests.conftest import REPO_ROOT
-from integration_orchestrator_tests.factory.rows import (
+from integration_orchestrator_tests.rows import (
     add_config,
     add_mapping,
     add_organization,

@@ -16,7 +16,7 @@ import pytest
 
 from integration_orchestrator.schedules.writeback import schedule_execution_rows
 from integration_orchestrator_tests.schedules.daemon_defs import DATABASE_ENV, job_name
-from integration_orchestrator_tests.schedules.rows import insert_config, insert_event, insert_org, insert_schedule
+from integration_orchestrator_tests.rows import add_config, add_event, add_organization, add_schedule
 
 pytestmark = pytest.mark.slow
 DEADLINE_SECONDS = 300
@@ -35,13 +35,13 @@ def _wait(what: str, check: Any, daemon: subprocess.Popen[bytes], log: Path) -> 
 
 
 def test_daemon_fires_schedule_and_writes_rows(db: Any, database_url: str, tmp_path: Path) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
-    schedule = insert_schedule(db, org, config, schedule_name="Every minute", cron_expression="* * * * *",
+    org = add_organization(db)
+    config = add_config(db, org)
+    schedule = add_schedule(db, org, config, schedule_name="Every minute", cron_expression="* * * * *",
                                timezone="Europe/Berlin", execution_timeout_seconds=120)
-    event_schedule = insert_schedule(db, org, config, schedule_name="On order", schedule_type="event_based",
+    event_schedule = add_schedule(db, org, config, schedule_name="On order", schedule_type="event_based",
                                      cron_expression=None, concurrent_execution_allowed=True)
-    event = insert_event(db, org, config, payload={"order": 7})
+    event = add_event(db, org, config, payload={"order": 7})
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

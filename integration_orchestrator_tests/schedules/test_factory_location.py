@@ -16,8 +16,8 @@ import pytest
 
 from integration_orchestrator.schedules.writeback import schedule_execution_rows
 from integration_orchestrator_tests.conftest import REPO_ROOT
-from integration_orchestrator_tests.factory.rows import add_config, add_mapping, add_organization, create_target_table
-from integration_orchestrator_tests.schedules.rows import insert_schedule
+from integration_orchestrator_tests.rows import add_config, add_mapping, add_organization, create_target_table
+from integration_orchestrator_tests.rows import add_schedule
 
 DEADLINE_SECONDS = 300
 
@@ -42,8 +42,8 @@ def _people(db: Any) -> tuple[str, str]:
 
 def test_dagster_schedule_list_shows_rows(db: Any, database_url: str, tmp_path: Path) -> None:
     org, config = _people(db)
-    insert_schedule(db, org, config, schedule_name="People nightly", cron_expression="0 2 * * *", timezone="Asia/Tokyo")
-    insert_schedule(db, org, config, schedule_name="People paused", cron_expression="0 3 * * *", is_active=False)
+    add_schedule(db, org, config, schedule_name="People nightly", cron_expression="0 2 * * *", timezone="Asia/Tokyo")
+    add_schedule(db, org, config, schedule_name="People paused", cron_expression="0 3 * * *", is_active=False)
     done = subprocess.run([_bin("dagster"), "schedule", "list", "-w", str(REPO_ROOT / "workspace.yaml")],
                           capture_output=True, text=True, env=_env(database_url, tmp_path / "home"), cwd=REPO_ROOT,
                           timeout=600)
@@ -59,7 +59,7 @@ def test_dagster_schedule_list_shows_rows(db: Any, database_url: str, tmp_path: 
 @pytest.mark.slow
 def test_daemon_runs_factory_job_from_schedule(db: Any, database_url: str, tmp_path: Path) -> None:
     org, config = _people(db)
-    schedule = insert_schedule(db, org, config, schedule_name="People every minute", cron_expression="* * * * *",
+    schedule = add_schedule(db, org, config, schedule_name="People every minute", cron_expression="* * * * *",
                                timezone="America/Chicago")
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
