@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,10 @@ from psycopg import sql
 from integration_orchestrator.db import connect, upgrade
 from integration_orchestrator.db.embedded import start_embedded_server
 from integration_orchestrator.db.urls import with_database
+from integration_orchestrator_tests.processes import REPO_ROOT, Background, bin_path, start_background
 from integration_orchestrator_tests.rows import Conn, Ids, populate_organization
 
 TEST_URL_ENV = "INTEGRATION_ORCHESTRATOR_TEST_DATABASE_URL"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -133,6 +133,41 @@ def db(database_url: str) -> Iterator[Conn]:
     """An owner connection (autocommit) to the test's database."""
     with connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path) -> Path:
+    """A ``DAGSTER_HOME`` (telemetry off) for the Dagster processes of one test."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+@pytest.fixture
+def background(tmp_path: Path) -> Iterator[Callable[..., Background]]:
+    """Start a long-running process (output in ``tmp_path / log_name``); each one is stopped at teardown."""
+    started: list[Background] = []
+
+    def start(args: list[str], *, env: Mapping[str, str], log_name: str, cwd: Path = REPO_ROOT) -> Background:
+        process = start_background(args, env=env, cwd=cwd, log=tmp_path / log_name)
+        started.append(process)
+        return process
+
+    yield start
+    for process in reversed(started):
+        process.stop()
+
+
+@pytest.fixture
+def dagster_daemon(background: Callable[..., Background], dagster_home: Path) -> Callable[..., Background]:
+    """Start a real ``dagster-daemon run <target...>`` on ``dagster_home`` with ``env`` added (stopped at teardown)."""
+
+    def start(*target: str, env: Mapping[str, str]) -> Background:
+        full_env = {**os.environ, "DAGSTER_HOME": str(dagster_home), **env}
+        return background([bin_path("dagster-daemon"), "run", *target], env=full_env, log_name="daemon.log")
+
+    return start
 
 
 @pytest.fixture
