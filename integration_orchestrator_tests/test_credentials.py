@@ -21,6 +21,7 @@ from integration_orchestrator.credentials import (
 )
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.errors import ConfigurationError
+from integration_orchestrator_tests.rows import add_config, add_organization
 
 K1 = Fernet.generate_key().decode()
 K2 = Fernet.generate_key().decode()
@@ -41,15 +42,9 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture
 def org(db: psycopg.Connection[dict[str, Any]]) -> dict[str, Any]:
-    org_id = db.execute("INSERT INTO organizations (name, slug) VALUES ('Acme', 'acme') RETURNING id").fetchone()["id"]
-    other = db.execute("INSERT INTO organizations (name, slug) VALUES ('Other', 'other') RETURNING id").fetchone()["id"]
-    configs = {}
-    for name, owner in (("orders_sync", org_id), ("crm_sync", org_id), ("other_sync", other)):
-        configs[name] = db.execute(
-            "INSERT INTO integration_configs (integration_name, integration_type, organization_id, connection_config) "
-            "VALUES (%s, 'rest', %s, '{}') RETURNING id",
-            (name, owner),
-        ).fetchone()["id"]
+    org_id, other = add_organization(db, "Acme"), add_organization(db, "Other")
+    configs = {name: add_config(db, owner, name, integration_type="rest", connection_config={})
+               for name, owner in (("orders_sync", org_id), ("crm_sync", org_id), ("other_sync", other))}
     return {"id": org_id, "other": other, "configs": configs}
 
 

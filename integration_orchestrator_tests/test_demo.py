@@ -22,6 +22,7 @@ def dagster_database(database_url: str, pg_admin_url: str) -> Iterator[str]:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+@pytest.mark.slow
 def test_demo_runs_the_integration_end_to_end(
     run_cli: Any, db: psycopg.Connection[dict[str, Any]], database_url: str, dagster_database: str
 ) -> None:

@@ -10,15 +10,25 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.history import FieldChange, diff_states
-from integration_orchestrator_tests.schema_rows import insert_row, valid_row
+from integration_orchestrator_tests.rows import (
+    add_config,
+    add_mapping,
+    add_organization,
+    add_pipeline,
+    create_target_table,
+    insert_row,
+    jmespath_step,
+    organization_row,
+    user_row,
+    valid_row,
+)
 
 Conn = psycopg.Connection[dict[str, Any]]
 
 
 def _org(db: Conn, slug: str) -> dict[str, Any]:
-    org = insert_row(db, "organizations", {"name": slug.upper(), "slug": slug})
-    user = insert_row(db, "users", {"organization_id": org, "email": f"ada@{slug}.example"})
-    return {"organizations": org, "users": user}
+    org = insert_row(db, "organizations", organization_row(slug.upper(), slug=slug))
+    return {"organizations": org, "users": insert_row(db, "users", user_row(org, f"ada@{slug}.example"))}
 
 
 @pytest.fixture
@@ -142,14 +152,6 @@ def test_each_run_records_the_configuration_versions_it_used(db: Conn, database_
     import dagster as dg
 
     from integration_orchestrator.assembly import build_definitions
-    from integration_orchestrator_tests.factory.rows import (
-        add_config,
-        add_mapping,
-        add_organization,
-        add_pipeline,
-        create_target_table,
-        jmespath_step,
-    )
 
     org = add_organization(db)
     config = add_config(db, org, "People", [{"p": {"id": 1, "name": "a"}}])

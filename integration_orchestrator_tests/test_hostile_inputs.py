@@ -14,7 +14,14 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.assembly import build_definitions
-from integration_orchestrator_tests.factory.rows import add_config, add_mapping, add_organization, add_pipeline, jmespath_step
+from integration_orchestrator_tests.rows import (
+    add_config,
+    add_mapping,
+    add_organization,
+    add_pipeline,
+    add_schedule,
+    jmespath_step,
+)
 
 Conn = psycopg.Connection[dict[str, Any]]
 INJECTION = "x'); DROP TABLE integration_configs; --"
@@ -137,11 +144,7 @@ def test_sql_injection_in_names_and_paths(db: Conn, database_url: str, org: str,
     named = add_config(db, org, INJECTION, [{"id": 1}], target={"type": "file", "path": str(tmp_path / "named.ndjson")})
     add_mapping(db, org, named, INJECTION, "id", "id")
     add_pipeline(db, org, named, INJECTION, [jmespath_step(INJECTION, 1, "map", "@")])
-    db.execute(
-        "INSERT INTO integration_schedules (config_id, organization_id, schedule_name, schedule_type, cron_expression)"
-        " VALUES (%s, %s, %s, 'cron', '0 * * * *')",
-        (named, org, INJECTION),
-    )
+    add_schedule(db, org, named, schedule_name=INJECTION, cron_expression="0 * * * *")
     bad_path = add_config(db, org, "bad path", [{"id": 1}], target={"type": "file", "path": str(tmp_path / "p.ndjson")})
     add_mapping(db, org, bad_path, "bad source", "$['id'); DROP TABLE integration_configs; --", "id")
     bad_table = add_config(db, org, "bad table", [{"id": 1}],

@@ -39,13 +39,7 @@ from integration_orchestrator.masking import (
     register_secret,
     unseal_record,
 )
-from integration_orchestrator_tests.factory.rows import (
-    add_config,
-    add_mapping,
-    add_organization,
-    add_pipeline,
-    jmespath_step,
-)
+from integration_orchestrator_tests.rows import add_config, add_mapping, add_organization, add_pipeline, jmespath_step
 
 Conn = psycopg.Connection[dict[str, Any]]
 

@@ -22,15 +22,14 @@ from integration_orchestrator_tests.cron_cases import (
     random_cases,
     transitions,
 )
-from integration_orchestrator_tests.module_db import module_db  # noqa: F401 (fixture)
 
 Conn = psycopg.Connection[dict[str, Any]]
 
 
 @pytest.fixture
-def db(module_db: Conn) -> Conn:  # noqa: F811 - the fixture imported above
+def db(sdb: Conn) -> Conn:
     """The module's shared database (the functions under test are pure)."""
-    return module_db
+    return sdb
 
 
 # Expressions whose DST behaviour differs between Dagster's code paths: hourly (hour `*`)

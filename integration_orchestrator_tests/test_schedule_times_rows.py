@@ -8,7 +8,6 @@ rule (anchor + k * interval, strictly after now).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,38 +15,22 @@ import psycopg
 import pytest
 
 from integration_orchestrator_tests.cron_cases import dagster_next
-from integration_orchestrator_tests.module_db import module_db  # noqa: F401 (fixture)
+from integration_orchestrator_tests.rows import add_config, add_organization, insert, schedule_row, unique
 
 Conn = psycopg.Connection[dict[str, Any]]
 
 
 @pytest.fixture
-def config(module_db: Conn) -> tuple[Conn, str, str]:  # noqa: F811 - the fixture imported above
+def config(sdb: Conn) -> tuple[Conn, str, str]:
     """(connection, organization id, integration config id) of a new organization."""
-    org = module_db.execute(
-        "INSERT INTO organizations (name, slug) VALUES ('Acme', %s) RETURNING id", (f"acme-{uuid.uuid4().hex[:8]}",)
-    ).fetchone()
-    assert org is not None
-    cfg = module_db.execute(
-        "INSERT INTO integration_configs (integration_name, integration_type, organization_id)"
-        " VALUES ('Orders', 'sync', %s) RETURNING id",
-        (org["id"],),
-    ).fetchone()
-    assert cfg is not None
-    return module_db, str(org["id"]), str(cfg["id"])
+    org = add_organization(sdb, "Acme", slug=unique("acme"))
+    return sdb, org, add_config(sdb, org, "Orders")
 
 
 def _insert(config: tuple[Conn, str, str], **columns: Any) -> dict[str, Any]:
     db, org, cfg = config
-    values = {"schedule_name": "nightly", "organization_id": org, "config_id": cfg, **columns}
-    names = ", ".join(values)
-    marks = ", ".join(["%s"] * len(values))
-    row = db.execute(
-        f"INSERT INTO integration_schedules ({names}) VALUES ({marks}) RETURNING *, now() AS tx_now",
-        list(values.values()),
-    ).fetchone()
-    assert row is not None
-    return row
+    row = schedule_row(org, cfg, schedule_name="nightly", **columns)
+    return insert(db, "integration_schedules", row, returning="*, now() AS tx_now")
 
 
 def _update(db: Conn, row_id: Any, **columns: Any) -> dict[str, Any]:

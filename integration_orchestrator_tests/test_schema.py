@@ -10,11 +10,8 @@ import psycopg
 import pytest
 
 from integration_orchestrator.db.schema import ENUM_COLUMNS, ENUMS, TENANT_TABLES, enum_values
-from integration_orchestrator_tests.schema_rows import sdb, shared_database_url
 
 Conn = psycopg.Connection[dict[str, Any]]
-
-__all__ = ["sdb", "shared_database_url"]  # shared-database fixtures, imported from schema_rows
 
 
 _AUDIT = ["organization_id", "created_by", "created_at", "updated_by", "updated_at"]

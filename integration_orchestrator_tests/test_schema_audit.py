@@ -9,19 +9,7 @@ import pytest
 from psycopg import errors, sql
 
 from integration_orchestrator.db.schema import USER_SETTING, VERSIONED_TABLES
-from integration_orchestrator_tests.schema_rows import (
-    Conn,
-    Ids,
-    insert_row,
-    one_row,
-    organizations,
-    populate_organization,
-    sdb,
-    shared_database_url,
-    valid_row,
-)
-
-__all__ = ["organizations", "sdb", "shared_database_url"]  # fixtures, imported from schema_rows
+from integration_orchestrator_tests.rows import Conn, Ids, insert_row, one_row, populate_organization, valid_row
 
 _one = one_row
 

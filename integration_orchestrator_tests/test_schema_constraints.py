@@ -14,15 +14,7 @@ from psycopg import errors, sql
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db.schema import TENANT_TABLES
-from integration_orchestrator_tests.schema_rows import (
-    insert_row,
-    organizations,
-    sdb,
-    shared_database_url,
-    valid_row,
-)
-
-__all__ = ["organizations", "sdb", "shared_database_url"]  # fixtures, imported from schema_rows
+from integration_orchestrator_tests.rows import insert_row, valid_row
 
 Conn = psycopg.Connection[dict[str, Any]]
 

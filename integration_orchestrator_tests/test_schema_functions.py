@@ -9,18 +9,7 @@ import pytest
 from psycopg import errors
 from psycopg.types.json import Jsonb
 
-from integration_orchestrator_tests.schema_rows import (
-    Conn,
-    Ids,
-    insert_row,
-    one_row,
-    organizations,
-    sdb,
-    shared_database_url,
-    valid_row,
-)
-
-__all__ = ["organizations", "sdb", "shared_database_url"]  # fixtures, imported from schema_rows
+from integration_orchestrator_tests.rows import Conn, Ids, insert_row, one_row, valid_row
 
 _one = one_row
 

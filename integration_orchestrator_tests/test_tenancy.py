@@ -20,17 +20,10 @@ from integration_orchestrator.db.schema import (
     SYSTEM_READABLE_TABLES,
     TENANT_TABLES,
 )
-from integration_orchestrator_tests.schema_rows import (
-    insert_row,
-    populate_organization,
-    sdb,
-    shared_database_url,
-    valid_row,
-)
+from integration_orchestrator_tests.rows import insert_row, populate_organization, valid_row
 
 Conn = psycopg.Connection[dict[str, Any]]
 
-__all__ = ["sdb", "shared_database_url"]  # shared-database fixtures, imported from schema_rows
 
 _SKIPPED = ("schema_migrations",)
 
@@ -129,7 +122,7 @@ def test_app_session_reads_only_its_organization(sdb: Conn, app: Conn, two_orgs:
             ).fetchone()["n"]
         system = table in SYSTEM_READABLE_TABLES
         if own == 0:
-            problems.append(f"{table}: org A sees none of its own rows (extend schema_rows.populate_organization)")
+            problems.append(f"{table}: org A sees none of its own rows (extend rows.populate_organization)")
         if foreign and not system:
             problems.append(f"{table}: org A sees {foreign} rows of another organization")
     assert problems == []

@@ -16,12 +16,14 @@ from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.factory.load import load_snapshot_from_url
 from integration_orchestrator.factory.snapshot import snapshot_to_json
 from integration_orchestrator.factory.writeback import ensure_execution
-from integration_orchestrator_tests.factory.rows import (
+from integration_orchestrator_tests.rows import (
     add_config,
+    add_execution,
     add_mapping,
     add_mapping_test,
     add_organization,
     add_pipeline,
+    add_schedule,
     create_target_table,
     jmespath_step,
 )
@@ -41,9 +43,7 @@ def _tenant(db: Conn, name: str) -> dict[str, str]:
     pipeline = add_pipeline(db, org, config, f"{name} Pipeline",
                             [jmespath_step(f"{slug} check", 1, "validate", "id == `2` && 'two' || null")],
                             strategy="dead_letter")
-    db.execute(
-        "INSERT INTO integration_schedules (config_id, organization_id, schedule_name, schedule_type, cron_expression)"
-        " VALUES (%s, %s, %s, 'cron', '0 * * * *')", (config, org, f"{name} Hourly"))
+    add_schedule(db, org, config, schedule_name=f"{name} Hourly", cron_expression="0 * * * *")
     return {"org": org, "config": config, "pipeline": pipeline, "name": name, "slug": slug}
 
 
@@ -109,8 +109,7 @@ def test_runs_write_and_read_only_their_organization(
 
 def _insert_as(db: Conn, org: str, other: dict[str, str]) -> None:
     with tenant_transaction(db, org):
-        db.execute("INSERT INTO integration_executions (config_id, status, organization_id) VALUES (%s, 'running', %s)",
-                   (other["config"], other["org"]))
+        add_execution(db, other["org"], other["config"])
 
 
 def test_cli_as_one_organization(run_cli: Any, db: Conn, tenants: tuple[dict[str, str], dict[str, str]]) -> None:

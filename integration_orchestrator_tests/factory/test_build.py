@@ -11,12 +11,13 @@ from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.factory import IntegrationTranslator
 from integration_orchestrator.factory.health import HEALTH_ASSET_KEY
 from integration_orchestrator.run import run_integration_job
-from integration_orchestrator_tests.factory.rows import (
+from integration_orchestrator_tests.rows import (
     add_config,
     add_mapping,
     add_mapping_test,
     add_organization,
     add_pipeline,
+    add_schedule,
     create_target_table,
     jmespath_step,
 )
@@ -131,11 +132,8 @@ def test_translator_can_drop_the_executor_config(db: psycopg.Connection[Any], da
 
 def test_schedule_rows_become_schedules_of_the_job(db: psycopg.Connection[Any], database_url: str) -> None:
     ids = _sample(db)
-    db.execute(
-        "INSERT INTO integration_schedules (config_id, organization_id, schedule_name, schedule_type,"
-        " cron_expression, timezone) VALUES (%s, %s, 'Nightly People', 'cron', '0 2 * * *', 'Europe/Berlin')",
-        (ids["config"], ids["org"]),
-    )
+    add_schedule(db, ids["org"], ids["config"], schedule_name="Nightly People", cron_expression="0 2 * * *",
+                 timezone="Europe/Berlin")
     defs = build_definitions(database_url)
     schedule = defs.get_schedule_def("nightly_people_schedule")
     assert schedule.job_name == "people_warehouse"

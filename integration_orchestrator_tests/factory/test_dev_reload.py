@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ from psycopg import sql
 
 from integration_orchestrator.db import connect, dagster_storage_url
 from integration_orchestrator.db.urls import database_name
-from integration_orchestrator_tests.factory.rows import (
+from integration_orchestrator_tests.processes import Background, bin_path
+from integration_orchestrator_tests.rows import (
     add_config,
     add_organization,
     add_pipeline,
@@ -42,42 +43,44 @@ def _jobs(port: int) -> set[str]:
     return {job["name"] for repo in nodes for job in repo["jobs"]}
 
 
-def _cli(database_url: str, home: Path, *args: str, **kwargs: Any) -> Any:
-    env = {**os.environ, "INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url,
-           "INTEGRATION_ORCHESTRATOR_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-m", "integration_orchestrator", *args], env=env, cwd=home,
-                            start_new_session=True, **kwargs)
+def _env(database_url: str, home: Path) -> dict[str, str]:
+    return {**os.environ, "INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url,
+            "INTEGRATION_ORCHESTRATOR_HOME": str(home)}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "integration_orchestrator", *args]
 
 
 @pytest.mark.slow
 def test_dev_serves_the_rows_and_reload_picks_up_changes(
-    db: psycopg.Connection[Any], database_url: str, pg_admin_url: str, tmp_path: Path
+    db: psycopg.Connection[Any], database_url: str, pg_admin_url: str, tmp_path: Path,
+    background: Callable[..., Background],
 ) -> None:
     org = add_organization(db)
     add_pipeline(db, org, add_config(db, org, "First", [{"id": 1}, {"id": 2}]), "first",
                  [jmespath_step("a", 1, "map", "@")])
     create_target_table(db)
     port = _free_port()
-    log = (tmp_path / "dev.log").open("w")
-    dev = _cli(database_url, tmp_path, "dev", "--port", str(port), stdout=log, stderr=subprocess.STDOUT)
+    dev = background(_cli("dev", "--port", str(port)), env=_env(database_url, tmp_path), cwd=tmp_path,
+                     log_name="dev.log")
     try:
         deadline = time.monotonic() + 400
         jobs: set[str] = set()
         while time.monotonic() < deadline and "first" not in jobs:
-            assert dev.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+            assert dev.running(), dev.log_tail(3000)
             try:
                 jobs = _jobs(port)
             except (httpx.HTTPError, KeyError, TypeError, ValueError):
                 time.sleep(2)
-        assert "first" in jobs, (tmp_path / "dev.log").read_text()[-3000:]
+        assert "first" in jobs, dev.log_tail(3000)
 
         add_pipeline(db, org, add_config(db, org, "Second"), "second", [jmespath_step("a", 1, "map", "@")])
         assert "second" not in _jobs(port)  # rows are read at load only
-        reload = _cli(database_url, tmp_path, "reload", "--url", f"http://127.0.0.1:{port}",
-                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        out, err = reload.communicate(timeout=600)
-        assert reload.returncode == 0, err
-        assert "reloaded code location `integration_orchestrator`" in out
+        reload = subprocess.run(_cli("reload", "--url", f"http://127.0.0.1:{port}"), env=_env(database_url, tmp_path),
+                                cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert reload.returncode == 0, reload.stderr
+        assert "reloaded code location `integration_orchestrator`" in reload.stdout
         assert {"first", "second"} <= _jobs(port)
 
         # `dagster job launch` on dev's workspace: queued, run by the daemon, written back
@@ -85,7 +88,7 @@ def test_dev_serves_the_rows_and_reload_picks_up_changes(
                "INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url,
                "INTEGRATION_ORCHESTRATOR_DAGSTER_STORAGE_URL": dagster_storage_url(database_url)}
         launch = subprocess.run(
-            [str(Path(sys.executable).with_name("dagster")), "job", "launch", "-w",
+            [bin_path("dagster"), "job", "launch", "-w",
              str(tmp_path / "dagster_home" / "workspace.yaml"), "-j", "first"],
             env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
         )
@@ -96,14 +99,9 @@ def test_dev_serves_the_rows_and_reload_picks_up_changes(
             row = db.execute("SELECT status FROM integration_executions WHERE dagster_job_name = 'first'").fetchone()
             status = row["status"] if row else None
             time.sleep(2)
-        assert status == "succeeded", (tmp_path / "dev.log").read_text()[-3000:]
+        assert status == "succeeded", dev.log_tail(3000)
     finally:
-        os.killpg(dev.pid, signal.SIGTERM)
-        try:
-            dev.wait(timeout=180)  # `dev` waits for `dagster dev` to shut down
-        except subprocess.TimeoutExpired:
-            os.killpg(dev.pid, signal.SIGKILL)
-            dev.wait(timeout=60)
+        dev.stop(timeout=180)  # `dev` waits for `dagster dev` to shut down
         with connect(pg_admin_url, autocommit=True) as admin:
             name = database_name(database_url) + "_dagster"
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

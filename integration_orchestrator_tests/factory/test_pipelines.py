@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from integration_orchestrator.assembly import build_definitions
-from integration_orchestrator_tests.factory.rows import (
+from integration_orchestrator_tests.rows import (
     add_config,
     add_mapping,
     add_organization,

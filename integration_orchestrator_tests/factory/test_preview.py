@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from integration_orchestrator_tests.factory.rows import (
+from integration_orchestrator_tests.rows import (
     add_config,
     add_mapping,
     add_organization,

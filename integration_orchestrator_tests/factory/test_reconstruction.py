@@ -18,7 +18,7 @@ from dagster._core.definitions.reconstruct import ReconstructableRepository, ini
 
 from integration_orchestrator.factory.build import _metadata_key
 from integration_orchestrator.factory.snapshot import snapshot_from_json
-from integration_orchestrator_tests.factory.rows import (
+from integration_orchestrator_tests.rows import (
     add_config,
     add_mapping,
     add_organization,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -10,7 +11,7 @@ import psycopg
 
 from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
 from integration_orchestrator.factory.sensors import reconcile_sensor
-from integration_orchestrator_tests.factory.rows import add_config, add_organization
+from integration_orchestrator_tests.rows import add_config, add_execution, add_organization
 
 
 @dg.op
@@ -21,14 +22,6 @@ def _noop() -> None:
 @dg.job
 def _plain() -> None:
     _noop()
-
-
-def _execution(db: psycopg.Connection[Any], org: str, config: str, run_id: str) -> None:
-    db.execute(
-        "INSERT INTO integration_executions (config_id, organization_id, dagster_run_id, status, started_at)"
-        " VALUES (%s, %s, %s, 'running', now())",
-        (config, org, run_id),
-    )
 
 
 def test_reconcile_sensor_finishes_dead_runs(db: psycopg.Connection[Any], database_url: str) -> None:
@@ -42,7 +35,7 @@ def test_reconcile_sensor_finishes_dead_runs(db: psycopg.Connection[Any], databa
         instance.report_run_failed(crashed)
         vanished = str(uuid.uuid4())
         for run_id in (running.run_id, cancelled.run_id, crashed.run_id, vanished):
-            _execution(db, org, config, run_id)
+            add_execution(db, org, config, dagster_run_id=run_id, started_at=dt.datetime.now(dt.UTC))
         sensor = reconcile_sensor()
         context = dg.build_sensor_context(
             instance=instance, resources={DATABASE_RESOURCE_KEY: IntegrationDatabase(database_url=database_url)}

@@ -12,7 +12,7 @@ from integration_orchestrator.factory.engines import default_engines
 from integration_orchestrator.factory.health import HEALTH_ASSET_KEY
 from integration_orchestrator.factory.load import load_snapshot_from_url
 from integration_orchestrator.factory.validate import validate_snapshot
-from integration_orchestrator_tests.factory.rows import (
+from integration_orchestrator_tests.rows import (
     add_config,
     add_mapping,
     add_organization,
@@ -128,7 +128,7 @@ def test_database_down_is_one_clear_error(run_cli: Any) -> None:
 
 def test_reused_transformation_row(db: psycopg.Connection[Any], database_url: str) -> None:
     org = add_organization(db)
-    upper = add_transformation(db, org, "shout", "map", "merge(@, {loud: `true`})")
+    upper = add_transformation(db, org, "shout", {"expression": "merge(@, {loud: `true`})"}, transformation_type="map")
     add_pipeline(db, org, add_config(db, org, "Good"), "good", [{"name": "s", "order": 1, "transformation_id": upper}])
     result = validate_snapshot(load_snapshot_from_url(database_url), default_engines())
     assert result.invalid == ()

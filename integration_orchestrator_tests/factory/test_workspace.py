@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from integration_orchestrator_tests.conftest import REPO_ROOT
-from integration_orchestrator_tests.factory.rows import (
+from integration_orchestrator_tests.processes import REPO_ROOT, bin_path
+from integration_orchestrator_tests.rows import (
     add_config,
     add_mapping,
     add_organization,
@@ -27,7 +26,7 @@ def _dagster(database_url: str, home: Path, *args: str, workspace: bool = True) 
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url, "DAGSTER_HOME": str(home)}
-    dagster = str(Path(sys.executable).parent / "dagster")
+    dagster = bin_path("dagster")
     target = ["-w", str(REPO_ROOT / "workspace.yaml")] if workspace else [
         "-m", "integration_orchestrator.definitions", "-a", "defs"]
     return subprocess.run([dagster, *args, *target], capture_output=True, text=True, env=env, cwd=REPO_ROOT,

@@ -6,34 +6,27 @@ from decimal import Decimal
 from typing import Any
 
 from integration_orchestrator.mapping import load_mapping_rows
-from integration_orchestrator_tests.mapping.dbrows import insert_config, insert_mapping, insert_test
+from integration_orchestrator_tests.rows import add_config, add_mapping, add_mapping_test, add_organization
 
 
 def _seed(db: Any) -> dict[str, Any]:
-    org, config = insert_config(db, "crm", timezone="Europe/Paris")
-    person_id = insert_mapping(
-        db, org, config, mapping_name="person_id", source_path="$.customer.id", target_path="person.id",
-        target_data_type="integer", is_required=True, error_handling="fail",
+    org = add_organization(db, "org crm")
+    config = add_config(db, org, "crm", integration_type="rest", timezone="Europe/Paris")
+    person_id = add_mapping(
+        db, org, config, "person_id", "$.customer.id", "person.id", target_data_type="integer", is_required=True,
+        error_handling="fail",
     )
-    status = insert_mapping(
-        db, org, config, mapping_name="status", source_path="status", target_path="person.status",
+    status = add_mapping(
+        db, org, config, "status", "status", "person.status",
         transformation_rules={"type": "lookup", "values": {"A": "active", "I": "inactive"}}, error_handling="skip",
     )
     ids = {
-        "ok": insert_test(db, org, person_id, "id as string", {"customer": {"id": "42"}}, {"person": {"id": 42}}),
-        "error": insert_test(
-            db,
-            org,
-            person_id,
-            "missing id fails",
-            {"customer": {}},
-            {"error": "required value is missing"},
-            "edge_case",
-        ),
-        "dropped": insert_test(
-            db, org, status, "unknown status dropped", {"status": "X"}, {"dropped": True}, "edge_case"
-        ),
-        "hit": insert_test(db, org, status, "active", {"status": "A"}, {"person": {"status": "active"}}),
+        "ok": add_mapping_test(db, org, person_id, "id as string", {"customer": {"id": "42"}}, {"person": {"id": 42}}),
+        "error": add_mapping_test(db, org, person_id, "missing id fails", {"customer": {}},
+                                  {"error": "required value is missing"}, test_type="edge_case"),
+        "dropped": add_mapping_test(db, org, status, "unknown status dropped", {"status": "X"}, {"dropped": True},
+                                    test_type="edge_case"),
+        "hit": add_mapping_test(db, org, status, "active", {"status": "A"}, {"person": {"status": "active"}}),
     }
     return {"org": org, "config": config, "person_id": person_id, "status": status, "tests": ids}
 
@@ -67,9 +60,8 @@ def test_all_pass_writes_results_and_coverage(db: Any, run_cli: Any) -> None:
 
 def test_failing_test_exits_1_and_records_the_reason(db: Any, run_cli: Any) -> None:
     seeded = _seed(db)
-    wrong = insert_test(
-        db, seeded["org"], seeded["person_id"], "wrong expectation", {"customer": {"id": 7}}, {"person": {"id": 8}}
-    )
+    wrong = add_mapping_test(db, seeded["org"], seeded["person_id"], "wrong expectation", {"customer": {"id": 7}},
+                             {"person": {"id": 8}})
     done = run_cli("mappings", "test")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "wrong expectation" in done.stdout and "failed" in done.stdout
@@ -82,10 +74,8 @@ def test_failing_test_exits_1_and_records_the_reason(db: Any, run_cli: Any) -> N
 
 def test_invalid_mapping_fails_its_tests_only(db: Any, run_cli: Any) -> None:
     seeded = _seed(db)
-    bad = insert_mapping(
-        db, seeded["org"], seeded["config"], mapping_name="bad_path", source_path="$.a[", target_path="x",
-    )
-    bad_test = insert_test(db, seeded["org"], bad, "never runs", {"a": 1}, {"x": 1})
+    bad = add_mapping(db, seeded["org"], seeded["config"], "bad_path", "$.a[", "x")
+    bad_test = add_mapping_test(db, seeded["org"], bad, "never runs", {"a": 1}, {"x": 1})
     done = run_cli("mappings", "test", "--config-id", str(seeded["config"]))
     assert done.returncode == 1
     row = _test_row(db, bad_test)

@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import pytest
-from psycopg.types.json import Jsonb
 
 from integration_orchestrator.mapping import MappingDefinitionError, MappingRow, load_mapping_rows
 from integration_orchestrator.mapping.loading import load_plan, referenced_transformation_ids
-from integration_orchestrator_tests.mapping.dbrows import insert_config, insert_mapping
+from integration_orchestrator_tests.rows import add_config, add_mapping, add_organization, add_transformation
 
 
-def _transformation(db: Any, org: Any, expression: str) -> Any:
-    return db.execute(
-        "INSERT INTO integration_transformations (transformation_name, transformation_type, "
-        "language, transformation_logic, organization_id)"
-        " VALUES ('shout', 'map', 'jmespath', %s, %s) RETURNING id",
-        (Jsonb({"expression": expression}), org),
-    ).fetchone()["id"]
+def _config(db: Any, name: str, timezone: str = "UTC") -> tuple[str, UUID]:
+    org = add_organization(db, f"org {name}")
+    return org, UUID(add_config(db, org, name, integration_type="rest", timezone=timezone))
+
+
+def _transformation(db: Any, org: Any, expression: str) -> str:
+    return add_transformation(db, org, "shout", {"expression": expression}, transformation_type="map")
 
 
 def test_rows_plan_timezone_and_transformations(db: Any) -> None:
-    org, config = insert_config(db, "shop", timezone="Asia/Tokyo")
+    org, config = _config(db, "shop", "Asia/Tokyo")
     shout = _transformation(db, org, "{value: join('', [value, '!'])}")
-    insert_mapping(
-        db, org, config, mapping_name="when", source_path="ts", target_path="at", target_data_type="datetime"
-    )
-    insert_mapping(db, org, config, mapping_name="name", source_path="$.name", target_path="name",
-                   transformation_rules={"type": "transformation", "transformation_id": str(shout)})
-    insert_mapping(db, org, config, mapping_name="off", source_path="x", target_path="x", is_active=False)
+    add_mapping(db, org, config, "when", "ts", "at", target_data_type="datetime")
+    add_mapping(db, org, config, "name", "$.name", "name",
+                transformation_rules={"type": "transformation", "transformation_id": str(shout)})
+    add_mapping(db, org, config, "off", "x", "x", is_active=False)
     rows = load_mapping_rows(db, config)
     assert [r.mapping_name for r in rows] == ["when", "name"]
     assert all(isinstance(r, MappingRow) and r.config_id == config for r in rows)
@@ -44,10 +42,10 @@ def test_rows_plan_timezone_and_transformations(db: Any) -> None:
 
 
 def test_invalid_transformation_row_names_the_mapping(db: Any) -> None:
-    org, config = insert_config(db, "shop2")
+    org, config = _config(db, "shop2")
     broken = _transformation(db, org, "a[?")
-    insert_mapping(db, org, config, mapping_name="uses_broken", source_path="a", target_path="b",
-                   transformation_rules={"type": "transformation", "transformation_id": str(broken)})
+    add_mapping(db, org, config, "uses_broken", "a", "b",
+                transformation_rules={"type": "transformation", "transformation_id": str(broken)})
     with pytest.raises(MappingDefinitionError) as caught:
         load_plan(db, config)
     assert caught.value.name == "uses_broken" and caught.value.field == "transformation_rules.transformation_id"
@@ -55,15 +53,8 @@ def test_invalid_transformation_row_names_the_mapping(db: Any) -> None:
 
 
 def test_unknown_transformation_id(db: Any) -> None:
-    org, config = insert_config(db, "shop3")
-    insert_mapping(
-        db,
-        org,
-        config,
-        mapping_name="ghost",
-        source_path="a",
-        target_path="b",
-        transformation_rules={"type": "transformation", "transformation_id": "00000000-0000-0000-0000-000000000001"},
-    )
+    org, config = _config(db, "shop3")
+    add_mapping(db, org, config, "ghost", "a", "b",
+                transformation_rules={"type": "transformation", "transformation_id": "00000000-0000-0000-0000-000000000001"})
     with pytest.raises(MappingDefinitionError, match="not found"):
         load_plan(db, config)

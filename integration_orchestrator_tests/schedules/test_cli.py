@@ -11,17 +11,14 @@ from dagster._utils.schedules import schedule_execution_time_iterator
 
 from integration_orchestrator.model.schedule import ScheduleRecord
 from integration_orchestrator.schedules.build import build_schedule_definitions
-from integration_orchestrator_tests.schedules.rows import (
-    insert_config,
-    insert_org,
-    insert_schedule,
-)
+from integration_orchestrator.model.schedule import ScheduleRecord
+from integration_orchestrator_tests.rows import add_config, add_organization, add_schedule
 
 
 def test_preview_marks_dst_and_shows_utc(db: Any, run_cli: Any) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
-    row = insert_schedule(db, org, config, schedule_name="Nightly Berlin", cron_expression="30 2 * * *",
+    org = add_organization(db)
+    config = add_config(db, org)
+    row = add_schedule(db, org, config, schedule_name="Nightly Berlin", cron_expression="30 2 * * *",
                           timezone="Europe/Berlin", end_date=dt.date(2026, 3, 31))
     result = run_cli("schedules", "preview", str(row["id"]), "-n", "5", "--after", "2026-03-27T12:00:00+00:00")
     assert result.returncode == 0, result.stderr
@@ -47,20 +44,11 @@ def test_preview_marks_dst_and_shows_utc(db: Any, run_cli: Any) -> None:
 
 def test_preview_equals_what_the_dagster_schedule_fires(db: Any, database_url: str, run_cli: Any) -> None:
     """Walk Dagster's own ticks of the built schedule, evaluate each, keep those that launch."""
-    org = insert_org(db)
-    config = insert_config(db, org)
-    row = insert_schedule(
-        db,
-        org,
-        config,
-        schedule_name="Every 25h",
-        schedule_type="interval",
-        cron_expression=None,
-        interval_minutes=1500,
-        timezone="America/New_York",
-        last_run_time=dt.datetime(2026, 11, 1, 4, 7, tzinfo=dt.UTC),
-        concurrent_execution_allowed=True,
-    )
+    org = add_organization(db)
+    config = add_config(db, org)
+    row = add_schedule(db, org, config, schedule_name="Every 25h", schedule_type="interval", cron_expression=None,
+                          interval_minutes=1500, timezone="America/New_York",
+                          last_run_time=dt.datetime(2026, 11, 1, 4, 7, tzinfo=dt.UTC), concurrent_execution_allowed=True)
     after = "2026-11-01T04:07:00+00:00"
     result = run_cli("schedules", "preview", str(row["id"]), "-n", "4", "--after", after, "--json")
     assert result.returncode == 0, result.stderr
@@ -86,9 +74,9 @@ def test_preview_equals_what_the_dagster_schedule_fires(db: Any, database_url: s
 
 
 def test_preview_event_and_manual_have_no_times(db: Any, run_cli: Any) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
-    row = insert_schedule(db, org, config, schedule_name="By hand", schedule_type="manual", cron_expression=None,
+    org = add_organization(db)
+    config = add_config(db, org)
+    row = add_schedule(db, org, config, schedule_name="By hand", schedule_type="manual", cron_expression=None,
                           execution_parameters={"full": True})
     result = run_cli("schedules", "preview", str(row["id"]))
     assert result.returncode == 0

@@ -22,11 +22,7 @@ from integration_orchestrator.schedules.cron import (
     trigger_for,
 )
 from integration_orchestrator.schedules.timing import next_run_times
-from integration_orchestrator_tests.schedules.rows import (
-    insert_config,
-    insert_org,
-    insert_schedule,
-)
+from integration_orchestrator_tests.rows import add_config, add_organization, add_schedule
 
 BASE = dict(id="22222222-2222-2222-2222-222222222222", config_id="c", organization_id="o", schedule_name="S")
 
@@ -184,9 +180,9 @@ def test_due_times_between_walks_back_from_the_end() -> None:
 
 
 def test_trigger_inserted_row_next_run_time_is_first_fire_time(db: Any) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
-    row = insert_schedule(db, org, config, schedule_type="interval", interval_minutes=1500,
+    org = add_organization(db)
+    config = add_config(db, org)
+    row = add_schedule(db, org, config, schedule_type="interval", interval_minutes=1500,
                           last_run_time=dt.datetime(2026, 6, 1, 10, 7, tzinfo=dt.UTC))
     schedule = ScheduleRecord.from_row(row)
     # the trigger computes the next run after now() (= created_at, same transaction)

@@ -3,11 +3,7 @@ write-back rows reach ``completed``; an event launches exactly one run."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,73 +11,50 @@ import dagster as dg
 import pytest
 
 from integration_orchestrator.schedules.writeback import schedule_execution_rows
+from integration_orchestrator_tests.processes import Background
+from integration_orchestrator_tests.rows import add_config, add_event, add_organization, add_schedule
 from integration_orchestrator_tests.schedules.daemon_defs import DATABASE_ENV, job_name
-from integration_orchestrator_tests.schedules.rows import insert_config, insert_event, insert_org, insert_schedule
 
 pytestmark = pytest.mark.slow
 DEADLINE_SECONDS = 300
 
 
-def _wait(what: str, check: Any, daemon: subprocess.Popen[bytes], log: Path) -> Any:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        if daemon.poll() is not None:
-            break
-        time.sleep(2)
-    pytest.fail(f"{what} did not happen; daemon log:\n{log.read_text()[-4000:]}")
+def test_daemon_fires_schedule_and_writes_rows(
+    db: Any, database_url: str, dagster_home: Path, dagster_daemon: Callable[..., Background]
+) -> None:
+    org = add_organization(db)
+    config = add_config(db, org)
+    schedule = add_schedule(db, org, config, schedule_name="Every minute", cron_expression="* * * * *",
+                            timezone="Europe/Berlin", execution_timeout_seconds=120)
+    event_schedule = add_schedule(db, org, config, schedule_name="On order", schedule_type="event_based",
+                                  cron_expression=None, concurrent_execution_allowed=True)
+    event = add_event(db, org, config, payload={"order": 7})
+    daemon = dagster_daemon("-m", "integration_orchestrator_tests.schedules.daemon_defs", "-a", "defs",
+                            env={DATABASE_ENV: database_url})
 
+    def completed() -> list[dict[str, Any]]:
+        return [r for r in schedule_execution_rows(db, str(schedule["id"])) if r["execution_status"] == "completed"]
 
-def test_daemon_fires_schedule_and_writes_rows(db: Any, database_url: str, tmp_path: Path) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
-    schedule = insert_schedule(db, org, config, schedule_name="Every minute", cron_expression="* * * * *",
-                               timezone="Europe/Berlin", execution_timeout_seconds=120)
-    event_schedule = insert_schedule(db, org, config, schedule_name="On order", schedule_type="event_based",
-                                     cron_expression=None, concurrent_execution_allowed=True)
-    event = insert_event(db, org, config, payload={"order": 7})
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    log = tmp_path / "daemon.log"
-    env = {**os.environ, "DAGSTER_HOME": str(home), DATABASE_ENV: database_url}
-    with log.open("wb") as out:
-        daemon = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m",
-             "integration_orchestrator_tests.schedules.daemon_defs", "-a", "defs"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2],
-            start_new_session=True,
-        )
-    try:
-        def completed() -> list[dict[str, Any]]:
-            return [r for r in schedule_execution_rows(db, str(schedule["id"])) if r["execution_status"] == "completed"]
+    finished = daemon.wait_for(completed, DEADLINE_SECONDS)
+    assert finished, f"a completed schedule execution did not happen; daemon log:\n{daemon.log_tail()}"
+    [row, *_] = finished
+    assert row["actual_start_time"] >= row["scheduled_time"]
+    assert row["actual_end_time"] >= row["actual_start_time"]
+    assert row["scheduled_time"].second == 0
+    last = db.execute("SELECT last_run_time, next_run_time FROM integration_schedules WHERE id = %s",
+                      (schedule["id"],)).fetchone()
+    assert last["last_run_time"] >= row["scheduled_time"]
+    assert last["next_run_time"] > last["last_run_time"]
 
-        [row, *_] = _wait("a completed schedule execution", completed, daemon, log)
-        assert row["actual_start_time"] >= row["scheduled_time"]
-        assert row["actual_end_time"] >= row["actual_start_time"]
-        assert row["scheduled_time"].second == 0
-        last = db.execute("SELECT last_run_time, next_run_time FROM integration_schedules WHERE id = %s",
-                          (schedule["id"],)).fetchone()
-        assert last["last_run_time"] >= row["scheduled_time"]
-        assert last["next_run_time"] > last["last_run_time"]
-
-        consumed = _wait(
-            "the event consumed by a run",
-            lambda: db.execute("SELECT status, consumed_by_run_id FROM integration_events WHERE id = %s AND"
-                               " consumed_by_run_id IS NOT NULL", (event,)).fetchone(),
-            daemon, log,
-        )
-        assert consumed["status"] == "consumed"
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    consumed = daemon.wait_for(
+        lambda: db.execute("SELECT status, consumed_by_run_id FROM integration_events WHERE id = %s AND"
+                           " consumed_by_run_id IS NOT NULL", (event,)).fetchone(),
+        DEADLINE_SECONDS,
+    )
+    assert consumed, f"the event consumed by a run did not happen; daemon log:\n{daemon.log_tail()}"
+    assert consumed["status"] == "consumed"
+    daemon.stop()
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         runs = instance.get_runs()
         event_runs = [r for r in runs if r.tags.get("integration/event_id") == event]
         assert len(event_runs) == 1

@@ -14,12 +14,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 
 from integration_orchestrator.schedules.build import build_schedule_definitions
 from integration_orchestrator.schedules.events import evaluate_run_after_sensor
-from integration_orchestrator_tests.schedules.rows import (
-    insert_config,
-    insert_event,
-    insert_org,
-    schedule_record,
-)
+from integration_orchestrator_tests.rows import add_config, add_event, add_organization, schedule_record
 
 
 @pytest.fixture
@@ -40,19 +35,17 @@ def _statuses(db: Any, ids: list[str]) -> list[str]:
     return [by_id[i] for i in ids]
 
 
-def test_event_sensor_exactly_once_across_cursor_restart(
-    db: Any, database_url: str, instance: dg.DagsterInstance
-) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
-    other = insert_config(db, org, "Other")
+def test_event_sensor_exactly_once_across_cursor_restart(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+    org = add_organization(db)
+    config = add_config(db, org)
+    other = add_config(db, org, "Other")
     record = schedule_record(db, org, config, schedule_name="On order", schedule_type="event_based",
                              cron_expression=None, execution_parameters={"source": "webhook"})
     defs = build_schedule_definitions([record], {config: "orders_sync"}, database_url=database_url)
     sensor = _sensor(defs, "on_order_sensor")
     assert sensor.job_name == "orders_sync"
-    first = [insert_event(db, org, config, payload={"order": n}) for n in range(3)]
-    insert_event(db, org, other)  # another integration's event is not ours
+    first = [add_event(db, org, config, payload={"order": n}) for n in range(3)]
+    add_event(db, org, other)  # another integration's event is not ours
 
     tick1 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None))
     assert [r.run_key for r in tick1.run_requests] == first
@@ -70,7 +63,7 @@ def test_event_sensor_exactly_once_across_cursor_restart(
     # same cursor again: nothing new
     assert sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick1.cursor)).run_requests == []
 
-    fourth = insert_event(db, org, config, payload={"order": 3})
+    fourth = add_event(db, org, config, payload={"order": 3})
     tick2 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick1.cursor))
     assert [r.run_key for r in tick2.run_requests] == [fourth]
 
@@ -82,56 +75,46 @@ def test_event_sensor_exactly_once_across_cursor_restart(
     assert sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None)).run_requests == []
 
 
-def test_event_committed_late_with_older_timestamp_is_not_lost(
-    db: Any, database_url: str, instance: dg.DagsterInstance
-) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
-    record = schedule_record(
-        db, org, config, schedule_name="On order", schedule_type="event_based", cron_expression=None
-    )
-    sensor = _sensor(
-        build_schedule_definitions([record], {config: "orders_sync"}, database_url=database_url), "on_order_sensor"
-    )
-    newer = insert_event(db, org, config)
+def test_event_committed_late_with_older_timestamp_is_not_lost(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+    org = add_organization(db)
+    config = add_config(db, org)
+    record = schedule_record(db, org, config, schedule_name="On order", schedule_type="event_based", cron_expression=None)
+    sensor = _sensor(build_schedule_definitions([record], {config: "orders_sync"}, database_url=database_url), "on_order_sensor")
+    newer = add_event(db, org, config)
     tick1 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None))
     assert [r.run_key for r in tick1.run_requests] == [newer]
-    late = insert_event(db, org, config)
+    late = add_event(db, org, config)
     db.execute("UPDATE integration_events SET created_at = now() - interval '1 hour' WHERE id = %s", (late,))
     tick2 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick1.cursor))
     assert [r.run_key for r in tick2.run_requests] == [late]
 
 
 def test_event_types_filter(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
+    org = add_organization(db)
+    config = add_config(db, org)
     record = schedule_record(db, org, config, schedule_name="Created only", schedule_type="event_based",
                              cron_expression=None, execution_parameters={"event_types": ["order.created"]})
-    sensor = _sensor(
-        build_schedule_definitions([record], {config: "j"}, database_url=database_url), "created_only_sensor"
-    )
-    wanted = insert_event(db, org, config, "order.created")
-    ignored = insert_event(db, org, config, "order.deleted")
+    sensor = _sensor(build_schedule_definitions([record], {config: "j"}, database_url=database_url), "created_only_sensor")
+    wanted = add_event(db, org, config, "order.created")
+    ignored = add_event(db, org, config, "order.deleted")
     tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
     assert [r.run_key for r in tick.run_requests] == [wanted]
     assert _statuses(db, [wanted, ignored]) == ["consumed", "pending"]
 
 
 def test_inactive_event_schedule_sensor_is_stopped(db: Any, database_url: str) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
+    org = add_organization(db)
+    config = add_config(db, org)
     record = schedule_record(db, org, config, schedule_name="Paused", schedule_type="event_based",
                              cron_expression=None, is_active=False)
     sensor = _sensor(build_schedule_definitions([record], {config: "j"}, database_url=database_url), "paused_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
 
 
-def test_run_after_sensor_launches_b_after_each_success_of_a(
-    db: Any, database_url: str, instance: dg.DagsterInstance
-) -> None:
-    org = insert_org(db)
-    config_a = insert_config(db, org, "A")
-    config_b = insert_config(db, org, "B")
+def test_run_after_sensor_launches_b_after_each_success_of_a(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+    org = add_organization(db)
+    config_a = add_config(db, org, "A")
+    config_b = add_config(db, org, "B")
     record = schedule_record(db, org, config_b, schedule_name="B after A", schedule_type="event_based",
                              cron_expression=None, execution_parameters={"after_config_id": config_a})
     defs = build_schedule_definitions([record], {config_a: "a_job", config_b: "b_job"}, database_url=database_url)
@@ -160,8 +143,8 @@ def test_run_after_sensor_launches_b_after_each_success_of_a(
 
 
 def test_run_after_unknown_upstream_is_a_row_error(db: Any, database_url: str) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
+    org = add_organization(db)
+    config = add_config(db, org)
     record = schedule_record(db, org, config, schedule_name="Orphan", schedule_type="event_based", cron_expression=None,
                              execution_parameters={"after_config_id": "00000000-0000-0000-0000-000000000000"})
     errors: list[Any] = []

@@ -5,31 +5,28 @@ job and writes the schedule execution with the counts of the run."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from integration_orchestrator.schedules.writeback import schedule_execution_rows
-from integration_orchestrator_tests.conftest import REPO_ROOT
-from integration_orchestrator_tests.factory.rows import add_config, add_mapping, add_organization, create_target_table
-from integration_orchestrator_tests.schedules.rows import insert_schedule
+from integration_orchestrator_tests.processes import REPO_ROOT, Background, bin_path
+from integration_orchestrator_tests.rows import (
+    add_config,
+    add_mapping,
+    add_organization,
+    add_schedule,
+    create_target_table,
+)
 
 DEADLINE_SECONDS = 300
 
 
 def _env(database_url: str, home: Path) -> dict[str, str]:
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return {**os.environ, "INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url, "DAGSTER_HOME": str(home)}
-
-
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
 
 
 def _people(db: Any) -> tuple[str, str]:
@@ -40,12 +37,12 @@ def _people(db: Any) -> tuple[str, str]:
     return org, config
 
 
-def test_dagster_schedule_list_shows_rows(db: Any, database_url: str, tmp_path: Path) -> None:
+def test_dagster_schedule_list_shows_rows(db: Any, database_url: str, dagster_home: Path) -> None:
     org, config = _people(db)
-    insert_schedule(db, org, config, schedule_name="People nightly", cron_expression="0 2 * * *", timezone="Asia/Tokyo")
-    insert_schedule(db, org, config, schedule_name="People paused", cron_expression="0 3 * * *", is_active=False)
-    done = subprocess.run([_bin("dagster"), "schedule", "list", "-w", str(REPO_ROOT / "workspace.yaml")],
-                          capture_output=True, text=True, env=_env(database_url, tmp_path / "home"), cwd=REPO_ROOT,
+    add_schedule(db, org, config, schedule_name="People nightly", cron_expression="0 2 * * *", timezone="Asia/Tokyo")
+    add_schedule(db, org, config, schedule_name="People paused", cron_expression="0 3 * * *", is_active=False)
+    done = subprocess.run([bin_path("dagster"), "schedule", "list", "-w", str(REPO_ROOT / "workspace.yaml")],
+                          capture_output=True, text=True, env=_env(database_url, dagster_home), cwd=REPO_ROOT,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
@@ -57,35 +54,21 @@ def test_dagster_schedule_list_shows_rows(db: Any, database_url: str, tmp_path: 
 
 
 @pytest.mark.slow
-def test_daemon_runs_factory_job_from_schedule(db: Any, database_url: str, tmp_path: Path) -> None:
+def test_daemon_runs_factory_job_from_schedule(
+    db: Any, database_url: str, dagster_daemon: Callable[..., Background]
+) -> None:
     org, config = _people(db)
-    schedule = insert_schedule(db, org, config, schedule_name="People every minute", cron_expression="* * * * *",
-                               timezone="America/Chicago")
-    log = tmp_path / "daemon.log"
-    with log.open("wb") as out:
-        daemon = subprocess.Popen([_bin("dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")],
-                                  env=_env(database_url, tmp_path / "home"), stdout=out, stderr=subprocess.STDOUT,
-                                  cwd=REPO_ROOT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        done: list[dict[str, Any]] = []
-        while time.monotonic() < deadline and daemon.poll() is None:
-            done = [
-                r
-                for r in schedule_execution_rows(db, str(schedule["id"]))
-                if r["execution_status"] in ("completed", "failed")
-            ]
-            if done:
-                break
-            time.sleep(2)
-        assert done, f"no finished schedule execution; daemon log:\n{log.read_text()[-4000:]}"
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
+    schedule = add_schedule(db, org, config, schedule_name="People every minute", cron_expression="* * * * *",
+                            timezone="America/Chicago")
+    daemon = dagster_daemon("-w", str(REPO_ROOT / "workspace.yaml"),
+                            env={"INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url})
+    done = daemon.wait_for(
+        lambda: [r for r in schedule_execution_rows(db, str(schedule["id"]))
+                 if r["execution_status"] in ("completed", "failed")],
+        DEADLINE_SECONDS,
+    )
+    assert done, f"no finished schedule execution; daemon log:\n{daemon.log_tail()}"
+    daemon.stop()
     row = done[0]
     assert row["execution_status"] == "completed", row
     assert row["records_processed"] == 2

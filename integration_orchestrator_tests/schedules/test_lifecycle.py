@@ -26,12 +26,7 @@ from integration_orchestrator.schedules.writeback import (
     schedule_execution_rows,
     tick_transaction,
 )
-from integration_orchestrator_tests.schedules.rows import (
-    insert_config,
-    insert_org,
-    insert_user,
-    schedule_record,
-)
+from integration_orchestrator_tests.rows import add_config, add_execution, add_organization, add_user, schedule_record
 
 
 @dg.op
@@ -79,11 +74,9 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
-def _scheduled_run(
-    db: Any, database_url: str, instance: dg.DagsterInstance, job: dg.JobDefinition, **columns: Any
-) -> tuple[Any, str, str, dg.ExecuteInProcessResult]:
-    org = insert_org(db)
-    config = insert_config(db, org)
+def _scheduled_run(db: Any, database_url: str, instance: dg.DagsterInstance, job: dg.JobDefinition, **columns: Any) -> tuple[Any, str, str, dg.ExecuteInProcessResult]:
+    org = add_organization(db)
+    config = add_config(db, org)
     record = schedule_record(db, org, config, **columns)
     tick = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
     with connect(database_url) as conn, tick_transaction(conn, org):
@@ -91,12 +84,9 @@ def _scheduled_run(
         row_id = record_tick(conn, org, record.id, tick, "scheduled", None)
     result = job.execute_in_process(instance=instance, tags=run_tags_for(record, tick, schedule_execution_id=row_id),
                                     raise_on_error=False)
-    db.execute(
-        "INSERT INTO integration_executions (config_id, dagster_run_id, status, records_out, records_failed,"
-        " error_message, metadata, organization_id) VALUES (%s, %s, %s, 40, 2, %s, '{\"warning_count\": 3}', %s)",
-        (config, result.run_id, "succeeded" if result.success else "failed",
-         None if result.success else "source unreachable", org),
-    )
+    add_execution(db, org, config, "succeeded" if result.success else "failed", dagster_run_id=result.run_id,
+                  records_out=40, records_failed=2, error_message=None if result.success else "source unreachable",
+                  metadata={"warning_count": 3})
     return record, org, row_id, result
 
 
@@ -128,8 +118,8 @@ def test_failed_run_fails_row_and_notifies_each_recipient(
     db: Any, database_url: str, instance: dg.DagsterInstance, webhook: tuple[str, Any]
 ) -> None:
     url, hook = webhook
-    record, org, _row_id, result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=True)
-    alice, bob = insert_user(db, org), insert_user(db, org)
+    record, org, row_id, result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=True)
+    alice, bob = add_user(db, org), add_user(db, org)
     db.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s", ([alice, bob], record.id))
     record = type(record).from_row(
         db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
@@ -159,7 +149,7 @@ def test_webhook_error_is_recorded_on_the_row(
     url, hook = webhook
     hook.status = 503
     record, org, _row_id, _result = _scheduled_run(db, database_url, instance, failing_job)
-    user = insert_user(db, org)
+    user = add_user(db, org)
     db.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s", ([user], record.id))
     record = type(record).from_row(
         db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
@@ -174,14 +164,10 @@ def test_webhook_error_is_recorded_on_the_row(
 
 def test_no_notifier_leaves_pending_email_rows(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
     record, org, _row_id, _result = _scheduled_run(db, database_url, instance, failing_job)
-    user = insert_user(db, org)
-    db.execute(
-        "UPDATE integration_schedules SET notification_recipients = %s, notification_on_failure = true WHERE id = %s",
-        ([user], record.id),
-    )
-    record = type(record).from_row(
-        db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
-    )
+    user = add_user(db, org)
+    db.execute("UPDATE integration_schedules SET notification_recipients = %s, notification_on_failure = true WHERE id = %s",
+               ([user], record.id))
+    record = type(record).from_row(db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone())
     with connect(database_url) as conn:
         evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=list)
     [note] = db.execute(
@@ -191,10 +177,8 @@ def test_no_notifier_leaves_pending_email_rows(db: Any, database_url: str, insta
 
 
 def test_notification_off_writes_nothing(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
-    record, org, _row_id, _result = _scheduled_run(
-        db, database_url, instance, failing_job, notification_on_failure=False
-    )
-    user = insert_user(db, org)
+    record, org, _row_id, _result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=False)
+    user = add_user(db, org)
     db.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s", ([user], record.id))
     record = type(record).from_row(
         db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()

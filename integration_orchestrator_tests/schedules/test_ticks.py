@@ -16,11 +16,7 @@ from integration_orchestrator.schedules.build import build_schedule_definitions
 from integration_orchestrator.schedules.cron import trigger_for
 from integration_orchestrator.schedules.ticks import LATE_AFTER, plan_tick
 from integration_orchestrator.schedules.writeback import schedule_execution_rows
-from integration_orchestrator_tests.schedules.rows import (
-    insert_config,
-    insert_org,
-    schedule_record,
-)
+from integration_orchestrator_tests.rows import add_config, add_organization, schedule_record
 
 UTC = dt.UTC
 
@@ -100,8 +96,8 @@ def _tick(schedule: dg.ScheduleDefinition, instance: dg.DagsterInstance, when: d
 
 
 def test_tick_launches_with_tags_and_writes_row(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
+    org = add_organization(db)
+    config = add_config(db, org)
     record = schedule_record(
         db, org, config, schedule_name="Nightly orders", cron_expression="0 2 * * *", timezone="Europe/Berlin",
         execution_timeout_seconds=900, retry_policy={"max_retries": 2, "delay_seconds": 5, "backoff": "linear"},
@@ -147,8 +143,8 @@ def test_tick_launches_with_tags_and_writes_row(db: Any, database_url: str, inst
 def test_concurrency_skip_with_run_in_progress(
     db: Any, database_url: str, instance: dg.DagsterInstance, status: dg.DagsterRunStatus
 ) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
+    org = add_organization(db)
+    config = add_config(db, org)
     record = schedule_record(db, org, config, cron_expression="*/15 * * * *", concurrent_execution_allowed=False)
     instance.add_run(DagsterRun(job_name="orders_sync", run_id="run-in-progress", status=status,
                                 tags={"integration/config_id": config}))
@@ -162,8 +158,8 @@ def test_concurrency_skip_with_run_in_progress(
 
 
 def test_concurrency_allowed_launches_despite_run(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
+    org = add_organization(db)
+    config = add_config(db, org)
     record = schedule_record(db, org, config, cron_expression="*/15 * * * *", concurrent_execution_allowed=True)
     instance.add_run(DagsterRun(job_name="orders_sync", run_id="r1", status=dg.DagsterRunStatus.STARTING,
                                 tags={"integration/config_id": config}))
@@ -183,8 +179,8 @@ def test_missed_ticks_after_downtime(
     db: Any, database_url: str, instance: dg.DagsterInstance, policy: str, statuses: list[str], launched: int
 ) -> None:
     """Scheduler ran the 06:00 tick, was down, comes back at 09:07: 07:00, 08:00 missed, 09:00 late."""
-    org = insert_org(db)
-    config = insert_config(db, org)
+    org = add_organization(db)
+    config = add_config(db, org)
     record = schedule_record(db, org, config, cron_expression="0 * * * *", missed_execution_policy=policy)
     schedule_before = _schedule(record, database_url, at("2026-06-01T06:00:05+00:00"))
     assert len(_tick(schedule_before, instance, at("2026-06-01T06:00+00:00")).run_requests) == 1
@@ -222,8 +218,8 @@ def test_missed_ticks_after_downtime(
 def test_ticks_outside_start_end_launch_nothing_and_write_nothing(
     db: Any, database_url: str, instance: dg.DagsterInstance, tick: str, reason: str
 ) -> None:
-    org = insert_org(db)
-    config = insert_config(db, org)
+    org = add_organization(db)
+    config = add_config(db, org)
     record = schedule_record(db, org, config, cron_expression="*/30 * * * *", timezone="Europe/Berlin",
                              start_date=dt.date(2026, 6, 1), end_date=dt.date(2026, 6, 2))
     when = dt.datetime.fromisoformat(tick)
@@ -261,8 +257,8 @@ def test_schedule_stopped_in_dagster_misses_nothing(db: Any, database_url: str, 
     )
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-    org = insert_org(db)
-    config = insert_config(db, org)
+    org = add_organization(db)
+    config = add_config(db, org)
     record = schedule_record(db, org, config, schedule_name="Hourly", cron_expression="0 * * * *",
                              missed_execution_policy="run_all")
     assert len(_tick(_schedule(record, database_url, at("2026-06-01T06:00:01+00:00")), instance,

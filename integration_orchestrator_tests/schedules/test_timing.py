@@ -13,6 +13,7 @@ from integration_orchestrator.db import connect
 from integration_orchestrator.errors import RowError
 from integration_orchestrator.schedules.timing import next_run_times
 from integration_orchestrator_tests.cron_cases import dagster_ticks
+from integration_orchestrator_tests.rows import add_config, add_organization, add_schedule
 
 Conn = psycopg.Connection[dict[str, Any]]
 AFTER = dt.datetime(2025, 3, 7, 12, 0, tzinfo=dt.UTC)
@@ -27,21 +28,9 @@ def test_cron_times_match_dagster_across_spring_forward(db: Conn) -> None:
 
 
 def test_accepts_a_schedule_row_and_stops_at_end_date(db: Conn) -> None:
-    org = db.execute("INSERT INTO organizations (name, slug) VALUES ('Acme', 'acme-timing') RETURNING id").fetchone()
-    assert org is not None
-    cfg = db.execute(
-        "INSERT INTO integration_configs (integration_name, integration_type, organization_id)"
-        " VALUES ('Orders', 'sync', %s) RETURNING id",
-        (org["id"],),
-    ).fetchone()
-    assert cfg is not None
-    row = db.execute(
-        "INSERT INTO integration_schedules (schedule_name, schedule_type, fixed_times, timezone, end_date,"
-        " config_id, organization_id) VALUES ('twice', 'fixed_time', %s, 'Europe/Berlin', '2025-03-08', %s, %s)"
-        " RETURNING *",
-        ([dt.time(9, 0), dt.time(17, 30)], cfg["id"], org["id"]),
-    ).fetchone()
-    assert row is not None
+    org = add_organization(db, "Acme", slug="acme-timing")
+    row = add_schedule(db, org, add_config(db, org, "Orders"), schedule_name="twice", schedule_type="fixed_time",
+                       fixed_times=[dt.time(9, 0), dt.time(17, 30)], timezone="Europe/Berlin", end_date="2025-03-08")
     berlin = ZoneInfo("Europe/Berlin")
     assert next_run_times(db, row, AFTER, 10) == [
         dt.datetime(2025, 3, 7, 17, 30, tzinfo=berlin),

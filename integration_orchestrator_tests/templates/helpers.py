@@ -1,15 +1,14 @@
-"""Shared helpers of the template tests: a minimal valid template and organizations."""
+"""Shared helpers of the template tests: a minimal valid template, written to a file."""
 
 from __future__ import annotations
 
 import copy
-import uuid
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["make_organization", "minimal_template", "write_template"]
+__all__ = ["minimal_template", "write_template"]
 
 
 def minimal_template(name: str = "tiny_people", version: str = "1.0.0") -> dict[str, Any]:
@@ -77,8 +76,3 @@ def write_template(directory: Path, data: dict[str, Any], filename: str | None =
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
 
-
-def make_organization(db: Any, name: str | None = None) -> Any:
-    name = name or f"org-{uuid.uuid4().hex[:8]}"
-    row = db.execute("INSERT INTO organizations (name, slug) VALUES (%s, %s) RETURNING id", (name, name)).fetchone()
-    return row["id"]

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from integration_orchestrator.templates.library import builtin_template_paths
-from integration_orchestrator_tests.templates.helpers import make_organization, minimal_template, write_template
+from integration_orchestrator_tests.rows import add_organization
+from integration_orchestrator_tests.templates.helpers import minimal_template, write_template
 
 
 def test_install_list_test_export_round_trip(run_cli: Any, db: Any, tmp_path: Path) -> None:
@@ -53,7 +54,7 @@ def test_install_list_test_export_round_trip(run_cli: Any, db: Any, tmp_path: Pa
     written = run_cli("templates", "export", "github_org_members", "--output", str(target))
     assert written.returncode == 0 and target.exists()
 
-    make_organization(db, "acme")
+    add_organization(db, "acme")
     shared = run_cli("templates", "install", "--file", str(target), "--organization", "acme")
     assert shared.returncode == 0, shared.stderr
     assert shared.stdout.startswith("installed github_org_members 1.0.0 (certified")
@@ -67,7 +68,7 @@ def test_instantiate_upgrade_deploy(run_cli: Any, db: Any, tmp_path: Path) -> No
     v2_data["mapping_templates"]["mappings"][1]["error_handling"] = "null"
     v2 = write_template(tmp_path, v2_data)
     assert run_cli("templates", "install", "--file", str(v1), "--file", str(v2)).returncode == 0
-    make_organization(db, "acme")
+    add_organization(db, "acme")
 
     custom = json.dumps({"connection": {"target": {"table": "staff"}}, "mappings": {"name": {"mapping_notes": "kept"}}})
     made = run_cli(
@@ -108,7 +109,7 @@ def test_bad_input_exits_2_naming_file_and_field(run_cli: Any, db: Any, tmp_path
     assert db.execute("SELECT count(*) AS n FROM integration_templates").fetchone()["n"] == 0
 
     assert run_cli("templates", "install", "--file", str(write_template(tmp_path, minimal_template()))).returncode == 0
-    make_organization(db, "acme")
+    add_organization(db, "acme")
     not_json = run_cli("templates", "instantiate", "tiny_people", "--name", "x", "--customizations", "{nope")
     assert not_json.returncode == 2 and "--customizations" in not_json.stderr and "not valid JSON" in not_json.stderr
     bad_custom = run_cli(

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
 import dagster as dg
 import pytest
@@ -24,7 +25,7 @@ from integration_orchestrator.db import connect
 from integration_orchestrator.templates.instantiate import instantiate_template
 from integration_orchestrator.templates.library import builtin_template_paths, install_builtin_templates
 from integration_orchestrator.templates.model import load_template_file
-from integration_orchestrator_tests.templates.helpers import make_organization
+from integration_orchestrator_tests.rows import add_organization
 
 TOKEN = "SSWS 00e2e-test-token"
 
@@ -113,7 +114,7 @@ def test_okta_template_runs_in_a_dagster_job(
 
     monkeypatch.setenv(KEYS_ENV, f"k1:{generate_key()}")
     install_builtin_templates(db)
-    org = make_organization(db, "acme")
+    org = UUID(add_organization(db, "acme"))
     db.execute(IDENTITY_TABLE)
     db.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON identity_accounts TO integration_app")
     set_secret(db, "okta_api_token", TOKEN, organization_id=org)
@@ -210,7 +211,7 @@ def _run(db: Any, database_url: str, template: str, name: str, custom: dict[str,
     from integration_orchestrator.assembly import build_definitions
 
     install_builtin_templates(db)
-    org = make_organization(db, "acme")
+    org = UUID(add_organization(db, "acme"))
     for secret, value in secrets.items():
         set_secret(db, secret, value, organization_id=org)
     with connect(database_url, autocommit=True) as app:

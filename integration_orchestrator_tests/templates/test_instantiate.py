@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -22,7 +23,8 @@ from integration_orchestrator.templates.library import (
 )
 from integration_orchestrator.templates.lifecycle import deploy_instance, deprecate_instance
 from integration_orchestrator.templates.model import load_template_file, parse_template
-from integration_orchestrator_tests.templates.helpers import make_organization, minimal_template
+from integration_orchestrator_tests.rows import add_organization
+from integration_orchestrator_tests.templates.helpers import minimal_template
 
 BUILTINS = {p.stem: p for p in builtin_template_paths()}
 
@@ -40,7 +42,7 @@ def _mappings(db: Any, config_id: Any) -> dict[str, dict[str, Any]]:
 
 def test_every_builtin_instantiates_and_its_copied_tests_pass(db: Any, app: Any) -> None:
     install_builtin_templates(db)
-    org = make_organization(db)
+    org = UUID(add_organization(db))
     for name, path in sorted(BUILTINS.items()):
         document = load_template_file(path)
         instance = instantiate_template(
@@ -78,7 +80,7 @@ def test_every_builtin_instantiates_and_its_copied_tests_pass(db: Any, app: Any)
 
 def test_customizations_merge_connection_and_override_or_disable_mappings(db: Any, app: Any) -> None:
     install_builtin_templates(db)
-    org = make_organization(db)
+    org = UUID(add_organization(db))
     custom = {
         "connection": {
             "source": {"url": "https://acme.okta.com/api/v1/users", "params": {"search": 'status eq "ACTIVE"'}},
@@ -145,7 +147,7 @@ def test_bad_customizations_are_rejected_naming_the_field(
     db: Any, app: Any, custom: Any, field: str, reason: str
 ) -> None:
     install_template(db, parse_template(minimal_template(), source="x"))
-    org = make_organization(db)
+    org = UUID(add_organization(db))
     with pytest.raises(InstanceError) as caught:
         instantiate_template(
             app,
@@ -163,7 +165,7 @@ def test_bad_customizations_are_rejected_naming_the_field(
 
 def test_database_refusal_becomes_an_instance_error_and_nothing_is_written(db: Any, app: Any) -> None:
     install_template(db, parse_template(minimal_template(), source="x"))
-    org = make_organization(db)
+    org = UUID(add_organization(db))
     with pytest.raises(InstanceError) as caught:
         instantiate_template(
             app,
@@ -179,7 +181,7 @@ def test_database_refusal_becomes_an_instance_error_and_nothing_is_written(db: A
 
 
 def test_other_organizations_template_is_invisible(db: Any, app: Any) -> None:
-    org_a, org_b = make_organization(db), make_organization(db)
+    org_a, org_b = UUID(add_organization(db)), UUID(add_organization(db))
     install_template(app, parse_template(minimal_template("a_only"), source="x"), organization_id=org_a)
     with pytest.raises(RowError, match="no such template is installed"):
         instantiate_template(
@@ -194,7 +196,7 @@ def test_other_organizations_template_is_invisible(db: Any, app: Any) -> None:
 def test_inactive_template_cannot_be_instantiated(db: Any, app: Any) -> None:
     install_template(db, parse_template(minimal_template(), source="x"))
     db.execute("UPDATE integration_templates SET is_active = false")
-    org = make_organization(db)
+    org = UUID(add_organization(db))
     with pytest.raises(RowError, match="no such template"):
         instantiate_template(
             app, template_name="tiny_people", version=None, instance_name="p", customizations={}, organization_id=org
@@ -203,7 +205,7 @@ def test_inactive_template_cannot_be_instantiated(db: Any, app: Any) -> None:
 
 def test_deprecate_deactivates_the_integration(db: Any, app: Any) -> None:
     install_template(db, parse_template(minimal_template(), source="x"))
-    org = make_organization(db)
+    org = UUID(add_organization(db))
     instance = instantiate_template(
         app, template_name="tiny_people", version=None, instance_name="people", customizations={}, organization_id=org
     )
@@ -223,11 +225,11 @@ def test_deprecate_deactivates_the_integration(db: Any, app: Any) -> None:
 def test_resolve_organization(db: Any) -> None:
     with pytest.raises(RowError, match="no organization yet"):
         resolve_organization(db, None)
-    org = make_organization(db, "acme")
+    org = UUID(add_organization(db, "acme"))
     assert resolve_organization(db, None) == org
     assert resolve_organization(db, "acme") == org
     assert resolve_organization(db, str(org)) == org
-    make_organization(db, "globex")
+    add_organization(db, "globex")
     with pytest.raises(RowError, match="several organizations; pass --organization"):
         resolve_organization(db, None)
     with pytest.raises(RowError, match="no such organization"):

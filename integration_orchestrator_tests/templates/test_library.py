@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -19,7 +20,8 @@ from integration_orchestrator.templates.library import (
     list_templates,
 )
 from integration_orchestrator.templates.model import TemplateError, load_template_file, parse_template
-from integration_orchestrator_tests.templates.helpers import make_organization, minimal_template, write_template
+from integration_orchestrator_tests.rows import add_organization
+from integration_orchestrator_tests.templates.helpers import minimal_template, write_template
 
 
 def _rows(db: Any) -> list[dict[str, Any]]:
@@ -90,7 +92,7 @@ def test_invalid_mapping_is_rejected_on_install_and_nothing_written(db: Any) -> 
 
 
 def test_organization_installs_its_own_template(db: Any, database_url: str) -> None:
-    org_a, org_b = make_organization(db), make_organization(db)
+    org_a, org_b = UUID(add_organization(db)), UUID(add_organization(db))
     install_template(db, parse_template(minimal_template(), source="system"))
     own = minimal_template()
     own["description"] = "Org A's own flavour."
@@ -111,7 +113,7 @@ def test_organization_installs_its_own_template(db: Any, database_url: str) -> N
 
 def test_export_installs_elsewhere(db: Any, tmp_path: Path, pg_admin_url: str) -> None:
     install_builtin_templates(db)
-    org = make_organization(db)
+    org = UUID(add_organization(db))
     for row in list_templates(db):
         path = tmp_path / f"{row['template_name']}.yaml"
         path.write_text(export_template(row), encoding="utf-8")

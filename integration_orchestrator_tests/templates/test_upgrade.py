@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -12,7 +13,8 @@ from integration_orchestrator.templates.instantiate import InstanceError, instan
 from integration_orchestrator.templates.library import install_template
 from integration_orchestrator.templates.model import parse_template
 from integration_orchestrator.templates.upgrade import diff_documents, upgrade_instance
-from integration_orchestrator_tests.templates.helpers import make_organization, minimal_template
+from integration_orchestrator_tests.rows import add_mapping_test, add_organization
+from integration_orchestrator_tests.templates.helpers import minimal_template
 
 
 def _v1() -> dict[str, Any]:
@@ -86,7 +88,7 @@ def _state(db: Any, config_id: Any) -> tuple[dict[str, Any], dict[str, list[str]
 def test_upgrade_applies_the_diff_and_keeps_customizations(db: Any, app: Any) -> None:
     install_template(db, parse_template(_v1(), source="v1"))
     install_template(db, parse_template(_v2(), source="v2"))
-    org = make_organization(db)
+    org = UUID(add_organization(db))
     custom = {
         "connection": {"target": {"mode": "append"}},
         "mappings": {"name": {"target_data_type": "string", "mapping_notes": "ours"}},
@@ -101,12 +103,7 @@ def test_upgrade_applies_the_diff_and_keeps_customizations(db: Any, app: Any) ->
     )
     name_id = _state(db, instance.config_id)[0]["name"]["id"]
     # a test the organization added itself survives the upgrade
-    db.execute(
-        "INSERT INTO integration_mapping_tests (mapping_id, test_name, test_type, input_data, "
-        "expected_output, organization_id) "
-        "VALUES (%s, 'our own', 'unit', '{\"name\": \"Bo\"}', '{\"name\": \"Bo\"}', %s)",
-        (name_id, org),
-    )
+    add_mapping_test(db, org, name_id, "our own", {"name": "Bo"}, {"name": "Bo"}, test_type="unit")
 
     preview = upgrade_instance(app, "people", "1.1.0", org, dry_run=True)
     assert not preview.applied and preview.diff.added == ["team"]
@@ -142,7 +139,7 @@ def test_upgrade_with_failing_tests_stays_in_testing(db: Any, app: Any) -> None:
     broken = _v2()
     broken["test_suite"]["tests"][0]["expected_output"] = {"person_id": 8}
     install_template(db, parse_template(broken, source="v2"))
-    org = make_organization(db)
+    org = UUID(add_organization(db))
     instantiate_template(
         app,
         template_name="tiny_people",
@@ -161,7 +158,7 @@ def test_upgrade_refusals(db: Any, app: Any) -> None:
     install_template(db, parse_template(_v1(), source="v1"))
     v2 = _v2()
     install_template(db, parse_template(v2, source="v2"))
-    org = make_organization(db)
+    org = UUID(add_organization(db))
     instantiate_template(
         app, template_name="tiny_people", version="1.0.0", instance_name="people",
         customizations={"mappings": {"nickname": {"mapping_notes": "x"}}}, organization_id=org,

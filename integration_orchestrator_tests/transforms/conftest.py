@@ -9,6 +9,7 @@ import pytest
 
 from integration_orchestrator.transforms import CompiledTransformation, WorkerPool, compile_transformation
 from integration_orchestrator.transforms.sandbox import SandboxSettings
+from integration_orchestrator_tests.rows import loaded_transformation
 
 
 @pytest.fixture(scope="module")
@@ -17,21 +18,9 @@ def pool() -> Iterator[WorkerPool]:
         yield p
 
 
-def make_row(language: str, kind: str, logic: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "id": extra.pop("id", "00000000-0000-0000-0000-00000000000a"),
-        "transformation_name": extra.pop("transformation_name", f"{language}_{kind}"),
-        "language": language,
-        "transformation_type": kind,
-        "transformation_logic": logic,
-        "timeout_seconds": extra.pop("timeout_seconds", 5),
-        **extra,
-    }
-
-
 @pytest.fixture
 def compile_row(pool: WorkerPool) -> Callable[..., CompiledTransformation]:
     def build(language: str, kind: str, logic: dict[str, Any], **extra: Any) -> CompiledTransformation:
-        return compile_transformation(make_row(language, kind, logic, **extra), pool=pool)
+        return compile_transformation(loaded_transformation(language, kind, logic, **extra), pool=pool)
 
     return build

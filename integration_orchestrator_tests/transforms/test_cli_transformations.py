@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from integration_orchestrator.cli import main
 from integration_orchestrator.transforms import load_transformation_rows, shutdown_pool
+from integration_orchestrator_tests.rows import add_organization, add_transformation
 
 GOOD_CASES = {
     "cases": [
@@ -19,28 +18,14 @@ GOOD_CASES = {
 }
 
 
-def _org(db: Any, slug: str) -> uuid.UUID:
-    return db.execute(
-        "INSERT INTO organizations (name, slug) VALUES (%s, %s) RETURNING id", (slug.title(), slug)
-    ).fetchone()["id"]
+def _insert(db: Any, org: str, name: str, language: str, kind: str, logic: dict[str, Any], cases: dict[str, Any] | None) -> uuid.UUID:
+    return uuid.UUID(add_transformation(db, org, name, logic, language, transformation_type=kind, test_cases=cases,
+                                        timeout_seconds=5))
 
 
-def _insert(
-    db: Any, org: uuid.UUID, name: str, language: str, kind: str, logic: dict[str, Any], cases: dict[str, Any] | None
-) -> uuid.UUID:
-    row = db.execute(
-        "INSERT INTO integration_transformations"
-        " (transformation_name, transformation_type, language, transformation_logic, test_cases, "
-        "organization_id, timeout_seconds)"
-        " VALUES (%s, %s, %s, %s, %s, %s, 5) RETURNING id",
-        (name, kind, language, Jsonb(logic), Jsonb(cases) if cases is not None else None, org),
-    ).fetchone()
-    return row["id"]
-
-
-def _seed(db: Any) -> dict[str, uuid.UUID]:
-    org = _org(db, "acme")
-    other = _org(db, "globex")
+def _seed(db: Any) -> dict[str, Any]:
+    org = add_organization(db, "Acme")
+    other = add_organization(db, "Globex")
     return {
         "org": org,
         "other": other,
@@ -114,16 +99,8 @@ def test_one_transformation_by_id_and_organization_filter(db: Any, database_url:
 
 
 def test_invalid_row_and_unknown_id_are_bad_input(db: Any, database_url: str, capsys: Any) -> None:
-    org = _org(db, "initech")
-    bad = _insert(
-        db,
-        org,
-        "broken",
-        "jmespath",
-        "map",
-        {"expression": "foo[?"},
-        {"cases": [{"name": "x", "input": {}, "expected": {}}]},
-    )
+    org = add_organization(db, "Initech")
+    bad = _insert(db, org, "broken", "jmespath", "map", {"expression": "foo[?"}, {"cases": [{"name": "x", "input": {}, "expected": {}}]})
     code, out = _cli(database_url, capsys, str(bad))
     assert code == 2
     assert (

@@ -8,8 +8,7 @@ import pytest
 
 from integration_orchestrator.errors import RowError
 from integration_orchestrator.transforms import TransformationDefinitionError, TransformationRow, compile_transformation
-
-from .conftest import make_row
+from integration_orchestrator_tests.rows import loaded_transformation
 
 ROW_ID = "00000000-0000-0000-0000-00000000000a"
 
@@ -79,7 +78,7 @@ def test_bad_rows_fail_at_compile_time(
     language: str, kind: str, logic: Any, extra: dict[str, Any], field: str, message: str
 ) -> None:
     with pytest.raises(TransformationDefinitionError) as info:
-        compile_transformation(make_row(language, kind, logic, transformation_name="orders_fix", **extra))
+        compile_transformation(loaded_transformation(language, kind, logic, transformation_name="orders_fix", **extra))
     error = info.value
     assert isinstance(error, RowError)
     assert error.field == field
@@ -106,6 +105,7 @@ def test_compile_accepts_a_typed_row_and_keeps_it() -> None:
 
 def test_definition_errors_found_only_when_run_are_still_definition_errors() -> None:
     """Top-level code that fails when executed (in the sandbox) names the code field."""
-    compiled = compile_transformation(make_row("python", "map", {"code": "x = 1 / 0\ndef transform(r):\n    return r"}))
+    row = loaded_transformation("python", "map", {"code": "x = 1 / 0\ndef transform(r):\n    return r"})
+    compiled = compile_transformation(row)
     with pytest.raises(TransformationDefinitionError, match=r"field `transformation_logic.code`: ZeroDivisionError"):
         compiled.apply([{"a": 1}])

@@ -287,13 +287,12 @@ def test_catastrophic_regex_in_sql_and_jsonpath_is_linear(compile_row: Any) -> N
 def test_worker_environment_is_empty(compile_row: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from integration_orchestrator.transforms import WorkerPool, compile_transformation
     from integration_orchestrator.transforms.sandbox import SandboxSettings
-
-    from .conftest import make_row
+    from integration_orchestrator_tests.rows import loaded_transformation
 
     monkeypatch.setenv("IO_TEST_SECRET", "s3cret")
     logic = py(f"g = {_ESCAPE_OS}\nreturn {{'keys': sorted(g['environ'])}}")
     with WorkerPool(SandboxSettings(max_workers=1)) as fresh:
-        outcome = compile_transformation(make_row("python", "map", logic), pool=fresh).apply([RECORD])
+        outcome = compile_transformation(loaded_transformation("python", "map", logic), pool=fresh).apply([RECORD])
     assert outcome.errors == []
     assert "IO_TEST_SECRET" not in outcome.records[0]["keys"]
     assert set(outcome.records[0]["keys"]) <= {"LC_CTYPE"}  # set by CPython's locale coercion

@@ -12,7 +12,7 @@ import pytest
 from integration_orchestrator.transforms import TransformationTimeoutError, WorkerPool, compile_transformation
 from integration_orchestrator.transforms.jmespath_inline import MAX_NODES, compile_inline, fence
 from integration_orchestrator.transforms.sandbox import SandboxSettings
-from integration_orchestrator_tests.transforms.conftest import make_row
+from integration_orchestrator_tests.rows import loaded_transformation
 
 RECORDS: list[Any] = [
     {
@@ -191,9 +191,8 @@ def fresh_pool() -> Iterator[WorkerPool]:
 
 
 def test_fenced_steps_run_in_process_and_never_start_a_worker(fresh_pool: WorkerPool) -> None:
-    step = compile_transformation(
-        make_row("jmespath", "map", {"expression": "{id: id, twice: [id, id]}"}), pool=fresh_pool
-    )
+    row = loaded_transformation("jmespath", "map", {"expression": "{id: id, twice: [id, id]}"})
+    step = compile_transformation(row, pool=fresh_pool)
     records = [{"id": i} for i in range(12_000)]
     assert step.inline
     assert step.apply(records).records == [{"id": i, "twice": [i, i]} for i in range(12_000)]
@@ -201,9 +200,8 @@ def test_fenced_steps_run_in_process_and_never_start_a_worker(fresh_pool: Worker
 
 
 def test_refused_expressions_still_run_in_the_sandbox(fresh_pool: WorkerPool) -> None:
-    step = compile_transformation(
-        make_row("jmespath", "enrich", {"expression": "{n: length(to_string([@, @] | [@, @]))}"}), pool=fresh_pool
-    )
+    row = loaded_transformation("jmespath", "enrich", {"expression": "{n: length(to_string([@, @] | [@, @]))}"})
+    step = compile_transformation(row, pool=fresh_pool)
     assert not step.inline
     assert step.apply([{"id": 1}]).records == [{"id": 1, "n": 41}]
     assert fresh_pool.size == 1
@@ -211,7 +209,7 @@ def test_refused_expressions_still_run_in_the_sandbox(fresh_pool: WorkerPool) ->
 
 def test_per_record_errors_carry_the_library_messages(fresh_pool: WorkerPool) -> None:
     logic = {"expression": "{big: total > `5`, n: length(total)}"}
-    inline = compile_transformation(make_row("jmespath", "enrich", logic), pool=fresh_pool)
+    inline = compile_transformation(loaded_transformation("jmespath", "enrich", logic), pool=fresh_pool)
     records = [{"total": 10}, {"total": "x"}, {"total": [1]}]
     outcome = inline.apply(records)
     assert inline.inline
@@ -227,9 +225,8 @@ def test_per_record_errors_carry_the_library_messages(fresh_pool: WorkerPool) ->
 
 
 def test_timeout_is_checked_between_chunks(fresh_pool: WorkerPool) -> None:
-    step = compile_transformation(
-        make_row("jmespath", "map", {"expression": "{s: to_string(@)}"}, timeout_seconds=0.001), pool=fresh_pool
-    )
+    row = loaded_transformation("jmespath", "map", {"expression": "{s: to_string(@)}"}, timeout_seconds=0.001)
+    step = compile_transformation(row, pool=fresh_pool)
     records = [{"id": i, "payload": "x" * 200} for i in range(200_000)]
     with pytest.raises(TransformationTimeoutError, match=r"timed out after 0.001 s"):
         step.apply(records)

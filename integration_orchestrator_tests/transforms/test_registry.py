@@ -19,8 +19,7 @@ from integration_orchestrator.transforms import (
     unregister_engine,
 )
 from integration_orchestrator.transforms.registry import load_engines
-
-from .conftest import make_row
+from integration_orchestrator_tests.rows import loaded_transformation
 
 ENGINE_SOURCE = '''
 from integration_orchestrator.transforms import Engine, LogicError, RecordFailure
@@ -67,17 +66,15 @@ def installed_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
 
 def test_entry_point_engine_is_discovered_and_compiles_rows(installed_distribution: Path) -> None:
     assert "template" in available_languages()
-    compiled = compile_transformation(make_row("template", "enrich", {"template": "Hello {name}"}))
+    compiled = compile_transformation(loaded_transformation("template", "enrich", {"template": "Hello {name}"}))
     outcome = compiled.apply([{"name": "Ada"}, {"nom": "Bob"}])
     assert outcome.records == [{"name": "Ada", "text": "Hello Ada"}]
     assert outcome.errors[0].message == "missing field 'name'"
 
 
 def test_entry_point_engine_check_errors_name_the_row(installed_distribution: Path) -> None:
-    with pytest.raises(
-        TransformationDefinitionError, match=r"field `transformation_logic.template`: must be a format string"
-    ):
-        compile_transformation(make_row("template", "map", {"template": 3}))
+    with pytest.raises(TransformationDefinitionError, match=r"field `transformation_logic.template`: must be a format string"):
+        compile_transformation(loaded_transformation("template", "map", {"template": 3}))
 
 
 class _Doubler(Engine):
@@ -95,10 +92,11 @@ def test_register_engine_at_run_time() -> None:
     try:
         with pytest.raises(ValueError, match="already registered"):
             register_engine(_Doubler())
-        mapped = compile_transformation(make_row("doubler", "map", {"field": "n"})).apply([{"n": 2}, {}])
+        mapped = compile_transformation(loaded_transformation("doubler", "map", {"field": "n"})).apply([{"n": 2}, {}])
         assert mapped.records == [{"n": 4}]
         assert [e.index for e in mapped.errors] == [1]
-        total = compile_transformation(make_row("doubler", "aggregate", {"field": "n"})).apply([{"n": 2}, {"n": 3}])
+        aggregate = compile_transformation(loaded_transformation("doubler", "aggregate", {"field": "n"}))
+        total = aggregate.apply([{"n": 2}, {"n": 3}])
         assert total.records == [{"total": 10}]
     finally:
         unregister_engine("doubler")

@@ -18,8 +18,7 @@ from integration_orchestrator.transforms import (
     shutdown_pool,
 )
 from integration_orchestrator.transforms.sandbox import SandboxSettings
-
-from .conftest import make_row
+from integration_orchestrator_tests.rows import loaded_transformation
 
 PY_MAP = {"code": "def transform(r):\n    return {'id': r['id'] + 1}"}
 JS_MAP = {"code": "function transform(r) { return {id: r.id + 1}; }"}
@@ -35,7 +34,7 @@ def test_code_languages_are_refused_without_seccomp_unless_the_operator_opts_in(
 ) -> None:
     monkeypatch.delenv(ALLOW_WITHOUT_SECCOMP_ENV, raising=False)
     with WorkerPool(SandboxSettings(max_workers=1, seccomp=False)) as no_seccomp:
-        compiled = compile_transformation(make_row(language, "map", logic), pool=no_seccomp)
+        compiled = compile_transformation(loaded_transformation(language, "map", logic), pool=no_seccomp)
         with pytest.raises(SandboxUnavailableError, match=f"set {ALLOW_WITHOUT_SECCOMP_ENV}=1") as info:
             compiled.apply([{"id": 1}])
         assert "seccomp disabled" in str(info.value)
@@ -47,23 +46,16 @@ def test_code_languages_are_refused_without_seccomp_unless_the_operator_opts_in(
 def test_data_languages_run_without_seccomp(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ALLOW_WITHOUT_SECCOMP_ENV, raising=False)
     with WorkerPool(SandboxSettings(max_workers=1, seccomp=False)) as no_seccomp:
-        compiled = compile_transformation(
-            make_row("sql", "filter", {"query": "SELECT * FROM records WHERE id > 1"}), pool=no_seccomp
-        )
+        compiled = compile_transformation(loaded_transformation("sql", "filter", {"query": "SELECT * FROM records WHERE id > 1"}), pool=no_seccomp)
         assert compiled.apply([{"id": 1}, {"id": 2}]).records == [{"id": 2}]
 
 
 def test_a_timed_out_worker_is_killed_and_replaced() -> None:
     with WorkerPool(SandboxSettings(max_workers=1)) as small:
-        ok = compile_transformation(make_row("javascript", "map", JS_MAP), pool=small)
+        ok = compile_transformation(loaded_transformation("javascript", "map", JS_MAP), pool=small)
         assert ok.apply([{"id": 1}]).records == [{"id": 2}]
         (before,) = small.worker_pids()
-        loop = compile_transformation(
-            make_row(
-                "jmespath", "map", {"expression": "@" + " | to_string([@,@,@,@,@,@,@,@])" * 12}, timeout_seconds=1
-            ),
-            pool=small,
-        )
+        loop = compile_transformation(loaded_transformation("jmespath", "map", {"expression": "@" + " | to_string([@,@,@,@,@,@,@,@])" * 12}, timeout_seconds=1), pool=small)
         with pytest.raises(TransformationTimeoutError):
             loop.apply([{"id": 1, "s": "x" * 100}])
         with pytest.raises(ProcessLookupError):
@@ -76,7 +68,7 @@ def test_shutdown_pool_stops_the_workers_and_the_next_call_starts_again() -> Non
     shutdown_pool()
     pool = get_pool()
     assert pool.size == 0  # lazy: nothing runs before the first transformation
-    compiled = compile_transformation(make_row("python", "map", PY_MAP))
+    compiled = compile_transformation(loaded_transformation("python", "map", PY_MAP))
     assert compiled.apply([{"id": 1}]).records == [{"id": 2}]
     pids = pool.worker_pids()
     assert pids
@@ -90,7 +82,7 @@ def test_shutdown_pool_stops_the_workers_and_the_next_call_starts_again() -> Non
 
 
 def _apply_in_child(queue: Any) -> None:
-    compiled = compile_transformation(make_row("python", "map", PY_MAP))
+    compiled = compile_transformation(loaded_transformation("python", "map", PY_MAP))
     queue.put((os.getpid(), get_pool().pid, compiled.apply([{"id": 41}]).records))
     shutdown_pool()
 
@@ -98,7 +90,7 @@ def _apply_in_child(queue: Any) -> None:
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_pool_works_in_forked_and_spawned_processes(method: str) -> None:
     """Dagster's multiprocess executor starts steps with fork or spawn."""
-    compiled = compile_transformation(make_row("python", "map", PY_MAP))
+    compiled = compile_transformation(loaded_transformation("python", "map", PY_MAP))
     assert compiled.apply([{"id": 0}]).records == [{"id": 1}]  # the parent's pool is running
     parent_pids = get_pool().worker_pids()
     context = multiprocessing.get_context(method)
