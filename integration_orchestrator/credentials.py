@@ -28,13 +28,20 @@ from cryptography.fernet import Fernet, InvalidToken
 from psycopg.rows import dict_row
 
 from integration_orchestrator.db.connection import connect, tenant_transaction
-from integration_orchestrator.errors import ConfigurationError, IntegrationOrchestratorError
+from integration_orchestrator.errors import (
+    AmbiguousReferenceError,
+    ConfigurationError,
+    IntegrationOrchestratorError,
+    NotFoundError,
+)
 
 __all__ = [
     "KEYS_ENV",
+    "ConfigRef",
     "Keyring",
     "SecretError",
     "SecretInfo",
+    "find_config",
     "generate_key",
     "get_secret",
     "list_secrets",
@@ -47,6 +54,9 @@ __all__ = [
 KEYS_ENV = "INTEGRATION_ORCHESTRATOR_SECRET_KEYS"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+_CONFIG_COLUMNS = "SELECT id, integration_name, organization_id FROM integration_configs"
+_CONFIG_BY_ID = f"{_CONFIG_COLUMNS} WHERE id = %s"
+_CONFIG_BY_NAME = f"{_CONFIG_COLUMNS} WHERE integration_name = %s ORDER BY id"
 
 
 class SecretError(IntegrationOrchestratorError):
@@ -113,6 +123,35 @@ class SecretInfo:
     created_at: datetime
     updated_at: datetime
     rotated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ConfigRef:
+    """The integration config a secret is stored for."""
+
+    id: UUID
+    integration_name: str
+    organization_id: UUID
+
+
+def find_config(conn: psycopg.Connection[Any], ref: str) -> ConfigRef:
+    """The one config whose id or ``integration_name`` is ``ref``.
+
+    Raises :class:`NotFoundError` when none matches, :class:`AmbiguousReferenceError`
+    when several configs have that name.
+    """
+    try:
+        by_id: UUID | None = UUID(ref)
+    except ValueError:
+        by_id = None
+    query = _CONFIG_BY_ID if by_id is not None else _CONFIG_BY_NAME
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(query, (by_id or ref,)).fetchall()
+    if not rows:
+        raise NotFoundError("integration config", ref, by="id or integration_name", quote=True)
+    if len(rows) > 1:
+        raise AmbiguousReferenceError("integration config", ref, [r["id"] for r in rows])
+    return ConfigRef(**rows[0])
 
 
 def generate_key() -> str:

@@ -9,16 +9,20 @@ This module is free of Dagster: the factory turns errors raised inside ops into 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "AmbiguousReferenceError",
     "ConfigurationError",
     "DatabaseUnavailableError",
     "IntegrationOrchestratorError",
     "MaskedError",
     "MigrationError",
+    "NotFoundError",
+    "OperationFailedError",
     "RowError",
+    "UsageError",
 ]
 
 
@@ -81,6 +85,56 @@ class RowError(IntegrationOrchestratorError):
         if self.field:
             where += f", field `{self.field}`"
         return f"{where}: {self.reason}"
+
+
+class UsageError(IntegrationOrchestratorError):
+    """A command was given an argument it cannot use; ``argument`` names the option, if one."""
+
+    def __init__(self, reason: str, *, argument: str | None = None) -> None:
+        self.argument = argument
+        self.reason = reason
+        super().__init__(f"{argument}: {reason}" if argument else reason)
+
+
+class NotFoundError(IntegrationOrchestratorError):
+    """No row matches what the user named.
+
+    ``kind`` is the human name of the row ("integration config"), ``reference`` what the
+    user gave, ``by`` how it was looked up ("id"), ``argument`` the option that gave it;
+    ``quote`` shows the reference in backticks, as names are shown.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        reference: Any,
+        *,
+        by: str | None = None,
+        argument: str | None = None,
+        quote: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.reference = reference
+        self.by = by
+        self.argument = argument
+        shown = f"`{reference}`" if quote else str(reference)
+        message = f"no {kind}" + (f" with {by}" if by else "") + f" {shown}"
+        super().__init__(f"{argument}: {message}" if argument else message)
+
+
+class AmbiguousReferenceError(IntegrationOrchestratorError):
+    """A name matches several rows (``ids``); the user must give the id."""
+
+    def __init__(self, kind: str, reference: str, ids: Sequence[Any]) -> None:
+        self.kind = kind
+        self.reference = reference
+        self.ids = tuple(ids)
+        shown = ", ".join(str(i) for i in self.ids)
+        super().__init__(f"{len(self.ids)} {kind}s are named `{reference}` (ids {shown}); give the id")
+
+
+class OperationFailedError(IntegrationOrchestratorError):
+    """What the user asked for was valid but did not succeed (a run, a test, a remote call)."""
 
 
 class MaskedError(IntegrationOrchestratorError):

@@ -2,7 +2,10 @@
 
 Each sibling module (not starting with ``_``) defines ``register(subparsers)`` and adds
 one command group; handlers take the parsed namespace and return the exit status:
-0 success, 1 a failed test or run, 2 bad input (the message names the row).
+0 success, 1 a failed test or run, 2 bad input (the message names the row). A handler
+reports an error by raising the package's errors; :func:`main` prints ``error: ...``
+(to stderr, or to stdout for the error types a command lists in its
+``errors_on_stdout`` default) and exits with the status :func:`exit_status` gives.
 """
 
 from __future__ import annotations
@@ -13,13 +16,27 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from integration_orchestrator.errors import DatabaseUnavailableError, IntegrationOrchestratorError
+from integration_orchestrator.errors import IntegrationOrchestratorError, OperationFailedError
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "main"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "build_parser",
+    "exit_status",
+    "main",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+_EXIT_STATUSES: tuple[tuple[type[IntegrationOrchestratorError], int], ...] = (
+    (OperationFailedError, EXIT_FAILED),
+    (IntegrationOrchestratorError, EXIT_BAD_INPUT),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,16 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_status(error: IntegrationOrchestratorError) -> int:
+    """The exit status for an error a handler raised."""
+    return next(status for kind, status in _EXIT_STATUSES if isinstance(error, kind))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or EXIT_OK)
-    except DatabaseUnavailableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except IntegrationOrchestratorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        on_stdout = isinstance(exc, tuple(getattr(args, "errors_on_stdout", ())))
+        print(f"error: {exc}", file=sys.stdout if on_stdout else sys.stderr)
+        return exit_status(exc)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from integration_orchestrator.cli import EXIT_OK
 from integration_orchestrator.db import resolve_database_url, upgrade
 from integration_orchestrator.db.urls import mask_url
 
@@ -25,9 +26,9 @@ def _upgrade(args: argparse.Namespace) -> int:
     for migration in applied:
         print(f"applied {migration.filename}")
     print(f"{len(applied)} migration(s) applied; schema is up to date at {mask_url(url)}")
-    return 0
+    return EXIT_OK
 
 
 def _url(args: argparse.Namespace) -> int:
     print(mask_url(resolve_database_url(args.database_url)))
-    return 0
+    return EXIT_OK

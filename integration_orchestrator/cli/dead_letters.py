@@ -6,6 +6,7 @@ import argparse
 
 import orjson
 
+from integration_orchestrator.cli import EXIT_FAILED, EXIT_OK
 from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.factory.deadletters import list_dead_letters, replay_dead_letters
 from integration_orchestrator.factory.engines import default_engines
@@ -40,7 +41,7 @@ def _list(args: argparse.Namespace) -> int:
               f" / step {letter['step_name'] or '-'}  replays={letter['replay_count']}\n"
               f"    error: {letter['error_message'][:200]}\n    record: {record[:200]}")
     print(f"{len(letters)} dead letter(s)")
-    return 0
+    return EXIT_OK
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -53,4 +54,4 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"skipped: {reason}")
     print(f"replayed {report.replayed}, failed again {report.failed_again}, "
           f"audit execution(s): {', '.join(report.executions) or '-'}")
-    return 1 if report.failed_again or report.skipped else 0
+    return EXIT_FAILED if report.failed_again or report.skipped else EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from integration_orchestrator.cli import EXIT_FAILED, EXIT_OK
 from integration_orchestrator.dagster_home import prepare_dagster_home
 from integration_orchestrator.db import (
     dagster_storage_url,
@@ -43,7 +44,7 @@ def _demo(args: argparse.Namespace) -> int:
     result = run_demo_job(url, home)
     summary = read_summary(url, ids, result.run_id)
     _print(summary, result.run_id, result.success)
-    return 0 if result.success and summary.execution.get("status") == "succeeded" else 1
+    return EXIT_OK if result.success and summary.execution.get("status") == "succeeded" else EXIT_FAILED
 
 
 def _print(summary: DemoSummary, run_id: str, success: bool) -> None:

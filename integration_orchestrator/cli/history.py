@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
+from integration_orchestrator.cli import EXIT_OK
 from integration_orchestrator.db import connect, resolve_database_url
+from integration_orchestrator.errors import UsageError
 
 __all__ = ["register"]
 
@@ -45,17 +46,14 @@ def _history(args: argparse.Namespace) -> int:
     words = list(args.words)
     if words[0] == "diff":
         if len(words) != 4:
-            print("error: usage: history diff ROW_ID V1 V2", file=sys.stderr)
-            return 2
+            raise UsageError("usage: history diff ROW_ID V1 V2")
         try:
             v1, v2 = int(words[2]), int(words[3])
         except ValueError:
-            print(f"error: versions must be integers, got {words[2]!r} {words[3]!r}", file=sys.stderr)
-            return 2
+            raise UsageError(f"versions must be integers, got {words[2]!r} {words[3]!r}") from None
         return _run_diff(args, words[1], v1, v2)
     if len(words) != 1:
-        print("error: usage: history ROW_ID | history diff ROW_ID V1 V2", file=sys.stderr)
-        return 2
+        raise UsageError("usage: history ROW_ID | history diff ROW_ID V1 V2")
     return _run_history(args, words[0])
 
 
@@ -84,13 +82,13 @@ def _run_history(args: argparse.Namespace, row_id: str) -> int:
     if args.json:
         print(json.dumps({"table": entries[0].table_name, "row_id": entries[0].row_id, "name": entries[-1].name,
                           "versions": rows}, indent=2))
-        return 0
+        return EXIT_OK
     print(entries[-1].label)
     print(f"{'VERSION':>7}  {'OPERATION':<9}  {'CHANGED_AT':<32}  {'CHANGED_BY':<30}  CHANGED_FIELDS")
     for row in rows:
         fields = ", ".join(row["changed_fields"]) or {"insert": "(created)", "delete": "(deleted)"}.get(row["operation"], "-")
         print(f"{row['version']:>7}  {row['operation']:<9}  {row['changed_at']:<32}  {row['changed_by']:<30}  {fields}")
-    return 0
+    return EXIT_OK
 
 
 def _run_diff(args: argparse.Namespace, row_id: str, v1: int, v2: int) -> int:
@@ -102,7 +100,7 @@ def _run_diff(args: argparse.Namespace, row_id: str, v1: int, v2: int) -> int:
     if args.json:
         print(json.dumps({"table": entries[0].table_name, "row_id": entries[0].row_id, "from": v1, "to": v2,
                           "changes": [c.as_json() for c in changes]}, indent=2, default=str))
-        return 0
+        return EXIT_OK
     print(f"{entries[-1].label}: version {v1} -> {v2}, {len(changes)} change(s)")
     for change in changes:
         if change.kind == "added":
@@ -111,7 +109,7 @@ def _run_diff(args: argparse.Namespace, row_id: str, v1: int, v2: int) -> int:
             print(f"- {change.path}: {_show(change.old)}")
         else:
             print(f"~ {change.path}: {_show(change.old)} -> {_show(change.new)}")
-    return 0
+    return EXIT_OK
 
 
 def _show(value: Any) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import uuid
-from typing import Any
+from collections.abc import Sequence
 
+from integration_orchestrator.cli import EXIT_FAILED, EXIT_OK
 from integration_orchestrator.db import connect, resolve_database_url
+from integration_orchestrator.errors import UsageError
 
 __all__ = ["register"]
 
@@ -27,30 +28,16 @@ def _uuid_arg(value: str | None, option: str) -> str | None:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise _BadInput(f"{option}: {value!r} is not a UUID") from None
-
-
-class _BadInput(Exception):
-    pass
+        raise UsageError(f"{value!r} is not a UUID", argument=option) from None
 
 
 def _test(args: argparse.Namespace) -> int:
-    from integration_orchestrator.mapping.testing import run_mapping_tests
+    from integration_orchestrator.mapping.suite import run_every_organization
 
-    try:
-        config_id = _uuid_arg(args.config_id, "--config-id")
-        mapping_id = _uuid_arg(args.mapping_id, "--mapping-id")
-    except _BadInput as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    config_id = _uuid_arg(args.config_id, "--config-id")
+    mapping_id = _uuid_arg(args.mapping_id, "--mapping-id")
     with connect(resolve_database_url(args.database_url), autocommit=True) as conn:
-        if config_id is not None and not conn.execute("SELECT 1 FROM integration_configs WHERE id = %s", (config_id,)).fetchone():
-            print(f"error: --config-id: no integration config {config_id}", file=sys.stderr)
-            return 2
-        if mapping_id is not None and not conn.execute("SELECT 1 FROM integration_mappings WHERE id = %s", (mapping_id,)).fetchone():
-            print(f"error: --mapping-id: no mapping {mapping_id}", file=sys.stderr)
-            return 2
-        report = _per_organization(conn, config_id, mapping_id)
+        report = run_every_organization(conn, config_id, mapping_id)
     rows = [
         (r.mapping_name, r.test_name, r.status, str(r.execution_time_ms), _one_line(r.error_message or ""))
         for r in report.results
@@ -60,21 +47,7 @@ def _test(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     passed = len(report.results) - len(report.failed)
     print(f"\n{len(report.results)} test(s): {passed} passed, {len(report.failed)} failed")
-    return 0 if report.ok else 1
-
-
-def _per_organization(conn: Any, config_id: Any, mapping_id: Any) -> Any:
-    """Each organization's tests as its application role (row-level security), one report."""
-    from integration_orchestrator.mapping.testing import MappingTestReport, run_mapping_tests
-    from integration_orchestrator.tenancy import per_organization
-
-    report = MappingTestReport()
-    for _organization in per_organization(conn):
-        part = run_mapping_tests(conn, config_id, mapping_id=mapping_id)
-        report.results.extend(part.results)
-        report.warnings.extend(part.warnings)
-        report.coverage.update(part.coverage)
-    return report
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _one_line(text: str, width: int = 120) -> str:
@@ -82,7 +55,7 @@ def _one_line(text: str, width: int = 120) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i]) for i in range(len(header))]
     line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
     print(line.rstrip())

@@ -9,12 +9,12 @@ from typing import Any
 
 import orjson
 
+from integration_orchestrator.cli import EXIT_FAILED, EXIT_OK
 from integration_orchestrator.db import resolve_database_url
 from integration_orchestrator.errors import ConfigurationError
 from integration_orchestrator.factory.engines import default_engines
 from integration_orchestrator.factory.load import load_snapshot_from_url
-from integration_orchestrator.factory.preview import preview_pipeline
-from integration_orchestrator.factory.validate import validate_snapshot
+from integration_orchestrator.factory.preview import preview_pipeline_by_id
 
 __all__ = ["register"]
 
@@ -56,19 +56,6 @@ def _preview(args: argparse.Namespace) -> int:
     records = read_records(args.input)
     engines = default_engines()
     snapshot = load_snapshot_from_url(resolve_database_url(args.database_url))
-    result = validate_snapshot(snapshot, engines)
-    for invalid in result.invalid:
-        if invalid.row_id == args.pipeline_id or (invalid.table == "integration_configs" and any(
-                p.id == args.pipeline_id and p.config_id == invalid.config_id for p in snapshot.pipelines)):
-            print(f"error: {invalid.message}", file=sys.stderr)
-            return 2
-    found = next((r for r in result.integrations if r.pipeline is not None and r.pipeline.id == args.pipeline_id), None)
-    if found is None:
-        print(f"error: no active pipeline with id {args.pipeline_id}", file=sys.stderr)
-        return 2
-    report = preview_pipeline(found, records, engines)
-    from integration_orchestrator.masking import mask_preview_report, masker_for
-
-    report = mask_preview_report(report, masker_for(found))  # sensitive fields never printed in clear
+    report = preview_pipeline_by_id(snapshot, args.pipeline_id, records, engines)
     sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
-    return 0 if report["success"] else 1
+    return EXIT_OK if report["success"] else EXIT_FAILED

@@ -8,10 +8,12 @@ rows show up without restarting Dagster.
 from __future__ import annotations
 
 import argparse
-import sys
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_LOCATION", "DEFAULT_URL", "register", "reload_location"]
+from integration_orchestrator.cli import EXIT_OK
+from integration_orchestrator.errors import OperationFailedError
+
+__all__ = ["DEFAULT_LOCATION", "DEFAULT_URL", "ReloadError", "register", "reload_location"]
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 DEFAULT_LOCATION = "integration_orchestrator"
@@ -24,8 +26,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(handler=_reload)
 
 
-def reload_location(url: str, location: str) -> tuple[bool, str]:
-    """Reload ``location`` through the webserver's GraphQL API: (ok, message)."""
+class ReloadError(OperationFailedError):
+    """The webserver could not be reached (``reachable`` False) or the location failed to load."""
+
+    def __init__(self, location: str, url: str, reason: str, *, reachable: bool) -> None:
+        self.location = location
+        self.url = url
+        self.reason = reason
+        self.reachable = reachable
+        if reachable:
+            message = f"code location `{location}` failed to load: {reason}"
+        else:
+            message = f"cannot reload `{location}` through the Dagster webserver at {url} (is it running?): {reason}"
+        super().__init__(message)
+
+
+def reload_location(url: str, location: str) -> str:
+    """Reload ``location`` through the webserver's GraphQL API; the message saying it did.
+
+    Raises :class:`ReloadError` when the webserver cannot be reached or the location fails to load.
+    """
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError, ReloadRepositoryLocationStatus
 
     parts = urlsplit(url)
@@ -38,13 +58,12 @@ def reload_location(url: str, location: str) -> tuple[bool, str]:
     except (DagsterGraphQLClientError, Exception) as exc:  # noqa: BLE001 - refused, DNS, ... → one clear line
         cause = exc.__cause__ or exc.__context__ or exc
         reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-        return False, f"cannot reload `{location}` through the Dagster webserver at {url} (is it running?): {reason}"
-    if info.status == ReloadRepositoryLocationStatus.SUCCESS:
-        return True, f"reloaded code location `{location}` at {url}"
-    return False, f"code location `{location}` failed to load: {info.message}"
+        raise ReloadError(location, url, reason, reachable=False) from None
+    if info.status != ReloadRepositoryLocationStatus.SUCCESS:
+        raise ReloadError(location, url, str(info.message), reachable=True)
+    return f"reloaded code location `{location}` at {url}"
 
 
 def _reload(args: argparse.Namespace) -> int:
-    ok, message = reload_location(args.url, args.location)
-    print(message if ok else f"error: {message}", file=sys.stdout if ok else sys.stderr)
-    return 0 if ok else 1
+    print(reload_location(args.url, args.location))
+    return EXIT_OK

@@ -1,28 +1,24 @@
 """``schedules preview ID [-n N] [--after TIME] [--json]``: when a schedule will run.
 
-The times are the instants at which the Dagster schedule built from the row launches
-runs (same cron, timezone, interval lattice and start/end bounds as
-:mod:`integration_orchestrator.schedules.cron`), shown in the row's timezone and in UTC.
-A time whose UTC offset differs from the previous one is marked as a DST transition.
+The times come from :mod:`integration_orchestrator.schedules.preview`, shown in the
+row's timezone and in UTC, DST transitions marked.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import itertools
 import json
 import uuid
 
+from integration_orchestrator.cli import EXIT_OK
 from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.errors import RowError
-from integration_orchestrator.model.schedule import ScheduleRecord
-from integration_orchestrator.schedules.cron import fire_times, trigger_for
+from integration_orchestrator.schedules.cron import trigger_for
+from integration_orchestrator.schedules.preview import find_schedule, preview_lines
 from integration_orchestrator.schedules.runs import run_tags_for
 
-__all__ = ["PreviewLine", "preview_lines", "register"]
-
-PreviewLine = dict[str, str | None]
+__all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,31 +30,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     preview.add_argument("--after", default=None, help="ISO-8601 instant to start from (default: now)")
     preview.add_argument("--json", action="store_true", help="print JSON instead of a table")
     preview.set_defaults(handler=_preview)
-
-
-def _offset(delta: dt.timedelta | None) -> str:
-    minutes = int((delta or dt.timedelta(0)).total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
-def preview_lines(record: ScheduleRecord, after: dt.datetime, n: int) -> list[PreviewLine]:
-    """The next ``n`` run times: local (row timezone), UTC, and a DST mark where the offset changes."""
-    lines: list[PreviewLine] = []
-    previous = after.astimezone(record.tz).utcoffset()
-    for instant in itertools.islice(fire_times(record, after), n):
-        local = instant.astimezone(record.tz)
-        offset = local.utcoffset()
-        mark = None
-        if offset != previous:
-            mark = f"DST: {_offset(previous)} -> {_offset(offset)}"
-        previous = offset
-        lines.append({
-            "local": local.isoformat(),
-            "utc": instant.astimezone(dt.UTC).isoformat(),
-            "dst": mark,
-        })
-    return lines
 
 
 def _parse_after(text: str | None) -> dt.datetime:
@@ -79,15 +50,8 @@ def _preview(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise RowError("argument", "-n", f"must be at least 1, not {args.n}")
     after = _parse_after(args.after)
-    from integration_orchestrator.tenancy import per_organization
-
-    row = None
     with connect(resolve_database_url(args.database_url)) as conn:
-        for _organization in per_organization(conn):  # read as the application role (row-level security)
-            row = row or conn.execute("SELECT * FROM integration_schedules WHERE id = %s", (schedule_id,)).fetchone()
-    if row is None:
-        raise RowError("schedule", None, "no such schedule", row_id=schedule_id)
-    record = ScheduleRecord.from_row(row)
+        record = find_schedule(conn, schedule_id)
     trigger = trigger_for(record)
     lines = preview_lines(record, after, args.n)
     if args.json:
@@ -98,7 +62,7 @@ def _preview(args: argparse.Namespace) -> int:
             "dagster_timezone": None if trigger is None else trigger.execution_timezone,
             "runs": lines,
         }, indent=2))
-        return 0
+        return EXIT_OK
     print(f"Schedule `{record.schedule_name}` ({record.id}): {record.schedule_type}, timezone {record.timezone}"
           + ("" if record.is_active else " [inactive: Dagster schedule stopped]"))
     if trigger is None:
@@ -107,7 +71,7 @@ def _preview(args: argparse.Namespace) -> int:
         if record.schedule_type == "manual":
             tags = json.dumps(run_tags_for(record), sort_keys=True)
             print(f"Launch it from the UI or `dagster job launch ... --tags '{tags}'` (the row's parameters and limits).")
-        return 0
+        return EXIT_OK
     crons = trigger.dagster_cron if isinstance(trigger.dagster_cron, list) else [trigger.dagster_cron]
     print(f"Dagster cron: {' | '.join(crons)} ({trigger.execution_timezone})"
           + ("" if trigger.interval is None else f"; runs every {record.interval_minutes} min from {trigger.anchor.isoformat()}"))
@@ -116,4 +80,4 @@ def _preview(args: argparse.Namespace) -> int:
         print(f"{index:>3}  {line['local']:<27}  {line['utc']:<25}" + (f"  {line['dst']}" if line["dst"] else ""))
     if len(lines) < args.n:
         print(f"(no more runs: end_date {record.end_date})")
-    return 0
+    return EXIT_OK

@@ -10,13 +10,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
-from uuid import UUID
 
-import psycopg
-
+from integration_orchestrator.cli import EXIT_OK
 from integration_orchestrator.credentials import (
     SecretError,
+    find_config,
     generate_key,
     list_secrets,
     load_keyring,
@@ -26,8 +24,6 @@ from integration_orchestrator.credentials import (
 from integration_orchestrator.db import connect, resolve_database_url, tenant_transaction
 
 __all__ = ["register"]
-
-EXIT_BAD_INPUT = 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -55,31 +51,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     keygen.set_defaults(handler=_keygen)
 
 
-def _find_config(conn: psycopg.Connection[Any], ref: str) -> dict[str, Any] | None:
-    """The config row by id or integration_name; prints why and returns None if not exactly one."""
-    try:
-        by_id: UUID | None = UUID(ref)
-    except ValueError:
-        by_id = None
-    if by_id is not None:
-        rows = conn.execute(
-            "SELECT id, integration_name, organization_id FROM integration_configs WHERE id = %s", (by_id,)
-        ).fetchall()
-    else:
-        rows = conn.execute(
-            "SELECT id, integration_name, organization_id FROM integration_configs WHERE integration_name = %s ORDER BY id",
-            (ref,),
-        ).fetchall()
-    if not rows:
-        print(f"error: no integration config with id or integration_name `{ref}`", file=sys.stderr)
-        return None
-    if len(rows) > 1:
-        ids = ", ".join(str(r["id"]) for r in rows)
-        print(f"error: {len(rows)} integration configs are named `{ref}` (ids {ids}); give the id", file=sys.stderr)
-        return None
-    return dict(rows[0])
-
-
 def _read_value(name: str) -> str:
     if sys.stdin is not None and not sys.stdin.isatty():
         value = sys.stdin.read()
@@ -94,36 +65,29 @@ def _read_value(name: str) -> str:
 def _set(args: argparse.Namespace) -> int:
     load_keyring()  # a missing/malformed key fails before anything is read or written
     with connect(resolve_database_url(args.database_url)) as conn:
-        config = _find_config(conn, args.config)
+        config = find_config(conn, args.config)
         conn.rollback()
-        if config is None:
-            return EXIT_BAD_INPUT
         value = _read_value(args.name)
         if not value:
             raise SecretError(args.name, "the value is empty; nothing stored")
-        config_id = None if args.org_wide else config["id"]
-        with tenant_transaction(conn, config["organization_id"]):
-            info = set_secret(conn, args.name, value, organization_id=config["organization_id"], config_id=config_id)
+        config_id = None if args.org_wide else config.id
+        with tenant_transaction(conn, config.organization_id):
+            info = set_secret(conn, args.name, value, organization_id=config.organization_id, config_id=config_id)
     scope = "its organization" if args.org_wide else "this config"
     print(
-        f"stored secret `{info.name}` for {scope} (integration config `{config['integration_name']}`, "
-        f"id {config['id']}), encrypted under key `{info.key_id}`"
+        f"stored secret `{info.name}` for {scope} (integration config `{config.integration_name}`, "
+        f"id {config.id}), encrypted under key `{info.key_id}`"
     )
-    return 0
+    return EXIT_OK
 
 
 def _list(args: argparse.Namespace) -> int:
     with connect(resolve_database_url(args.database_url)) as conn:
-        config_id = None
-        if args.config:
-            config = _find_config(conn, args.config)
-            if config is None:
-                return EXIT_BAD_INPUT
-            config_id = config["id"]
+        config_id = find_config(conn, args.config).id if args.config else None
         infos = list_secrets(conn, config_id=config_id)
     if not infos:
         print("no secrets stored")
-        return 0
+        return EXIT_OK
     header = ("organization", "config", "name", "key_id", "updated_at", "rotated_at")
     table = [
         (
@@ -139,7 +103,7 @@ def _list(args: argparse.Namespace) -> int:
     widths = [max(len(row[c]) for row in [header, *table]) for c in range(len(header))]
     for row in [header, *table]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    return 0
+    return EXIT_OK
 
 
 def _rotate(args: argparse.Namespace) -> int:
@@ -148,9 +112,9 @@ def _rotate(args: argparse.Namespace) -> int:
         count = rotate_secrets(conn, keyring=keyring)
         conn.commit()
     print(f"re-encrypted {count} secret(s) under key `{keyring.newest_id}`")
-    return 0
+    return EXIT_OK
 
 
 def _keygen(args: argparse.Namespace) -> int:
     print(generate_key())
-    return 0
+    return EXIT_OK

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from integration_orchestrator.cli import EXIT_FAILED, EXIT_OK
 from integration_orchestrator.db import connect, resolve_database_url
 
 __all__ = ["register"]
@@ -81,19 +83,21 @@ def _connection(args: argparse.Namespace) -> Any:
     return connect(resolve_database_url(args.database_url), autocommit=True)
 
 
-def _org(conn: Any, args: argparse.Namespace, *, required: bool) -> UUID | None:
+def _org(conn: Any, args: argparse.Namespace) -> UUID:
     from integration_orchestrator.templates.instantiate import resolve_organization
 
-    if args.organization is None and not required:
-        return None
     return resolve_organization(conn, args.organization)
+
+
+def _org_or_none(conn: Any, args: argparse.Namespace) -> UUID | None:
+    return None if args.organization is None else _org(conn, args)
 
 
 def _list(args: argparse.Namespace) -> int:
     from integration_orchestrator.templates.library import list_templates
 
     with _connection(args) as conn:
-        rows = list_templates(conn, _org(conn, args, required=False))
+        rows = list_templates(conn, _org_or_none(conn, args))
     table = [("NAME", "VERSION", "CATEGORY", "CERTIFIED", "OWNER", "ACTIVE")]
     for r in rows:
         certified = f"yes ({r['certification_date']})" if r["is_certified"] else "no"
@@ -103,31 +107,29 @@ def _list(args: argparse.Namespace) -> int:
         )
     _print_table(table)
     print(f"{len(rows)} template(s)")
-    return 0
+    return EXIT_OK
 
 
-def _print_table(rows: list[tuple[str, ...]]) -> None:
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def _install(args: argparse.Namespace) -> int:
-    from integration_orchestrator.templates.library import builtin_template_paths, install_file
+    from integration_orchestrator.templates.library import builtin_template_paths, install_files
 
-    paths = args.file or builtin_template_paths()
-    failed = 0
+    failed = False
     with _connection(args) as conn:
-        org = _org(conn, args, required=False)
-        for path in paths:
-            outcome = install_file(conn, path, organization_id=org)
+        org = _org_or_none(conn, args)
+        for outcome in install_files(conn, args.file or builtin_template_paths(), organization_id=org):
             certified = "certified" if outcome.certified else "NOT certified"
             print(f"{outcome.status:9} {outcome.template_name} {outcome.version} ({certified}; "
                   f"tests {outcome.suite.passed_count}/{outcome.suite.total})")
             for failure in outcome.suite.failures:
                 print(f"    FAIL {failure.describe()}")
-            failed += 0 if outcome.suite.passed else 1
-    return 1 if failed else 0
+            failed = failed or not outcome.suite.passed
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _parse_json(text: str, option: str) -> Any:
@@ -144,8 +146,7 @@ def _instantiate(args: argparse.Namespace) -> int:
 
     customizations = _parse_json(args.customizations, "--customizations")
     with _connection(args) as conn:
-        org = _org(conn, args, required=True)
-        assert org is not None
+        org = _org(conn, args)
         instance = instantiate_template(
             conn,
             template_name=args.template,
@@ -157,26 +158,23 @@ def _instantiate(args: argparse.Namespace) -> int:
         )
     print(f"instance {instance.id} `{instance.instance_name}` from {instance.template_name} {instance.version}")
     print(f"integration config {instance.config_id} (status {instance.deployment_status})")
-    return 0
+    return EXIT_OK
 
 
 def _test(args: argparse.Namespace) -> int:
-    from integration_orchestrator.templates.library import document_from_row, find_template, record_certification
-    from integration_orchestrator.templates.testing import run_test_suite
+    from integration_orchestrator.templates.library import certify_template
 
     with _connection(args) as conn:
-        org = _org(conn, args, required=False)
-        row = find_template(conn, args.template, args.version, org)
-        suite = run_test_suite(document_from_row(row))
-        certification = record_certification(conn, row["id"], suite.passed, row["organization_id"])
+        result = certify_template(conn, args.template, args.version, _org_or_none(conn, args))
+    suite, row = result.suite, result.row
     for outcome in suite.outcomes:
         print(f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.describe()}")
     if suite.coverage:
         shares = ", ".join(f"{name} {share}%" for name, share in suite.coverage.items())
         print(f"coverage by mapping: {shares}")
-    state = f"certified on {certification['certification_date']}" if certification["is_certified"] else "not certified"
+    state = f"certified on {result.certification_date}" if result.is_certified else "not certified"
     print(f"{row['template_name']} {row['version']}: {suite.passed_count}/{suite.total} passed; {state}")
-    return 0 if suite.passed else 1
+    return EXIT_OK if suite.passed else EXIT_FAILED
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -184,38 +182,37 @@ def _show(args: argparse.Namespace) -> int:
     from integration_orchestrator.templates.library import document_from_row, find_template
 
     with _connection(args) as conn:
-        row = find_template(conn, args.template, args.version, _org(conn, args, required=False))
+        row = find_template(conn, args.template, args.version, _org_or_none(conn, args))
     print(describe(document_from_row(row), certified=row["certification_date"] if row["is_certified"] else None))
-    return 0
+    return EXIT_OK
 
 
 def _export(args: argparse.Namespace) -> int:
     from integration_orchestrator.templates.library import export_template, find_template
 
     with _connection(args) as conn:
-        row = find_template(conn, args.template, args.version, _org(conn, args, required=False))
+        row = find_template(conn, args.template, args.version, _org_or_none(conn, args))
     text = export_template(row)
     if args.output is None:
         sys.stdout.write(text)
     else:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {row['template_name']} {row['version']} to {args.output}")
-    return 0
+    return EXIT_OK
 
 
 def _upgrade(args: argparse.Namespace) -> int:
     from integration_orchestrator.templates.upgrade import upgrade_instance
 
     with _connection(args) as conn:
-        org = _org(conn, args, required=True)
-        assert org is not None
+        org = _org(conn, args)
         result = upgrade_instance(conn, args.instance, args.to, org, dry_run=args.dry_run)
     print(f"instance `{result.instance.instance_name}`: {result.instance.template_name} " + result.diff.lines()[0])
     for line in result.diff.lines()[1:]:
         print(line)
     if not result.applied:
         print("dry run: nothing changed")
-        return 0
+        return EXIT_OK
     return _report_deployment(result.deployment)
 
 
@@ -224,15 +221,14 @@ def _report_deployment(deployment: Any) -> int:
         if not outcome.passed:
             print(f"FAIL  {outcome.describe()}")
     print(f"tests {deployment.passed_count}/{deployment.total} passed; deployment_status {deployment.status}")
-    return 0 if deployment.passed else 1
+    return EXIT_OK if deployment.passed else EXIT_FAILED
 
 
 def _deploy(args: argparse.Namespace) -> int:
     from integration_orchestrator.templates.lifecycle import deploy_instance
 
     with _connection(args) as conn:
-        org = _org(conn, args, required=True)
-        assert org is not None
+        org = _org(conn, args)
         deployment = deploy_instance(conn, args.instance, org)
     return _report_deployment(deployment)
 
@@ -241,8 +237,7 @@ def _deprecate(args: argparse.Namespace) -> int:
     from integration_orchestrator.templates.lifecycle import deprecate_instance
 
     with _connection(args) as conn:
-        org = _org(conn, args, required=True)
-        assert org is not None
+        org = _org(conn, args)
         instance = deprecate_instance(conn, args.instance, org)
     print(f"instance `{instance.instance_name}` is deprecated; its integration is inactive")
-    return 0
+    return EXIT_OK

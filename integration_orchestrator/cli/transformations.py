@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import uuid
 
+from integration_orchestrator.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from integration_orchestrator.db import connect, resolve_database_url
+from integration_orchestrator.errors import NotFoundError, UsageError
 
 __all__ = ["register"]
 
@@ -16,57 +18,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     test = commands.add_parser("test", help="run built-in test_cases through the sandboxed engines")
     test.add_argument("id", nargs="?", default=None, help="one transformation id (default: every row with test cases)")
     test.add_argument("--organization-id", default=None, help="only this organization's transformations")
-    test.set_defaults(handler=_test)
+    test.set_defaults(handler=_test, errors_on_stdout=(UsageError, NotFoundError))
 
 
-def _uuid(value: str, what: str) -> uuid.UUID | None:
+def _uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        print(f"error: {what} {value!r} is not a UUID")
-        return None
+        raise UsageError(f"{what} {value!r} is not a UUID") from None
 
 
 def _test(args: argparse.Namespace) -> int:
-    from integration_orchestrator.transforms import TransformationDefinitionError, compile_transformation, load_transformation_rows
-    from integration_orchestrator.transforms.testing import run_test_cases
-
-    ids = None
-    if args.id is not None:
-        one = _uuid(args.id, "transformation id")
-        if one is None:
-            return 2
-        ids = [one]
-    org = _uuid(args.organization_id, "organization id") if args.organization_id else None
-    if args.organization_id and org is None:
-        return 2
     from integration_orchestrator.tenancy import per_organization
+    from integration_orchestrator.transforms.suite import SuiteTally, rows_to_test, run_transformation_tests
 
+    ids = None if args.id is None else [_uuid(args.id, "transformation id")]
+    org = _uuid(args.organization_id, "organization id") if args.organization_id else None
     with connect(resolve_database_url(args.database_url)) as conn:  # each organization as its application role
-        rows = [row for organization in per_organization(conn, str(org) if org else None)
-                for row in load_transformation_rows(conn, ids=ids, organization_id=uuid.UUID(organization))]
-    rows.sort(key=lambda r: (r.transformation_name, str(r.id)))
+        rows = rows_to_test(conn, per_organization(conn, str(org) if org else None), ids)
     if ids is not None and not rows:
-        print(f"error: no transformation with id {args.id}")
-        return 2
-    passed = failed = bad = 0
-    for row in rows:
-        if ids is None and not (row.test_cases or {}).get("cases"):
-            continue
-        label = f"{row.transformation_name} ({row.id})"
-        try:
-            results = run_test_cases(compile_transformation(row))
-        except TransformationDefinitionError as exc:
-            print(f"ERROR {label}: {exc}")
-            bad += 1
-            continue
-        if not results:
-            print(f"SKIP  {label}: no test cases")
-        for result in results:
-            print(f"{'PASS' if result.passed else 'FAIL'}  {label} / {result.name}: {result.message}")
-            passed += result.passed
-            failed += not result.passed
-    print(f"{passed} passed, {failed} failed, {bad} invalid transformation(s)")
-    if failed:
-        return 1
-    return 2 if bad else 0
+        raise NotFoundError("transformation", args.id, by="id")
+    tally = SuiteTally()
+    for run in run_transformation_tests(rows):
+        tally.add(run)
+        if run.error is not None:
+            print(f"ERROR {run.label}: {run.error}")
+        elif not run.results:
+            print(f"SKIP  {run.label}: no test cases")
+        for result in run.results:
+            print(f"{'PASS' if result.passed else 'FAIL'}  {run.label} / {result.name}: {result.message}")
+    print(f"{tally.passed} passed, {tally.failed} failed, {tally.invalid} invalid transformation(s)")
+    if tally.failed:
+        return EXIT_FAILED
+    return EXIT_BAD_INPUT if tally.invalid else EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from integration_orchestrator.assembly import schedule_definitions, translate
+from integration_orchestrator.cli import EXIT_BAD_INPUT, EXIT_OK
 from integration_orchestrator.db import resolve_database_url
 from integration_orchestrator.factory.engines import default_engines
 from integration_orchestrator.factory.load import load_snapshot_from_url
@@ -31,4 +32,4 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"{len(result.jobs)} integration job(s) valid, {len(invalid)} invalid row(s)")
     for job in result.jobs:
         print(f"  job {job.name} -> asset {job.spec.asset_spec.key.to_user_string()}")
-    return 2 if invalid else 0
+    return EXIT_BAD_INPUT if invalid else EXIT_OK

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from integration_orchestrator.errors import IntegrationOrchestratorError, NotFoundError
 from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.pipelines import terminal_steps
 from integration_orchestrator.factory.runtime import apply_step
-from integration_orchestrator.model import FailedRecord, Integration
+from integration_orchestrator.factory.validate import ValidationResult, validate_snapshot
+from integration_orchestrator.model import FailedRecord, Integration, InvalidRow, Snapshot
 from integration_orchestrator.model.rows import Record
 
-__all__ = ["preview_pipeline"]
+__all__ = ["PipelineNotRunnableError", "find_pipeline", "preview_pipeline", "preview_pipeline_by_id"]
 
+
+class PipelineNotRunnableError(IntegrationOrchestratorError):
+    """The pipeline, or its integration config, is an invalid row; ``invalid`` says why."""
+
+    def __init__(self, invalid: InvalidRow) -> None:
+        self.invalid = invalid
+        super().__init__(invalid.message)
 
 
 def _failure_json(failure: FailedRecord) -> dict[str, Any]:
@@ -65,3 +74,29 @@ def preview_pipeline(record: Integration, records: list[Record], engines: Engine
         "steps": steps_out,
         "final_output": current,
     }
+
+
+def find_pipeline(snapshot: Snapshot, result: ValidationResult, pipeline_id: str) -> Integration:
+    """The runnable integration of pipeline ``pipeline_id``.
+
+    Raises :class:`PipelineNotRunnableError` when the pipeline or its config is invalid,
+    :class:`~integration_orchestrator.errors.NotFoundError` when no active pipeline has that id.
+    """
+    for invalid in result.invalid:
+        if invalid.row_id == pipeline_id or (invalid.table == "integration_configs" and any(
+                p.id == pipeline_id and p.config_id == invalid.config_id for p in snapshot.pipelines)):
+            raise PipelineNotRunnableError(invalid)
+    found = next((r for r in result.integrations if r.pipeline is not None and r.pipeline.id == pipeline_id), None)
+    if found is None:
+        raise NotFoundError("active pipeline", pipeline_id, by="id")
+    return found
+
+
+def preview_pipeline_by_id(
+    snapshot: Snapshot, pipeline_id: str, records: list[Record], engines: Engines
+) -> dict[str, Any]:
+    """:func:`preview_pipeline` of pipeline ``pipeline_id``, sensitive fields masked (safe to print)."""
+    from integration_orchestrator.masking import mask_preview_report, masker_for
+
+    found = find_pipeline(snapshot, validate_snapshot(snapshot, engines), pipeline_id)
+    return mask_preview_report(preview_pipeline(found, records, engines), masker_for(found))

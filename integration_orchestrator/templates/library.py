@@ -12,7 +12,7 @@ own test suite passes through the real mapping code (:mod:`.testing`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -36,13 +36,16 @@ from integration_orchestrator.templates.model import (
 from integration_orchestrator.templates.testing import SuiteResult, run_test_suite
 
 __all__ = [
+    "Certification",
     "InstallOutcome",
     "builtin_template_paths",
+    "certify_template",
     "document_from_row",
     "export_template",
     "find_template",
     "install_builtin_templates",
     "install_file",
+    "install_files",
     "install_template",
     "list_templates",
     "record_certification",
@@ -53,6 +56,16 @@ __all__ = [
 _JSON_FIELDS = ("rate_limits", "connection_template", "mapping_templates", "transformation_library", "test_suite")
 _COLUMNS = ", ".join(DOCUMENT_FIELDS)
 _ROW_COLUMNS = f"id, {_COLUMNS}, is_certified, certification_date, organization_id, created_at"
+
+
+@dataclass(frozen=True)
+class Certification:
+    """A template's suite run: the row tested, the suite's result, the certification recorded."""
+
+    row: dict[str, Any]
+    suite: SuiteResult
+    is_certified: bool
+    certification_date: Any
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,14 @@ def install_file(
     return install_template(conn, load_template_file(path), organization_id=organization_id, created_by=created_by)
 
 
+def install_files(
+    conn: psycopg.Connection[Any], paths: Iterable[str | Path], *, organization_id: UUID | str | None = None
+) -> Iterator[InstallOutcome]:
+    """Install each file in turn (each in its own transaction), yielding what it did."""
+    for path in paths:
+        yield install_file(conn, path, organization_id=organization_id)
+
+
 def install_builtin_templates(conn: psycopg.Connection[Any]) -> list[InstallOutcome]:
     """Install every built-in template as a system template (organization NULL)."""
     return [install_file(conn, path) for path in builtin_template_paths()]
@@ -196,6 +217,16 @@ def record_certification(
     if row is None:
         raise TemplateError(str(template_id), "template row not found (or not visible to this organization)")
     return row
+
+
+def certify_template(
+    conn: psycopg.Connection[Any], name: str, version: str | None, organization_id: UUID | str | None = None
+) -> Certification:
+    """Run a template's test suite and record the verdict: certified when it passes."""
+    row = find_template(conn, name, version, organization_id)
+    suite = run_test_suite(document_from_row(row))
+    recorded = record_certification(conn, row["id"], suite.passed, row["organization_id"])
+    return Certification(row, suite, recorded["is_certified"], recorded["certification_date"])
 
 
 def list_templates(
