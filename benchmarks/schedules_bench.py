@@ -32,10 +32,10 @@ import dagster as dg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from integration_orchestrator.db import connect, resolve_database_url, upgrade  # noqa: E402
-from integration_orchestrator.db.urls import with_database  # noqa: E402
-from integration_orchestrator.model.schedule import ScheduleRecord  # noqa: E402
-from integration_orchestrator.schedules.build import build_schedule_definitions  # noqa: E402
+from integration_orchestrator.db import connect, resolve_database_url, upgrade
+from integration_orchestrator.db.urls import with_database
+from integration_orchestrator.model.schedule import ScheduleRecord
+from integration_orchestrator.schedules.build import build_schedule_definitions
 
 CONFIGS = 100
 TICK = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)

@@ -49,7 +49,9 @@ def schedule_definitions(
     for job in jobs:
         job_by_config.setdefault(job.record.config.id, job.name)
     loaded = set(job_by_config)
-    rejected = [r.error for r in snapshot.rejected if r.table == SCHEDULES_TABLE and str(r.row.get("config_id")) in loaded]
+    rejected = [
+        r.error for r in snapshot.rejected if r.table == SCHEDULES_TABLE and str(r.row.get("config_id")) in loaded
+    ]
     records = [s for s in snapshot.schedules if s.config_id in loaded]
     errors: list[RowError] = []
     definitions = build_schedule_definitions(records, job_by_config, database_url=database_url, errors=errors)

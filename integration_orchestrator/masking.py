@@ -40,9 +40,9 @@ __all__ = [
     "MASK",
     "MASK_OPTION",
     "MIN_SECRET_LENGTH",
-    "Masker",
     "SEALED_KEY",
     "SENSITIVE_KEY",
+    "Masker",
     "clear_registered_secrets",
     "load_keyring_or_none",
     "mask_change",
@@ -133,7 +133,7 @@ def mask_paths(paths: Iterable[str]) -> tuple[Path, ...]:
 
 
 def _step_matches(pattern: str | int, key: str | int) -> bool:
-    return pattern == WILDCARD or pattern == key or (isinstance(key, int) and str(pattern) == str(key))
+    return pattern in (WILDCARD, key) or (isinstance(key, int) and str(pattern) == str(key))
 
 
 @dataclass(frozen=True)
@@ -402,7 +402,13 @@ def mask_preview_report(report: dict[str, Any], masker: Masker) -> dict[str, Any
     """A ``pipeline preview`` report with every record and error message masked."""
     steps = []
     for step in report.get("steps", []):
-        failed = [dict(f, record=masker.record(f.get("record")), error=masker.text_for(str(f.get("error", "")), f.get("record")))
-                  for f in step.get("failed", [])]
+        failed = [
+            dict(
+                f,
+                record=masker.record(f.get("record")),
+                error=masker.text_for(str(f.get("error", "")), f.get("record")),
+            )
+            for f in step.get("failed", [])
+        ]
         steps.append(dict(step, failed=failed, output=[masker.record(r) for r in step.get("output", [])]))
     return dict(report, steps=steps, final_output=[masker.record(r) for r in report.get("final_output", [])])

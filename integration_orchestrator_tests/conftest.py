@@ -174,7 +174,9 @@ def dagster_daemon(background: Callable[..., Background], dagster_home: Path) ->
 def run_cli(database_url: str, tmp_path: Path) -> Any:
     """Run the real ``integration-orchestrator`` entry point against the test database."""
 
-    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, "INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url, **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "integration_orchestrator", *args],

@@ -26,9 +26,9 @@ from psycopg.types.json import Jsonb
 from integration_orchestrator.model.schedule import ScheduleRecord
 
 __all__ = [
+    "PEOPLE_OUT",
     "Conn",
     "Ids",
-    "PEOPLE_OUT",
     "add_config",
     "add_event",
     "add_execution",
@@ -176,9 +176,14 @@ def pipeline_row(
     org: Any, config: Any, name: str = "pipe", steps: Iterable[dict[str, Any]] = (), pipeline_type: str | None = None,
     strategy: str | None = None, performance: dict[str, Any] | None = None, **columns: Any,
 ) -> dict[str, Any]:
-    return {"organization_id": org, "config_id": config, "pipeline_name": name, "pipeline_steps": {"steps": list(steps)},
-            **_given(pipeline_type=pipeline_type, error_handling_strategy=strategy, performance_config=performance),
-            **columns}
+    return {
+        "organization_id": org,
+        "config_id": config,
+        "pipeline_name": name,
+        "pipeline_steps": {"steps": list(steps)},
+        **_given(pipeline_type=pipeline_type, error_handling_strategy=strategy, performance_config=performance),
+        **columns,
+    }
 
 
 def schedule_row(org: Any, config: Any, **columns: Any) -> dict[str, Any]:
@@ -211,8 +216,14 @@ def add_config(conn: psycopg.Connection[Any], org: Any, name: str = "Orders", re
     return _add(conn, "integration_configs", config_row(org, name, records, target, **columns))
 
 
-def add_transformation(conn: psycopg.Connection[Any], org: Any, name: str = "upper", logic: dict[str, Any] | None = None,
-                       language: str = "jmespath", **columns: Any) -> str:
+def add_transformation(
+    conn: psycopg.Connection[Any],
+    org: Any,
+    name: str = "upper",
+    logic: dict[str, Any] | None = None,
+    language: str = "jmespath",
+    **columns: Any,
+) -> str:
     return _add(conn, "integration_transformations", transformation_row(org, name, logic, language, **columns))
 
 
@@ -223,7 +234,9 @@ def add_mapping(conn: psycopg.Connection[Any], org: Any, config: Any, name: str 
 
 def add_mapping_test(conn: psycopg.Connection[Any], org: Any, mapping: Any, name: str = "copies id",
                      input_data: Any = None, expected: Any = None, **columns: Any) -> str:
-    return _add(conn, "integration_mapping_tests", mapping_test_row(org, mapping, name, input_data, expected, **columns))
+    return _add(
+        conn, "integration_mapping_tests", mapping_test_row(org, mapping, name, input_data, expected, **columns)
+    )
 
 
 def add_pipeline(
@@ -290,9 +303,15 @@ def _schedule_execution(org: Any, ids: Ids) -> dict[str, Any]:
 
 
 def _dead_letter(org: Any, ids: Ids) -> dict[str, Any]:
-    return {"organization_id": org, "config_id": ids.get("integration_configs"),
-            "execution_id": ids.get("integration_executions"), "pipeline_id": ids.get("integration_pipeline_definitions"),
-            "step_name": "cast", "record": {"id": "x"}, "error_message": "not an integer"}
+    return {
+        "organization_id": org,
+        "config_id": ids.get("integration_configs"),
+        "execution_id": ids.get("integration_executions"),
+        "pipeline_id": ids.get("integration_pipeline_definitions"),
+        "step_name": "cast",
+        "record": {"id": "x"},
+        "error_message": "not an integer",
+    }
 
 
 def _notification(org: Any, ids: Ids) -> dict[str, Any]:

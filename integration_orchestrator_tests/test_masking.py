@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from dagster._serdes import serialize_value
 
+from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.credentials import (
     KEYS_ENV,
     Keyring,
@@ -24,7 +25,6 @@ from integration_orchestrator.credentials import (
     set_secret,
 )
 from integration_orchestrator.db import tenant_transaction
-from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.errors import MaskedError
 from integration_orchestrator.factory.failures import IntegrationRunFailure, masked_failures
 from integration_orchestrator.masking import (
@@ -267,12 +267,14 @@ def test_redaction_covers_url_quoted_forms() -> None:
 
 def test_masked_errors_rewrites_only_leaking_errors() -> None:
     masker = Masker(paths=mask_paths(["$.ssn_x"]), secrets=frozenset({"tok-abcd"}))
-    with pytest.raises(MaskedError, match=r"ValueError: bad \*\*\* and \*\*\*") as caught:
-        with masked_errors(masker, {"ssn_x": "123-45-678"}):
-            try:
-                raise KeyError("tok-abcd")
-            except KeyError:
-                raise ValueError("bad tok-abcd and 123-45-678") from None
+    with (
+        pytest.raises(MaskedError, match=r"ValueError: bad \*\*\* and \*\*\*") as caught,
+        masked_errors(masker, {"ssn_x": "123-45-678"}),
+    ):
+        try:
+            raise KeyError("tok-abcd")
+        except KeyError:
+            raise ValueError("bad tok-abcd and 123-45-678") from None
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     with pytest.raises(KeyError), masked_errors(masker):
         raise KeyError("harmless")
@@ -280,16 +282,16 @@ def test_masked_errors_rewrites_only_leaking_errors() -> None:
 
 def test_masked_failures_are_dagster_failures_inside_ops() -> None:
     masker = Masker(paths=mask_paths([]), secrets=frozenset({"tok-abcd"}))
-    with pytest.raises(IntegrationRunFailure, match=r"ValueError: bad \*\*\*") as caught:
-        with masked_failures(masker):
-            raise ValueError("bad tok-abcd")
+    with pytest.raises(IntegrationRunFailure, match=r"ValueError: bad \*\*\*") as caught, masked_failures(masker):
+        raise ValueError("bad tok-abcd")
     assert caught.value.metadata["masked"].value is True and caught.value.__cause__ is None
-    with pytest.raises(KeyError):
-        with masked_failures(masker):
-            raise KeyError("harmless")
+    with pytest.raises(KeyError), masked_failures(masker):
+        raise KeyError("harmless")
 
 
-def test_pipeline_preview_cli_masks_sensitive_fields(db: Conn, api: str, keys: str, tmp_path: Path, run_cli: Any) -> None:
+def test_pipeline_preview_cli_masks_sensitive_fields(
+    db: Conn, api: str, keys: str, tmp_path: Path, run_cli: Any
+) -> None:
     ids = _integration(db, api, tmp_path)
     source = tmp_path / "input.json"
     source.write_text(json.dumps([{"id": i, "name": f"person {i}", "tax_number": TAXES[i], "home_address": ADDRESSES[i],

@@ -11,8 +11,8 @@ import dagster as dg
 import psycopg
 import pytest
 
-from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.assembly import build_definitions
+from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.factory.load import load_snapshot_from_url
 from integration_orchestrator.factory.snapshot import snapshot_to_json
 from integration_orchestrator.factory.writeback import ensure_execution

@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     listing.add_argument("--limit", type=int, default=100)
     listing.set_defaults(handler=_list)
     replay = commands.add_parser(
-        "replay", help="re-run pending letters from their failed step through the current pipeline, write, mark replayed"
+        "replay",
+        help="re-run pending letters from their failed step through the current pipeline, write, mark replayed",
     )
     replay.add_argument("ids", nargs="*", metavar="ID", help="only these letters (default: every pending one)")
     replay.add_argument("--config-id", default=None)

@@ -56,9 +56,9 @@ def _print(summary: DemoSummary, run_id: str, success: bool) -> None:
     columns = ["employee_id", "full_name", "department", "hired_on", "risk_tier", "review_label"]
     widths = [max(len(c), *(len(str(r.get(c))) for r in summary.rows)) for c in columns] if summary.rows else []
     if summary.rows:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
         for row in summary.rows:
-            print("  " + "  ".join(str(row.get(c)).ljust(w) for c, w in zip(columns, widths)))
+            print("  " + "  ".join(str(row.get(c)).ljust(w) for c, w in zip(columns, widths, strict=True)))
     passed = sum(1 for c in summary.checks if c["status"] == "passed")
     print(f"\nmapping tests (asset checks): {passed}/{len(summary.checks)} passed")
     for check in summary.checks:

@@ -52,7 +52,7 @@ def _dev(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(workspace),
                "-h", args.host, "-p", str(args.port)]
-    child = subprocess.Popen(command, env=env)
+    child = subprocess.Popen(command, env=env)  # noqa: S603 - our own venv's dagster, fixed arguments
 
     def stop(signum: int, _frame: object) -> None:  # forward, then wait for a clean shutdown
         child.send_signal(signum)

@@ -86,7 +86,9 @@ def _run_history(args: argparse.Namespace, row_id: str) -> int:
     print(entries[-1].label)
     print(f"{'VERSION':>7}  {'OPERATION':<9}  {'CHANGED_AT':<32}  {'CHANGED_BY':<30}  CHANGED_FIELDS")
     for row in rows:
-        fields = ", ".join(row["changed_fields"]) or {"insert": "(created)", "delete": "(deleted)"}.get(row["operation"], "-")
+        fields = ", ".join(row["changed_fields"]) or {"insert": "(created)", "delete": "(deleted)"}.get(
+            row["operation"], "-"
+        )
         print(f"{row['version']:>7}  {row['operation']:<9}  {row['changed_at']:<32}  {row['changed_by']:<30}  {fields}")
     return EXIT_OK
 

@@ -70,11 +70,19 @@ def _preview(args: argparse.Namespace) -> int:
         print(f"No run times: a {record.schedule_type} schedule runs {how}.")
         if record.schedule_type == "manual":
             tags = json.dumps(run_tags_for(record), sort_keys=True)
-            print(f"Launch it from the UI or `dagster job launch ... --tags '{tags}'` (the row's parameters and limits).")
+            print(
+                f"Launch it from the UI or `dagster job launch ... --tags '{tags}'` (the row's parameters and limits)."
+            )
         return EXIT_OK
     crons = trigger.dagster_cron if isinstance(trigger.dagster_cron, list) else [trigger.dagster_cron]
-    print(f"Dagster cron: {' | '.join(crons)} ({trigger.execution_timezone})"
-          + ("" if trigger.interval is None else f"; runs every {record.interval_minutes} min from {trigger.anchor.isoformat()}"))
+    print(
+        f"Dagster cron: {' | '.join(crons)} ({trigger.execution_timezone})"
+        + (
+            ""
+            if trigger.interval is None
+            else f"; runs every {record.interval_minutes} min from {trigger.anchor.isoformat()}"
+        )
+    )
     print(f"{'#':>3}  {'local (' + record.timezone + ')':<27}  {'UTC':<25}")
     for index, line in enumerate(lines, 1):
         print(f"{index:>3}  {line['local']:<27}  {line['utc']:<25}" + (f"  {line['dst']}" if line["dst"] else ""))

@@ -102,7 +102,7 @@ def _list(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(row[c]) for row in [header, *table]) for c in range(len(header))]
     for row in [header, *table]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK
 
 

@@ -27,12 +27,15 @@ if TYPE_CHECKING:
 __all__ = ["check_specs", "evaluate_mapping_checks", "run_mapping_tests_from_snapshot"]
 
 
-def check_specs(asset_key: dg.AssetKey, mappings: Sequence[MappingRow], check_names: Mapping[str, str]) -> list[dg.AssetCheckSpec]:
+def check_specs(
+    asset_key: dg.AssetKey, mappings: Sequence[MappingRow], check_names: Mapping[str, str]
+) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
             name=check_names[m.id],
             asset=asset_key,
-            description=f"Tests of mapping `{m.mapping_name}`" + (" (required: blocks the write)" if m.is_required else ""),
+            description=f"Tests of mapping `{m.mapping_name}`"
+            + (" (required: blocks the write)" if m.is_required else ""),
             blocking=m.is_required,
             metadata={"mapping_id": m.id},
         )

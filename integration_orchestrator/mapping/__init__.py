@@ -23,8 +23,8 @@ from integration_orchestrator.mapping.errors import FieldError, FieldFailure, Ma
 from integration_orchestrator.mapping.paths import MISSING, CompiledPath, PathSyntaxError, compile_path
 from integration_orchestrator.mapping.plan import BatchResult, MappingCounters, MappingPlan, RecordResult
 from integration_orchestrator.mapping.records import load_mapping_rows
-from integration_orchestrator.model.rows import MappingRow
 from integration_orchestrator.mapping.types import json_dumps, json_ready
+from integration_orchestrator.model.rows import MappingRow
 
 __all__ = [
     "MISSING",

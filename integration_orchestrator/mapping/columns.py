@@ -18,8 +18,8 @@ import jsonschema.validators
 
 from integration_orchestrator.mapping.errors import FieldFailure, MappingDefinitionError
 from integration_orchestrator.mapping.paths import write_value
-from integration_orchestrator.model.rows import MappingRow
 from integration_orchestrator.mapping.types import DATA_TYPES, CoercionError, coercer
+from integration_orchestrator.model.rows import MappingRow
 
 __all__ = [
     "data_type",

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from integration_orchestrator.errors import ConfigurationError
-from integration_orchestrator.model.enums import MAPPING_DIRECTIONS, MAPPING_ERROR_HANDLING, MAPPING_TYPES
 from integration_orchestrator.mapping.columns import (
     data_type,
     definition_error,
@@ -32,11 +31,12 @@ from integration_orchestrator.mapping.errors import FieldFailure, MappingDefinit
 from integration_orchestrator.mapping.inverse import invert_row
 from integration_orchestrator.mapping.paths import PathSyntaxError, compile_path
 from integration_orchestrator.mapping.plan import CompiledMapping, MappingPlan
-from integration_orchestrator.model.rows import MappingRow
 from integration_orchestrator.mapping.rules import RuleContext, RuleDefinitionError, compile_rules
 from integration_orchestrator.mapping.steps import StepParts, build_step
 from integration_orchestrator.mapping.transformation_rule import CompiledOnce
 from integration_orchestrator.mapping.types import coercer, resolve_timezone, source_checker
+from integration_orchestrator.model.enums import MAPPING_DIRECTIONS, MAPPING_ERROR_HANDLING, MAPPING_TYPES
+from integration_orchestrator.model.rows import MappingRow
 
 __all__ = [
     "compile_mapping",

@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from integration_orchestrator.mapping.columns import data_type, definition_error
-from integration_orchestrator.model.rows import MappingRow
 from integration_orchestrator.mapping.types import CoercionError, to_string
+from integration_orchestrator.model.rows import MappingRow
 
 __all__ = ["InversionError", "invert_row", "invert_rules"]
 

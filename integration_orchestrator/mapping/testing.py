@@ -34,8 +34,8 @@ from integration_orchestrator.mapping.errors import MappingDefinitionError
 from integration_orchestrator.mapping.loading import config_timezone, load_transformations
 from integration_orchestrator.mapping.plan import MappingPlan, RecordResult
 from integration_orchestrator.mapping.records import load_mapping_rows
-from integration_orchestrator.model.rows import MappingRow
 from integration_orchestrator.mapping.types import json_dumps, json_ready
+from integration_orchestrator.model.rows import MappingRow
 
 __all__ = [
     "MappingTestReport",
@@ -116,12 +116,18 @@ def _verdict(expected: Any, result: RecordResult) -> str | None:
     if isinstance(expected, Mapping) and set(expected) == {"dropped"} and expected["dropped"] is True:
         if result.dropped:
             return None
-        return f"expected the record to be dropped, but it {'failed: ' + _message(result) if result.errors else 'was mapped'}"
+        outcome = "failed: " + _message(result) if result.errors else "was mapped"
+        return f"expected the record to be dropped, but it {outcome}"
     if isinstance(expected, Mapping) and set(expected) == {"error"} and isinstance(expected["error"], str):
         if result.errors:
             message = _message(result)
-            return None if expected["error"] in message else f"expected an error containing {expected['error']!r}, got: {message}"
-        return f"expected an error containing {expected['error']!r}, but the record was {'dropped' if result.dropped else 'mapped'}"
+            return (
+                None
+                if expected["error"] in message
+                else f"expected an error containing {expected['error']!r}, got: {message}"
+            )
+        outcome = "dropped" if result.dropped else "mapped"
+        return f"expected an error containing {expected['error']!r}, but the record was {outcome}"
     if result.dropped:
         return f"the record was dropped: {result.drop_reason}"
     if result.errors:
@@ -161,7 +167,9 @@ def run_tests_for_mapping(
     """Run ``tests`` of one mapping (id or name among ``rows``); return results and coverage."""
     tracer: set[str] = set()
     try:
-        plan, behaviours = compile_mapping(rows, mapping, timezone=timezone, transformations=transformations, tracer=tracer)
+        plan, behaviours = compile_mapping(
+            rows, mapping, timezone=timezone, transformations=transformations, tracer=tracer
+        )
     except MappingDefinitionError as exc:
         row = _find(rows, mapping)
         return [_definition_failure(test, row, exc) for test in tests], Decimal("0.00")
@@ -187,7 +195,10 @@ def policy_warnings(row: MappingRow, results: Sequence[MappingTestResult]) -> li
     if any(policy in r.behaviours for r in edge):
         return []
     if not edge:
-        return [f"mapping `{row.mapping_name}`: no edge_case test (edge cases must cover error_handling `{row.error_handling}`)"]
+        return [
+            f"mapping `{row.mapping_name}`: no edge_case test"
+            f" (edge cases must cover error_handling `{row.error_handling}`)"
+        ]
     return [f"mapping `{row.mapping_name}`: no edge_case test exercises error_handling `{row.error_handling}`"]
 
 
@@ -237,7 +248,9 @@ def run_mapping_tests(conn: Any, config_id: Any = None, *, mapping_id: Any = Non
         tests = conn.execute(_TESTS_QUERY, ([str(r.id) for r in selected],)).fetchall()
         for row in selected:
             own = [_test_dict(t) for t in tests if str(t["mapping_id"]) == str(row.id)]
-            results, coverage = run_tests_for_mapping(rows, row.id, own, timezone=timezone, transformations=transformations)
+            results, coverage = run_tests_for_mapping(
+                rows, row.id, own, timezone=timezone, transformations=transformations
+            )
             with conn.transaction():
                 write_test_results(conn, row.id, results, coverage)
             report.results.extend(results)

@@ -39,7 +39,9 @@ class InvalidRow:
     config_id: str | None = None
 
     @classmethod
-    def from_error(cls, table: str, error: Exception, *, config_id: str | None, fallback: tuple[str, str]) -> InvalidRow:
+    def from_error(
+        cls, table: str, error: Exception, *, config_id: str | None, fallback: tuple[str, str]
+    ) -> InvalidRow:
         if isinstance(error, RowError):
             row_id = None if error.row_id is None else str(error.row_id)
             return cls(table, row_id or fallback[0], error.name or fallback[1], error.field, error.reason, str(error),

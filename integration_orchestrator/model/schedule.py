@@ -31,7 +31,9 @@ class ScheduleRowError(RowError):
 
     def __init__(self, row: Mapping[str, Any], field_name: str | None, reason: str) -> None:
         name = row.get("schedule_name")
-        super().__init__("schedule", None if name is None else str(name), reason, row_id=row.get("id"), field=field_name)
+        super().__init__(
+            "schedule", None if name is None else str(name), reason, row_id=row.get("id"), field=field_name
+        )
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,9 @@ class ScheduleRecord:
                 raise ScheduleRowError(row, required, "is required")
         schedule_type = str(row["schedule_type"])
         if schedule_type not in SCHEDULE_TYPES:
-            raise ScheduleRowError(row, "schedule_type", f"must be one of {', '.join(SCHEDULE_TYPES)}, not {schedule_type!r}")
+            raise ScheduleRowError(
+                row, "schedule_type", f"must be one of {', '.join(SCHEDULE_TYPES)}, not {schedule_type!r}"
+            )
         record = cls(
             id=str(row["id"]),
             config_id=str(row["config_id"]),
@@ -212,7 +216,9 @@ def _positive_int(row: Mapping[str, Any], name: str) -> int | None:
 def _missed(row: Mapping[str, Any]) -> str:
     value = row.get("missed_execution_policy") or "run_once"
     if value not in MISSED_POLICIES:
-        raise ScheduleRowError(row, "missed_execution_policy", f"must be one of {', '.join(MISSED_POLICIES)}, not {value!r}")
+        raise ScheduleRowError(
+            row, "missed_execution_policy", f"must be one of {', '.join(MISSED_POLICIES)}, not {value!r}"
+        )
     return str(value)
 
 

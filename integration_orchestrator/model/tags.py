@@ -10,8 +10,8 @@ from typing import Final
 
 __all__ = [
     "OWN_TAG_PREFIX",
-    "TAG_CONFIG_ID",
     "TAG_AFTER_CONFIG_ID",
+    "TAG_CONFIG_ID",
     "TAG_CONFIG_VERSION",
     "TAG_EVENT_ID",
     "TAG_EVENT_PAYLOAD",

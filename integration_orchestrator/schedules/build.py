@@ -28,8 +28,8 @@ import dagster as dg
 
 from integration_orchestrator.errors import RowError
 from integration_orchestrator.model.names import NameRequest, assign_unique_names
-from integration_orchestrator.model.tags import TAG_CONFIG_ID, TAG_SCHEDULE_ID
 from integration_orchestrator.model.schedule import ScheduleRecord, ScheduleRowError
+from integration_orchestrator.model.tags import TAG_CONFIG_ID, TAG_SCHEDULE_ID
 from integration_orchestrator.schedules.cron import trigger_for
 from integration_orchestrator.schedules.events import (
     AFTER_PARAMETER,

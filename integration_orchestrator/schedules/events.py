@@ -46,7 +46,6 @@ __all__ = [
     "AFTER_PARAMETER",
     "EVENT_BATCH",
     "EVENT_TYPES_PARAMETER",
-    "event_sensor",
     "evaluate_event_sensor",
     "evaluate_run_after_sensor",
     "event_sensor",

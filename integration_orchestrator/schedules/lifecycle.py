@@ -22,16 +22,16 @@ from dagster._core.storage.dagster_run import RunRecord, RunsFilter
 
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.model.schedule import ScheduleRecord
-from integration_orchestrator.schedules.notify import (
-    Notifier,
-    load_notifiers,
-    notify_failure,
-)
 from integration_orchestrator.model.tags import (
     TAG_EVENT_ID,
     TAG_ORGANIZATION_ID,
     TAG_SCHEDULE_EXECUTION_ID,
     TAG_SCHEDULE_ID,
+)
+from integration_orchestrator.schedules.notify import (
+    Notifier,
+    load_notifiers,
+    notify_failure,
 )
 from integration_orchestrator.schedules.writeback import (
     Connection,

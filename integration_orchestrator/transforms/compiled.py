@@ -153,7 +153,9 @@ class CompiledTransformation:
                 raise TransformationRuntimeError(self.name, str(exc), row_id=self.row.id) from None
         kept = self._check_output(outputs, indexes, records, failures)
         failures.sort(key=lambda f: f[0])
-        errors = [FailedRecord(i, rec, msg, shape_error(self.row, i, rec, msg, extra)) for i, rec, msg, extra in failures]
+        errors = [
+            FailedRecord(i, rec, msg, shape_error(self.row, i, rec, msg, extra)) for i, rec, msg, extra in failures
+        ]
         return TransformOutcome(records=kept, errors=errors)
 
     # -- schemas -------------------------------------------------------------------------

@@ -108,5 +108,7 @@ def apply_batch_contract(transformation_type: str, value: Any) -> list[dict[str,
         raise ValueError(f"{transformation_type} must return a list of objects, got {json_type_phrase(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            raise ValueError(f"{transformation_type} must return a list of objects; item {i} is {json_type_phrase(item)}")
+            raise ValueError(
+                f"{transformation_type} must return a list of objects; item {i} is {json_type_phrase(item)}"
+            )
     return value

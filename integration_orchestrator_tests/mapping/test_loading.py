@@ -54,7 +54,14 @@ def test_invalid_transformation_row_names_the_mapping(db: Any) -> None:
 
 def test_unknown_transformation_id(db: Any) -> None:
     org, config = _config(db, "shop3")
-    add_mapping(db, org, config, "ghost", "a", "b",
-                transformation_rules={"type": "transformation", "transformation_id": "00000000-0000-0000-0000-000000000001"})
+    add_mapping(
+        db,
+        org,
+        config,
+        "ghost",
+        "a",
+        "b",
+        transformation_rules={"type": "transformation", "transformation_id": "00000000-0000-0000-0000-000000000001"},
+    )
     with pytest.raises(MappingDefinitionError, match="not found"):
         load_plan(db, config)

@@ -11,7 +11,6 @@ from dagster._utils.schedules import schedule_execution_time_iterator
 
 from integration_orchestrator.model.schedule import ScheduleRecord
 from integration_orchestrator.schedules.build import build_schedule_definitions
-from integration_orchestrator.model.schedule import ScheduleRecord
 from integration_orchestrator_tests.rows import add_config, add_organization, add_schedule
 
 
@@ -46,9 +45,18 @@ def test_preview_equals_what_the_dagster_schedule_fires(db: Any, database_url: s
     """Walk Dagster's own ticks of the built schedule, evaluate each, keep those that launch."""
     org = add_organization(db)
     config = add_config(db, org)
-    row = add_schedule(db, org, config, schedule_name="Every 25h", schedule_type="interval", cron_expression=None,
-                          interval_minutes=1500, timezone="America/New_York",
-                          last_run_time=dt.datetime(2026, 11, 1, 4, 7, tzinfo=dt.UTC), concurrent_execution_allowed=True)
+    row = add_schedule(
+        db,
+        org,
+        config,
+        schedule_name="Every 25h",
+        schedule_type="interval",
+        cron_expression=None,
+        interval_minutes=1500,
+        timezone="America/New_York",
+        last_run_time=dt.datetime(2026, 11, 1, 4, 7, tzinfo=dt.UTC),
+        concurrent_execution_allowed=True,
+    )
     after = "2026-11-01T04:07:00+00:00"
     result = run_cli("schedules", "preview", str(row["id"]), "-n", "4", "--after", after, "--json")
     assert result.returncode == 0, result.stderr

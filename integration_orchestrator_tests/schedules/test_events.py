@@ -35,7 +35,9 @@ def _statuses(db: Any, ids: list[str]) -> list[str]:
     return [by_id[i] for i in ids]
 
 
-def test_event_sensor_exactly_once_across_cursor_restart(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+def test_event_sensor_exactly_once_across_cursor_restart(
+    db: Any, database_url: str, instance: dg.DagsterInstance
+) -> None:
     org = add_organization(db)
     config = add_config(db, org)
     other = add_config(db, org, "Other")
@@ -75,11 +77,17 @@ def test_event_sensor_exactly_once_across_cursor_restart(db: Any, database_url: 
     assert sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None)).run_requests == []
 
 
-def test_event_committed_late_with_older_timestamp_is_not_lost(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+def test_event_committed_late_with_older_timestamp_is_not_lost(
+    db: Any, database_url: str, instance: dg.DagsterInstance
+) -> None:
     org = add_organization(db)
     config = add_config(db, org)
-    record = schedule_record(db, org, config, schedule_name="On order", schedule_type="event_based", cron_expression=None)
-    sensor = _sensor(build_schedule_definitions([record], {config: "orders_sync"}, database_url=database_url), "on_order_sensor")
+    record = schedule_record(
+        db, org, config, schedule_name="On order", schedule_type="event_based", cron_expression=None
+    )
+    sensor = _sensor(
+        build_schedule_definitions([record], {config: "orders_sync"}, database_url=database_url), "on_order_sensor"
+    )
     newer = add_event(db, org, config)
     tick1 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None))
     assert [r.run_key for r in tick1.run_requests] == [newer]
@@ -94,7 +102,9 @@ def test_event_types_filter(db: Any, database_url: str, instance: dg.DagsterInst
     config = add_config(db, org)
     record = schedule_record(db, org, config, schedule_name="Created only", schedule_type="event_based",
                              cron_expression=None, execution_parameters={"event_types": ["order.created"]})
-    sensor = _sensor(build_schedule_definitions([record], {config: "j"}, database_url=database_url), "created_only_sensor")
+    sensor = _sensor(
+        build_schedule_definitions([record], {config: "j"}, database_url=database_url), "created_only_sensor"
+    )
     wanted = add_event(db, org, config, "order.created")
     ignored = add_event(db, org, config, "order.deleted")
     tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
@@ -111,7 +121,9 @@ def test_inactive_event_schedule_sensor_is_stopped(db: Any, database_url: str) -
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
 
 
-def test_run_after_sensor_launches_b_after_each_success_of_a(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+def test_run_after_sensor_launches_b_after_each_success_of_a(
+    db: Any, database_url: str, instance: dg.DagsterInstance
+) -> None:
     org = add_organization(db)
     config_a = add_config(db, org, "A")
     config_b = add_config(db, org, "B")

@@ -74,7 +74,9 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
-def _scheduled_run(db: Any, database_url: str, instance: dg.DagsterInstance, job: dg.JobDefinition, **columns: Any) -> tuple[Any, str, str, dg.ExecuteInProcessResult]:
+def _scheduled_run(
+    db: Any, database_url: str, instance: dg.DagsterInstance, job: dg.JobDefinition, **columns: Any
+) -> tuple[Any, str, str, dg.ExecuteInProcessResult]:
     org = add_organization(db)
     config = add_config(db, org)
     record = schedule_record(db, org, config, **columns)
@@ -118,7 +120,7 @@ def test_failed_run_fails_row_and_notifies_each_recipient(
     db: Any, database_url: str, instance: dg.DagsterInstance, webhook: tuple[str, Any]
 ) -> None:
     url, hook = webhook
-    record, org, row_id, result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=True)
+    record, org, _row_id, result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=True)
     alice, bob = add_user(db, org), add_user(db, org)
     db.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s", ([alice, bob], record.id))
     record = type(record).from_row(
@@ -165,9 +167,13 @@ def test_webhook_error_is_recorded_on_the_row(
 def test_no_notifier_leaves_pending_email_rows(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
     record, org, _row_id, _result = _scheduled_run(db, database_url, instance, failing_job)
     user = add_user(db, org)
-    db.execute("UPDATE integration_schedules SET notification_recipients = %s, notification_on_failure = true WHERE id = %s",
-               ([user], record.id))
-    record = type(record).from_row(db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone())
+    db.execute(
+        "UPDATE integration_schedules SET notification_recipients = %s, notification_on_failure = true WHERE id = %s",
+        ([user], record.id),
+    )
+    record = type(record).from_row(
+        db.execute("SELECT * FROM integration_schedules WHERE id = %s", (record.id,)).fetchone()
+    )
     with connect(database_url) as conn:
         evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=list)
     [note] = db.execute(
@@ -177,7 +183,9 @@ def test_no_notifier_leaves_pending_email_rows(db: Any, database_url: str, insta
 
 
 def test_notification_off_writes_nothing(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
-    record, org, _row_id, _result = _scheduled_run(db, database_url, instance, failing_job, notification_on_failure=False)
+    record, org, _row_id, _result = _scheduled_run(
+        db, database_url, instance, failing_job, notification_on_failure=False
+    )
     user = add_user(db, org)
     db.execute("UPDATE integration_schedules SET notification_recipients = %s WHERE id = %s", ([user], record.id))
     record = type(record).from_row(

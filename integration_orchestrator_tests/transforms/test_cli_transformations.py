@@ -18,7 +18,9 @@ GOOD_CASES = {
 }
 
 
-def _insert(db: Any, org: str, name: str, language: str, kind: str, logic: dict[str, Any], cases: dict[str, Any] | None) -> uuid.UUID:
+def _insert(
+    db: Any, org: str, name: str, language: str, kind: str, logic: dict[str, Any], cases: dict[str, Any] | None
+) -> uuid.UUID:
     return uuid.UUID(add_transformation(db, org, name, logic, language, transformation_type=kind, test_cases=cases,
                                         timeout_seconds=5))
 
@@ -100,7 +102,15 @@ def test_one_transformation_by_id_and_organization_filter(db: Any, database_url:
 
 def test_invalid_row_and_unknown_id_are_bad_input(db: Any, database_url: str, capsys: Any) -> None:
     org = add_organization(db, "Initech")
-    bad = _insert(db, org, "broken", "jmespath", "map", {"expression": "foo[?"}, {"cases": [{"name": "x", "input": {}, "expected": {}}]})
+    bad = _insert(
+        db,
+        org,
+        "broken",
+        "jmespath",
+        "map",
+        {"expression": "foo[?"},
+        {"cases": [{"name": "x", "input": {}, "expected": {}}]},
+    )
     code, out = _cli(database_url, capsys, str(bad))
     assert code == 2
     assert (

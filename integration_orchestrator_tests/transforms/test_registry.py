@@ -73,7 +73,9 @@ def test_entry_point_engine_is_discovered_and_compiles_rows(installed_distributi
 
 
 def test_entry_point_engine_check_errors_name_the_row(installed_distribution: Path) -> None:
-    with pytest.raises(TransformationDefinitionError, match=r"field `transformation_logic.template`: must be a format string"):
+    with pytest.raises(
+        TransformationDefinitionError, match=r"field `transformation_logic.template`: must be a format string"
+    ):
         compile_transformation(loaded_transformation("template", "map", {"template": 3}))
 
 

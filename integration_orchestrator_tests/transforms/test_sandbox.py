@@ -46,7 +46,9 @@ def test_code_languages_are_refused_without_seccomp_unless_the_operator_opts_in(
 def test_data_languages_run_without_seccomp(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ALLOW_WITHOUT_SECCOMP_ENV, raising=False)
     with WorkerPool(SandboxSettings(max_workers=1, seccomp=False)) as no_seccomp:
-        compiled = compile_transformation(loaded_transformation("sql", "filter", {"query": "SELECT * FROM records WHERE id > 1"}), pool=no_seccomp)
+        compiled = compile_transformation(
+            loaded_transformation("sql", "filter", {"query": "SELECT * FROM records WHERE id > 1"}), pool=no_seccomp
+        )
         assert compiled.apply([{"id": 1}, {"id": 2}]).records == [{"id": 2}]
 
 
@@ -55,7 +57,12 @@ def test_a_timed_out_worker_is_killed_and_replaced() -> None:
         ok = compile_transformation(loaded_transformation("javascript", "map", JS_MAP), pool=small)
         assert ok.apply([{"id": 1}]).records == [{"id": 2}]
         (before,) = small.worker_pids()
-        loop = compile_transformation(loaded_transformation("jmespath", "map", {"expression": "@" + " | to_string([@,@,@,@,@,@,@,@])" * 12}, timeout_seconds=1), pool=small)
+        loop = compile_transformation(
+            loaded_transformation(
+                "jmespath", "map", {"expression": "@" + " | to_string([@,@,@,@,@,@,@,@])" * 12}, timeout_seconds=1
+            ),
+            pool=small,
+        )
         with pytest.raises(TransformationTimeoutError):
             loop.apply([{"id": 1, "s": "x" * 100}])
         with pytest.raises(ProcessLookupError):

@@ -42,7 +42,9 @@ def test_heavy_tier_samples_schema_checks(compile_row: Any) -> None:
 
 
 def test_error_payload_default_shape(compile_row: Any) -> None:
-    outcome = compile_row("python", "map", {"code": "def transform(r):\n    raise ValueError('nope')"}).apply([{"id": 7}])
+    outcome = compile_row("python", "map", {"code": "def transform(r):\n    raise ValueError('nope')"}).apply(
+        [{"id": 7}]
+    )
     assert outcome.errors[0].details == {
         "index": 0,
         "record": {"id": 7},
@@ -63,7 +65,11 @@ def test_error_output_schema_shapes_the_payload(compile_row: Any) -> None:
         error_output_schema=schema,
     ).apply([{"id": 1}, {"id": 0}])
     assert outcome.records == [{"id": 1}]
-    assert outcome.errors[0].details == {"message": "id must be positive", "record": {"id": 0}, "errors": ["id must be positive"]}
+    assert outcome.errors[0].details == {
+        "message": "id must be positive",
+        "record": {"id": 0},
+        "errors": ["id must be positive"],
+    }
 
 
 @pytest.mark.parametrize(
