@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from integration_orchestrator.mapping.columns import data_type, definition_error
-from integration_orchestrator.model.rows import MappingRow
 from integration_orchestrator.mapping.types import CoercionError, to_string
+from integration_orchestrator.model.rows import MappingRow
 
 __all__ = ["InversionError", "invert_row", "invert_rules"]
 
@@ -87,7 +87,7 @@ def _value_preserving(rules: Any) -> bool:
     return kind in ("direct", "cast")
 
 
-def invert_rules(rules: Mapping[str, Any] | None, source_type: str | None, where: str = "transformation_rules") -> Any:
+def invert_rules(rules: object, source_type: str | None, where: str = "transformation_rules") -> Any:
     """The inverse rule set (``None`` stays ``None``); raises InversionError."""
     if rules is None:
         return None
