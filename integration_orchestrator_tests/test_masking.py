@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from dagster._serdes import serialize_value
 
+from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.credentials import (
     KEYS_ENV,
     Keyring,
@@ -24,7 +25,6 @@ from integration_orchestrator.credentials import (
     set_secret,
 )
 from integration_orchestrator.db import tenant_transaction
-from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.errors import MaskedError
 from integration_orchestrator.factory.failures import IntegrationRunFailure, masked_failures
 from integration_orchestrator.masking import (
@@ -64,6 +64,7 @@ def api() -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             auth = self.headers.get("Authorization", "")
+            body: object
             if auth != f"Bearer {SECRET}":
                 status, body = 401, {"error": f"bad token {auth}"}
             else:

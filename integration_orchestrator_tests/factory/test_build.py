@@ -72,7 +72,9 @@ def test_run_writes_target_rows_execution_and_checks(db: psycopg.Connection[Any]
         assert materializations[0].metadata["records_in"].value == 3
         assert materializations[0].metadata["records_out"].value == 2
         assert materializations[0].metadata["records_dropped"].value == 1
-        assert "| upper |" in materializations[0].metadata["steps"].value
+        steps_table = materializations[0].metadata["steps"].value
+        assert isinstance(steps_table, str)
+        assert "| upper |" in steps_table
         evaluations = result.get_asset_check_evaluations()
         assert [(e.check_name, e.passed) for e in evaluations] == [("mapping_person_id", True)]
     rows = db.execute("SELECT id, name, tier, batch FROM people_out ORDER BY id").fetchall()
@@ -186,6 +188,7 @@ def test_translator_pool_gets_its_own_op_definitions(db: psycopg.Connection[Any]
     defs = build_definitions(database_url, translator=_Pooled())
     pooled = defs.get_job_def("people_warehouse").graph.node_named("source").definition
     plain = defs.get_job_def("plain").graph.node_named("source").definition
+    assert isinstance(pooled, dg.OpDefinition) and isinstance(plain, dg.OpDefinition)
     assert (pooled.pool, pooled.name) == ("erp-api", "integration_source__pool_erp_api")
     assert (plain.pool, plain.name) == (None, "integration_source")
     defs.get_repository_def()  # no name conflict between the two definitions
