@@ -74,7 +74,7 @@ _secrets: set[str] = set()
 Path = Keys
 
 
-def register_secret(value: str) -> None:
+def register_secret(value: object) -> None:
     """Remember a resolved secret value so that it is redacted wherever it shows up."""
     if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
         with _lock:

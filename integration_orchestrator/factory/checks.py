@@ -27,12 +27,15 @@ if TYPE_CHECKING:
 __all__ = ["check_specs", "evaluate_mapping_checks", "run_mapping_tests_from_snapshot"]
 
 
-def check_specs(asset_key: dg.AssetKey, mappings: Sequence[MappingRow], check_names: Mapping[str, str]) -> list[dg.AssetCheckSpec]:
+def check_specs(
+    asset_key: dg.AssetKey, mappings: Sequence[MappingRow], check_names: Mapping[str, str]
+) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
             name=check_names[m.id],
             asset=asset_key,
-            description=f"Tests of mapping `{m.mapping_name}`" + (" (required: blocks the write)" if m.is_required else ""),
+            description=f"Tests of mapping `{m.mapping_name}`"
+            + (" (required: blocks the write)" if m.is_required else ""),
             blocking=m.is_required,
             metadata={"mapping_id": m.id},
         )
@@ -50,7 +53,7 @@ def run_mapping_tests_from_snapshot(record: Integration, mapping: MappingRow) ->
          "input_data": t.row.get("input_data") or {}, "expected_output": t.row.get("expected_output") or {}}
         for t in record.tests.get(mapping.id, ())
     ]
-    return run_tests_for_mapping(  # type: ignore[no-any-return]
+    return run_tests_for_mapping(
         list(record.mappings), mapping.id, tests,
         timezone=record.config.timezone, transformations=record.transformation_rows(),
     )
