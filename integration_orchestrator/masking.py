@@ -257,7 +257,7 @@ def _seal_strings(record: Any, secrets: frozenset[str], sealed: Any) -> Any:
         value, parent, slot = stack.pop()
         if isinstance(value, Mapping) and SEALED_KEY not in value:
             for key, item in value.items():
-                stack.append((item, value, key))  # type: ignore[arg-type]
+                stack.append((item, value, key))  # type: ignore[arg-type]  # records are JSON: mappings are dicts
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 stack.append((item, value, index))

@@ -8,7 +8,7 @@ import dagster as dg
 import psycopg
 
 from integration_orchestrator.assembly import build_definitions
-from integration_orchestrator.factory import IntegrationTranslator
+from integration_orchestrator.factory import IntegrationDefinitionSpec, IntegrationTranslator, IntegrationTranslatorData
 from integration_orchestrator.factory.health import HEALTH_ASSET_KEY
 from integration_orchestrator.run import run_integration_job
 from integration_orchestrator_tests.factory.rows import (
@@ -94,7 +94,7 @@ def test_run_writes_target_rows_execution_and_checks(db: psycopg.Connection[Any]
 
 
 class _Renaming(IntegrationTranslator):
-    def get_integration_spec(self, data):  # type: ignore[no-untyped-def]
+    def get_integration_spec(self, data: IntegrationTranslatorData) -> IntegrationDefinitionSpec:
         spec = super().get_integration_spec(data)
         return spec.replace(job_name=f"team_{spec.job_name}", op_tags={**spec.op_tags, "team": "finance"})
 
@@ -121,7 +121,7 @@ def test_jobs_default_to_forkserver_step_processes_and_the_pipeline_parallelism(
 
 
 class _OwnExecutor(IntegrationTranslator):
-    def get_integration_spec(self, data):  # type: ignore[no-untyped-def]
+    def get_integration_spec(self, data: IntegrationTranslatorData) -> IntegrationDefinitionSpec:
         return super().get_integration_spec(data).replace(run_config=None)
 
 
@@ -177,7 +177,7 @@ def test_organization_scoped_definitions(db: psycopg.Connection[Any], database_u
 
 
 class _Pooled(IntegrationTranslator):
-    def get_integration_spec(self, data):  # type: ignore[no-untyped-def]
+    def get_integration_spec(self, data: IntegrationTranslatorData) -> IntegrationDefinitionSpec:
         spec = super().get_integration_spec(data)
         return spec.replace(pool="erp-api") if data.record.config.integration_name == "People Sync" else spec
 
