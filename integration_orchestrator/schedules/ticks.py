@@ -35,13 +35,13 @@ from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
 from dagster._core.storage.dagster_run import RunsFilter
 
 from integration_orchestrator.model.schedule import ScheduleRecord
+from integration_orchestrator.model.tags import TAG_CONFIG_ID
 from integration_orchestrator.schedules.cron import (
     Trigger,
     due_times_between,
     fire_times,
     is_due,
 )
-from integration_orchestrator.model.tags import TAG_CONFIG_ID
 from integration_orchestrator.schedules.runs import (
     run_key_for,
     run_tags_for,
