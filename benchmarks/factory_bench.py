@@ -148,7 +148,7 @@ def build_hand(n: int) -> Any:
 
         def make_check(specs: list[dg.AssetCheckSpec], i: int = i) -> dg.AssetChecksDefinition:
             @dg.multi_asset_check(specs=specs, name=f"pipeline_{i}__mapping_checks")
-            def _check(context):  # type: ignore[no-untyped-def]
+            def _check(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
                 yield from ()
 
             return _check
@@ -158,7 +158,7 @@ def build_hand(n: int) -> Any:
 
         def mk(suffix: str, n_in: int, name: str = name) -> dg.OpDefinition:
             @dg.op(name=f"{name}__{suffix}", ins={f"in_{k}": dg.In(list) for k in range(n_in)}, tags={"j": name})
-            def _op(context, **kwargs):  # type: ignore[no-untyped-def]
+            def _op(context, **kwargs):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
                 return [r for k in sorted(kwargs) for r in kwargs[k]]
 
             return _op
@@ -199,7 +199,7 @@ def build_hand_shared(n: int) -> Any:
     def mk(suffix: str, n_in: int) -> dg.OpDefinition:
         @dg.op(name=f"shared_{suffix}", ins={f"in_{k}": dg.In(list) for k in range(n_in)},
                required_resource_keys={"integration"})
-        def _op(context, **kwargs):  # type: ignore[no-untyped-def]
+        def _op(context, **kwargs):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
             return [r for k in sorted(kwargs) for r in kwargs[k]]
 
         return _op
@@ -227,7 +227,7 @@ def build_hand_shared(n: int) -> Any:
                                                execution_timezone="UTC", job_name=name))
 
     @dg.multi_asset_check(specs=specs, name="all_checks", can_subset=True)
-    def all_checks(context):  # type: ignore[no-untyped-def]
+    def all_checks(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         yield from ()
 
     return dg.Definitions(assets=assets, asset_checks=[all_checks], jobs=jobs, schedules=schedules,

@@ -12,6 +12,7 @@ the ratio to plain Python doing the same in process (the limit), all measured in
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -83,10 +84,10 @@ def main() -> None:
                 }
                 compiled = compile_transformation(row)
                 compiled.apply(records[:10])  # start the workers
-                elapsed, outcome = _best(lambda c=compiled: c.apply(records), args.repeat)
+                elapsed, outcome = _best(functools.partial(compiled.apply, records), args.repeat)
                 assert not outcome.errors and len(outcome.records) == len(expected), (language, kind)
                 program = compiled.engine.build(logic, kind, timeout_seconds=600)
-                raw_time, _ = _best(lambda p=program: p(records), args.repeat)
+                raw_time, _ = _best(functools.partial(program, records), args.repeat)
                 ratio = elapsed / base_time
                 label = f"{language} (inline)" if compiled.inline else language
                 print(

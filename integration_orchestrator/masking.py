@@ -74,7 +74,7 @@ _secrets: set[str] = set()
 Path = Keys
 
 
-def register_secret(value: str) -> None:
+def register_secret(value: object) -> None:
     """Remember a resolved secret value so that it is redacted wherever it shows up."""
     if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
         with _lock:
@@ -257,7 +257,7 @@ def _seal_strings(record: Any, secrets: frozenset[str], sealed: Any) -> Any:
         value, parent, slot = stack.pop()
         if isinstance(value, Mapping) and SEALED_KEY not in value:
             for key, item in value.items():
-                stack.append((item, value, key))  # type: ignore[arg-type]
+                stack.append((item, value, key))  # type: ignore[arg-type]  # records are JSON: mappings are dicts
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 stack.append((item, value, index))

@@ -49,7 +49,7 @@ class PathSyntaxError(ValueError):
     """A path is not valid JSONPath (RFC 9535) nor valid dotted shorthand."""
 
 
-def to_jsonpath(path: str) -> str:
+def to_jsonpath(path: object) -> str:
     """The RFC 9535 form of ``path`` (JSONPath is returned unchanged)."""
     text = path
     if not isinstance(text, str) or not text.strip():

@@ -74,7 +74,7 @@ def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, url: str) -> R
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
     error = None
-    if failure is not None and failure.step_failure_data and failure.step_failure_data.error:
+    if failure is not None and failure.step_failure_data.error:
         error = failure.step_failure_data.error.message.strip()
     with connect(url) as conn:
         execution = conn.execute(

@@ -58,6 +58,7 @@ def api() -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             auth = self.headers.get("Authorization", "")
+            body: object
             if auth != f"Bearer {SECRET}":
                 status, body = 401, {"error": f"bad token {auth}"}
             else:

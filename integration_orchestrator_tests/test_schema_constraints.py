@@ -253,6 +253,7 @@ def test_bad_input_is_rejected_by_the_intended_constraint(
             ),
             (a[source_table],),
         ).fetchone()
+        assert existing is not None
         changes.update(existing)
     row.update(changes)
     before = _count(sdb, table)

@@ -165,7 +165,7 @@ def test_instantiating_without_customizations_uses_the_template_as_is(
     assert instance["customizations"] == {}
 
 
-def _mappings_with(*items: dict[str, Any]) -> dict[str, Any]:
+def _mappings_with(*items: object) -> dict[str, Any]:
     return {"mapping_templates": {"mappings": list(items)}}
 
 

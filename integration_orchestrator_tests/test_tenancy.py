@@ -67,7 +67,7 @@ def _snapshot(sdb: Conn, table: str, org: Any) -> list[dict[str, Any]]:
     return [r["r"] for r in sdb.execute(query, (org,)).fetchall()]
 
 
-def _attempt(app: Conn, org: Any, statement: sql.Composable, params: tuple[Any, ...] = ()) -> str:
+def _attempt(app: Conn, org: Any, statement: sql.SQL | sql.Composed, params: tuple[Any, ...] = ()) -> str:
     """Run ``statement`` as the app role of ``org``: 'rows=N' or the SQLSTATE it failed with."""
     try:
         with tenant_transaction(app, org):
@@ -168,7 +168,7 @@ def test_app_session_cannot_write_another_organizations_rows(sdb: Conn, app: Con
             )
         for what, outcome in attempts.items():
             # moving a row out may also be refused earlier by a trigger (e.g. 23503)
-            allowed = ("rows=0", "42501") if what != "move own row to B" else ("42501", "23503")
+            allowed: tuple[str, ...] = ("rows=0", "42501") if what != "move own row to B" else ("42501", "23503")
             if table in READ_ONLY_TABLES:
                 allowed = ("42501",)  # no write privilege at all
             if outcome not in allowed:

@@ -11,7 +11,7 @@ resolved, through the resolver the caller passes (normally
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from integration_orchestrator.connectors import file, http, inline, postgres  # noqa: F401  (registers)
 from integration_orchestrator.connectors.base import (
@@ -19,6 +19,7 @@ from integration_orchestrator.connectors.base import (
     ConnectorError,
     ConnectorSpec,
     Record,
+    Role,
     Source,
     Target,
     WriteResult,
@@ -77,7 +78,9 @@ def open_source(
     row_id: Any = None,
 ) -> Source:
     """Build the source of ``source_config`` (validated, then secrets resolved)."""
-    return _open("source", source_config, resolve_secret, ConnectorContext(rate_limits, database_url), row_name, row_id)
+    context = ConnectorContext(rate_limits, database_url)
+    source = _open("source", source_config, resolve_secret, context, row_name, row_id)
+    return cast(Source, source)  # a source spec's factory builds a Source
 
 
 def open_target(
@@ -90,17 +93,19 @@ def open_target(
     row_id: Any = None,
 ) -> Target:
     """Build the target of ``target_config`` (validated, then secrets resolved)."""
-    return _open("target", target_config, resolve_secret, ConnectorContext(rate_limits, database_url), row_name, row_id)
+    context = ConnectorContext(rate_limits, database_url)
+    target = _open("target", target_config, resolve_secret, context, row_name, row_id)
+    return cast(Target, target)  # a target spec's factory builds a Target
 
 
 def _open(
-    role: Any,
+    role: Role,
     config: Mapping[str, Any] | EndpointConfig,
     resolve_secret: Callable[[str], str],
     context: ConnectorContext,
     row_name: str | None,
     row_id: Any,
-) -> Any:
+) -> Source | Target:
     raw = config.config if isinstance(config, EndpointConfig) else config
     endpoint = validate_endpoint(role, raw, row_name=row_name, row_id=row_id)
     spec = connector_spec(role, endpoint.type)

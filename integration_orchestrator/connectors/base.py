@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from integration_orchestrator.errors import IntegrationOrchestratorError
 from integration_orchestrator.model.rows import Record
@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "ConnectorContext",
     "ConnectorError",
+    "ConnectorFactory",
     "ConnectorSpec",
     "Record",
     "Role",
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 SecretResolver = Callable[[str], str]
+#: ``factory(config, context)``: builds a Source (source specs) or a Target (target specs).
+ConnectorFactory = Callable[[dict[str, Any], "ConnectorContext"], "Source | Target"]
 Role = Literal["source", "target"]
 
 DEFAULT_BATCH_SIZE = 1000
@@ -100,7 +103,7 @@ class ConnectorSpec:
     type: str
     role: Role
     schema: Mapping[str, Any]
-    factory: Callable[..., Any]
+    factory: ConnectorFactory
     description: str = ""
     #: extra checks beyond the schema: ``check(config) -> [(json_path_suffix, reason)]``
     check: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
@@ -145,7 +148,7 @@ def iter_batches(
 
     Streams: at most ``size`` records (or one incoming batch) are held at a time.
     """
-    iterator = iter(records)
+    iterator: Iterator[Record | list[Record]] = iter(records)
     for first in iterator:
         if isinstance(first, list):
             for start in range(0, len(first), size):
@@ -153,7 +156,7 @@ def iter_batches(
             continue
         chunk = [first, *itertools.islice(iterator, size - 1)]
         if set(map(type, chunk)) == {dict}:  # the common case, checked at C speed
-            yield chunk
+            yield cast(list[Record], chunk)  # every item is a dict (checked just above)
             continue
         yield from _mixed(chunk, size)
 

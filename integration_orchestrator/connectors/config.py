@@ -136,7 +136,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return f"must be of type {expected}, got {json_type(error.instance)}"
-    if kind == "enum":
+    if kind == "enum" and isinstance(error.validator_value, list):
         return f"must be one of {', '.join(map(repr, error.validator_value))}"
     if kind == "const":
         return f"must be {error.validator_value!r}"
@@ -144,10 +144,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"must be {_COMPARISONS[kind]} {error.validator_value}"
     if kind in {"minLength", "minItems", "minProperties"}:
         return "must not be empty" if error.validator_value == 1 else f"needs at least {error.validator_value} ({kind})"
-    if kind in {"anyOf", "oneOf"}:
+    if kind in {"anyOf", "oneOf"} and isinstance(error.validator_value, list):
         return "does not match any allowed form: " + "; ".join(_alternative(s) for s in error.validator_value)
     if kind == "not":
-        return schema.get("x-message", "is not allowed here")
+        return str(schema.get("x-message", "is not allowed here"))
     if kind == "uniqueItems":
         return "must not contain duplicates"
     if kind == "pattern":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 __all__ = ["iter_json_array"]
 
@@ -13,8 +13,14 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _CHUNK = 1 << 16
 
 
+class TextReader(Protocol):
+    """What is read from: any text stream (``read(size)`` returns ``""`` at the end)."""
+
+    def read(self, size: int, /) -> str: ...
+
+
 class _Buffer:
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextReader) -> None:
         self.stream = stream
         self.text = ""
         self.pos = 0
@@ -38,7 +44,7 @@ class _Buffer:
             self.fill()
 
 
-def iter_json_array(stream: TextIO) -> Iterator[Any]:
+def iter_json_array(stream: TextReader) -> Iterator[Any]:
     """Each element of the JSON array in ``stream``; ``ValueError`` if it is not one."""
     decoder = json.JSONDecoder()
     buf = _Buffer(stream)

@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.abc import Params, QueryNoTemplate
 from psycopg.rows import dict_row
 from psycopg.types.json import JsonDumper, set_json_dumps
 
@@ -73,7 +74,7 @@ class TableLoader:
         conn.adapters.register_dumper(dict, JsonDumper)
         set_json_dumps(_dumps, context=conn)
 
-    def _rows(self, query: sql.Composable | str, params: Any = None) -> list[dict[str, Any]]:
+    def _rows(self, query: QueryNoTemplate, params: Params | None = None) -> list[dict[str, Any]]:
         with self.conn.cursor(row_factory=dict_row) as cursor:
             cursor.execute(query, params)
             return cursor.fetchall()
@@ -306,6 +307,7 @@ class TableLoader:
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
         keys = sql.SQL(", ").join(map(sql.Identifier, key))
         updates = [c for c in columns if c not in key]
+        action: sql.Composable
         if updates:
             action = sql.SQL("DO UPDATE SET {}").format(
                 sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in updates)

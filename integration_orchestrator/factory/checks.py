@@ -53,7 +53,7 @@ def run_mapping_tests_from_snapshot(record: Integration, mapping: MappingRow) ->
          "input_data": t.row.get("input_data") or {}, "expected_output": t.row.get("expected_output") or {}}
         for t in record.tests.get(mapping.id, ())
     ]
-    return run_tests_for_mapping(  # type: ignore[no-any-return]
+    return run_tests_for_mapping(
         list(record.mappings), mapping.id, tests,
         timezone=record.config.timezone, transformations=record.transformation_rows(),
     )

@@ -23,10 +23,13 @@ __all__ = ["BatchOutcome", "Engines", "MappingPlan", "Transformation", "default_
 
 
 class BatchOutcome(Protocol):
-    """What applying a transformation to a batch returns."""
+    """What applying a transformation to a batch returns: output records and failed records."""
 
-    records: list[Record]
-    errors: Sequence[Any]
+    @property
+    def records(self) -> list[Record]: ...
+
+    @property
+    def errors(self) -> Sequence[FailedRecord]: ...
 
 
 class MappingPlan(Protocol):

@@ -38,7 +38,9 @@ def unpack_records(payload: Payload) -> list[Any]:
     kind, data = payload
     with young_collections_only():
         if kind == "marshal":
-            return marshal.loads(data)  # type: ignore[no-any-return]  # noqa: S302 - our own I/O manager output
+            unmarshalled: list[Any] = marshal.loads(data)  # noqa: S302 - our own I/O manager output
+            return unmarshalled
         if kind == "pickle":
-            return pickle.loads(data)  # type: ignore[no-any-return]  # noqa: S301 - our own I/O manager output
+            unpickled: list[Any] = pickle.loads(data)  # noqa: S301 - our own I/O manager output
+            return unpickled
     raise ValueError(f"unknown record payload format {kind!r}")

@@ -50,5 +50,5 @@ def build_job(job: IntegrationJob, database: IntegrationDatabase) -> dg.JobDefin
             INTEGRATION_RESOURCE_KEY: _job_resource(job),
             DATABASE_RESOURCE_KEY: database,
         },
-        config=dict(job.spec.run_config) if job.spec.run_config is not None else None,
+        config=dict(job.spec.run_config) if job.spec.run_config is not None else None,  # type: ignore[arg-type]  # None: no config (the stubs omit it)
     )(compose_pipeline(job))

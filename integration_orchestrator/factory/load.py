@@ -9,6 +9,7 @@ same order as one query would give.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -51,7 +52,7 @@ def load_snapshot(conn: psycopg.Connection[Any], organization_id: str | None = N
     return snapshot_from_rows(tables, loaded_at=loaded_at, organization_id=organization_id)
 
 
-def _order(row: dict[str, Any]) -> tuple[Any, str]:
+def _order(row: Mapping[str, Any]) -> tuple[Any, str]:
     return (row.get("created_at"), str(row.get("id")))
 
 

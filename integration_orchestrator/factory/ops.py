@@ -16,7 +16,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import dagster as dg
 
@@ -74,6 +74,7 @@ __all__ = [
 ]
 
 INTEGRATION_RESOURCE_KEY = "integration_job"
+_T = TypeVar("_T")
 _KEYS = {DATABASE_RESOURCE_KEY, INTEGRATION_RESOURCE_KEY}
 
 
@@ -90,15 +91,15 @@ class IntegrationJob:
     def name(self) -> str:
         return self.spec.job_name
 
-    def compiled(self, key: str, build: Callable[[], Any]) -> Any:
+    def compiled(self, key: str, build: Callable[[], _T]) -> _T:
         if key not in self.cache:
             self.cache[key] = build()
-        return self.cache[key]
+        return cast(_T, self.cache[key])  # each key is only ever built by one kind of builder
 
     @property
     def masker(self) -> Masker:
         """Masks secrets and the integration's sensitive fields (see integration_orchestrator.masking)."""
-        return self.compiled("masker", lambda: masker_for(self.record))  # type: ignore[no-any-return]
+        return self.compiled("masker", lambda: masker_for(self.record))
 
     def step(self, node_name: str) -> StepRecord:
         steps = self.record.settings.steps if self.record.settings else ()
@@ -123,11 +124,13 @@ class IntegrationJob:
 
 
 def _job(context: Any) -> IntegrationJob:
-    return getattr(context.resources, INTEGRATION_RESOURCE_KEY)  # type: ignore[no-any-return]
+    job: IntegrationJob = getattr(context.resources, INTEGRATION_RESOURCE_KEY)
+    return job
 
 
 def _db(context: Any) -> IntegrationDatabase:
-    return getattr(context.resources, DATABASE_RESOURCE_KEY)  # type: ignore[no-any-return]
+    db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
+    return db
 
 
 def handle_failures(
@@ -167,7 +170,7 @@ def _ins(inputs: int) -> dict[str, dg.In]:
 @functools.cache
 def source_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_source", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(Batch))
-    def _source(context):  # type: ignore[no-untyped-def]
+    def _source(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = _job(context)
         job.execution(context)
         started = time.perf_counter()
@@ -184,7 +187,7 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
 def mapping_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_mappings", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1),
            out=dg.Out(Batch))
-    def _mappings(context, in_0):  # type: ignore[no-untyped-def]
+    def _mappings(context, in_0):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job, batch = _job(context), in_0
         if not job.record.mappings:
             return batch.with_step(batch.records, StepStat("mappings", len(batch.records), len(batch.records), 0, 0.0))
@@ -209,7 +212,7 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
 
     @dg.op(name=_name(f"integration_step_{inputs}", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(inputs),
            out=dg.Out(Batch))
-    def _step(context, **batches):  # type: ignore[no-untyped-def]
+    def _step(context, **batches):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = _job(context)
         step = job.step(context.op.name)
         batch = merge_batches([batches[k] for k in sorted(batches)])
@@ -232,7 +235,7 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
 def split_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_split", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1),
            out=dg.DynamicOut(Batch))
-    def _split(context, in_0):  # type: ignore[no-untyped-def]
+    def _split(context, in_0):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         settings = _job(context).record.settings
         size = settings.batch_size if settings else DEFAULT_BATCH_SIZE
         parts = split_batch(in_0, size)
@@ -252,7 +255,7 @@ def collect_op(pool: str | None = None) -> dg.OpDefinition:
         ins={"batches": dg.In(list)},
         out=dg.Out(Batch),
     )
-    def _collect(context, batches):  # type: ignore[no-untyped-def]
+    def _collect(context, batches):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         return merge_batches(batches)
 
     return _collect
@@ -263,7 +266,7 @@ def checks_op(pool: str | None = None) -> dg.OpDefinition:
     """Mapping tests → asset check evaluations; outputs whether a blocking check failed."""
 
     @dg.op(name=_name("integration_checks", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(bool))
-    def _checks(context):  # type: ignore[no-untyped-def]
+    def _checks(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job, blocked = _job(context), False
         for evaluation, blocking in evaluate_mapping_checks(job.record, job.spec, _db(context)):
             blocked = blocked or (blocking and not evaluation.passed)
@@ -285,7 +288,7 @@ def sink_op(inputs: int = 1, with_checks: bool = False, pool: str | None = None)
         pool=pool,
         ins=ins,
     )
-    def _sink(context, **inputs_):  # type: ignore[no-untyped-def]
+    def _sink(context, **inputs_):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = _job(context)
         if inputs_.pop("checks_blocked", False):
             raise IntegrationRunFailure(
@@ -339,7 +342,7 @@ def failure_hook() -> dg.HookDefinition:
     """Marks the run's execution ``failed`` with the op's error as soon as an op fails."""
 
     @dg.failure_hook(name="integration_execution_failed", required_resource_keys=_KEYS)
-    def _failed(context):  # type: ignore[no-untyped-def]
+    def _failed(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = _job(context)
         error = context.op_exception
         message = job.masker.text(str(getattr(error, "description", None) or error or "op failed"))

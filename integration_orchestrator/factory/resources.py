@@ -16,7 +16,7 @@ __all__ = ["DATABASE_RESOURCE_KEY", "IntegrationDatabase"]
 DATABASE_RESOURCE_KEY = "integration_database"
 
 
-class IntegrationDatabase(dg.ConfigurableResource):  # type: ignore[type-arg]
+class IntegrationDatabase(dg.ConfigurableResource):  # type: ignore[type-arg]  # Dagster subclasses it unparameterised
     """Where run results are written. ``database_url`` unset: the environment, else embedded."""
 
     database_url: str | None = None

@@ -14,6 +14,7 @@ from typing import Any
 
 import jmespath
 
+from integration_orchestrator.factory.engines import BatchOutcome
 from integration_orchestrator.factory.handover import pack_records, unpack_records
 from integration_orchestrator.model import FailedRecord
 from integration_orchestrator.model.rows import Record
@@ -82,7 +83,7 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 def apply_step(
     step: str,
-    apply: Callable[[list[Record]], Any],
+    apply: Callable[[list[Record]], BatchOutcome],
     records: list[Record],
     when: str | None = None,
 ) -> tuple[list[Record], list[FailedRecord]]:

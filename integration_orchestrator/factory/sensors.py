@@ -7,8 +7,6 @@ reporting (worker killed, cancelled, run monitoring gave up): it compares every 
 
 from __future__ import annotations
 
-from typing import Any
-
 import dagster as dg
 
 from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
@@ -32,6 +30,7 @@ def reconcile_executions(instance: dg.DagsterInstance, db: IntegrationDatabase) 
         for row in open_executions(conn):
             run_id = str(row["dagster_run_id"])
             run = instance.get_run_by_id(run_id)
+            error: str | None
             if run is None:
                 status, error = "failed", "the Dagster run no longer exists"
             elif run.status in _FINAL:
@@ -53,7 +52,7 @@ def reconcile_sensor() -> dg.SensorDefinition:
         required_resource_keys={DATABASE_RESOURCE_KEY},
         description="Finishes integration_executions rows whose Dagster run ended without reporting.",
     )
-    def _reconcile(context) -> Any:
+    def _reconcile(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         db: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
         done = reconcile_executions(context.instance, db)
         for run_id, status in done:

@@ -66,7 +66,8 @@ def _default(value: Any) -> Any:
 
 def normalize_rows(rows: Iterable[Row]) -> list[dict[str, Any]]:
     """Rows as they will look after a JSON round trip (UUIDs, dates, decimals → strings)."""
-    return orjson.loads(orjson.dumps(list(rows), default=_default))  # type: ignore[no-any-return]
+    normalized: list[dict[str, Any]] = orjson.loads(orjson.dumps(list(rows), default=_default))
+    return normalized
 
 
 def snapshot_from_rows(

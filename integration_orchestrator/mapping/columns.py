@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import jsonschema.exceptions
 import jsonschema.validators
+from jsonschema.protocols import Validator
 
 from integration_orchestrator.mapping.errors import FieldFailure, MappingDefinitionError
 from integration_orchestrator.mapping.paths import write_value
@@ -106,15 +107,17 @@ def _is_integer(checker: Any, instance: Any) -> bool:
     return bool(jsonschema.Draft202012Validator.TYPE_CHECKER.is_type(instance, "integer"))
 
 
-def _validator(row: MappingRow, key: str, schema: Any) -> Any:
+def _validator(row: MappingRow, key: str, schema: Any) -> Validator:
     if not isinstance(schema, (Mapping, bool)):
         raise definition_error(row, f"validation_rules.{key}", "must be a JSON Schema (an object)")
     base = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        base.check_schema(schema)
+        base.check_schema(schema)  # type: ignore[arg-type]  # stubs say dict; jsonschema takes any Mapping or bool
     except jsonschema.exceptions.SchemaError as exc:
         raise definition_error(row, f"validation_rules.{key}", f"invalid JSON Schema: {exc.message}") from None
-    cls = jsonschema.validators.extend(base, type_checker=base.TYPE_CHECKER.redefine("integer", _is_integer))
+    cls: type[Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]  # extend() has no stub types
+        base, type_checker=base.TYPE_CHECKER.redefine("integer", _is_integer)
+    )
     # Numbers in the schema and in values are compared as exact decimals (so that
     # multipleOf 0.01 accepts 19.99, and Decimal values never meet floats).
     return cls(_decimals(schema))
@@ -130,7 +133,7 @@ def _decimals(value: Any) -> Any:
     return value
 
 
-def validation_schemas(row: MappingRow) -> tuple[Any, Any]:
+def validation_schemas(row: MappingRow) -> tuple[Validator | None, Validator | None]:
     """Compiled (pre, post) validators from ``validation_rules`` (either may be None)."""
     rules = row.validation_rules
     if rules is None:
@@ -147,7 +150,7 @@ def validation_schemas(row: MappingRow) -> tuple[Any, Any]:
     return pre, post
 
 
-def schema_check(validator: Any, stage: str) -> Callable[[Any], Any]:
+def schema_check(validator: Validator, stage: str) -> Callable[[Any], Any]:
     """A value function raising FieldFailure when ``validator`` rejects the value."""
 
     def check(value: Any) -> Any:
@@ -174,14 +177,14 @@ def writer(keys: tuple[str | int, ...], target_path: str) -> Callable[[dict[str,
             raise FieldFailure(f"cannot write target path `{target_path}`: {exc}", value) from None
 
     if len(keys) == 1 and isinstance(keys[0], str):
-        (k1,) = keys
+        k1 = keys[0]
 
         def write1(out: dict[str, Any], value: Any) -> None:
             out[k1] = value
 
         return write1
-    if len(keys) == 2 and all(isinstance(k, str) for k in keys):
-        k1, k2 = keys
+    if len(keys) == 2 and isinstance(keys[0], str) and isinstance(keys[1], str):
+        k1, k2 = keys[0], keys[1]
 
         def write2(out: dict[str, Any], value: Any) -> None:
             node = out.get(k1)

@@ -87,7 +87,7 @@ def _value_preserving(rules: Any) -> bool:
     return kind in ("direct", "cast")
 
 
-def invert_rules(rules: Mapping[str, Any] | None, source_type: str | None, where: str = "transformation_rules") -> Any:
+def invert_rules(rules: object, source_type: str | None, where: str = "transformation_rules") -> Any:
     """The inverse rule set (``None`` stays ``None``); raises InversionError."""
     if rules is None:
         return None

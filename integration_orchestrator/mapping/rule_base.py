@@ -67,5 +67,5 @@ def guard(function: Callable[[Any], Any]) -> RuleFunction:
         except CoercionError as exc:
             raise FieldFailure(str(exc), value) from None
 
-    run.__wrapped__ = function  # type: ignore[attr-defined]
+    run.__wrapped__ = function  # type: ignore[attr-defined]  # a plain function attribute, read by generated plans
     return run

@@ -129,6 +129,12 @@ def build_step(parts: StepParts) -> tuple[Callable[[Any, dict[str, Any]], str | 
     return _field_step(parts)
 
 
+def _names(keys: tuple[str | int, ...] | None) -> tuple[str, ...] | None:
+    """``keys`` when it is a non-empty path of names only (no list indexes)."""
+    names = tuple(k for k in keys or () if isinstance(k, str))
+    return names if names and len(names) == len(keys or ()) else None
+
+
 def _field_step(parts: StepParts) -> tuple[Callable[[Any, dict[str, Any]], str | None], InlineParts | None]:
     read, write, absent, tracer = parts.read, parts.write, _absent_handler(parts), parts.tracer
     before_functions = [f for f in (_source_check(parts), parts.pre, parts.rules) if f is not None]
@@ -137,11 +143,11 @@ def _field_step(parts: StepParts) -> tuple[Callable[[Any, dict[str, Any]], str |
     before = compose(before_functions)
     coerce = parts.coerce if parts.target_type else None
     post = parts.post
-    names_only = all(isinstance(k, str) for k in (*(parts.source_keys or (0,)), *parts.target_keys))
-    if parts.source_keys and parts.target_keys and names_only:
+    source_names, target_names = _names(parts.source_keys), _names(parts.target_keys)
+    if source_names and target_names:
         inline = InlineParts(
-            source_keys=parts.source_keys,  # type: ignore[arg-type]
-            target_keys=parts.target_keys,  # type: ignore[arg-type]
+            source_keys=source_names,
+            target_keys=target_names,
             target_path=parts.target_path,
             absent=absent,
             before=before,

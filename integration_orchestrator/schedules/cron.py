@@ -97,8 +97,8 @@ def _daily_crons(minutes_of_day: list[int]) -> str | tuple[str, ...]:
     for value in minutes_of_day:
         hours_by_minute[value % 60].add(value // 60)
     minutes_by_hours: dict[tuple[int, ...], list[int]] = defaultdict(list)
-    for minute, hours in hours_by_minute.items():
-        minutes_by_hours[tuple(sorted(hours))].append(minute)
+    for minute, hour_set in hours_by_minute.items():
+        minutes_by_hours[tuple(sorted(hour_set))].append(minute)
     crons = []
     for hours, minutes in sorted(minutes_by_hours.items()):
         hour_field = "*" if len(hours) == 24 else ",".join(map(str, hours))

@@ -160,6 +160,7 @@ def notify_failure(
 def _deliver(
     conn: Connection, organization_id: str, row_id: str, notifier: Notifier, message: FailureNotification
 ) -> None:
+    detail: str | None
     try:
         notifier.send(message)
     except Exception as error:  # noqa: BLE001 - any delivery error is recorded on the row

@@ -240,7 +240,7 @@ def evaluate_schedule_tick(
 ) -> Sequence[dg.RunRequest] | dg.SkipReason:
     """The Dagster evaluation of one tick of ``record`` (see the module docstring)."""
     now = (clock or _now)()
-    scheduled_time = context.scheduled_execution_time or now.replace(second=0, microsecond=0)
+    scheduled_time = context.scheduled_execution_time
     if not is_due(record, trigger, scheduled_time):
         return dg.SkipReason(_not_due_reason(record, trigger, scheduled_time))
     running = None if record.concurrent_execution_allowed else active_run(context.instance, record.config_id)

@@ -29,7 +29,11 @@ from typing import Any
 
 import jmespath
 from jmespath import functions as _functions
-from jmespath.visitor import _equals, _is_actual_number, _is_comparable
+from jmespath.visitor import (  # type: ignore[attr-defined]  # types-jmespath omits these private helpers
+    _equals,
+    _is_actual_number,
+    _is_comparable,
+)
 
 from integration_orchestrator.compose import compose
 from integration_orchestrator.transforms.contracts import truthy

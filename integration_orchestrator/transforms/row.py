@@ -84,7 +84,7 @@ class TransformationRow:
             raise self.error(
                 "performance_tier", f"must be one of {', '.join(PERFORMANCE_TIERS)}, not {self.performance_tier!r}"
             )
-        timeout = self.timeout_seconds
+        timeout: object = self.timeout_seconds  # as read from the row, before this check
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600:
             raise self.error("timeout_seconds", f"must be a number of seconds in (0, 3600], not {timeout!r}")
         for name in _SCHEMA_FIELDS:
@@ -98,6 +98,6 @@ class TransformationRow:
         if not isinstance(schema, Mapping):
             raise self.error(name, "must be a JSON Schema object")
         try:
-            jsonschema.validators.validator_for(schema).check_schema(schema)
+            jsonschema.validators.validator_for(schema).check_schema(schema)  # type: ignore[arg-type]  # stubs say dict, any Mapping works
         except jsonschema.SchemaError as exc:
             raise self.error(name, f"is not a valid JSON Schema: {exc.message}") from None

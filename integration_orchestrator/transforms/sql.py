@@ -20,11 +20,15 @@ reachable from here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from integration_orchestrator.transforms.base import Engine, LogicError, Program
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
 
 __all__ = ["ROW_COLUMN", "SQLEngine", "sql_connection"]
 
@@ -39,11 +43,11 @@ def _query(logic: Mapping[str, Any]) -> str:
     return query
 
 
-def sql_connection() -> Any:
+def sql_connection() -> duckdb.DuckDBPyConnection:
     """A locked-down in-memory DuckDB connection."""
     import duckdb
 
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "enable_external_access": False,
         "python_enable_replacements": False,
         "autoload_known_extensions": False,
@@ -56,6 +60,9 @@ def sql_connection() -> Any:
     return conn
 
 
+_KINDS: dict[type, str] = {str: "string", list: "list", dict: "object"}
+
+
 def _kind(value: Any) -> str | None:
     if value is None:
         return None
@@ -63,7 +70,7 @@ def _kind(value: Any) -> str | None:
         return "bool"
     if isinstance(value, (int, float)):
         return "number"
-    return {str: "string", list: "list", dict: "object"}.get(type(value), "other")
+    return _KINDS.get(type(value), "other")
 
 
 def _uniform(values: list[Any]) -> bool:
@@ -87,7 +94,7 @@ def _column(values: list[Any]) -> list[Any]:
     return [None if v is None else orjson.dumps(v).decode() for v in values]
 
 
-def _frame(records: list[dict[str, Any]]) -> Any:
+def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     import pandas as pd
 
     keys = [k for k in dict.fromkeys(k for r in records for k in r) if k != ROW_COLUMN]

@@ -35,7 +35,7 @@ def test_json_round_trip_in_batches(tmp_path: Path, fmt: str) -> None:
 
 def test_csv_round_trip_nested_as_json_and_empty_as_null(tmp_path: Path) -> None:
     path = tmp_path / "out.csv"
-    records = [{"id": 1, "name": "a", "tags": {"x": 1}}, {"id": 2, "name": None, "tags": [1, 2]}]
+    records: list[dict[str, Any]] = [{"id": 1, "name": "a", "tags": {"x": 1}}, {"id": 2, "name": None, "tags": [1, 2]}]
     open_target({"type": "file", "path": str(path)}, no_secrets).write(records)
     assert path.read_text().splitlines()[0] == "id,name,tags"
     rows = [r for b in read_all({"type": "file", "path": str(path)}) for r in b]

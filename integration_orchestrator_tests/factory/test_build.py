@@ -8,7 +8,7 @@ import dagster as dg
 import psycopg
 
 from integration_orchestrator.assembly import build_definitions
-from integration_orchestrator.factory import IntegrationTranslator
+from integration_orchestrator.factory import IntegrationDefinitionSpec, IntegrationTranslator, IntegrationTranslatorData
 from integration_orchestrator.factory.health import HEALTH_ASSET_KEY
 from integration_orchestrator.run import run_integration_job
 from integration_orchestrator_tests.rows import (
@@ -73,7 +73,9 @@ def test_run_writes_target_rows_execution_and_checks(db: psycopg.Connection[Any]
         assert materializations[0].metadata["records_in"].value == 3
         assert materializations[0].metadata["records_out"].value == 2
         assert materializations[0].metadata["records_dropped"].value == 1
-        assert "| upper |" in materializations[0].metadata["steps"].value
+        steps_table = materializations[0].metadata["steps"].value
+        assert isinstance(steps_table, str)
+        assert "| upper |" in steps_table
         evaluations = result.get_asset_check_evaluations()
         assert [(e.check_name, e.passed) for e in evaluations] == [("mapping_person_id", True)]
     rows = db.execute("SELECT id, name, tier, batch FROM people_out ORDER BY id").fetchall()
@@ -93,7 +95,7 @@ def test_run_writes_target_rows_execution_and_checks(db: psycopg.Connection[Any]
 
 
 class _Renaming(IntegrationTranslator):
-    def get_integration_spec(self, data):  # type: ignore[no-untyped-def]
+    def get_integration_spec(self, data: IntegrationTranslatorData) -> IntegrationDefinitionSpec:
         spec = super().get_integration_spec(data)
         return spec.replace(job_name=f"team_{spec.job_name}", op_tags={**spec.op_tags, "team": "finance"})
 
@@ -120,7 +122,7 @@ def test_jobs_default_to_forkserver_step_processes_and_the_pipeline_parallelism(
 
 
 class _OwnExecutor(IntegrationTranslator):
-    def get_integration_spec(self, data):  # type: ignore[no-untyped-def]
+    def get_integration_spec(self, data: IntegrationTranslatorData) -> IntegrationDefinitionSpec:
         return super().get_integration_spec(data).replace(run_config=None)
 
 
@@ -173,7 +175,7 @@ def test_organization_scoped_definitions(db: psycopg.Connection[Any], database_u
 
 
 class _Pooled(IntegrationTranslator):
-    def get_integration_spec(self, data):  # type: ignore[no-untyped-def]
+    def get_integration_spec(self, data: IntegrationTranslatorData) -> IntegrationDefinitionSpec:
         spec = super().get_integration_spec(data)
         return spec.replace(pool="erp-api") if data.record.config.integration_name == "People Sync" else spec
 
@@ -184,6 +186,7 @@ def test_translator_pool_gets_its_own_op_definitions(db: psycopg.Connection[Any]
     defs = build_definitions(database_url, translator=_Pooled())
     pooled = defs.get_job_def("people_warehouse").graph.node_named("source").definition
     plain = defs.get_job_def("plain").graph.node_named("source").definition
+    assert isinstance(pooled, dg.OpDefinition) and isinstance(plain, dg.OpDefinition)
     assert (pooled.pool, pooled.name) == ("erp-api", "integration_source__pool_erp_api")
     assert (plain.pool, plain.name) == (None, "integration_source")
     defs.get_repository_def()  # no name conflict between the two definitions

@@ -39,7 +39,7 @@ def test_restored_when_the_body_raises() -> None:
 def test_young_cycles_are_still_collected_inside() -> None:
     with young_collections_only():
         ref = weakref.ref(_Node())
-        kept = [[] for _ in range(5_000)]  # net allocations trigger the young collections
+        kept: list[list[object]] = [[] for _ in range(5_000)]  # net allocations trigger the young collections
         assert ref() is None
         assert len(kept) == 5_000
 

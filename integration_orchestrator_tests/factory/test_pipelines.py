@@ -51,7 +51,7 @@ def _rows(db: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
     ]
 
 
-PIPELINES = {
+PIPELINES: dict[str, tuple[dict[str, Any], list[dict[str, Any]], list[tuple[Any, ...]]]] = {
     "linear": (
         dict(pipeline_type="linear"),
         [jmespath_step("b", 2, "filter", "id != `3`"), jmespath_step("a", 1, "map", UPPER)],
@@ -105,6 +105,7 @@ def test_parallel_fans_out_one_op_per_batch(db: psycopg.Connection[Any], databas
     }
     assert mapped == {f"step_{s}[batch_{i:06d}]" for s in ("name", "batch") for i in range(3)}
     steps_table = result.asset_materializations_for_node("sink")[0].metadata["steps"].value
+    assert isinstance(steps_table, str)
     assert "| name | 3 | 3 | 0 | 0 |" in steps_table  # statistics summed over the batches
 
 

@@ -54,7 +54,7 @@ def test_traced_steps_record_the_same_behaviours() -> None:
 def test_generated_plan_function_equals_the_step_loop() -> None:
     from integration_orchestrator.mapping.plan import _step_loop
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "mapping_name": "id",
             "source_path": "id",

@@ -77,7 +77,8 @@ def test_rejected(columns: dict[str, Any], field: str, message: str) -> None:
     with pytest.raises(MappingDefinitionError) as caught:
         compile_plan([definition])
     error = caught.value
-    assert isinstance(error, RowError) and error.kind == "mapping"
+    assert isinstance(error, RowError)
+    assert error.kind == "mapping"
     assert error.field == field, str(error)
     assert message in error.reason, str(error)
     assert f"(id 3f2a), field `{field}`" in str(error)
@@ -142,7 +143,7 @@ def test_validate_mappings_checks_both_directions() -> None:
         row(mapping_name="fine"),
     ]
     errors = validate_mappings(rows)
-    assert sorted(e.name for e in errors) == ["both_bad", "out_bad"]
+    assert sorted((e.name for e in errors), key=str) == ["both_bad", "out_bad"]
 
 
 def test_bad_plan_options() -> None:

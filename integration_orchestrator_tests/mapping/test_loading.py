@@ -30,7 +30,8 @@ def test_rows_plan_timezone_and_transformations(db: Any) -> None:
     add_mapping(db, org, config, "off", "x", "x", is_active=False)
     rows = load_mapping_rows(db, config)
     assert [r.mapping_name for r in rows] == ["when", "name"]
-    assert all(isinstance(r, MappingRow) and r.config_id == config for r in rows)
+    assert all(isinstance(r, MappingRow) for r in rows)
+    assert all(r.config_id == config for r in rows)
     assert rows[1].transformation_rules == {"type": "transformation", "transformation_id": str(shout)}
     assert referenced_transformation_ids(rows) == [str(shout)]
     assert [r.mapping_name for r in load_mapping_rows(db, config, include_inactive=True)] == ["when", "name", "off"]

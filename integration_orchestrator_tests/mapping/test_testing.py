@@ -146,7 +146,7 @@ def test_invalid_definition_fails_every_test() -> None:
 
 
 def test_children_run_with_their_parent() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"mapping_name": "lines", "id": "p", "mapping_type": "array", "source_path": "items", "target_path": "lines",
          "transformation_rules": {"type": "direct", "children": ["sku"]}},
         {"mapping_name": "sku", "id": "c", "source_path": "sku", "target_path": "code", "is_required": True},

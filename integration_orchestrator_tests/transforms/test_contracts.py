@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-RECORDS = [
+RECORDS: list[dict[str, Any]] = [
     {"id": 1, "name": "ada", "amount": 10, "team": "a"},
     {"id": 2, "name": "bob", "amount": 25, "team": "b"},
     {"id": 3, "name": "cy", "amount": 40, "team": "a"},

@@ -210,7 +210,7 @@ def test_refused_expressions_still_run_in_the_sandbox(fresh_pool: WorkerPool) ->
 def test_per_record_errors_carry_the_library_messages(fresh_pool: WorkerPool) -> None:
     logic = {"expression": "{big: total > `5`, n: length(total)}"}
     inline = compile_transformation(loaded_transformation("jmespath", "enrich", logic), pool=fresh_pool)
-    records = [{"total": 10}, {"total": "x"}, {"total": [1]}]
+    records: list[dict[str, Any]] = [{"total": 10}, {"total": "x"}, {"total": [1]}]
     outcome = inline.apply(records)
     assert inline.inline
     assert outcome.records == [{"total": [1], "big": None, "n": 1}]

@@ -102,7 +102,7 @@ def test_pool_works_in_forked_and_spawned_processes(method: str) -> None:
     parent_pids = get_pool().worker_pids()
     context = multiprocessing.get_context(method)
     queue = context.Queue()
-    child = context.Process(target=_apply_in_child, args=(queue,))
+    child = context.Process(target=_apply_in_child, args=(queue,))  # type: ignore[attr-defined]  # typeshed's BaseContext lacks it
     child.start()
     child_pid, pool_pid, records = queue.get(timeout=120)
     child.join(60)

@@ -102,7 +102,7 @@ class Worker:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
             write_frame(self.proc.stdin.fileno(), payload, deadline)
-            response = decode(read_frame(self.proc.stdout.fileno(), deadline))
+            response: dict[str, Any] = decode(read_frame(self.proc.stdout.fileno(), deadline))
         except TimeoutError:
             self.kill()
             raise SandboxTimeout from None
