@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -31,7 +32,7 @@ from integration_orchestrator.factory.translator import IntegrationTranslator
 from integration_orchestrator.model import InvalidRow, Snapshot
 from integration_orchestrator.schedules.build import build_schedule_definitions
 
-__all__ = ["build_definitions", "definitions_from_snapshot", "schedule_definitions"]
+__all__ = ["Checked", "build_definitions", "check_snapshot", "definitions_from_snapshot", "schedule_definitions"]
 
 log = logging.getLogger(__name__)
 SCHEDULES_TABLE = "integration_schedules"
@@ -56,6 +57,21 @@ def schedule_definitions(
     errors: list[RowError] = []
     definitions = build_schedule_definitions(records, job_by_config, database_url=database_url, errors=errors)
     return definitions, [_invalid_schedule(e) for e in (*rejected, *errors)]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What a code location would load from a snapshot: the jobs, and every row it would skip."""
+
+    jobs: tuple[IntegrationJob, ...]
+    invalid: tuple[InvalidRow, ...]
+
+
+def check_snapshot(snapshot: Snapshot, database_url: str | None = None, engines: Engines | None = None) -> Checked:
+    """Validate and translate ``snapshot`` with the default translator, schedules included."""
+    result = translate(snapshot, IntegrationTranslator(), engines or default_engines())
+    _definitions, schedule_invalid = schedule_definitions(snapshot, result.jobs, database_url)
+    return Checked(result.jobs, (*result.invalid, *schedule_invalid))
 
 
 def definitions_from_snapshot(

@@ -87,7 +87,7 @@ def insert(conn: psycopg.Connection[Any], table: str, values: Mapping[str, Any],
         sql.Identifier(table),
         sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-        sql.SQL(returning),  # type: ignore[arg-type]  # test-only: a literal column list
+        sql.SQL(returning),
     )
     row = conn.execute(query, [_adapt(c, values[c]) for c in columns]).fetchone()
     assert row is not None

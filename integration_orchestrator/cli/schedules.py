@@ -79,7 +79,7 @@ def _preview(args: argparse.Namespace) -> int:
         f"Dagster cron: {' | '.join(crons)} ({trigger.execution_timezone})"
         + (
             ""
-            if trigger.interval is None
+            if trigger.interval is None or trigger.anchor is None
             else f"; runs every {record.interval_minutes} min from {trigger.anchor.isoformat()}"
         )
     )

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from integration_orchestrator.assembly import schedule_definitions, translate
+from integration_orchestrator.assembly import check_snapshot
 from integration_orchestrator.cli import EXIT_BAD_INPUT, EXIT_OK
 from integration_orchestrator.db import resolve_database_url
-from integration_orchestrator.factory.engines import default_engines
 from integration_orchestrator.factory.load import load_snapshot_from_url
-from integration_orchestrator.factory.translator import IntegrationTranslator
 
 __all__ = ["register"]
 
@@ -24,9 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _validate(args: argparse.Namespace) -> int:
     snapshot = load_snapshot_from_url(resolve_database_url(args.database_url), args.organization_id)
-    result = translate(snapshot, IntegrationTranslator(), default_engines())
-    _definitions, schedule_invalid = schedule_definitions(snapshot, result.jobs, args.database_url)
-    invalid = [*result.invalid, *schedule_invalid]
+    result = check_snapshot(snapshot, args.database_url)
+    invalid = result.invalid
     for row in invalid:
         print(f"invalid: {row.message}")
     print(f"{len(result.jobs)} integration job(s) valid, {len(invalid)} invalid row(s)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from integration_orchestrator.connectors import file, http, inline, postgres  # noqa: F401  (registers)
+from integration_orchestrator.connectors import file, http, inline, postgres  # noqa: F401 - importing registers them
 from integration_orchestrator.connectors.base import (
     ConnectorContext,
     ConnectorError,

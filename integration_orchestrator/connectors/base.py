@@ -138,7 +138,7 @@ def registered_types(role: Role) -> list[str]:
 
 def _load_builtins() -> None:
     # Importing the package registers the built-in connectors (inline, file, http, postgres).
-    import integration_orchestrator.connectors  # noqa: F401
+    import integration_orchestrator.connectors  # noqa: F401 - registers the built-in connectors
 
 
 def iter_batches(

@@ -63,7 +63,7 @@ def _check_config(
             list(mappings), direction="inbound", timezone=config.timezone,
             transformations={tid: t.row for tid, t in transformations.items()},
         )
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001 - any failure is reported against the row
         first = mappings[0]
         bad = InvalidRow.from_error(
             "integration_mappings", error, config_id=config.id, fallback=(first.id, first.mapping_name)
@@ -84,13 +84,13 @@ def _check_pipeline(
         for step in settings.steps:
             try:
                 engines.compile_transformation(step.transformation)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:  # noqa: BLE001 - any failure is reported against the row
                 raise RowError(
                     "pipeline", pipeline.pipeline_name, f"step `{step.name}`: {error}",
                     row_id=pipeline.id, field="pipeline_steps",
                 ) from None
         return settings
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001 - any failure is reported against the row
         return InvalidRow.from_error(
             "integration_pipeline_definitions", error, config_id=pipeline.config_id,
             fallback=(pipeline.id, pipeline.pipeline_name),

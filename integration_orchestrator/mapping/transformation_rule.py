@@ -84,7 +84,7 @@ def compile_transformation_row(row: Mapping[str, Any]) -> Any:
 
 def _transforms_available() -> bool:
     try:
-        import integration_orchestrator.transforms  # noqa: F401
+        import integration_orchestrator.transforms  # noqa: F401 - registers the engines
     except ImportError:
         return False
     return True

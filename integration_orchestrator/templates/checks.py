@@ -88,8 +88,8 @@ def check_library(document: TemplateDocument) -> list[Any]:
         try:
             compiled.append(compile_transformation(TransformationRow.from_mapping(row)))
         except TransformationDefinitionError as exc:
-            where = f"transformation_library.transformations[{index}]"
-            raise document.error(exc.reason, f"{where}.{exc.field}" if exc.field else where) from exc
+            at = f"transformation_library.transformations[{index}]"
+            raise document.error(exc.reason, f"{at}.{exc.field}" if exc.field else at) from exc
     return compiled
 
 

@@ -148,7 +148,8 @@ def validate_customizations(
             raise InstanceError(
                 instance_name, "is not a mapping column that can be overridden", field=f"{where}.{bad[0]}"
             )
-    return json.loads(json.dumps(dict(customizations)))
+    plain: dict[str, Any] = json.loads(json.dumps(dict(customizations)))
+    return plain
 
 
 def resolve_organization(conn: psycopg.Connection[Any], reference: str | None) -> UUID:
@@ -159,12 +160,14 @@ def resolve_organization(conn: psycopg.Connection[Any], reference: str | None) -
             (reference, reference, reference),
         ).fetchall()
         if len(rows) == 1:
-            return rows[0]["id"]
+            found: UUID = rows[0]["id"]
+            return found
         reason = "no such organization" if not rows else "matches several organizations; use its id"
         raise RowError("organization", reference, reason, field="--organization")
     rows = conn.execute("SELECT id FROM organizations ORDER BY created_at LIMIT 2").fetchall()
     if len(rows) == 1:
-        return rows[0]["id"]
+        only: UUID = rows[0]["id"]
+        return only
     reason = "there is no organization yet" if not rows else "there are several organizations; pass --organization"
     raise RowError("organization", None, reason, field="--organization")
 

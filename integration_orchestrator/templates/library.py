@@ -216,7 +216,7 @@ def record_certification(
         ).fetchone()
     if row is None:
         raise TemplateError(str(template_id), "template row not found (or not visible to this organization)")
-    return row
+    return dict(row)
 
 
 def certify_template(

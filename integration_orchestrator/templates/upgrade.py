@@ -234,7 +234,10 @@ def _insert_mapping(
         f"VALUES (%(config)s, %(name)s, {placeholders}, %(org)s, %(by)s, %(by)s) RETURNING id",
         {**_adapt(values), "config": instance.config_id, "name": name, "org": instance.organization_id, "by": by},
     ).fetchone()
-    return row["id"]
+    if row is None:  # pragma: no cover - INSERT ... RETURNING always returns the row
+        raise RuntimeError("INSERT INTO integration_mappings returned no row")
+    mapping_id: UUID = row["id"]
+    return mapping_id
 
 
 def _replace_tests(

@@ -30,7 +30,7 @@ _AT_EMPTY_PATH = 0x1000
 def seccomp_available() -> tuple[bool, str]:
     """Whether libseccomp can be loaded here (it may still fail to install)."""
     try:
-        import pyseccomp  # noqa: F401
+        import pyseccomp  # noqa: F401 - only probing that the module imports
     except Exception as exc:  # noqa: BLE001 - any failure means "not available"
         return False, f"pyseccomp/libseccomp unavailable: {exc}"
     return True, ""
