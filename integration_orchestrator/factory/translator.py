@@ -32,7 +32,7 @@ from typing import Any
 import dagster as dg
 
 from integration_orchestrator.model import Integration, RetrySettings
-from integration_orchestrator.model.names import slugify
+from integration_orchestrator.model.slugs import slugify
 from integration_orchestrator.model.tags import (
     TAG_CONFIG_ID,
     TAG_CONFIG_VERSION,

@@ -10,14 +10,7 @@ from integration_orchestrator.model.integration import (
     InvalidRow,
     resolve_retry,
 )
-from integration_orchestrator.model.names import (
-    DefaultNames,
-    NameRequest,
-    assign_unique_names,
-    default_names,
-    id_suffix,
-    slugify,
-)
+from integration_orchestrator.model.names import DefaultNames, NameRequest, assign_unique_names, default_names
 from integration_orchestrator.model.pipeline import (
     DEFAULT_BATCH_SIZE,
     PipelineSettings,
@@ -41,6 +34,7 @@ from integration_orchestrator.model.rows import (
     TransformationRecord,
 )
 from integration_orchestrator.model.schedule import ScheduleRecord, ScheduleRowError
+from integration_orchestrator.model.slugs import id_suffix, slugify
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

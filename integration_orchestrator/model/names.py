@@ -8,29 +8,16 @@ an existing job.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from integration_orchestrator.model.slugs import id_suffix, slugify
+
 if TYPE_CHECKING:
     from integration_orchestrator.model.integration import Integration
 
-__all__ = ["DefaultNames", "NameRequest", "assign_unique_names", "default_names", "id_suffix", "slugify"]
-
-_NON_SLUG = re.compile(r"[^a-z0-9]+")
-
-
-def slugify(name: str, fallback: str = "integration") -> str:
-    """``"Orders → ERP (v2)"`` → ``"orders_erp_v2"``; empty results become ``fallback``."""
-    slug = _NON_SLUG.sub("_", name.lower()).strip("_")
-    return slug or fallback
-
-
-def id_suffix(row_id: object) -> str:
-    """The first 8 hex digits of a row id (a UUID or its string form)."""
-    return str(row_id).replace("-", "")[:8]
-
+__all__ = ["DefaultNames", "NameRequest", "assign_unique_names", "default_names"]
 
 @dataclass(frozen=True)
 class NameRequest:

@@ -17,9 +17,9 @@ from jmespath.exceptions import JMESPathError
 
 from integration_orchestrator.errors import RowError
 from integration_orchestrator.model.enums import ERROR_STRATEGIES, PIPELINE_TYPES
-from integration_orchestrator.model.names import slugify
 from integration_orchestrator.model.retry import RetrySettings, parse_retry
 from integration_orchestrator.model.rows import PipelineRecord, TransformationRecord
+from integration_orchestrator.model.slugs import slugify
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
