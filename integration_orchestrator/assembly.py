@@ -61,17 +61,23 @@ def schedule_definitions(
 
 @dataclass(frozen=True)
 class Checked:
-    """What a code location would load from a snapshot: the jobs, and every row it would skip."""
+    """What a code location loads from a snapshot: the jobs, their schedules and sensors, every row it skips."""
 
     jobs: tuple[IntegrationJob, ...]
+    schedules: tuple[dg.ScheduleDefinition | dg.SensorDefinition, ...]
     invalid: tuple[InvalidRow, ...]
 
 
-def check_snapshot(snapshot: Snapshot, database_url: str | None = None, engines: Engines | None = None) -> Checked:
-    """Validate and translate ``snapshot`` with the default translator, schedules included."""
-    result = translate(snapshot, IntegrationTranslator(), engines or default_engines())
-    _definitions, schedule_invalid = schedule_definitions(snapshot, result.jobs, database_url)
-    return Checked(result.jobs, (*result.invalid, *schedule_invalid))
+def check_snapshot(
+    snapshot: Snapshot,
+    database_url: str | None = None,
+    engines: Engines | None = None,
+    translator: IntegrationTranslator | None = None,
+) -> Checked:
+    """Validate and translate ``snapshot`` (the default translator unless one is given), schedules included."""
+    result = translate(snapshot, translator or IntegrationTranslator(), engines or default_engines())
+    schedules, schedule_invalid = schedule_definitions(snapshot, result.jobs, database_url)
+    return Checked(result.jobs, tuple(schedules), (*result.invalid, *schedule_invalid))
 
 
 def definitions_from_snapshot(
@@ -81,10 +87,9 @@ def definitions_from_snapshot(
     database_url: str | None = None,
 ) -> dg.Definitions:
     """Pure: the Definitions of ``snapshot`` (no database access while building)."""
-    result = translate(snapshot, translator or IntegrationTranslator(), engines or default_engines())
+    result = check_snapshot(snapshot, database_url, engines, translator)
+    invalid, schedules = result.invalid, result.schedules
     database = IntegrationDatabase(database_url=database_url)
-    schedules, schedule_invalid = schedule_definitions(snapshot, result.jobs, database_url)
-    invalid = (*result.invalid, *schedule_invalid)
     assets: dict[dg.AssetKey, dg.AssetSpec] = {}
     for job in result.jobs:
         assets.setdefault(job.spec.asset_spec.key, job.spec.asset_spec)

@@ -15,6 +15,7 @@ from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.pipelines import terminal_steps
 from integration_orchestrator.factory.runtime import apply_step
 from integration_orchestrator.factory.validate import ValidationResult, validate_snapshot
+from integration_orchestrator.masking import mask_preview_report, masker_for
 from integration_orchestrator.model import FailedRecord, Integration, InvalidRow, Snapshot
 from integration_orchestrator.model.rows import Record
 
@@ -96,7 +97,5 @@ def preview_pipeline_by_id(
     snapshot: Snapshot, pipeline_id: str, records: list[Record], engines: Engines
 ) -> dict[str, Any]:
     """:func:`preview_pipeline` of pipeline ``pipeline_id``, sensitive fields masked (safe to print)."""
-    from integration_orchestrator.masking import mask_preview_report, masker_for
-
     found = find_pipeline(snapshot, validate_snapshot(snapshot, engines), pipeline_id)
     return mask_preview_report(preview_pipeline(found, records, engines), masker_for(found))

@@ -33,7 +33,9 @@ def find_schedule(conn: psycopg.Connection[Any], schedule_id: str) -> ScheduleRe
     """
     row = None
     for _organization in per_organization(conn):
-        row = row or conn.execute(_SCHEDULE, (schedule_id,)).fetchone()
+        row = conn.execute(_SCHEDULE, (schedule_id,)).fetchone()
+        if row is not None:
+            break
     if row is None:
         raise RowError("schedule", None, "no such schedule", row_id=schedule_id)
     return ScheduleRecord.from_row(row)
