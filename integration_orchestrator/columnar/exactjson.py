@@ -1,7 +1,8 @@
 """JSON that carries ``Decimal``, dates and datetimes exactly (tagged objects).
 
 orjson text in which a ``Decimal`` is ``{"$io": "decimal", "v": "486.20"}``, a ``date``
-``{"$io": "date", "v": "2026-01-31"}``, a ``datetime`` ``{"$io": "datetime", "v": <isoformat>}``
+``{"$io": "date", "v": "2026-01-31"}``, an integer beyond 64 bits
+``{"$io": "int", "v": "..."}``, a ``datetime`` ``{"$io": "datetime", "v": <isoformat>}``
 and a real object that happens to have an ``"$io"`` key is wrapped as
 ``{"$io": "object", "v": {...}}``, so every value reads back equal, of the same type and
 with the same scale or offset. Used for batch columns whose values mix JSON types
@@ -25,7 +26,9 @@ TAG = "$io"
 def tag(value: Any) -> Any:
     """``value`` with exact types replaced by tagged objects (plain JSON types unchanged)."""
     kind = type(value)
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
+    if kind is int:
+        return value if -(2**63) <= value < 2**63 else {TAG: "int", "v": str(value)}
+    if kind is str or kind is float or kind is bool or value is None:
         return value
     if kind is dict:
         tagged = {k: tag(v) for k, v in value.items()}
@@ -44,6 +47,7 @@ def tag(value: Any) -> Any:
 
 
 _UNTAG: dict[str, Callable[[str], Any]] = {
+    "int": int,
     "decimal": Decimal,
     "datetime": dt.datetime.fromisoformat,
     "date": dt.date.fromisoformat,

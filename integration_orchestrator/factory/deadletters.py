@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.factory.engines import Engines
-from integration_orchestrator.factory.runtime import apply_step
+from integration_orchestrator.factory.interpret import Interpreter
 from integration_orchestrator.factory.validate import validate_snapshot
 from integration_orchestrator.model import FailedRecord, Integration
 from integration_orchestrator.model.rows import Record, Snapshot
@@ -71,28 +71,12 @@ class ReplayReport:
 
 def _runner(record: Integration, step_name: str | None, engines: Engines
             ) -> Callable[[list[Record]], tuple[list[Record], list[FailedRecord]]]:
-    """Compile once: run records from ``step_name`` to the end of the current pipeline."""
-    steps = list(record.settings.steps) if record.settings else []
-    plan = None
-    if step_name in (None, "mappings", "source"):
-        if record.mappings:
-            plan = engines.compile_plan(list(record.mappings), direction="inbound",
-                                        timezone=record.config.timezone, transformations=record.transformation_rows())
-    else:
-        names = [s.name for s in steps]
-        if step_name not in names:
-            raise LookupError(f"step `{step_name}` is no longer in the pipeline")
-        steps = steps[names.index(step_name):]
-    compiled = [(step, engines.compile_transformation(step.transformation)) for step in steps]
+    """Compile once: run records from ``step_name`` through what follows it (:mod:`.interpret`)."""
+    interpreter = Interpreter(record, engines, start=step_name)
 
     def run(records: list[Record]) -> tuple[list[Record], list[FailedRecord]]:
-        failures: list[FailedRecord] = []
-        if plan is not None:
-            records, failures = engines.apply_plan(plan, records)
-        for step, transformation in compiled:
-            records, step_failures = apply_step(step.name, transformation.apply, records, step.when)
-            failures += step_failures
-        return records, failures
+        final, runs = interpreter.run(records)
+        return final, [f for node in runs for f in node.failures]
 
     return run
 

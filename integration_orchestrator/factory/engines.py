@@ -8,7 +8,7 @@ the op at run time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,7 +16,9 @@ from integration_orchestrator.model import FailedRecord
 from integration_orchestrator.model.rows import Record
 
 if TYPE_CHECKING:
-    from integration_orchestrator.model import Integration
+    import pyarrow as pa
+
+    from integration_orchestrator.model import Integration, StepRecord
 
 __all__ = ["BatchOutcome", "Engines", "MappingPlan", "Transformation", "default_engines"]
 
@@ -56,6 +58,23 @@ class Engines:
     read_source: Callable[[Integration, str], list[Record]]
     #: ``write_target(integration, database_url, records)`` → rows written
     write_target: Callable[[Integration, str, list[Record]], int]
+    # The batch-level entries (ARCHITECTURE.md §10). None: the record-level entry above is
+    # used on each batch's records. ``default_engines()`` sets all four; a team that
+    # replaces a record-level entry replaces (or clears) its batch-level twin too.
+    #: ``read_batches(integration, database_url, batch_size)`` → (batch, unreadable records) pairs
+    read_batches: Callable[[Integration, str, int], Iterator[tuple[pa.RecordBatch, list[FailedRecord]]]] | None = None
+    #: ``map_batch(plan, batch)`` → (mapped batch, failed records)
+    map_batch: Callable[[MappingPlan, pa.RecordBatch], tuple[pa.RecordBatch, list[FailedRecord]]] | None = None
+    #: ``step_batch(step, transformation, batch)`` → (batch, failed records), or None: no columnar form
+    step_batch: Callable[[StepRecord, Transformation, pa.RecordBatch],
+                         tuple[pa.RecordBatch, list[FailedRecord]] | None] | None = None
+    #: ``write_batches(integration, database_url, batches)`` → rows written, in one write
+    write_batches: Callable[[Integration, str, Iterable[pa.RecordBatch]], int] | None = None
+
+    def write_target_stream(self, integration: Integration, database_url: str,
+                            chunks: Iterable[list[Record]]) -> int:
+        """``write_target`` over every record of ``chunks`` at once."""
+        return self.write_target(integration, database_url, [r for chunk in chunks for r in chunk])
 
 
 def _check_connection(row: Mapping[str, Any]) -> Any:
@@ -106,25 +125,54 @@ def _secret_resolver(integration: Integration, database_url: str) -> Callable[[s
 
 
 def _read_source(integration: Integration, database_url: str) -> list[Record]:
-    from integration_orchestrator.connectors import open_source
-
-    config = integration.config
-    source = open_source(
-        config.connection_config.get("source") or {}, _secret_resolver(integration, database_url),
-        database_url=database_url, row_name=config.integration_name, row_id=config.id,
-    )
-    return [record for batch in source.read() for record in batch]
+    return [record for batch in _open_source(integration, database_url).read() for record in batch]
 
 
 def _write_target(integration: Integration, database_url: str, records: list[Record]) -> int:
+    return int(_open_target(integration, database_url).write([records]).rows_written)
+
+
+def _open_source(integration: Integration, database_url: str) -> Any:
+    from integration_orchestrator.connectors import open_source
+
+    config = integration.config
+    return open_source(
+        config.connection_config.get("source") or {}, _secret_resolver(integration, database_url),
+        database_url=database_url, row_name=config.integration_name, row_id=config.id,
+    )
+
+
+def _open_target(integration: Integration, database_url: str) -> Any:
     from integration_orchestrator.connectors import open_target
 
     config = integration.config
-    target = open_target(
+    return open_target(
         config.connection_config.get("target") or {}, _secret_resolver(integration, database_url),
         database_url=database_url, row_name=config.integration_name, row_id=config.id,
     )
-    return target.write([records]).rows_written
+
+
+def _read_batches(
+    integration: Integration, database_url: str, size: int
+) -> Iterator[tuple[pa.RecordBatch, list[FailedRecord]]]:
+    """The source's record batches, streamed (re-cut to ``size`` records)."""
+    from integration_orchestrator.columnar import records_to_batch
+
+    chunk: list[Record] = []
+    for records in _open_source(integration, database_url).read():
+        chunk.extend(records)
+        while len(chunk) >= size:
+            yield records_to_batch(chunk[:size]), []
+            chunk = chunk[size:]
+    if chunk:
+        yield records_to_batch(chunk), []
+
+
+def _write_batches(integration: Integration, database_url: str, batches: Iterable[pa.RecordBatch]) -> int:
+    from integration_orchestrator.columnar import batch_to_records
+
+    target = _open_target(integration, database_url)
+    return int(target.write(batch_to_records(b) for b in batches).rows_written)
 
 
 def default_engines() -> Engines:
@@ -135,4 +183,6 @@ def default_engines() -> Engines:
         compile_transformation=_compile_transformation,
         read_source=_read_source,
         write_target=_write_target,
+        read_batches=_read_batches,
+        write_batches=_write_batches,
     )

@@ -14,13 +14,27 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import dagster as dg
+import pyarrow as pa
+from upath import UPath
 
+from integration_orchestrator.columnar import batch_to_records
+from integration_orchestrator.columnar.store import BatchWriter
 from integration_orchestrator.factory.checks import evaluate_mapping_checks
+from integration_orchestrator.factory.dataplane import (
+    concat_batches,
+    map_batch,
+    source_chunks,
+    step_batch,
+    stepwise,
+    write_batches,
+)
 from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.failures import (
     IntegrationRunFailure,
@@ -32,11 +46,10 @@ from integration_orchestrator.factory.resources import (
     IntegrationDatabase,
 )
 from integration_orchestrator.factory.runtime import (
-    Batch,
+    BatchStream,
     StepStat,
-    apply_step,
-    merge_batches,
-    split_batch,
+    merge_streams,
+    split_stream,
 )
 from integration_orchestrator.factory.translator import IntegrationDefinitionSpec
 from integration_orchestrator.factory.writeback import (
@@ -74,6 +87,8 @@ __all__ = [
 ]
 
 INTEGRATION_RESOURCE_KEY = "integration_job"
+#: under the instance's storage directory, unless the spec's ``batch_storage`` says where
+BATCH_DIRECTORY = "integration_batches"
 _T = TypeVar("_T")
 _KEYS = {DATABASE_RESOURCE_KEY, INTEGRATION_RESOURCE_KEY}
 
@@ -95,6 +110,11 @@ class IntegrationJob:
         if key not in self.cache:
             self.cache[key] = build()
         return cast(_T, self.cache[key])  # each key is only ever built by one kind of builder
+
+    @property
+    def batch_size(self) -> int:
+        settings = self.record.settings
+        return settings.batch_size if settings else DEFAULT_BATCH_SIZE
 
     @property
     def masker(self) -> Masker:
@@ -164,21 +184,81 @@ def _name(base: str, pool: str | None) -> str:
 
 
 def _ins(inputs: int) -> dict[str, dg.In]:
-    return {f"in_{i}": dg.In(Batch) for i in range(inputs)}
+    return {f"in_{i}": dg.In(BatchStream) for i in range(inputs)}
+
+
+def _writer(context: Any, job: IntegrationJob) -> BatchWriter:
+    """Where this op (this mapped instance) writes its output batches: ``<base>/<run_id>/<node>``."""
+    base = job.spec.batch_storage or str(Path(context.instance.storage_directory()) / BATCH_DIRECTORY)
+    mapping_key = context.get_mapping_key()
+    node = str(context.op_handle) + (f"[{mapping_key}]" if mapping_key else "")
+    return BatchWriter(UPath(base) / context.run_id / slugify(node, "op"), "out")
+
+
+@contextmanager
+def _masked_batch(masker: Masker, batch: pa.RecordBatch) -> Iterator[None]:
+    """:func:`masked_failures` for one batch (its records are only made when an error needs them)."""
+    try:
+        yield
+    except Exception:
+        with masked_failures(masker, *batch_to_records(batch)):
+            raise
+
+
+@dataclass
+class _Counts:
+    records_in: int = 0
+    records_out: int = 0
+    failed: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def stat(self, step: str) -> StepStat:
+        return StepStat(step, self.records_in, self.records_out, self.failed, time.perf_counter() - self.started)
+
+
+def _run_batches(
+    context: Any, job: IntegrationJob, step: str, stream: BatchStream,
+    work: Callable[[pa.RecordBatch, int], tuple[pa.RecordBatch, list[FailedRecord]]],
+) -> BatchStream:
+    """``work`` over every batch of ``stream`` (one at a time), its failures handled, its output written."""
+    counts = _Counts()
+    with _writer(context, job) as writer:
+        for batch in stream.batches():
+            with _masked_batch(job.masker, batch):
+                out, failures = work(batch, counts.records_in)
+            handle_failures(context, job, step, failures)
+            counts.records_in += batch.num_rows
+            counts.records_out += out.num_rows
+            counts.failed += len(failures)
+            if out.num_rows:
+                writer.write(out)
+        parts = writer.close()
+    stat = counts.stat(step)
+    context.log.info(f"{step}: {stat.records_in} in, {stat.records_out} out, {stat.failed} failed "
+                     f"in {stat.seconds:.3f}s")
+    return stream.with_step(parts, stat)
 
 
 @functools.cache
 def source_op(pool: str | None = None) -> dg.OpDefinition:
-    @dg.op(name=_name("integration_source", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(Batch))
+    @dg.op(name=_name("integration_source", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(BatchStream))
     def _source(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = _job(context)
         job.execution(context)
-        started = time.perf_counter()
-        with masked_failures(job.masker):
-            records = job.engines.read_source(job.record, _db(context).url())
-        seconds = time.perf_counter() - started
-        context.log.info(f"source: read {len(records)} record(s) in {seconds:.3f}s")
-        return Batch(records=records, stats=(StepStat("source", len(records), len(records), 0, seconds),))
+        counts = _Counts()
+        with _writer(context, job) as writer, masked_failures(job.masker):
+            for batch, unreadable in source_chunks(job.engines, job.record, _db(context).url(), job.batch_size):
+                handle_failures(context, job, "source", [f.at("source", counts.records_in + f.index)
+                                                         for f in unreadable])
+                counts.records_in += batch.num_rows + len(unreadable)
+                counts.records_out += batch.num_rows
+                counts.failed += len(unreadable)
+                if batch.num_rows:
+                    writer.write(batch)
+            parts = writer.close()
+        stat = counts.stat("source")
+        context.log.info(f"source: read {stat.records_out} record(s) in {stat.seconds:.3f}s")
+        return BatchStream(parts=parts, stats=(stat,))
 
     return _source
 
@@ -186,22 +266,17 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
 @functools.cache
 def mapping_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_mappings", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1),
-           out=dg.Out(Batch))
+           out=dg.Out(BatchStream))
     def _mappings(context, in_0):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
-        job, batch = _job(context), in_0
+        job, stream = _job(context), in_0
         if not job.record.mappings:
-            return batch.with_step(batch.records, StepStat("mappings", len(batch.records), len(batch.records), 0, 0.0))
+            return stream.with_step(stream.parts, StepStat("mappings", stream.rows, stream.rows, 0, 0.0))
         plan = job.compiled("plan", lambda: job.engines.compile_plan(
             list(job.record.mappings), direction="inbound", timezone=job.record.config.timezone,
             transformations=job.record.transformation_rows(),
         ))
-        started = time.perf_counter()
-        with masked_failures(job.masker, *batch.records):
-            records, failures = job.engines.apply_plan(plan, batch.records)
-        seconds = time.perf_counter() - started
-        handle_failures(context, job, "mappings", failures)
-        context.log.info(f"mappings: {len(batch.records)} in, {len(records)} out, {len(failures)} failed")
-        return batch.with_step(records, StepStat("mappings", len(batch.records), len(records), len(failures), seconds))
+        return _run_batches(context, job, "mappings", stream,
+                            lambda batch, offset: map_batch(job.engines, plan, batch, offset))
 
     return _mappings
 
@@ -211,22 +286,26 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
     """A pipeline step (node ``step_<slug>``); ``inputs`` > 1 for a hybrid join."""
 
     @dg.op(name=_name(f"integration_step_{inputs}", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(inputs),
-           out=dg.Out(Batch))
-    def _step(context, **batches):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
+           out=dg.Out(BatchStream))
+    def _step(context, **streams):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = _job(context)
         step = job.step(context.op.name)
-        batch = merge_batches([batches[k] for k in sorted(batches)])
+        stream = merge_streams([streams[k] for k in sorted(streams)])
         transformation = job.compiled(
             f"step:{step.name}", lambda: job.engines.compile_transformation(step.transformation)
         )
-        started = time.perf_counter()
-        with masked_failures(job.masker, *batch.records):
-            records, failures = apply_step(step.name, transformation.apply, batch.records, step.when)
-        seconds = time.perf_counter() - started
-        handle_failures(context, job, step.name, failures)
-        context.log.info(f"step {step.name}: {len(batch.records)} in, {len(records)} out, {len(failures)} failed")
-        stat = StepStat(step.name, len(batch.records), len(records), len(failures), seconds)
-        return Batch(records=records, stats=(*batch.stats, stat), index=batch.index)
+
+        def work(batch: pa.RecordBatch, offset: int) -> tuple[pa.RecordBatch, list[FailedRecord]]:
+            return step_batch(job.engines, step, transformation, batch, offset)
+
+        if not stepwise(step):  # needs every record at once
+            whole = concat_batches(stream.batches())
+            with _writer(context, job) as writer:
+                if whole.num_rows:
+                    writer.write(whole)
+                stream = replace(stream, parts=writer.close())
+        out = _run_batches(context, job, step.name, stream, work)
+        return BatchStream(parts=out.parts, stats=out.stats, index=stream.index)
 
     return _step
 
@@ -234,12 +313,11 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
 @functools.cache
 def split_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_split", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1),
-           out=dg.DynamicOut(Batch))
+           out=dg.DynamicOut(BatchStream))
     def _split(context, in_0):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
-        settings = _job(context).record.settings
-        size = settings.batch_size if settings else DEFAULT_BATCH_SIZE
-        parts = split_batch(in_0, size)
-        context.log.info(f"split {len(in_0.records)} record(s) into {len(parts)} batch(es) of ≤{size}")
+        size = _job(context).batch_size
+        parts = split_stream(in_0, size)
+        context.log.info(f"split {in_0.rows} record(s) into {len(parts)} batch(es) of ≤{size}")
         for part in parts:
             yield dg.DynamicOutput(part, mapping_key=f"batch_{part.index:06d}")
 
@@ -253,10 +331,10 @@ def collect_op(pool: str | None = None) -> dg.OpDefinition:
         required_resource_keys=_KEYS,
         pool=pool,
         ins={"batches": dg.In(list)},
-        out=dg.Out(Batch),
+        out=dg.Out(BatchStream),
     )
     def _collect(context, batches):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
-        return merge_batches(batches)
+        return merge_streams(batches)
 
     return _collect
 
@@ -295,19 +373,19 @@ def sink_op(inputs: int = 1, with_checks: bool = False, pool: str | None = None)
                 "A blocking mapping check failed (a required mapping's tests): nothing was written to the target",
                 metadata={"integration": job.record.config.integration_name},
             )
-        yield from _write(context, job, merge_batches([inputs_[k] for k in sorted(inputs_)]))
+        yield from _write(context, job, merge_streams([inputs_[k] for k in sorted(inputs_)]))
 
     return _sink
 
 
-def _write(context: Any, job: IntegrationJob, batch: Batch) -> Any:
+def _write(context: Any, job: IntegrationJob, batch: BatchStream) -> Any:
     db = _db(context)
     pipeline = job.record.pipeline
     started = time.perf_counter()
-    with masked_failures(job.masker, *batch.records):
-        written = job.engines.write_target(job.record, db.url(), batch.records)
+    with masked_failures(job.masker, *batch.head(5)):
+        written = write_batches(job.engines, job.record, db.url(), batch.batches())
     seconds = time.perf_counter() - started
-    stats = (*batch.stats, StepStat("sink", len(batch.records), written, 0, seconds))
+    stats = (*batch.stats, StepStat("sink", batch.rows, written, 0, seconds))
     records_in = stats[0].records_in
     failed = sum(s.failed for s in stats)
     dropped = sum(s.dropped for s in stats)
@@ -322,7 +400,7 @@ def _write(context: Any, job: IntegrationJob, batch: Batch) -> Any:
             "records_failed": failed,
             "dagster/row_count": written,
             "steps": dg.MetadataValue.md(steps_markdown(stats)),
-            "preview": dg.MetadataValue.md(preview_markdown(batch.records, job.masker)),
+            "preview": dg.MetadataValue.md(preview_markdown(batch.head(5), job.masker)),
             "config_version": job.record.config.version,
             "pipeline_version": int(pipeline.row.get("version") or 1) if pipeline else 0,
             "job": job.name,

@@ -1,9 +1,9 @@
 """Dry run of a pipeline on given records: every step's output, nothing written.
 
-The same compiled mappings, transformations, ``when`` routing and DAG joins as the
-job's ops (``pipeline preview ID --input FILE``; the real replacement of the seed's
-stubbed ``test_integration_pipeline``). Parallel pipelines run their steps over all
-records at once (the batches' results, concatenated in order, are the same).
+The job's own per-node functions, walked by :mod:`.interpret` (``pipeline preview ID
+--input FILE``; the real replacement of the seed's stubbed ``test_integration_pipeline``).
+Parallel pipelines run their steps over all records at once (the batches' results,
+concatenated in order, are the same).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from typing import Any
 
 from integration_orchestrator.errors import IntegrationOrchestratorError, NotFoundError
 from integration_orchestrator.factory.engines import Engines
-from integration_orchestrator.factory.pipelines import terminal_steps
-from integration_orchestrator.factory.runtime import apply_step
+from integration_orchestrator.factory.interpret import Interpreter
 from integration_orchestrator.factory.validate import ValidationResult, validate_snapshot
 from integration_orchestrator.masking import mask_preview_report, masker_for
 from integration_orchestrator.model import FailedRecord, Integration, InvalidRow, Snapshot
@@ -43,29 +42,8 @@ def _step_json(name: str, records_in: int, output: list[Record], failures: list[
 
 def preview_pipeline(record: Integration, records: list[Record], engines: Engines) -> dict[str, Any]:
     """``{"pipeline", "success", "steps": [...], "final_output"}`` for ``records``."""
-    steps_out: list[dict[str, Any]] = []
-    mapped = records
-    if record.mappings:
-        plan = engines.compile_plan(
-            list(record.mappings), direction="inbound", timezone=record.config.timezone,
-            transformations=record.transformation_rows(),
-        )
-        mapped, failures = engines.apply_plan(plan, records)
-        steps_out.append(_step_json("mappings", len(records), mapped, failures))
-    outputs: dict[str, list[Record]] = {}
-    steps = record.settings.steps if record.settings else ()
-    hybrid = record.pipeline is not None and record.pipeline.pipeline_type == "hybrid"
-    current = mapped
-    for step in steps:
-        if hybrid:
-            current = [r for dep in step.depends_on for r in outputs[dep]] if step.depends_on else mapped
-        transformation = engines.compile_transformation(step.transformation)
-        output, failures = apply_step(step.name, transformation.apply, current, step.when)
-        steps_out.append(_step_json(step.name, len(current), output, failures))
-        outputs[step.name] = output
-        current = output
-    if hybrid and steps:
-        current = [r for s in terminal_steps(steps) for r in outputs[s.name]]
+    final, runs = Interpreter(record, engines).run(records)
+    steps_out = [_step_json(run.name, run.records_in, run.records, run.failures) for run in runs]
     name = record.pipeline.pipeline_name if record.pipeline else record.config.integration_name
     return {
         "pipeline": name,
@@ -73,7 +51,7 @@ def preview_pipeline(record: Integration, records: list[Record], engines: Engine
         "error_handling_strategy": record.strategy,
         "success": all(s["status"] == "success" for s in steps_out),
         "steps": steps_out,
-        "final_output": current,
+        "final_output": final,
     }
 
 

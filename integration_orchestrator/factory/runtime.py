@@ -1,6 +1,6 @@
 """What flows between the ops of an integration job, and the pure per-step logic.
 
-A :class:`Batch` carries the records and the statistics of every step so far, so the
+A :class:`BatchStream` carries the op's batches (on storage) and the statistics of every step so far, so the
 sink can put records in/out/dropped/failed and the duration of each step on the
 materialization. Nothing here touches Dagster or the database.
 """
@@ -8,25 +8,27 @@ materialization. Nothing here touches Dagster or the database.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import jmespath
+import pyarrow as pa
 
+from integration_orchestrator.columnar import batch_to_records
+from integration_orchestrator.columnar.store import BatchFile
 from integration_orchestrator.factory.engines import BatchOutcome
-from integration_orchestrator.factory.handover import pack_records, unpack_records
 from integration_orchestrator.model import FailedRecord
 from integration_orchestrator.model.rows import Record
 from integration_orchestrator.transforms.contracts import truthy
 from integration_orchestrator.transforms.jmespath_inline import compile_inline
 
 __all__ = [
-    "Batch",
+    "BatchStream",
     "StepStat",
     "apply_step",
-    "merge_batches",
-    "split_batch",
+    "merge_streams",
+    "split_stream",
     "timed",
 ]
 
@@ -52,27 +54,39 @@ class StepStat:
 
 
 @dataclass(frozen=True)
-class Batch:
-    """Records between two ops; ``index`` orders the batches of a parallel pipeline."""
+class BatchStream:
+    """An op's output: its batches on storage (:class:`~integration_orchestrator.columnar.store.BatchFile`
+    parts, read lazily) and the statistics of every step so far; ``index`` orders the
+    batches of a parallel pipeline. Small: this is all Dagster's I/O manager hands over."""
 
-    records: list[Record]
+    parts: tuple[BatchFile, ...] = ()
     stats: tuple[StepStat, ...] = ()
     index: int = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.parts)
 
     @property
     def failed(self) -> int:
         return sum(s.failed for s in self.stats)
 
-    def with_step(self, records: list[Record], stat: StepStat) -> Batch:
-        return replace(self, records=records, stats=(*self.stats, stat))
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Every batch, in order, one at a time."""
+        for part in self.parts:
+            yield from part
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled with the records as one compact payload (see :mod:`.handover`)."""
-        return _restore_batch, (pack_records(self.records), self.stats, self.index)
+    def head(self, limit: int) -> list[Record]:
+        """The first ``limit`` records (for previews)."""
+        out: list[Record] = []
+        for batch in self.batches():
+            out.extend(batch_to_records(batch.slice(0, limit - len(out))))
+            if len(out) >= limit:
+                break
+        return out
 
-
-def _restore_batch(payload: tuple[str, bytes], stats: tuple[StepStat, ...], index: int) -> Batch:
-    return Batch(records=unpack_records(payload), stats=stats, index=index)
+    def with_step(self, parts: tuple[BatchFile, ...], stat: StepStat) -> BatchStream:
+        return replace(self, parts=parts, stats=(*self.stats, stat))
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -117,22 +131,32 @@ def apply_step(
     return merged, failures
 
 
-def split_batch(batch: Batch, size: int) -> list[Batch]:
-    """Cut a batch into batches of ``size`` records (at least one, possibly empty).
+def split_stream(stream: BatchStream, size: int) -> list[BatchStream]:
+    """Cut a stream into streams of whole batches of about ``size`` records (at least one, possibly empty).
 
-    Only the first carries the upstream statistics, so summing the batches' statistics
-    step by step (:func:`merge_batches`) counts every record once."""
-    chunks = [batch.records[start : start + size] for start in range(0, len(batch.records), size)] or [[]]
-    return [Batch(records=chunk, stats=batch.stats if n == 0 else (), index=n) for n, chunk in enumerate(chunks)]
+    Only the first carries the upstream statistics, so summing the streams' statistics
+    step by step (:func:`merge_streams`) counts every record once."""
+    groups: list[list[BatchFile]] = [[]]
+    rows = 0
+    for part in stream.parts:
+        for i, batch in enumerate(part):
+            if rows >= size:
+                groups.append([])
+                rows = 0
+            groups[-1].append(part.slice(i, i + 1, batch.num_rows))
+            rows += batch.num_rows
+    return [
+        BatchStream(parts=tuple(group), stats=stream.stats if n == 0 else (), index=n) for n, group in enumerate(groups)
+    ]
 
 
-def merge_batches(batches: Sequence[Batch]) -> Batch:
-    """Concatenate batches in ``index`` order.
+def merge_streams(streams: Sequence[BatchStream]) -> BatchStream:
+    """Concatenate streams in ``index`` order.
 
-    Parallel batches (distinct indexes) have their statistics summed step by step; the
+    Parallel streams (distinct indexes) have their statistics summed step by step; the
     inputs of a hybrid join (same index, shared ancestry) keep each step's statistics once.
     """
-    ordered = sorted(batches, key=lambda b: b.index)
+    ordered = sorted(streams, key=lambda b: b.index)
     parallel = len({b.index for b in ordered}) == len(ordered)
     stats: dict[str, StepStat] = {}
     for b in ordered:
@@ -141,5 +165,5 @@ def merge_batches(batches: Sequence[Batch]) -> Batch:
                 stats[stat.step] = stat
             elif parallel:
                 stats[stat.step] = stats[stat.step].plus(stat)
-    records = [r for b in ordered for r in b.records]
-    return Batch(records=records, stats=tuple(stats.values()), index=ordered[0].index if len(ordered) == 1 else 0)
+    parts = tuple(p for b in ordered for p in b.parts)
+    return BatchStream(parts=parts, stats=tuple(stats.values()), index=ordered[0].index if len(ordered) == 1 else 0)

@@ -76,10 +76,15 @@ class IntegrationDefinitionSpec:
     retry_policy: dg.RetryPolicy | None
     pool: str | None
     description: str | None
-    #: The job's default run config; by default it configures Dagster's multiprocess
-    #: executor (see :func:`default_run_config`). None when the Definitions bring another
-    #: executor (dagster-k8s, celery, docker), whose config differs.
+    #: The job's default run config; by default Dagster's in-process executor for linear
+    #: and conditional pipelines, its multiprocess executor for parallel and hybrid ones
+    #: (see :func:`default_run_config`). None when the Definitions bring another executor
+    #: (dagster-k8s, celery, docker), whose config differs.
     run_config: Mapping[str, Any] | None = None
+    #: Where the ops write their output batches (a ``UPath``: a directory or an object
+    #: store URL such as ``s3://bucket/prefix``); None: ``integration_batches`` under the
+    #: Dagster instance's storage directory (ARCHITECTURE.md §10).
+    batch_storage: str | None = None
 
     def replace(self, **changes: Any) -> IntegrationDefinitionSpec:
         return dataclasses.replace(self, **changes)
@@ -99,14 +104,19 @@ def retry_policy_from(settings: RetrySettings | None) -> dg.RetryPolicy | None:
 
 
 def default_run_config(record: Integration) -> dict[str, Any]:
-    """Dagster's multiprocess executor with forkserver step processes (where the platform
-    has them: each step forks from a server that has already imported Dagster and the code
-    location, instead of starting Python afresh), bounded by ``performance_config.parallelism``
-    for a parallel pipeline."""
+    """Linear and conditional pipelines (and integrations without one): Dagster's in-process
+    executor, as their steps run one after another anyway; every step is still its own op
+    in the graph, the UI and the event log. Parallel and hybrid pipelines: the multiprocess
+    executor with forkserver step processes (where the platform has them: each step forks
+    from a server that has already imported Dagster and the code location, instead of
+    starting Python afresh), bounded by ``performance_config.parallelism`` for a parallel
+    pipeline."""
+    settings, pipeline = record.settings, record.pipeline
+    if pipeline is None or pipeline.pipeline_type in ("linear", "conditional"):
+        return {"execution": {"config": {"in_process": {}}}}
     multiprocess: dict[str, Any] = {}
     if "forkserver" in multiprocessing.get_all_start_methods():
         multiprocess["start_method"] = {"forkserver": {}}
-    settings, pipeline = record.settings, record.pipeline
     if pipeline is not None and settings is not None and pipeline.pipeline_type == "parallel" and settings.parallelism:
         multiprocess["max_concurrent"] = settings.parallelism
     return {"execution": {"config": {"multiprocess": multiprocess}}}

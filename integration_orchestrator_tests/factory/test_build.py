@@ -107,7 +107,7 @@ def test_translator_override_point(db: psycopg.Connection[Any], database_url: st
     assert all(node.tags.get("team") == "finance" for node in job.graph.nodes)
 
 
-def test_jobs_default_to_forkserver_step_processes_and_the_pipeline_parallelism(
+def test_linear_jobs_run_in_process_parallel_ones_in_forkserver_step_processes(
     db: psycopg.Connection[Any], database_url: str
 ) -> None:
     ids = _sample(db)
@@ -115,7 +115,7 @@ def test_jobs_default_to_forkserver_step_processes_and_the_pipeline_parallelism(
                  pipeline_type="parallel", performance={"batch_size": 2, "parallelism": 3})
     defs = build_definitions(database_url)
     linear, parallel = defs.get_job_def("people_warehouse"), defs.get_job_def("people_fan_out")
-    assert linear.run_config == {"execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}}}}}
+    assert linear.run_config == {"execution": {"config": {"in_process": {}}}}
     assert parallel.run_config == {
         "execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}, "max_concurrent": 3}}}
     }

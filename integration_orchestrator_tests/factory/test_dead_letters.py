@@ -76,3 +76,34 @@ def test_replay_through_the_current_pipeline_once(db: psycopg.Connection[Any], d
     assert done.returncode == 0, done.stdout + done.stderr
     assert "replayed 1, failed again 0" in done.stdout
     assert [r["id"] for r in db.execute("SELECT id FROM people_out ORDER BY id").fetchall()] == [1, 2, 3]
+
+
+def test_replay_of_a_hybrid_pipeline_follows_the_dag_not_the_step_order(
+    db: psycopg.Connection[Any], database_url: str, run_cli: Any
+) -> None:
+    """The letter failed in `right`; replay runs `right` and what depends on it (`tag`), never `left`,
+    which comes after `right` in step order but is on another branch (it drops every record)."""
+    org = add_organization(db)
+    config = add_config(db, org, "People", PEOPLE)
+    add_mapping(db, org, config, "id", "p.id", "id", target_data_type="integer")
+    add_mapping(db, org, config, "name", "p.name", "name")
+
+    def steps(check: str) -> list[dict[str, Any]]:
+        return [
+            jmespath_step("right", 1, "validate", check),
+            jmespath_step("left", 2, "filter", "`false`"),
+            jmespath_step("tag", 3, "enrich", "{tier: 'joined'}", depends_on=["right"]),
+        ]
+
+    pipeline = add_pipeline(db, org, config, "people", steps("id == `2` && 'not yet' || null"),
+                            pipeline_type="hybrid", strategy="dead_letter")
+    create_target_table(db)
+    with dg.instance_for_test() as instance:
+        assert build_definitions(database_url).get_job_def("people").execute_in_process(instance=instance).success
+    assert [r["id"] for r in db.execute("SELECT id FROM people_out ORDER BY id")] == [1, 3]
+    db.execute("UPDATE integration_pipeline_definitions SET pipeline_steps = %s WHERE id = %s",
+               (Jsonb({"steps": steps("`null`")}), pipeline))
+    done = run_cli("dead-letters", "replay")
+    assert "replayed 1, failed again 0" in done.stdout, done.stdout
+    rows = db.execute("SELECT id, tier FROM people_out ORDER BY id").fetchall()
+    assert rows == [{"id": 1, "tier": "joined"}, {"id": 2, "tier": "joined"}, {"id": 3, "tier": "joined"}]
