@@ -9,6 +9,7 @@ batches its parent run persisted.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +59,7 @@ class BatchWriter:
     """Appends batches to one IPC file; the schema is the first batch's, later batches are cast to it
     when they differ only in nullability or column order, else the file is split into a new part."""
 
-    def __init__(self, directory: UPath | str, name: str) -> None:
+    def __init__(self, directory: UPath | os.PathLike[str] | str, name: str) -> None:
         self.directory = UPath(directory)
         self.name = name
         self.parts: list[BatchFile] = []

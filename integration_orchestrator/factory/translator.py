@@ -117,7 +117,7 @@ def default_run_config(record: Integration) -> dict[str, Any]:
     multiprocess: dict[str, Any] = {}
     if "forkserver" in multiprocessing.get_all_start_methods():
         multiprocess["start_method"] = {"forkserver": {}}
-    if pipeline is not None and settings is not None and pipeline.pipeline_type == "parallel" and settings.parallelism:
+    if settings is not None and pipeline.pipeline_type == "parallel" and settings.parallelism:
         multiprocess["max_concurrent"] = settings.parallelism
     return {"execution": {"config": {"multiprocess": multiprocess}}}
 
