@@ -33,7 +33,11 @@ def _warm_up(profile: str) -> None:
     if profile == "sql":
         from integration_orchestrator.transforms.sql import SQLEngine
 
-        SQLEngine().build({"query": "SELECT * FROM records"}, "map", timeout_seconds=1)([{"a": 1, "b": {"c": [1]}}])
+        import datetime as dt
+        from decimal import Decimal
+
+        warm = {"a": 1, "b": {"c": [1]}, "d": Decimal("1.5"), "t": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)}
+        SQLEngine().build({"query": "SELECT * FROM records"}, "map", timeout_seconds=1)([warm])
 
 
 def _install_seccomp(wanted: bool) -> tuple[bool, str]:
