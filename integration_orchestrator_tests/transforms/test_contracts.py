@@ -280,7 +280,7 @@ def test_python_steps_compute_with_decimals_exactly(compile_row: Any) -> None:
             "big": Decimal("12345678901234567.90"),
             "unit": Decimal("0.125"),
             "next_day": dt.date(2026, 2, 1),
-            "utc": dt.datetime(2026, 1, 31, 9, 30, 0, 123000, tzinfo=dt.timezone.utc),
+            "utc": dt.datetime(2026, 1, 31, 9, 30, 0, 123000, tzinfo=dt.UTC),
         }
     )
 
