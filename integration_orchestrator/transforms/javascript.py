@@ -8,18 +8,29 @@ a transform returning a Promise fails, and callbacks left queued never execute.
 
 Per-record types call ``transform(record)``; aggregate/custom call ``transformBatch(records)``
 (or ``transform(records)`` when only ``transform`` is defined).
+
+JavaScript has no decimal or date type, so exact values cross as follows (see
+:func:`js_value`): a ``Decimal`` with at most 15 significant digits arrives as a number
+(the double that prints as the same decimal), any other ``Decimal`` as its exact text
+(``"12345678901234567.89"``); dates and datetimes arrive as ISO 8601 text. A value the
+script returns at the same field path as the number or text it arrived as comes back as
+the original ``Decimal``/``date``/``datetime``, scale and offset kept
+(:mod:`.exact`); what the script computes comes back as JSON numbers and strings.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from integration_orchestrator.transforms.base import PER_RECORD_TYPES, Engine, LogicError, Program, RecordFailure
+from integration_orchestrator.transforms.exact import Originals, Path
 
-__all__ = ["JavaScriptEngine", "js_error_kind"]
+__all__ = ["JavaScriptEngine", "js_error_kind", "js_value"]
 
 MEMORY_LIMIT = 256 * 1024 * 1024
 STACK_LIMIT = 512 * 1024
@@ -55,6 +66,47 @@ _RUNNER = r"""
   };
 })();
 """
+
+
+_SAFE_DIGITS = 15  # every decimal of at most 15 significant digits survives a double round trip
+_SAFE_EXPONENT = 300
+_SAFE_INTEGER = 2**53
+
+
+def _js_decimal(value: Decimal) -> int | float | str:
+    """The number that prints as ``value`` when there is one, else ``value``'s exact text."""
+    if not value.is_finite():
+        return str(value)
+    digits = value.as_tuple().digits
+    if not any(digits):
+        return 0
+    significant = len(digits)
+    while digits[significant - 1] == 0:
+        significant -= 1
+    if significant > _SAFE_DIGITS or abs(value.adjusted()) > _SAFE_EXPONENT:
+        return str(value)
+    if value == value.to_integral_value():
+        integer = int(value)
+        if abs(integer) < _SAFE_INTEGER:
+            return integer
+    return float(value)
+
+
+def js_value(value: Any, originals: Originals, path: Path = ()) -> Any:
+    """``value`` as JSON types for QuickJS; each exact value sent is noted in ``originals``."""
+    kind = type(value)
+    if kind is dict:
+        return {k: js_value(v, originals, (*path, k)) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [js_value(v, originals, path) for v in value]
+    if isinstance(value, Decimal):
+        sent: Any = _js_decimal(value)
+    elif isinstance(value, dt.date):  # and datetime
+        sent = value.isoformat()
+    else:
+        return value
+    originals.add(path, sent, value)
+    return sent
 
 
 def _first_line(exc: BaseException) -> str:
@@ -112,9 +164,16 @@ class JavaScriptEngine(Engine):
         fn = ctx.get("__ioRecords" if per_record else "__ioBatch")
 
         def run(records: list[dict[str, Any]]) -> Any:
-            result = orjson.loads(fn(orjson.dumps(records).decode()))
             if not per_record:
-                return result
-            return [RecordFailure(item["e"]) if "e" in item else item["v"] for item in result]
+                batch = Originals()
+                sent = js_value(records, batch)
+                return batch.restore(orjson.loads(fn(orjson.dumps(sent).decode())))
+            originals = [Originals() for _ in records]
+            sent = [js_value(record, originals[i]) for i, record in enumerate(records)]
+            result = orjson.loads(fn(orjson.dumps(sent).decode()))
+            return [
+                RecordFailure(item["e"]) if "e" in item else originals[i].restore(item["v"])
+                for i, item in enumerate(result)
+            ]
 
         return run

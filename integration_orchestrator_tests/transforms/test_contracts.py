@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -132,10 +135,14 @@ def test_empty_batch(compile_row: Any) -> None:
     assert compile_row("python", "map", {"code": "def transform(r):\n    return r"}).apply([]).records == []
 
 
-def test_sql_mixed_shapes_become_json_text_and_missing_keys_null(compile_row: Any) -> None:
+def test_sql_mixed_shapes_are_json_text_in_sql_and_json_again_when_returned_unchanged(compile_row: Any) -> None:
     records = [{"id": 1, "v": [1, "x"]}, {"id": 2, "extra": 5}]
-    outcome = compile_row("sql", "map", {"query": "SELECT id, v, extra FROM records ORDER BY _row"}).apply(records)
-    assert outcome.records == [{"id": 1, "v": '[1,"x"]', "extra": None}, {"id": 2, "v": None, "extra": 5}]
+    query = "SELECT id, v, v::VARCHAR AS text, extra FROM records ORDER BY _row"
+    outcome = compile_row("sql", "map", {"query": query}).apply(records)
+    assert outcome.records == [
+        {"id": 1, "v": [1, "x"], "text": '[1,"x"]', "extra": None},
+        {"id": 2, "v": None, "text": None, "extra": 5},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -176,3 +183,143 @@ def test_batch_failures_raise_naming_the_transformation(
     with pytest.raises(TransformationRuntimeError, match=f"^In transformation `{language}_aggregate`") as info:
         compile_row(language, "aggregate", logic).apply(RECORDS)
     assert message in str(info.value)
+
+
+# -- exact values (issue 14 item 6) ---------------------------------------------------------
+
+OSLO = ZoneInfo("Europe/Oslo")
+EXACT_RECORDS: list[dict[str, Any]] = [
+    {
+        "id": 1,
+        "big": Decimal("12345678901234567.89"),
+        "price": Decimal("486.20"),
+        "day": dt.date(2026, 1, 31),
+        "at": dt.datetime(2026, 1, 31, 10, 30, 0, 123000, tzinfo=OSLO),
+        "nested": {"tags": ["x", "y"], "unit": Decimal("0.50"), "mixed": [1, "a", {"k": None}]},
+    },
+    {
+        "id": 2,
+        "big": Decimal("-0.001"),
+        "price": Decimal("7.5"),
+        "day": dt.date(1999, 12, 31),
+        "at": dt.datetime(2026, 7, 1, 23, 59, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+        "nested": {"tags": [], "unit": Decimal("1E+3"), "mixed": [{"deep": Decimal("3.000")}]},
+    },
+]
+JS_KEEP = "function transform(r) { r.extra = 1; return r; }"
+
+# (language, type, logic): steps that leave the exact values alone
+UNTOUCHED: list[tuple[str, str, dict[str, Any]]] = [
+    ("python", "map", {"code": "def transform(r):\n    return r"}),
+    ("python", "enrich", {"code": "def transform(r):\n    return {'extra': 1}"}),
+    ("python", "custom", {"code": "def transform_batch(rs):\n    return rs"}),
+    ("javascript", "map", {"code": "function transform(r) { return r; }"}),
+    ("javascript", "map", {"code": "function transform(r) { return {...r}; }"}),
+    ("javascript", "enrich", {"code": "function transform(r) { return {extra: 1}; }"}),
+    ("javascript", "custom", {"code": "function transformBatch(rs) { return rs.slice().reverse().reverse(); }"}),
+    ("sql", "map", {"query": "SELECT * FROM records"}),
+    ("sql", "map", {"query": "SELECT * EXCLUDE (_row) FROM records ORDER BY _row"}),
+    ("sql", "enrich", {"query": "SELECT _row, 1 AS extra FROM records"}),
+    ("sql", "custom", {"query": "SELECT * EXCLUDE (_row) FROM records ORDER BY _row"}),
+    ("jsonpath", "map", {"path": "$"}),
+    ("jsonpath", "map", {"fields": {k: f"$.{k}" for k in EXACT_RECORDS[0]}}),
+    ("jsonpath", "aggregate", {"path": "$[*]"}),
+    ("jmespath", "map", {"expression": "@"}),
+    ("jmespath", "custom", {"expression": "@"}),
+    ("jmespath", "map", {"expression": "merge(@, {n: length(map(&@, [`1`]))})"}),
+]
+
+
+def _typed(value: Any) -> Any:
+    """A value with the type and text of every leaf, so equal means same type and same str()."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, str(value), value)
+
+
+@pytest.mark.parametrize(
+    ("language", "kind", "logic"), UNTOUCHED, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(UNTOUCHED)]
+)
+def test_exact_values_pass_untouched_through_every_engine(
+    compile_row: Any, language: str, kind: str, logic: dict[str, Any]
+) -> None:
+    compiled = compile_row(language, kind, logic)
+    assert compiled.inline == (language == "jmespath" and logic["expression"] == "@" and kind == "map")
+    outcome = compiled.apply(EXACT_RECORDS)
+    assert outcome.errors == []
+    got = [{k: v for k, v in r.items() if k not in ("extra", "n")} for r in outcome.records]
+    assert _typed(got) == _typed(EXACT_RECORDS)
+
+
+PY_COMPUTE = """
+import datetime
+from decimal import Decimal
+
+def transform(r):
+    assert isinstance(r['price'], Decimal) and isinstance(r['nested']['unit'], Decimal)
+    assert type(r['day']) is datetime.date and r['at'].utcoffset() is not None
+    return {
+        'total': r['price'] * 3,
+        'big': r['big'] + Decimal('0.01'),
+        'unit': r['nested']['unit'] / 4,
+        'next_day': r['day'] + datetime.timedelta(days=1),
+        'utc': r['at'].astimezone(datetime.timezone.utc),
+    }
+"""
+
+
+def test_python_steps_compute_with_decimals_exactly(compile_row: Any) -> None:
+    outcome = compile_row("python", "map", {"code": PY_COMPUTE}).apply(EXACT_RECORDS)
+    assert outcome.errors == []
+    first = outcome.records[0]
+    assert _typed(first) == _typed(
+        {
+            "total": Decimal("1458.60"),
+            "big": Decimal("12345678901234567.90"),
+            "unit": Decimal("0.125"),
+            "next_day": dt.date(2026, 2, 1),
+            "utc": dt.datetime(2026, 1, 31, 9, 30, 0, 123000, tzinfo=dt.UTC),
+        }
+    )
+
+
+# (language, logic, expected for EXACT_RECORDS[0]): what engines without exact types compute
+COMPUTED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    (
+        "javascript",
+        {
+            "code": "function transform(r) { return {tp: typeof r.price, tb: typeof r.big, td: typeof r.day, "
+            "double: r.price * 2, day: r.day, copy: r.big, price: r.price}; }"
+        },
+        {
+            "tp": "number",
+            "tb": "string",
+            "td": "string",
+            "double": 972.4,
+            "day": dt.date(2026, 1, 31),
+            "copy": "12345678901234567.89",
+            "price": Decimal("486.20"),
+        },
+    ),
+    (
+        "sql",
+        {"query": "SELECT price * 2 AS double, big + 0.01 AS big, day + 1 AS day, price FROM records ORDER BY _row"},
+        {
+            "double": Decimal("972.40"),
+            "big": Decimal("12345678901234567.900"),  # computed: the column's DECIMAL scale (3, from -0.001)
+            "day": dt.date(2026, 2, 1),
+            "price": Decimal("486.20"),
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("language", "logic", "expected"), COMPUTED, ids=[c[0] for c in COMPUTED])
+def test_engines_without_exact_types_compute_and_keep_what_is_untouched(
+    compile_row: Any, language: str, logic: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    outcome = compile_row(language, "map", logic).apply(EXACT_RECORDS)
+    assert outcome.errors == []
+    assert _typed(outcome.records[0]) == _typed(expected)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import os
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,7 +20,7 @@ from integration_orchestrator.transforms import (
     get_pool,
     shutdown_pool,
 )
-from integration_orchestrator.transforms.sandbox import SandboxSettings
+from integration_orchestrator.transforms.sandbox import SandboxSettings, codec
 from integration_orchestrator_tests.rows import loaded_transformation
 
 PY_MAP = {"code": "def transform(r):\n    return {'id': r['id'] + 1}"}
@@ -113,3 +116,41 @@ def test_pool_works_in_forked_and_spawned_processes(method: str) -> None:
         os.kill(pid, 0)  # the child did not touch the parent's workers
     assert compiled.apply([{"id": 1}]).records == [{"id": 2}]
     shutdown_pool()
+
+
+OSLO_TIME = dt.datetime(2026, 1, 31, 10, 30, tzinfo=ZoneInfo("Europe/Oslo"))
+
+# values the pipe codec must carry exactly: equal, same type, same str()
+EXACT_VALUES: list[Any] = [
+    Decimal("12345678901234567.89"),
+    Decimal("486.20"),
+    Decimal("-0"),
+    Decimal("1E+30"),
+    Decimal("NaN"),
+    dt.date(2026, 1, 31),
+    dt.datetime(2026, 1, 31, 10, 30, 0, 5),
+    OSLO_TIME,
+    {"nested": [Decimal("0.50"), {"d": dt.date(1999, 12, 31)}]},
+    {"$io": "decimal", "v": "1"},  # a real object that looks like a tag
+    {"outer": {"$io": "object", "v": {"x": 1}}},
+    "$io",
+]
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return (type(value).__name__, str(value))
+
+
+@pytest.mark.parametrize("value", EXACT_VALUES, ids=[repr(v)[:40] for v in EXACT_VALUES])
+def test_the_pipe_codec_carries_exact_values(value: Any) -> None:
+    back = codec.decode(codec.encode({"records": [{"v": value}]}))
+    assert _shape(back) == _shape({"records": [{"v": value}]})
+
+
+def test_the_pipe_codec_keeps_its_other_conversions() -> None:
+    value = {"s": {1}, "b": b"x", "td": dt.timedelta(seconds=90), "t": dt.time(1, 2), 3: "int key"}
+    assert codec.decode(codec.encode(value)) == {"s": [1], "b": "x", "td": 90.0, "t": "01:02:00", "3": "int key"}

@@ -31,9 +31,13 @@ def _warm_up(profile: str) -> None:
     compile_query("$.a[?@.b > 1 && match(@.c, 'x.*')]")[0]({"a": [{"b": 2, "c": "xy"}]})
     JavaScriptEngine().build({"code": "function transform(r) { return r; }"}, "map", timeout_seconds=1)([{"a": 1}])
     if profile == "sql":
+        import datetime as dt
+        from decimal import Decimal
+
         from integration_orchestrator.transforms.sql import SQLEngine
 
-        SQLEngine().build({"query": "SELECT * FROM records"}, "map", timeout_seconds=1)([{"a": 1, "b": {"c": [1]}}])
+        warm = {"a": 1, "b": {"c": [1]}, "d": Decimal("1.5"), "t": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
+        SQLEngine().build({"query": "SELECT * FROM records"}, "map", timeout_seconds=1)([warm])
 
 
 def _install_seccomp(wanted: bool) -> tuple[bool, str]:
