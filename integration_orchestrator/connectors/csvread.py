@@ -47,7 +47,7 @@ def decoded_lines(raw: IO[bytes], encoding: str, file: str, name: str) -> Iterat
         return
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     number = 0
-    for number, piece in enumerate(raw, start=1):  # noqa: B007 - number is used after the loop
+    for number, piece in enumerate(raw, start=1):
         try:
             text = decoder.decode(piece)
         except UnicodeDecodeError as exc:
