@@ -63,7 +63,7 @@ def decoded_lines(raw: IO[bytes], encoding: str, file: str, name: str) -> Iterat
 
 
 def _text_stream_lines(raw: IO[bytes], encoding: str, file: str, name: str) -> Iterator[str]:
-    stream = io.TextIOWrapper(raw, encoding=encoding, newline="")  # type: ignore[type-var]
+    stream = io.TextIOWrapper(raw, encoding=encoding, newline="")
     number = 0
     try:
         for number, line in enumerate(stream, start=1):  # noqa: B007 - number is used in the handler

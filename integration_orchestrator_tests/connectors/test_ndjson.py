@@ -238,7 +238,7 @@ def test_bad_line_message_is_the_one_read_raises(tmp_path: Path) -> None:
     path = tmp_path / "x.ndjson"
     path.write_bytes(b'{"a": 1}\n\n[1]\n{"a": 2}\nnope\n')
     chunks = read_chunks(path, 10)
-    assert [(b.line, b.message) for b in chunks[0].bad][0] == (3, "line 3 is not a JSON object")
+    assert (chunks[0].bad[0].line, chunks[0].bad[0].message) == (3, "line 3 is not a JSON object")
     assert chunks[0].bad[1].line == 5 and chunks[0].bad[1].message.startswith("line 5 is not valid JSON: ")
     assert batch_to_records(chunks[0].batch) == [{"a": 1}, {"a": 2}]
     source = open_source({"type": "file", "path": str(path)}, no_secrets)
