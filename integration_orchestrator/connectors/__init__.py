@@ -5,7 +5,8 @@
 :func:`validate_connection_config`; open connectors at run time, inside the op, with
 :func:`open_source` / :func:`open_target` — that is when ``{"$secret": ...}`` values are
 resolved, through the resolver the caller passes (normally
-``integration_orchestrator.credentials.secret_resolver``).
+``integration_orchestrator.credentials.secret_resolver``). On the data plane a source is read
+with :func:`read_batches`: record batches, each with the bad lines met reading it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ from integration_orchestrator.connectors.base import (
     register_target,
     registered_types,
 )
+from integration_orchestrator.connectors.chunks import (
+    BadRecord,
+    SourceChunk,
+    raise_first_bad,
+    read_batches,
+)
 from integration_orchestrator.connectors.config import (
     ConnectionConfig,
     ConnectionConfigError,
@@ -43,6 +50,7 @@ from integration_orchestrator.connectors.secrets import (
 )
 
 __all__ = [
+    "BadRecord",
     "ConnectionConfig",
     "ConnectionConfigError",
     "ConnectorContext",
@@ -52,6 +60,7 @@ __all__ = [
     "Record",
     "SecretResolutionError",
     "Source",
+    "SourceChunk",
     "Target",
     "WriteResult",
     "connector_spec",
@@ -59,6 +68,8 @@ __all__ = [
     "iter_secret_refs",
     "open_source",
     "open_target",
+    "raise_first_bad",
+    "read_batches",
     "register_source",
     "register_target",
     "registered_types",

@@ -1,6 +1,8 @@
 """``file`` source and target: CSV, JSON (an array of records) and NDJSON.
 
-The source streams: CSV and NDJSON line by line, JSON arrays element by element. The
+The source streams: CSV and NDJSON line by line, JSON arrays element by element, as record
+lists (``read()``) or as record batches (``read_batches()``, where a bad line or row is
+reported with its file and line instead of failing the read). The
 target writes batches as they come; ``overwrite`` goes through a temporary file renamed
 over the destination at the end, so a failed write leaves the old file intact.
 """
@@ -29,7 +31,16 @@ from integration_orchestrator.connectors.base import (
     register_source,
     register_target,
 )
+from integration_orchestrator.connectors.chunks import (
+    BadRecord,
+    SourceChunk,
+    item_chunks,
+    records_or_raise,
+    truncate_raw,
+)
+from integration_orchestrator.connectors.csvread import csv_items, decoded_lines
 from integration_orchestrator.connectors.jsonstream import iter_json_array
+from integration_orchestrator.connectors.ndjson import ndjson_chunks
 
 __all__ = ["FILE_SOURCE", "FILE_TARGET", "FileSource", "FileTarget", "file_format"]
 
@@ -96,20 +107,42 @@ class FileSource:
         self.batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
         self.name = f"file source `{self.path}`"
 
-    def read(self) -> Iterator[list[Record]]:
-        binary = self.format == "ndjson" and self.encoding.lower().replace("-", "").replace("_", "") == "utf8"
+    @property
+    def _utf8(self) -> bool:
+        return self.encoding.lower().replace("-", "").replace("_", "") == "utf8"
+
+    def _open(self, binary: bool) -> IO[Any]:
         try:
             if binary:
-                stream: IO[Any] = self.path.open("rb")
-            else:
-                stream = self.path.open("r", encoding=self.encoding, newline="" if self.format == "csv" else None)
+                return self.path.open("rb")
+            return self.path.open("r", encoding=self.encoding)
         except OSError as exc:
             raise ConnectorError(self.name, f"cannot open the file: {exc.strerror or exc}") from exc
-        with stream:
-            if binary:
+
+    def read(self) -> Iterator[list[Record]]:
+        binary = self.format == "csv" or (self.format == "ndjson" and self._utf8)
+        with self._open(binary) as stream:
+            if self.format == "csv":
+                yield from chunked(records_or_raise(self._csv_items(stream), self.name), self.batch_size)
+            elif binary:
                 yield from self._ndjson_batches(stream)
             else:
                 yield from chunked(self._records(stream), self.batch_size)
+
+    def read_batches(self) -> Iterator[SourceChunk]:
+        """The file as record batches; a bad line or row is reported in its chunk, not raised.
+
+        NDJSON in UTF-8 goes through the exact fast path of :mod:`.ndjson`; CSV rows and
+        JSON-array elements through ``records_to_batch``. Lazy: one chunk at a time.
+        """
+        binary = self.format == "csv" or (self.format == "ndjson" and self._utf8)
+        with self._open(binary) as stream:
+            if self.format == "ndjson":
+                yield from ndjson_chunks(stream, self.batch_size, str(self.path))
+            elif self.format == "csv":
+                yield from item_chunks(self._csv_items(stream), self.batch_size)
+            else:
+                yield from item_chunks(self._json_items(stream), self.batch_size)
 
     def _ndjson_batches(self, stream: IO[bytes]) -> Iterator[list[Record]]:
         """UTF-8 NDJSON, a batch of lines parsed at a time; a batch with a blank or bad
@@ -129,29 +162,24 @@ class FileSource:
             first_line += len(lines)
 
     def _records(self, stream: IO[str]) -> Iterator[Record]:
-        if self.format == "csv":
-            yield from self._csv(stream)
-        elif self.format == "json":
-            yield from self._json(stream)
+        if self.format == "json":
+            yield from records_or_raise(self._json_items(stream), self.name)
         else:
             yield from self._ndjson(stream)
 
-    def _csv(self, stream: IO[str]) -> Iterator[Record]:
-        reader = csv.DictReader(stream, delimiter=self.delimiter)
-        for record in reader:
-            if None in record:
-                raise ConnectorError(self.name, f"line {reader.line_num} has more fields than the header")
-            if self.empty_as_null:
-                yield {k: (None if v == "" else v) for k, v in record.items()}
-            else:
-                yield dict(record)
+    def _csv_items(self, raw: IO[bytes]) -> Iterator[Record | BadRecord]:
+        lines = decoded_lines(raw, self.encoding, str(self.path), self.name)
+        return csv_items(lines, delimiter=self.delimiter, empty_as_null=self.empty_as_null, file=str(self.path))
 
-    def _json(self, stream: IO[str]) -> Iterator[Record]:
+    def _json_items(self, stream: IO[str]) -> Iterator[Record | BadRecord]:
+        """Each element; one that is not an object is a bad entry (``line``: its 1-based position)."""
         try:
             for index, value in enumerate(iter_json_array(stream)):
-                if not isinstance(value, dict):
-                    raise ConnectorError(self.name, f"element {index} of the array is not an object")
-                yield value
+                if isinstance(value, dict):
+                    yield value
+                else:
+                    message = f"element {index} of the array is not an object"
+                    yield BadRecord(str(self.path), index + 1, message, truncate_raw(orjson.dumps(value)))
         except ValueError as exc:
             raise ConnectorError(self.name, str(exc)) from exc
 

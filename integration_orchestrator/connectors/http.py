@@ -25,6 +25,7 @@ from integration_orchestrator.connectors.base import (
     register_source,
     register_target,
 )
+from integration_orchestrator.connectors.chunks import SourceChunk, record_chunks
 from integration_orchestrator.connectors.http_client import (
     AUTH_SCHEMA,
     RATE_LIMIT_SCHEMA,
@@ -131,6 +132,10 @@ class HttpSource:
                 yield from self._pages(client)
             finally:
                 self.requests_made += client.requests_made
+
+    def read_batches(self) -> Iterator[SourceChunk]:
+        """One record batch per page, as the pages come (streaming)."""
+        return record_chunks(self.read())
 
     def _fetch(
         self, client: HttpClient, url: str | httpx.URL, params: Mapping[str, Any] | None

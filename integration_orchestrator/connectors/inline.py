@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from integration_orchestrator.connectors.base import ConnectorContext, ConnectorSpec, Record, chunked, register_source
+from integration_orchestrator.connectors.chunks import SourceChunk, record_chunks
 
 __all__ = ["INLINE_SOURCE", "InlineSource"]
 
@@ -30,6 +31,10 @@ class InlineSource:
 
     def read(self) -> Iterator[list[Record]]:
         yield from chunked(self.records, self.batch_size)
+
+    def read_batches(self) -> Iterator[SourceChunk]:
+        """The records as batches of ``batch_size``."""
+        return record_chunks(self.read())
 
 
 INLINE_SOURCE = register_source(

@@ -34,6 +34,7 @@ from integration_orchestrator.connectors.base import (
     register_source,
     register_target,
 )
+from integration_orchestrator.connectors.chunks import SourceChunk, record_chunks
 from integration_orchestrator.connectors.postgres_load import TableLoader
 from integration_orchestrator.connectors.secrets import STRING_OR_SECRET_SCHEMA
 from integration_orchestrator.db.connection import connect
@@ -146,6 +147,10 @@ class PostgresSource:
                         yield [{k: json_value(v) for k, v in row.items()} for row in rows]
             except psycopg.Error as exc:
                 raise ConnectorError(self.name, f"the query failed: {_pg_message(exc)}") from exc
+
+    def read_batches(self) -> Iterator[SourceChunk]:
+        """One record batch per server-side cursor fetch, values as ``read()`` gives them."""
+        return record_chunks(self.read())
 
 
 class PostgresTableTarget:

@@ -14,11 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from integration_orchestrator.columnar import batch_to_records
 from integration_orchestrator.connectors import (
     ConnectorError,
     SecretResolutionError,
     open_source,
     open_target,
+    read_batches,
 )
 
 RECORDS = [{"id": i, "name": f"item {i}"} for i in range(1, 26)]
@@ -166,6 +168,17 @@ def test_pagination_styles_read_every_record_once(
     assert [r for b in batches for r in b] == RECORDS
     assert [len(b) for b in batches] == [10, 10, 5]
     assert len(api.paths(path)) == requests
+
+
+def test_read_batches_gives_one_batch_per_page(api: FakeApi) -> None:
+    api.routes["/offset"] = _offset
+    config = {"type": "http", "url": api.base + "/offset", "pagination": {"style": "offset", "limit": 10}}
+    chunks = read_batches(open_source(config, SECRETS.__getitem__))
+    first = next(chunks)
+    assert first.batch.num_rows == 10 and first.bad == []
+    assert len(api.paths("/offset")) == 1  # streaming: the next page is not fetched yet
+    rest = list(chunks)
+    assert [r for c in [first, *rest] for r in batch_to_records(c.batch)] == RECORDS
 
 
 def test_page_pagination_stops_on_empty_page_without_page_size(api: FakeApi) -> None:

@@ -13,7 +13,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from integration_orchestrator.connectors import ConnectorError, open_source, open_target
+from integration_orchestrator.columnar import batch_to_records
+from integration_orchestrator.connectors import ConnectorError, open_source, open_target, read_batches
 
 
 def secrets_for(database_url: str) -> Any:
@@ -203,6 +204,17 @@ def test_source_streams_a_parameterised_query_as_json_values(database_url: str, 
     assert first["day"] == "2026-01-07"
     assert isinstance(first["uid"], str) and len(first["uid"]) == 36
     assert [r["label"] for b in batches for r in b][-1] == "x25"
+
+
+def test_source_read_batches_streams_the_cursor_fetches(database_url: str, db: Any) -> None:
+    db.execute("CREATE TABLE src AS SELECT g AS id, 'x' || g AS label, g * 1.5 AS price FROM generate_series(1, 20) g")
+    config = {"type": "postgres", "url": {"$secret": "warehouse_url"}, "query": "SELECT * FROM src ORDER BY id",
+              "batch_size": 8}
+    source = open_source(config, secrets_for(database_url))
+    chunks = list(read_batches(source))
+    assert [c.batch.num_rows for c in chunks] == [8, 8, 4]
+    records = [r for c in chunks for r in batch_to_records(c.batch)]
+    assert records == [r for b in source.read() for r in b]  # the values read() gives
 
 
 def test_source_runs_read_only_and_reports_query_errors(database_url: str, db: Any) -> None:
