@@ -101,12 +101,14 @@ def compile_columnar_step(row: TransformationRow | Mapping[str, Any]) -> Columna
 def _parse(expression: str) -> Any:
     try:
         return jmespath.compile(expression).parsed
-    except Exception:  # invalid: compile_transformation reports it
+    except Exception:  # noqa: BLE001 - invalid or too deep: compile_transformation reports it
         return None
 
 
 @dataclass(frozen=True)
 class _Plan:
+    #: the input columns the expressions read (only these are converted to Polars)
+    reads: frozenset[str]
     exact: pl.Expr
     keep: pl.Expr | None = None
     #: output columns: (name, None) passes the input column through; else (name, (expr, logical))
@@ -130,8 +132,7 @@ class ColumnarStep:
         plan = self._plan(batch.schema)
         if plan is None or batch.num_rows == 0:
             return per_record(batch, fallback)
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
+        frame = _frame(batch, plan.reads)
         if self.kind == "filter":
             return self._filter(batch, frame, plan, fallback)
         return self._one_to_one(batch, frame, plan, fallback)
@@ -149,32 +150,32 @@ class ColumnarStep:
         value = compiler.value(self.parsed)
         if self.kind == "filter":
             keep = union_truth(value)
-            return _Plan(compiler.exact(), keep=keep)
+            return _plan(compiler, keep=keep)
         result = collapse(value)
         if result.kind == "record":
-            outputs: dict[str, Any] = {name: None for name in schema.names}
+            outputs: dict[str, Any] = dict.fromkeys(schema.names)
         elif self.kind == "map":
-            outputs = {k: _materialize(collapse(u)) for k, u in object_fields(compiler, result).items()}
+            outputs = {k: _output(compiler, k, u) for k, u in object_fields(compiler, result).items()}
         else:
             if result.fields is None:
                 raise Unsupported("enrich with a value that may be null")
-            outputs = {name: None for name in schema.names}
-            outputs.update({k: _materialize(collapse(u)) for k, u in result.fields})
-        return _Plan(compiler.exact(), columns=tuple(outputs.items()))
+            outputs = dict.fromkeys(schema.names)
+            outputs.update({k: _output(compiler, k, u) for k, u in result.fields})
+        return _plan(compiler, columns=tuple(outputs.items()))
 
     def _filter(self, batch: pa.RecordBatch, frame: pl.DataFrame, plan: _Plan, fallback: Fallback) -> StepBatch:
         assert plan.keep is not None
         flags = _evaluate(frame, [plan.keep.alias(_KEEP), plan.exact.alias(_EXACT)])
         keep, exact = (flags[name].to_numpy() for name in (_KEEP, _EXACT))
         if exact.all():
-            return StepBatch(batch.filter(pa.array(keep)))
+            return StepBatch(_rows(batch, pa.array(keep)))
         rows = np.flatnonzero(~exact)
         records = batch_to_records(batch.take(pa.array(rows)))
         outcome = fallback(records)
         failures = _moved(outcome.errors, rows)
         kept = _kept_of_filter(records, outcome, fallback)
         chosen = np.sort(np.concatenate([np.flatnonzero(keep & exact), rows[kept]]))
-        return StepBatch(batch.take(pa.array(chosen, pa.int64())), failures)
+        return StepBatch(_rows(batch, pa.array(chosen, pa.int64())), failures)
 
     def _one_to_one(self, batch: pa.RecordBatch, frame: pl.DataFrame, plan: _Plan, fallback: Fallback) -> StepBatch:
         computed = [(name, spec) for name, spec in plan.columns if spec is not None]
@@ -198,10 +199,43 @@ class ColumnarStep:
             raise RuntimeError(f"the per-record {self.kind} returned {len(outcome.records)} records for {len(ok)}")
         good = np.flatnonzero(exact)
         parts = [
-            Part(good, out.take(pa.array(good))),
+            Part(good, _rows(out, pa.array(good))),
             Part(rows[ok], records_to_batch(outcome.records), outcome.records),
         ]
         return StepBatch(assemble(parts), _moved(outcome.errors, rows))
+
+
+def _plan(compiler: Compiler, **parts: Any) -> _Plan:
+    exact = compiler.exact()
+    exprs = [exact, *([parts["keep"]] if "keep" in parts else [])]
+    exprs += [spec[0] for _, spec in parts.get("columns", ()) if spec is not None]
+    reads = frozenset(name for e in exprs for name in e.meta.root_names())
+    return _Plan(reads, exact, **parts)
+
+
+def _output(compiler: Compiler, key: str, u: Any) -> tuple[pl.Expr, str | None] | None:
+    """An output column: None when it is the input column ``key`` unchanged (passed through as Arrow)."""
+    v = collapse(u)
+    if v is compiler.columns.get(key):
+        return None
+    return _materialize(v)
+
+
+def _frame(batch: pa.RecordBatch, reads: frozenset[str]) -> pl.DataFrame:
+    """The columns of ``batch`` the plan reads, as Polars (a placeholder column keeps the height)."""
+    names = [n for n in batch.schema.names if n in reads]
+    if not names:
+        return pl.DataFrame({"__io_height": pl.repeat(None, batch.num_rows, dtype=pl.Null, eager=True)})
+    frame = pl.from_arrow(batch.select(names))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _rows(batch: pa.RecordBatch, which: pa.Array) -> pa.RecordBatch:
+    """Rows of ``batch`` by a mask or indexes, column by column (faster than ``RecordBatch.filter``)."""
+    mask = pa.types.is_boolean(which.type)
+    columns = [column.filter(which) if mask else column.take(which) for column in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
 def _evaluate(frame: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
@@ -246,7 +280,7 @@ def _moved(errors: Sequence[FailedRecord], rows: np.ndarray) -> list[FailedRecor
     for f in errors:
         index = int(rows[f.index])
         details = f.details
-        if isinstance(details, Mapping) and details.get("index") == f.index:
+        if details.get("index") == f.index:
             details = {**details, "index": index}
         moved.append(replace(f, index=index, details=details))
     return moved
@@ -283,10 +317,10 @@ def when_mask(when: str, batch: pa.RecordBatch) -> np.ndarray:
     if parsed is not None and supported(parsed) and batch.num_rows:
         try:
             compiler = _compiler(batch.schema)
-            chosen = union_truth(compiler.value(parsed))
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            result = _evaluate(frame, [chosen.alias(_KEEP), compiler.exact().alias(_EXACT)])
+            plan = _plan(compiler, keep=union_truth(compiler.value(parsed)))
+            assert plan.keep is not None
+            frame = _frame(batch, plan.reads)
+            result = _evaluate(frame, [plan.keep.alias(_KEEP), plan.exact.alias(_EXACT)])
             flags, exact = result[_KEEP].to_numpy().copy(), result[_EXACT].to_numpy()
         except Unsupported:
             pass
@@ -322,14 +356,14 @@ def apply_step_columnar(
     chosen = np.flatnonzero(mask)
     if not len(chosen):
         return StepBatch(batch)
-    result = run(batch.take(pa.array(chosen)))
+    result = run(_rows(batch, pa.array(chosen, pa.int64())))
     failures = [
         f.at(name, int(chosen[f.index]) if 0 <= f.index < len(chosen) else None) for f in result.failures
     ]
     failed = {f.index for f in failures}
     kept = np.array([i for i in chosen if i not in failed], dtype=np.int64)
     others = np.flatnonzero(~mask)
-    passed = batch.take(pa.array(others))
+    passed = _rows(batch, pa.array(others, pa.int64()))
     count = result.batch.num_rows
     if count != len(kept):  # not one-to-one: the step's rows first, then the passed-through ones
         parts = [Part(np.arange(count), result.batch), Part(np.arange(count, count + len(others)), passed)]

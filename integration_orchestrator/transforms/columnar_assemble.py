@@ -51,8 +51,9 @@ def _canonical_type(t: pa.DataType) -> pa.DataType:
 def canonical(table: pa.Table | pa.RecordBatch, logical: dict[str, str]) -> pa.RecordBatch:
     """One record batch with the conventions' types (string, list) and the logical types set."""
     fields, arrays = [], []
-    for name, column in zip(table.schema.names, table.columns, strict=True):
-        target = _canonical_type(column.type)
+    for name, original in zip(table.schema.names, table.columns, strict=True):
+        target = _canonical_type(original.type)
+        column = original
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
         if target != column.type:

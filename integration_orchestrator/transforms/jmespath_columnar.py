@@ -82,7 +82,7 @@ class Val:
     expr: pl.Expr | None = None
     truth: bool | None = None
     const: Any = None
-    struct: Mapping[str, pl.DataType] | None = None
+    struct: Mapping[str, Any] | None = None
     fields: tuple[tuple[str, Union], ...] | None = None
     logical: str | None = None
 
@@ -102,7 +102,7 @@ def supported(node: Node) -> bool:
     return all(supported(c) for c in node.get("children", []) if isinstance(c, Mapping))
 
 
-def val_of(dtype: pl.DataType, expr: pl.Expr, logical: str | None = None) -> Val:
+def val_of(dtype: Any, expr: pl.Expr, logical: str | None = None) -> Val:
     """The value of a column (or struct field) of ``dtype``."""
     if dtype == pl.String:
         if logical is None:
@@ -157,7 +157,8 @@ def _chain(pairs: list[tuple[pl.Expr | None, pl.Expr]]) -> pl.Expr:
     for cond, expr in first:
         assert cond is not None
         chained = chained.when(cond).then(expr)
-    return chained.otherwise(last)
+    result: pl.Expr = chained.otherwise(last)
+    return result
 
 
 def _and_cond(a: pl.Expr | None, b: pl.Expr | None) -> pl.Expr | None:
@@ -292,6 +293,8 @@ class Compiler:
     def _order(self, op: str, a: Val, b: Val) -> Val:
         if any(v.kind == "opaque" and v.logical == "json" for v in (a, b)):
             raise Unsupported("ordering of exact-JSON values")
+        ea: pl.Expr | None
+        eb: pl.Expr | None
         if a.kind in _NUMBERS and b.kind in _NUMBERS:
             ea, eb = self.numbers(a, b)
         elif a.kind == b.kind == "str":
@@ -368,18 +371,19 @@ def _member(current: Val, name: str) -> Val:
 
 
 @functools.lru_cache(maxsize=256)
-def _literal_cached(kind: type, value: Any) -> Val:
-    if kind is str:
+def _literal_cached(kind: str, value: Any) -> Val:
+    """The literal's value (cached: a literal in a hot expression is built once)."""
+    if kind == "str":
         return Val("str", pl.lit(value, pl.String), truth=bool(value), const=value)
-    if kind is bool:
+    if kind == "bool":
         return Val("bool", pl.lit(value, pl.Boolean), truth=value, const=value)
-    if kind is int:
+    if kind == "int":
         if not _INT64[0] <= value <= _INT64[1]:
             raise Unsupported("an integer literal beyond int64")
         return Val("int", pl.lit(value, pl.Int64), truth=True, const=value)
-    if kind is float:
+    if kind == "float":
         return Val("float", pl.lit(value, pl.Float64), truth=True, const=value)
-    raise Unsupported(f"a {kind.__name__} literal")
+    raise Unsupported(f"a {kind} literal")
 
 
 def _literal(value: Any) -> Val:
@@ -387,4 +391,4 @@ def _literal(value: Any) -> Val:
         return NULL
     if isinstance(value, (dict, list)):
         raise Unsupported("an object or array literal")
-    return _literal_cached(type(value), value)
+    return _literal_cached(type(value).__name__, value)

@@ -79,15 +79,16 @@ def _to_string(compiler: Compiler, children: list[Node]) -> Val:
     if v.kind == "null":
         return Val("str", pl.lit("null", pl.String), truth=True)
     e = v.expr
+    assert e is not None
     if v.kind == "str":
-        return Val("str", e.fill_null("null"), truth=v.truth)  # type: ignore[union-attr]
+        return Val("str", e.fill_null("null"), truth=v.truth)
     if v.kind == "int":
-        return Val("str", e.cast(pl.String).fill_null("null"), truth=True)  # type: ignore[union-attr]
+        return Val("str", e.cast(pl.String).fill_null("null"), truth=True)
     if v.kind == "bool":
         text = pl.when(e).then(pl.lit("true")).otherwise(pl.lit("false"))
-        return Val("str", pl.when(e.is_null()).then(pl.lit("null")).otherwise(text), truth=True)  # type: ignore[union-attr]
+        return Val("str", pl.when(e.is_null()).then(pl.lit("null")).otherwise(text), truth=True)
     if v.kind == "dec":  # json.dumps(Decimal, default=str): the text, quoted
-        quoted = pl.concat_str([pl.lit('"'), e, pl.lit('"')])  # type: ignore[list-item]
+        quoted = pl.concat_str([pl.lit('"'), e, pl.lit('"')])
         return Val("str", quoted.fill_null("null"), truth=True)
     raise Unsupported(f"to_string of {v.kind}")
 
@@ -103,7 +104,7 @@ def _not_null(compiler: Compiler, children: list[Node]) -> Val:
     if len(kinds) > 1 or next(iter(kinds))[0] in ("obj", "record", "list"):
         raise Unsupported("not_null of different types")
     first = typed[0]
-    return Val(first.kind, pl.coalesce([v.expr for v in typed]), logical=first.logical)  # type: ignore[misc]
+    return Val(first.kind, pl.coalesce([v.expr for v in typed if v.expr is not None]), logical=first.logical)
 
 
 def _join(compiler: Compiler, children: list[Node]) -> Val:

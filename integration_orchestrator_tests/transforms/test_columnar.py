@@ -33,7 +33,9 @@ from integration_orchestrator.transforms.contracts import truthy
 from integration_orchestrator.transforms.jmespath_inline import compile_inline
 
 STRINGS = ["active", "cancelled", "", "a", "Ada", "ß→é", "gold", "b", "ae"]
-DECIMALS = ["486.20", "250", "250.00", "-0", "0.5", "1E+3", "1E-25", "12345678901234567.89", "NaN", "99999999999999999999999"]
+DECIMALS = [
+    "486.20", "250", "250.00", "-0", "0.5", "1E+3", "1E-25", "12345678901234567.89", "NaN", "99999999999999999999999",
+]
 FLOATS = [0.0, -0.0, 1.5, 250.0, 0.1, float("nan"), 1e300, -3.25]
 INTS = [0, 1, -1, 3, 10, 251, 2**53 + 1, 2**62]
 
@@ -149,7 +151,7 @@ def _check(kind: str, expression: str) -> int:
             records = batch_to_records(batch)
             try:
                 out, failures = _reference_apply_step("step", compiled.apply, records, when)
-            except Exception as exc:  # the per-record path raises (e.g. a failing `when`): so must we
+            except Exception as exc:  # noqa: BLE001 - the per-record path raises (e.g. a failing `when`): so must we
                 with pytest.raises(type(exc)):
                     apply_step_columnar("step", step, batch, compiled.apply, when)
                 continue
@@ -187,7 +189,7 @@ def test_when_mask_matches_per_record(when: str) -> None:
     for batch in BATCHES:
         try:
             expected = [truthy(evaluate(r)) for r in batch_to_records(batch)]
-        except Exception as exc:  # e.g. a NaN Decimal compared: the columnar mask raises the same
+        except Exception as exc:  # noqa: BLE001 - e.g. a NaN Decimal compared: the columnar mask raises the same
             with pytest.raises(type(exc)):
                 when_mask(when, batch)
             continue
