@@ -218,15 +218,32 @@ class ColumnarPlan:
             counter.defaulted += defaulted
             counter.written += total - missing - defaulted
             counters[name] = counter
-        slow_outputs = [(slow[i], r.output) for i, r in enumerate(slow_result.results) if r.ok]
+        targets = self._nested_targets()
+        slow_outputs = [(slow[i], _declared(r.output, targets)) for i, r in enumerate(slow_result.results) if r.ok]
         fast_rows = 0 if fast is None else fast[0].height
         out = assemble(self.target_columns, fast, slow_outputs)
         return MappedBatch(out, failures, counters, fast_rows=fast_rows, slow_rows=len(slow))
+
+    def _nested_targets(self) -> list[tuple[str | int, ...]]:
+        keys = [compile_path(m.target_path).keys or () for m in self.plan.mappings]
+        return [k for k in keys if len(k) > 1]
 
     def _compiled(self, schema: pa.Schema) -> _Compiled | None:
         if schema not in self._cache:
             self._cache[schema] = None if self.specs is None else _compile_schema(self.specs, schema, self.timezone)
         return self._cache[schema]
+
+
+def _declared(output: dict[str, Any], targets: list[tuple[str | int, ...]]) -> dict[str, Any]:
+    """``output`` with every nested target field the plan declares (null when not written)
+    in the objects that exist: the table shape is the plan's, whichever rows wrote what."""
+    for keys in targets:
+        node: Any = output
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) and isinstance(key, str) else None
+        if isinstance(node, dict) and isinstance(keys[-1], str):
+            node.setdefault(keys[-1], None)
+    return output
 
 
 def _compile_schema(specs: list[_Spec], schema: pa.Schema, tz: Any) -> _Compiled | None:
@@ -243,10 +260,11 @@ def _compile_schema(specs: list[_Spec], schema: pa.Schema, tz: Any) -> _Compiled
         if node is None or value is None:
             return None
         col = _pipeline(value, spec, tz)
-        if len(spec.target_keys) > 1 and (col.logical is not None or col.kind in ("date", "ts", "adt", "json")):
-            return None  # a nested decimal/date/datetime is exact JSON in the table shape
         absent = ~node.present | node.expr.is_null()
         absent_value, absent_ok, default_logical = _absent(spec, col)
+        nested = len(spec.target_keys) > 1
+        if nested and (col.logical or default_logical or col.kind in ("date", "ts", "adt", "json")):
+            return None  # a nested decimal/date/datetime is exact JSON in the table shape
         exact = exact & pl.when(absent).then(absent_ok).otherwise(col.ok.fill_null(False))
         written = node.present | pl.lit(spec.has_default)
         _place(tree, spec.target_keys, pl.when(absent).then(absent_value).otherwise(col.expr), written)

@@ -50,7 +50,8 @@ def assemble(
     slow = records_to_batch([output for _, output in slow_outputs])
     slow_logical = logical_types(slow.schema)
     if fast is None or fast[0].height == 0:
-        arrays = [slow.column(name) if name in slow.schema.names else pa.nulls(slow.num_rows) for name in columns]
+        n = len(slow_outputs)  # (outputs without fields make a batch of no columns and no rows)
+        arrays = [slow.column(name) if name in slow.schema.names else pa.nulls(n) for name in columns]
         fields = [_field(n, a, slow_logical.get(n)) for n, a in zip(columns, arrays, strict=True)]
         return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
     frame, compiled = fast
@@ -64,17 +65,17 @@ def assemble(
     order = pa.array(np.argsort(rows, kind="stable"))
     arrays, fields = [], []
     for name, fast_array in zip(columns, fast_arrays, strict=True):
-        array, logical = _merged(name, fast_array, fast_logical.get(name), slow, slow_logical.get(name), order)
+        other = slow.column(name) if name in slow.schema.names else pa.nulls(len(slow_outputs))
+        array, logical = _merged(name, fast_array, fast_logical.get(name), other, slow_logical.get(name), order)
         arrays.append(array)
         fields.append(_field(name, array, logical))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _merged(
-    name: str, fast: pa.Array, fast_logical: str | None, slow: pa.RecordBatch, slow_logical: str | None,
+    name: str, fast: pa.Array, fast_logical: str | None, other: pa.Array, slow_logical: str | None,
     order: pa.Array,
 ) -> tuple[pa.Array, str | None]:
-    other = slow.column(name) if name in slow.schema.names else pa.nulls(slow.num_rows)
     if pa.types.is_null(other.type):
         other, slow_logical = pa.nulls(len(other), fast.type), fast_logical
     elif pa.types.is_null(fast.type):

@@ -261,6 +261,7 @@ _SCHEMA_KEYS = frozenset({"type", "enum", "pattern", "minimum", "maximum", "excl
                           "minLength", "maxLength", "$schema", "title", "description"})
 _TYPES = {"string": ("str",), "integer": ("int",), "number": ("int", "decimal"), "boolean": ("bool",),
           "object": ("struct",), "array": ("list",)}
+_CHECKABLE = frozenset({"str", "int", "bool", "decimal", "struct", "list"})
 _SAFE_PATTERN = re.compile(r"^(?:[A-Za-z0-9 ^$.*+?()\[\]{}|,:_/@#=-]|\\[dw.\-+*?()\[\]{}|^$/])*$")
 
 
@@ -268,7 +269,7 @@ def schema_mask(col: Col, schema: Any) -> Col:
     """Pre/post validation: rows certainly valid pass (the others go per record and fail there)."""
     if schema is True or schema == {}:
         return col.where(col.expr.is_not_null(), col.expr, col.kind, col.dtype, col.logical)
-    if not isinstance(schema, Mapping) or set(schema) - _SCHEMA_KEYS:
+    if not isinstance(schema, Mapping) or set(schema) - _SCHEMA_KEYS or col.kind not in _CHECKABLE:
         return never(col)
     expr, kind = col.expr, col.kind
     ok = expr.is_not_null()
