@@ -93,18 +93,15 @@ def compile_columnar(
     by_name = {
         r.mapping_name: r for r in (row if isinstance(row, MappingRow) else MappingRow.from_dict(row) for row in rows)
     }
-    specs: list[_Spec] | None = []
+    found: list[_Spec | None] = []
     for mapping in plan.mappings:
         row = by_name[mapping.name]
         if direction == "outbound" and row.mapping_direction == "bidirectional":
             row = invert_row(row)
-        spec = _spec(row, mapping.default)
-        if spec is None:
-            specs = None
-            break
-        specs.append(spec)
-    if specs is not None and _overlapping([s.target_keys for s in specs]):
-        specs = None
+        found.append(_spec(row, mapping.default))
+    specs = [s for s in found if s is not None]
+    if len(specs) != len(found) or _overlapping([s.target_keys for s in specs]):
+        return ColumnarPlan(plan, None, resolve_timezone(timezone))
     return ColumnarPlan(plan, specs, resolve_timezone(timezone))
 
 
@@ -188,8 +185,9 @@ class ColumnarPlan:
             .collect()
         )
         exact = result.get_column("__exact")
-        fast = result.filter(exact)
-        slow = result.get_column("__row").filter(~exact).to_list()
+        every = bool(exact.all())
+        fast = result if every else result.filter(exact)
+        slow = [] if every else result.get_column("__row").filter(~exact).to_list()
         names = [s.name for s in self.specs or []]
         counts = {
             name: (int(fast.get_column(f"__m{i}").sum()), int(fast.get_column(f"__d{i}").sum()), fast.height)
@@ -317,7 +315,8 @@ def _place(tree: dict[str, Any], keys: tuple[str, ...], expr: pl.Expr, written: 
 def _build(item: Any) -> pl.Expr:
     """A leaf's expression, or a struct of the children valid where any child was written."""
     if isinstance(item, tuple):
-        return item[0]
+        leaf: pl.Expr = item[0]
+        return leaf
     children = [(name, _build(child), _written(child)) for name, child in item.items()]
     any_written = pl.any_horizontal([w for _, _, w in children])
     return pl.when(any_written).then(pl.struct([e.alias(name) for name, e, _ in children]))
@@ -325,5 +324,6 @@ def _build(item: Any) -> pl.Expr:
 
 def _written(item: Any) -> pl.Expr:
     if isinstance(item, tuple):
-        return item[1]
+        flag: pl.Expr = item[1]
+        return flag
     return pl.any_horizontal([_written(child) for child in item.values()])

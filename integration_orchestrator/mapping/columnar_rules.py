@@ -22,6 +22,7 @@ from integration_orchestrator.mapping.columnar_values import (
     TRUE,
     Col,
     coerce,
+    kind_of,
     navigate,
     never,
     nullable,
@@ -176,8 +177,6 @@ def _concat(col: Col, rule: Mapping[str, Any], tz: dt.tzinfo) -> Col:
 
 
 def _kind(dtype: Any) -> str:
-    from integration_orchestrator.mapping.columnar_values import kind_of
-
     return kind_of(dtype, None)
 
 
@@ -297,11 +296,11 @@ def schema_mask(col: Col, schema: Any) -> Col:
         if key in schema:
             if kind in ("str", "bool", "struct", "list"):
                 continue  # the keyword ignores non-numbers
-            bound = _int_bound(schema[key], key)
-            if kind != "int" or bound is None:
+            limit = _int_bound(schema[key], key)
+            if kind != "int" or limit is None:
                 return never(col)
-            ok = ok & {"minimum": expr >= bound, "maximum": expr <= bound,
-                       "exclusiveMinimum": expr > bound, "exclusiveMaximum": expr < bound}[key]
+            ok = ok & {"minimum": expr >= limit, "maximum": expr <= limit,
+                       "exclusiveMinimum": expr > limit, "exclusiveMaximum": expr < limit}[key]
     return col.where(ok, expr, kind, col.dtype, col.logical)
 
 

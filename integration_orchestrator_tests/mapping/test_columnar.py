@@ -175,7 +175,7 @@ def _check(rows: list[dict[str, Any]], batch: pa.RecordBatch, timezone: str) -> 
         return 0, 0
     outputs, failures, counters, columns, fast = _columnar(rows, batch, timezone)
     expected_outputs, expected_failures, expected_counters = _per_record(rows, batch, timezone, columns)
-    assert [_canon(o) for o in outputs] == [_canon(o) for o in expected_outputs], (rows, batch.schema, outputs, expected_outputs)
+    assert [_canon(o) for o in outputs] == [_canon(o) for o in expected_outputs], (rows, outputs, expected_outputs)
     assert [_canon(f) for f in failures] == [_canon(f) for f in expected_failures], rows
     assert counters == expected_counters, rows
     return batch.num_rows, fast
