@@ -44,7 +44,8 @@ SCHEMA = pa.schema([
 
 def read_batches(path: Path, batch_size: int) -> list[pa.RecordBatch]:
     table = pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=SCHEMA))
-    return table.combine_chunks().to_batches(max_chunksize=batch_size)
+    batches: list[pa.RecordBatch] = table.combine_chunks().to_batches(max_chunksize=batch_size)
+    return batches
 
 
 def run(n: int, batch_size: int, workdir: Path, repeat: int = 3) -> dict[str, float]:

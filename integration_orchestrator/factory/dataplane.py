@@ -10,6 +10,7 @@ Failure indexes are positions in the op's whole input stream (``offset`` + row).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -18,6 +19,7 @@ from integration_orchestrator.columnar import batch_to_records, records_to_batch
 from integration_orchestrator.factory.runtime import apply_step
 from integration_orchestrator.model import FailedRecord, StepRecord
 from integration_orchestrator.model.rows import Record
+from integration_orchestrator.transforms.columnar import apply_step_columnar
 
 if TYPE_CHECKING:
     from integration_orchestrator.factory.engines import Engines
@@ -25,8 +27,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RECORDWISE_TYPES",
+    "CompiledMappings",
+    "CompiledStep",
+    "compile_mappings",
+    "compile_step",
     "concat_batches",
     "map_batch",
+    "rebatch",
     "record_batches",
     "source_chunks",
     "step_batch",
@@ -50,6 +57,30 @@ def record_batches(records: Iterable[Record], size: int) -> Iterator[pa.RecordBa
         yield records_to_batch(chunk)
 
 
+def rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` re-cut into batches of ``size`` records (the last may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for whole in batches:
+        batch = whole
+        while batch.num_rows:
+            take = min(size - rows, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            rows += take
+            batch = batch.slice(take)
+            if rows == size:
+                yield _join(pending)
+                pending, rows = [], 0
+    if pending:
+        yield _join(pending)
+
+
+def _join(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1 or all(b.schema.equals(batches[0].schema, check_metadata=True) for b in batches):
+        return pa.Table.from_batches(batches).combine_chunks().to_batches()[0] if len(batches) > 1 else batches[0]
+    return concat_batches(batches)
+
+
 def source_chunks(
     engines: Engines, integration: Integration, database_url: str, size: int
 ) -> Iterator[tuple[pa.RecordBatch, list[FailedRecord]]]:
@@ -61,16 +92,52 @@ def source_chunks(
         yield batch, []
 
 
+@dataclass(frozen=True)
+class CompiledMappings:
+    """The mapping plan, and its columnar form when the engines have one."""
+
+    plan: Any
+    columnar: Any = None
+
+
+def compile_mappings(engines: Engines, integration: Integration) -> CompiledMappings:
+    kwargs: dict[str, Any] = {
+        "direction": "inbound", "timezone": integration.config.timezone,
+        "transformations": integration.transformation_rows(),
+    }
+    rows = list(integration.mappings)
+    if engines.compile_columnar_plan is not None:
+        columnar = engines.compile_columnar_plan(rows, **kwargs)
+        return CompiledMappings(columnar.plan, columnar)
+    return CompiledMappings(engines.compile_plan(rows, **kwargs))
+
+
 def map_batch(
-    engines: Engines, plan: Any, batch: pa.RecordBatch, offset: int
+    engines: Engines, mappings: CompiledMappings, batch: pa.RecordBatch, offset: int
 ) -> tuple[pa.RecordBatch, list[FailedRecord]]:
-    """The mapping plan over one batch (``engines.map_batch`` when it has a columnar form)."""
-    if engines.map_batch is not None:
-        out, failures = engines.map_batch(plan, batch)
+    """The mappings over one batch: columnar where they have the form, else per record."""
+    if mappings.columnar is not None:
+        mapped = mappings.columnar.apply(batch)
+        out, failures = mapped.batch, mapped.failures
     else:
-        records, failures = engines.apply_plan(plan, batch_to_records(batch))
+        records, failures = engines.apply_plan(mappings.plan, batch_to_records(batch))
         out = records_to_batch(records)
     return out, [f.at("mappings", offset + f.index) for f in failures]
+
+
+@dataclass(frozen=True)
+class CompiledStep:
+    """A step's transformation, and its columnar form when it has one."""
+
+    step: StepRecord
+    transformation: Any
+    columnar: Any = None
+
+
+def compile_step(engines: Engines, step: StepRecord) -> CompiledStep:
+    transformation = engines.compile_transformation(step.transformation)
+    columnar = engines.compile_columnar_step(step.transformation) if engines.compile_columnar_step else None
+    return CompiledStep(step, transformation, columnar)
 
 
 def stepwise(step: StepRecord) -> bool:
@@ -82,16 +149,14 @@ def stepwise(step: StepRecord) -> bool:
     )
 
 
-def step_batch(
-    engines: Engines, step: StepRecord, transformation: Any, batch: pa.RecordBatch, offset: int
-) -> tuple[pa.RecordBatch, list[FailedRecord]]:
-    """One step over one batch (columnar when ``engines.step_batch`` has a form for it)."""
-    if engines.step_batch is not None:
-        result = engines.step_batch(step, transformation, batch)
-        if result is not None:
-            out, failures = result
-            return out, [f.at(step.name, offset + f.index) for f in failures]
-    records, failures = apply_step(step.name, transformation.apply, batch_to_records(batch), step.when)
+def step_batch(compiled: CompiledStep, batch: pa.RecordBatch, offset: int) -> tuple[pa.RecordBatch, list[FailedRecord]]:
+    """One step over one batch, with ``when`` routing: columnar rows where the step has the
+    form (the others per record, see transforms/columnar.py), else every row per record."""
+    step = compiled.step
+    if compiled.columnar is not None:
+        result = apply_step_columnar(step.name, compiled.columnar, batch, compiled.transformation.apply, step.when)
+        return result.batch, [f.at(step.name, offset + f.index) for f in result.failures]
+    records, failures = apply_step(step.name, compiled.transformation.apply, batch_to_records(batch), step.when)
     return records_to_batch(records), [f.at(step.name, offset + f.index) for f in failures]
 
 

@@ -18,7 +18,7 @@ from integration_orchestrator.model.rows import Record
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from integration_orchestrator.model import Integration, StepRecord
+    from integration_orchestrator.model import Integration
 
 __all__ = ["BatchOutcome", "Engines", "MappingPlan", "Transformation", "default_engines"]
 
@@ -63,11 +63,13 @@ class Engines:
     # replaces a record-level entry replaces (or clears) its batch-level twin too.
     #: ``read_batches(integration, database_url, batch_size)`` → (batch, unreadable records) pairs
     read_batches: Callable[[Integration, str, int], Iterator[tuple[pa.RecordBatch, list[FailedRecord]]]] | None = None
-    #: ``map_batch(plan, batch)`` → (mapped batch, failed records)
-    map_batch: Callable[[MappingPlan, pa.RecordBatch], tuple[pa.RecordBatch, list[FailedRecord]]] | None = None
-    #: ``step_batch(step, transformation, batch)`` → (batch, failed records), or None: no columnar form
-    step_batch: Callable[[StepRecord, Transformation, pa.RecordBatch],
-                         tuple[pa.RecordBatch, list[FailedRecord]] | None] | None = None
+    #: ``compile_columnar_plan(rows, direction=, transformations=)`` → a plan with ``.plan``
+    #: (the per-record plan) and ``apply(batch)`` → ``.batch``, ``.failures`` (None: every
+    #: record through ``compile_plan`` / ``apply_plan``)
+    compile_columnar_plan: Callable[..., Any] | None = None
+    #: ``compile_columnar_step(transformation row)`` → a columnar step for
+    #: ``transforms.columnar.apply_step_columnar``, or None (per record through ``apply``)
+    compile_columnar_step: Callable[[Mapping[str, Any]], Any] | None = None
     #: ``write_batches(integration, database_url, batches)`` → rows written, in one write
     write_batches: Callable[[Integration, str, Iterable[pa.RecordBatch]], int] | None = None
 
@@ -155,17 +157,36 @@ def _open_target(integration: Integration, database_url: str) -> Any:
 def _read_batches(
     integration: Integration, database_url: str, size: int
 ) -> Iterator[tuple[pa.RecordBatch, list[FailedRecord]]]:
-    """The source's record batches, streamed (re-cut to ``size`` records)."""
-    from integration_orchestrator.columnar import records_to_batch
+    """The source's record batches, streamed as the source cuts them. A line or row the source
+    cannot read fails the run under ``fail_fast``/``retry`` (with today's connector error),
+    else it is a failed record of step ``source`` (file, line, text) for the error strategy."""
+    from integration_orchestrator.connectors import raise_first_bad, read_batches
 
-    chunk: list[Record] = []
-    for records in _open_source(integration, database_url).read():
-        chunk.extend(records)
-        while len(chunk) >= size:
-            yield records_to_batch(chunk[:size]), []
-            chunk = chunk[size:]
-    if chunk:
-        yield records_to_batch(chunk), []
+    source = _open_source(integration, database_url)
+    chunks = read_batches(source)
+    if integration.strategy in ("fail_fast", "retry"):
+        for batch in raise_first_bad(chunks, str(getattr(source, "name", "source"))):
+            yield batch, []
+        return
+    for chunk in chunks:
+        yield chunk.batch, [
+            FailedRecord(bad.line - 1, {"file": bad.file, "line": bad.line, "text": bad.raw},
+                         f"{bad.file} line {bad.line}: {bad.message}", {"file": bad.file, "line": bad.line},
+                         step="source")
+            for bad in chunk.bad
+        ]
+
+
+def _compile_columnar_plan(rows: Sequence[Mapping[str, Any]], **kwargs: Any) -> Any:
+    from integration_orchestrator.mapping.columnar import compile_columnar
+
+    return compile_columnar(rows, **kwargs)
+
+
+def _compile_columnar_step(row: Mapping[str, Any]) -> Any:
+    from integration_orchestrator.transforms.columnar import compile_columnar_step
+
+    return compile_columnar_step(row)
 
 
 def _write_batches(integration: Integration, database_url: str, batches: Iterable[pa.RecordBatch]) -> int:
@@ -185,4 +206,6 @@ def default_engines() -> Engines:
         write_target=_write_target,
         read_batches=_read_batches,
         write_batches=_write_batches,
+        compile_columnar_plan=_compile_columnar_plan,
+        compile_columnar_step=_compile_columnar_step,
     )

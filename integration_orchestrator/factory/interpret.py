@@ -12,12 +12,18 @@ on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 
 from integration_orchestrator.columnar import batch_to_records, records_to_batch
-from integration_orchestrator.factory.dataplane import concat_batches, map_batch, step_batch
+from integration_orchestrator.factory.dataplane import (
+    CompiledMappings,
+    compile_mappings,
+    compile_step,
+    concat_batches,
+    map_batch,
+    step_batch,
+)
 from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.pipelines import terminal_steps
 from integration_orchestrator.model import FailedRecord, Integration, StepRecord
@@ -64,15 +70,12 @@ class Interpreter:
         steps = integration.settings.steps if integration.settings else ()
         pipeline = integration.pipeline
         self.hybrid = pipeline is not None and pipeline.pipeline_type == "hybrid"
-        self.plan: Any = None
+        self.plan: CompiledMappings | None = None
         if self.start is None and integration.mappings:
-            self.plan = engines.compile_plan(
-                list(integration.mappings), direction="inbound", timezone=integration.config.timezone,
-                transformations=integration.transformation_rows(),
-            )
+            self.plan = compile_mappings(engines, integration)
         self.steps = list(steps) if self.start is None else downstream_steps(steps, self.start, self.hybrid)
         self.terminal = {s.name for s in terminal_steps(steps)}
-        self.compiled = {s.name: engines.compile_transformation(s.transformation) for s in self.steps}
+        self.compiled = {s.name: compile_step(engines, s) for s in self.steps}
 
     def run(self, records: list[Record]) -> tuple[list[Record], list[NodeRun]]:
         """The final records and every node's run."""
@@ -88,7 +91,7 @@ class Interpreter:
             if self.hybrid:
                 deps = [outputs[d] for d in step.depends_on if d in outputs]
                 current = concat_batches(deps) if deps and step.name != self.start else batch
-            out, failures = step_batch(self.engines, step, self.compiled[step.name], current, 0)
+            out, failures = step_batch(self.compiled[step.name], current, 0)
             runs.append(NodeRun(step.name, current.num_rows, out, failures))
             outputs[step.name] = current = out
         if self.hybrid and self.steps:

@@ -28,8 +28,11 @@ from integration_orchestrator.columnar import batch_to_records
 from integration_orchestrator.columnar.store import BatchWriter
 from integration_orchestrator.factory.checks import evaluate_mapping_checks
 from integration_orchestrator.factory.dataplane import (
+    compile_mappings,
+    compile_step,
     concat_batches,
     map_batch,
+    rebatch,
     source_chunks,
     step_batch,
     stepwise,
@@ -248,8 +251,7 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
         counts = _Counts()
         with _writer(context, job) as writer, masked_failures(job.masker):
             for batch, unreadable in source_chunks(job.engines, job.record, _db(context).url(), job.batch_size):
-                handle_failures(context, job, "source", [f.at("source", counts.records_in + f.index)
-                                                         for f in unreadable])
+                handle_failures(context, job, "source", unreadable)
                 counts.records_in += batch.num_rows + len(unreadable)
                 counts.records_out += batch.num_rows
                 counts.failed += len(unreadable)
@@ -271,10 +273,7 @@ def mapping_op(pool: str | None = None) -> dg.OpDefinition:
         job, stream = _job(context), in_0
         if not job.record.mappings:
             return stream.with_step(stream.parts, StepStat("mappings", stream.rows, stream.rows, 0, 0.0))
-        plan = job.compiled("plan", lambda: job.engines.compile_plan(
-            list(job.record.mappings), direction="inbound", timezone=job.record.config.timezone,
-            transformations=job.record.transformation_rows(),
-        ))
+        plan = job.compiled("plan", lambda: compile_mappings(job.engines, job.record))
         return _run_batches(context, job, "mappings", stream,
                             lambda batch, offset: map_batch(job.engines, plan, batch, offset))
 
@@ -291,12 +290,10 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
         job = _job(context)
         step = job.step(context.op.name)
         stream = merge_streams([streams[k] for k in sorted(streams)])
-        transformation = job.compiled(
-            f"step:{step.name}", lambda: job.engines.compile_transformation(step.transformation)
-        )
+        compiled = job.compiled(f"step:{step.name}", lambda: compile_step(job.engines, step))
 
         def work(batch: pa.RecordBatch, offset: int) -> tuple[pa.RecordBatch, list[FailedRecord]]:
-            return step_batch(job.engines, step, transformation, batch, offset)
+            return step_batch(compiled, batch, offset)
 
         if not stepwise(step):  # needs every record at once
             whole = concat_batches(stream.batches())
@@ -315,8 +312,13 @@ def split_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_split", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1),
            out=dg.DynamicOut(BatchStream))
     def _split(context, in_0):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
-        size = _job(context).batch_size
-        parts = split_stream(in_0, size)
+        job = _job(context)
+        size = job.batch_size
+        with _writer(context, job) as writer:  # re-cut into batches of ``size`` records
+            for batch in rebatch(in_0.batches(), size):
+                writer.write(batch)
+            recut = replace(in_0, parts=writer.close())
+        parts = split_stream(recut, size)
         context.log.info(f"split {in_0.rows} record(s) into {len(parts)} batch(es) of ≤{size}")
         for part in parts:
             yield dg.DynamicOutput(part, mapping_key=f"batch_{part.index:06d}")

@@ -206,7 +206,7 @@ def test_columnar_matches_per_record(rule_name: str) -> None:
 
 def test_canonical_strings_run_columnar() -> None:
     """The pipeline benchmark's shape maps every clean row in Polars (no per-record rows)."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"mapping_name": "id", "source_path": "c.id", "target_path": "id", "is_required": True,
          "transformation_rules": {"type": "cast", "to": "integer"}},
         {"mapping_name": "name", "source_path": "c.name", "target_path": "name",

@@ -215,7 +215,8 @@ def test_the_benchmark_steps_run_columnar_on_clean_rows() -> None:
         step = compile_columnar_step(_row(kind, expression))
         assert step is not None
         result = step.apply(batch, refuse)
-        assert isinstance(result, StepBatch) and not result.failures
+        assert isinstance(result, StepBatch)
+        assert not result.failures
         assert repr(batch_to_records(result.batch)) == repr(
             batch_to_records(records_to_batch(compile_transformation(_row(kind, expression)).apply(records).records))
         )
