@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 from upath import UPath
 
-__all__ = ["BatchFile", "BatchWriter", "read_batches"]
+__all__ = ["BatchFile", "BatchWriter", "read_batches", "remove_tree"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,10 @@ class BatchWriter:
 
     def __exit__(self, *exc: object) -> None:
         self._finish_part()
+
+
+def remove_tree(path: UPath | os.PathLike[str] | str) -> None:
+    """Delete ``path`` and everything under it (nothing when it does not exist)."""
+    upath = UPath(path)
+    if upath.exists():
+        upath.fs.rm(upath.path, recursive=True)

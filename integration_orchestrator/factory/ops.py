@@ -25,7 +25,7 @@ import pyarrow as pa
 from upath import UPath
 
 from integration_orchestrator.columnar import batch_to_records
-from integration_orchestrator.columnar.store import BatchWriter
+from integration_orchestrator.columnar.store import BatchWriter, remove_tree
 from integration_orchestrator.factory.checks import evaluate_mapping_checks
 from integration_orchestrator.factory.dataplane import (
     compile_mappings,
@@ -190,12 +190,17 @@ def _ins(inputs: int) -> dict[str, dg.In]:
     return {f"in_{i}": dg.In(BatchStream) for i in range(inputs)}
 
 
+def _run_storage(context: Any, job: IntegrationJob) -> UPath:
+    """Where this run's ops write their output batches: ``<base>/<run_id>``."""
+    base = job.spec.batch_storage or str(Path(context.instance.storage_directory()) / BATCH_DIRECTORY)
+    return UPath(base) / context.run_id
+
+
 def _writer(context: Any, job: IntegrationJob) -> BatchWriter:
     """Where this op (this mapped instance) writes its output batches: ``<base>/<run_id>/<node>``."""
-    base = job.spec.batch_storage or str(Path(context.instance.storage_directory()) / BATCH_DIRECTORY)
     mapping_key = context.get_mapping_key()
     node = str(context.op_handle) + (f"[{mapping_key}]" if mapping_key else "")
-    return BatchWriter(UPath(base) / context.run_id / slugify(node, "op"), "out")
+    return BatchWriter(_run_storage(context, job) / slugify(node, "op"), "out")
 
 
 @contextmanager
@@ -414,6 +419,7 @@ def _write(context: Any, job: IntegrationJob, batch: BatchStream) -> Any:
             records_in=records_in, records_out=written, records_failed=failed,
             metadata={"steps": [s.__dict__ | {"dropped": s.dropped} for s in stats]},
         )
+    remove_tree(_run_storage(context, job))  # written: a failed run keeps its batches for re-execution
     yield dg.Output(None)
 
 

@@ -1,0 +1,105 @@
+"""The data plane through real jobs: batches on storage, re-execution from failure, bad source lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import psycopg
+import pytest
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+from integration_orchestrator.assembly import build_definitions
+from integration_orchestrator.factory.ops import BATCH_DIRECTORY
+from integration_orchestrator_tests.rows import (
+    add_config,
+    add_mapping,
+    add_organization,
+    add_pipeline,
+    create_target_table,
+    jmespath_step,
+)
+
+LINES = ['{"p": {"id": 1, "name": "a"}}', '{"p": {"id": 2, "name": "b"}', '{"p": {"id": 3, "name": "c"}}', "[1]"]
+
+
+def _file_integration(db: psycopg.Connection[Any], path: Path, strategy: str) -> None:
+    path.write_text("\n".join(LINES) + "\n")
+    org = add_organization(db)
+    config = add_config(db, org, "People", [])
+    db.execute(
+        "UPDATE integration_configs SET connection_config = jsonb_set(connection_config, '{source}', %s) WHERE id = %s",
+        (psycopg.types.json.Jsonb({"type": "file", "path": str(path), "format": "ndjson"}), config),
+    )
+    add_mapping(db, org, config, "id", "p.id", "id", target_data_type="integer")
+    add_mapping(db, org, config, "name", "p.name", "name")
+    add_pipeline(db, org, config, "people", [jmespath_step("tag", 1, "enrich", "{tier: 'x'}")], strategy=strategy)
+    create_target_table(db)
+
+
+@pytest.mark.parametrize("strategy", ["dead_letter", "continue_on_error"])
+def test_a_bad_source_line_is_a_failed_record_naming_file_and_line(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, strategy: str
+) -> None:
+    path = tmp_path / "people.ndjson"
+    _file_integration(db, path, strategy)
+    with dg.instance_for_test() as instance:
+        result = build_definitions(database_url).get_job_def("people").execute_in_process(instance=instance)
+    assert result.success
+    assert [r["id"] for r in db.execute("SELECT id FROM people_out ORDER BY id")] == [1, 3]
+    execution = db.execute("SELECT records_in, records_out, records_failed FROM integration_executions").fetchone()
+    assert execution == {"records_in": 4, "records_out": 2, "records_failed": 2}
+    letters = db.execute("SELECT step_name, record, error_message, error_details FROM integration_dead_letters "
+                         "ORDER BY error_message").fetchall()
+    if strategy == "continue_on_error":
+        assert letters == []
+        return
+    assert [(x["step_name"], x["record"]["line"], x["error_details"]["line"]) for x in letters] == [
+        ("source", 2, 2), ("source", 4, 4)]
+    assert letters[0]["record"] == {"file": str(path), "line": 2, "text": LINES[1]}
+    assert letters[0]["error_message"].startswith(f"{path} line 2: line 2 is not valid JSON")
+    assert letters[1]["error_message"] == f"{path} line 4: line 4 is not a JSON object"
+
+
+def test_under_fail_fast_a_bad_source_line_fails_the_run_with_the_line(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path
+) -> None:
+    _file_integration(db, tmp_path / "people.ndjson", "fail_fast")
+    with dg.instance_for_test() as instance:
+        result = build_definitions(database_url).get_job_def("people").execute_in_process(
+            instance=instance, raise_on_error=False)
+    assert not result.success
+    (row,) = db.execute("SELECT status, error_message FROM integration_executions").fetchall()
+    assert row["status"] == "failed" and "line 2 is not valid JSON" in row["error_message"]
+    assert db.execute("SELECT count(*) AS n FROM people_out").fetchone() == {"n": 0}
+
+
+def test_reexecution_from_failure_reads_the_failed_runs_batches(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sink fails (no target table); after the table exists, re-executing from failure runs only the sink,
+    on the batches the first run persisted; a succeeded run's batches are removed."""
+    path = tmp_path / "people.ndjson"
+    _file_integration(db, path, "fail_fast")
+    path.write_text('{"p": {"id": 1, "name": "a"}}\n{"p": {"id": 2, "name": "b"}}\n')
+    db.execute("DROP TABLE people_out")
+    monkeypatch.setenv("INTEGRATION_ORCHESTRATOR_DATABASE_URL", database_url)
+    job = ReconstructableRepository.for_module("integration_orchestrator.definitions", "defs"
+                                               ).get_reconstructable_job("people")
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        first = dg.execute_job(job, instance=instance)
+        assert not first.success
+        storage = Path(instance.storage_directory()) / BATCH_DIRECTORY
+        assert sorted(p.name for p in (storage / first.run_id).iterdir()) == ["mappings", "source", "step_tag"]
+        path.unlink()  # the source is gone: only the persisted batches can feed the sink
+        create_target_table(db)
+        second = dg.execute_job(job, instance=instance, reexecution_options=dg.ReexecutionOptions.from_failure(
+            first.run_id, instance))
+        assert second.success
+        ran = {e.step_key for e in second.all_events if e.is_step_success}
+        assert ran == {"sink"}
+        assert not (storage / second.run_id).exists()
+    rows = db.execute("SELECT id, name, tier FROM people_out ORDER BY id").fetchall()
+    assert rows == [{"id": 1, "name": "a", "tier": "x"}, {"id": 2, "name": "b", "tier": "x"}]
