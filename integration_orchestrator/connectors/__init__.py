@@ -28,6 +28,7 @@ from integration_orchestrator.connectors.base import (
     register_source,
     register_target,
     registered_types,
+    write_batches,
 )
 from integration_orchestrator.connectors.config import (
     ConnectionConfig,
@@ -65,6 +66,7 @@ __all__ = [
     "resolve_secrets",
     "validate_connection_config",
     "validate_endpoint",
+    "write_batches",
 ]
 
 

@@ -78,7 +78,7 @@ def _timestamp(column: pa.Array) -> pa.Array | None:
     text = _matching(pc.cast(column, pa.string()), _TIMESTAMP)
     if text is None:
         return None
-    whole = pc.equal(pc.microsecond(column), 0)
+    whole = pc.ends_with(text, ".000000")  # str(datetime) omits a zero fraction
     return pc.if_else(whole, pc.utf8_slice_codeunits(text, 0, 19), text)
 
 

@@ -211,7 +211,7 @@ class TableLoader:
                     count += chunk.rows
         except (_RepeatedKey, psycopg.errors.UniqueViolation):
             return None
-        return WriteResult(rows_written=count, inserted=count, updated=0)
+        return WriteResult(rows_written=count, inserted=count, updated=0, unchanged=0)
 
     def _append(self, chunks: Iterable[Chunk]) -> WriteResult:
         """COPY each chunk into the table; under row-level security (no COPY FROM there),
@@ -289,7 +289,7 @@ class TableLoader:
         self, stage: sql.Identifier, columns: list[str], key: list[str], count: int, *, maybe_duplicates: bool
     ) -> WriteResult:
         if count == 0:
-            return WriteResult(rows_written=0, inserted=0, updated=0)
+            return WriteResult(rows_written=0, inserted=0, updated=0, unchanged=0)
         missing = [k for k in key if k not in columns]
         if missing:
             raise ConnectorError(self.name, f"upsert key column(s) {', '.join(map(repr, missing))} are in no record")
