@@ -141,8 +141,14 @@ def record_chunks(records: Iterable[Record] | Iterable[list[Record]], size: int)
     return (RecordChunk(batch) for batch in iter_batches(records, size))
 
 
+#: rows per COPY at least: each COPY (and its savepoint) costs round trips; slicing never changes the result
+MIN_BATCH_ROWS = 65_536
+
+
 def batch_chunks(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[BatchChunk]:
-    """Each batch in slices of at most ``size`` rows; empty batches are skipped (as empty record lists are)."""
+    """Each batch in slices of at most ``max(size, MIN_BATCH_ROWS)`` rows; empty batches are
+    skipped (as empty record lists are)."""
+    size = max(size, MIN_BATCH_ROWS)
     for batch in batches:
         for start in range(0, batch.num_rows, size):
             yield BatchChunk(batch.slice(start, size))

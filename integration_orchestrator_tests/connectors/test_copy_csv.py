@@ -22,8 +22,8 @@ ZONES = [dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(dt.
 
 
 def _decimals(rng: random.Random, n: int) -> list[Any]:
-    fixed = ["486.20", "0", "-0", "-0.00", "0.000001", "0.0000001", "0.000000", "0.0000000", "1E+2", "12345678901234567.89",
-             "NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "007", "1e3", "0.10"]
+    fixed = ["486.20", "0", "-0", "-0.00", "0.000001", "0.0000001", "0.000000", "0.0000000", "1E+2",
+             "12345678901234567.89", "NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "007", "1e3", "0.10"]
     values: list[Any] = [Decimal(s) for s in fixed]
     while len(values) < n:
         digits = rng.randint(0, 25)
@@ -50,7 +50,8 @@ def _dates(rng: random.Random, n: int) -> list[Any]:
 
 def _strings(rng: random.Random, n: int) -> list[Any]:
     alphabet = 'ab ,"\\\n\r\t.ü🎉N'
-    return ["", "\\.", "\\N", "NULL"] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(n)]
+    random_strings = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(n)]
+    return ["", "\\.", "\\N", "NULL", *random_strings]
 
 
 CORPUS = {
@@ -72,7 +73,8 @@ def test_vectorized_text_is_psycopgs_text(kind: str) -> None:
     batch = records_to_batch([{"v": v} for v in values])
     logical = logical_types(batch.schema).get("v")
     tx = Transformer()
-    expected = [None if b is None else bytes(b).decode() for b in tx.dump_sequence(values, [PyFormat.TEXT] * len(values))]
+    dumped = tx.dump_sequence(values, [PyFormat.TEXT] * len(values))
+    expected = [None if b is None else bytes(b).decode() for b in dumped]
     column = batch.column(0)
     whole = _vectorized(column, logical)
     exact = 0

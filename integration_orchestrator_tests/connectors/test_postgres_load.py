@@ -17,8 +17,7 @@ import pyarrow as pa
 import pytest
 
 from integration_orchestrator.columnar import records_to_batch
-from integration_orchestrator.connectors import ConnectorError, Target, WriteResult, open_target
-from integration_orchestrator.connectors import postgres_chunks
+from integration_orchestrator.connectors import ConnectorError, Target, WriteResult, open_target, postgres_chunks
 
 COLUMNS = """
     id integer PRIMARY KEY,
@@ -140,7 +139,9 @@ def test_batch_path_writes_what_the_record_path_writes(
     records = corpus(1500)
     if prefill:
         for table in tables:
-            db.execute(f"INSERT INTO {table} (id, label, amount) SELECT g, 'old', 486.2 FROM generate_series(1, 2000, 3) g")
+            db.execute(
+                f"INSERT INTO {table} (id, label, amount) SELECT g, 'old', 486.2 FROM generate_series(1, 2000, 3) g"
+            )
     batches = batches_of(records, 400)
     by_records, by_batches = both(database_url, tables, batches, mode=mode, key=["id"], batch_size=300)
     assert by_batches == by_records
@@ -202,7 +203,9 @@ def row_updates(db: Any, tables: tuple[str, str]) -> Callable[[str], int]:
         "$$ BEGIN INSERT INTO updates VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$"
     )
     for table in tables:
-        db.execute(f"CREATE TRIGGER {table}_updates AFTER UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION count_update()")
+        db.execute(
+            f"CREATE TRIGGER {table}_updates AFTER UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION count_update()"
+        )
     return lambda table: db.execute("SELECT count(*) AS n FROM updates WHERE tbl = %s", (table,)).fetchone()["n"]
 
 
