@@ -4,7 +4,8 @@
   whose row-level security applies to the session (no ``COPY FROM`` there), each batch is
   COPied into staging and INSERTed from it.
 - ``upsert``: ``COPY`` into a temporary staging table shaped like the target (same column
-  types, no constraints), then ONE ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``.
+  types, no constraints), then ONE ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``
+  that leaves rows whose written columns would not change alone (:mod:`.postgres_upsert`).
   Duplicate keys within the load are collapsed first (``DISTINCT ON (key)``), keeping the
   LAST record for each key in input order; when no key repeats (tracked while streaming)
   that sort is skipped. Into an EMPTY table (not under row-level security), records
@@ -20,6 +21,9 @@ Columns: a record field must be a column of the table (else an error, or dropped
 record lacking one of them writes NULL there. Columns that appear in no record keep their
 default on insert and their value on update. JSON/JSONB columns receive any JSON value.
 Identifiers are always quoted with ``psycopg.sql``.
+
+Loads arrive as lists of records (``load``) or Arrow record batches (``load_batches``);
+both run the same algorithm over chunks (:mod:`.postgres_chunks`) and leave the same table.
 """
 
 from __future__ import annotations
