@@ -29,6 +29,7 @@ from integration_orchestrator.connectors.base import (
     register_source,
     register_target,
     registered_types,
+    write_batches,
 )
 from integration_orchestrator.connectors.chunks import (
     BadRecord,
@@ -76,6 +77,7 @@ __all__ = [
     "resolve_secrets",
     "validate_connection_config",
     "validate_endpoint",
+    "write_batches",
 ]
 
 

@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
+import pyarrow as pa
+
+from integration_orchestrator.columnar.convert import batch_to_records
 from integration_orchestrator.errors import IntegrationOrchestratorError
 from integration_orchestrator.model.rows import Record
 
@@ -33,6 +36,7 @@ __all__ = [
     "register_source",
     "register_target",
     "registered_types",
+    "write_batches",
 ]
 
 SecretResolver = Callable[[str], str]
@@ -78,18 +82,41 @@ class Source(Protocol):
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a target wrote. ``inserted``/``updated`` are ``None`` where unknown."""
+    """What a target wrote. ``inserted``/``updated``/``unchanged`` are ``None`` where unknown.
+
+    ``unchanged``: rows an upsert found already holding the loaded values and left alone
+    (counted in ``rows_written``, not in ``updated``).
+    """
 
     rows_written: int
     inserted: int | None = None
     updated: int | None = None
+    unchanged: int | None = None
 
 
 @runtime_checkable
 class Target(Protocol):
-    """Writes records (or batches of records); all-or-nothing where the target allows."""
+    """Writes records (or batches of records); all-or-nothing where the target allows.
+
+    ``write_batches`` takes Arrow record batches (``integration_orchestrator.columnar``);
+    this default gives ``write`` each batch's records, streamed. A target that can write
+    batches directly overrides it with the same result. A class that implements the
+    protocol without subclassing it gets the default through :func:`write_batches`.
+    """
 
     def write(self, records: Iterable[Record] | Iterable[list[Record]]) -> WriteResult: ...
+
+    def write_batches(self, batches: Iterable[pa.RecordBatch]) -> WriteResult:
+        return self.write(batch_to_records(batch) for batch in batches)
+
+
+def write_batches(target: Target, batches: Iterable[pa.RecordBatch]) -> WriteResult:
+    """``target.write_batches(batches)``, or the default for a target class that lacks it."""
+    method = getattr(target, "write_batches", None)
+    if method is not None:
+        result: WriteResult = method(batches)
+        return result
+    return Target.write_batches(target, batches)
 
 
 @dataclass(frozen=True)

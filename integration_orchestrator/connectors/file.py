@@ -25,6 +25,7 @@ from integration_orchestrator.connectors.base import (
     ConnectorError,
     ConnectorSpec,
     Record,
+    Target,
     WriteResult,
     chunked,
     iter_batches,
@@ -196,7 +197,7 @@ class FileSource:
             yield value
 
 
-class FileTarget:
+class FileTarget(Target):
     """Writes records as CSV, a JSON array or NDJSON (``overwrite`` atomically, or ``append``)."""
 
     def __init__(self, config: Mapping[str, Any], context: ConnectorContext | None = None) -> None:

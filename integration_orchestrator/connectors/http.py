@@ -20,6 +20,7 @@ from integration_orchestrator.connectors.base import (
     ConnectorError,
     ConnectorSpec,
     Record,
+    Target,
     WriteResult,
     iter_batches,
     register_source,
@@ -253,7 +254,7 @@ class HttpSource:
             seen.add(str(url))
 
 
-class HttpTarget:
+class HttpTarget(Target):
     """Sends records to a JSON API in batches."""
 
     def __init__(self, config: Mapping[str, Any], context: ConnectorContext | None = None) -> None:

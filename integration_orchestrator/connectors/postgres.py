@@ -24,12 +24,14 @@ from urllib.parse import urlsplit
 
 import psycopg
 import psycopg.sql
+import pyarrow as pa
 
 from integration_orchestrator.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ConnectorSpec,
     Record,
+    Target,
     WriteResult,
     register_source,
     register_target,
@@ -153,8 +155,8 @@ class PostgresSource:
         return record_chunks(self.read())
 
 
-class PostgresTableTarget:
-    """Loads records into an existing table in one transaction (see ``postgres_load``)."""
+class PostgresTableTarget(Target):
+    """Loads records or record batches into an existing table in one transaction (see ``postgres_load``)."""
 
     def __init__(self, config: Mapping[str, Any], context: ConnectorContext | None = None) -> None:
         self.schema = config.get("schema")
@@ -169,6 +171,16 @@ class PostgresTableTarget:
         self.ignore_unknown_columns = bool(config.get("ignore_unknown_columns", False))
 
     def write(self, records: Iterable[Record] | Iterable[list[Record]]) -> WriteResult:
+        return self._load(lambda loader: loader.load(records, mode=self.mode, key=self.key, batch_size=self.batch_size))
+
+    def write_batches(self, batches: Iterable[pa.RecordBatch]) -> WriteResult:
+        """COPY the batches without making records where it can; the table and any error are
+        exactly those of ``write`` with the batches' records."""
+        return self._load(
+            lambda loader: loader.load_batches(batches, mode=self.mode, key=self.key, batch_size=self.batch_size)
+        )
+
+    def _load(self, run: Callable[[TableLoader], WriteResult]) -> WriteResult:
         with connect(self.url) as conn:
             if self.on_platform_database:
                 self._refuse_platform_table(conn)
@@ -181,10 +193,9 @@ class PostgresTableTarget:
             )
             try:
                 with conn.transaction():
-                    return loader.load(records, mode=self.mode, key=self.key, batch_size=self.batch_size)
+                    return run(loader)
             except psycopg.Error as exc:
                 raise ConnectorError(self.name, f"the load was rolled back: {_pg_message(exc)}") from exc
-
 
     def _refuse_platform_table(self, conn: psycopg.Connection[Any]) -> None:
         qualified = ".".join(psycopg.sql.Identifier(p).as_string(conn) for p in (self.schema, self.table) if p)

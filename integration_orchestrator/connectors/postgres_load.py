@@ -4,7 +4,8 @@
   whose row-level security applies to the session (no ``COPY FROM`` there), each batch is
   COPied into staging and INSERTed from it.
 - ``upsert``: ``COPY`` into a temporary staging table shaped like the target (same column
-  types, no constraints), then ONE ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``.
+  types, no constraints), then ONE ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``
+  that leaves rows whose written columns would not change alone (:mod:`.postgres_upsert`).
   Duplicate keys within the load are collapsed first (``DISTINCT ON (key)``), keeping the
   LAST record for each key in input order; when no key repeats (tracked while streaming)
   that sort is skipped. Into an EMPTY table (not under row-level security), records
@@ -20,40 +21,44 @@ Columns: a record field must be a column of the table (else an error, or dropped
 record lacking one of them writes NULL there. Columns that appear in no record keep their
 default on insert and their value on update. JSON/JSONB columns receive any JSON value.
 Identifiers are always quoted with ``psycopg.sql``.
+
+Loads arrive as lists of records (``load``) or Arrow record batches (``load_batches``);
+both run the same algorithm over chunks (:mod:`.postgres_chunks`) and leave the same table.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 from psycopg.abc import Params, QueryNoTemplate
 from psycopg.rows import dict_row
 from psycopg.types.json import JsonDumper, set_json_dumps
 
-from integration_orchestrator.connectors.base import ConnectorError, Record, WriteResult, iter_batches
+from integration_orchestrator.connectors.base import ConnectorError, WriteResult
+from integration_orchestrator.connectors.postgres_chunks import (
+    Chunk,
+    Copier,
+    KeyTracker,
+    batch_chunks,
+    record_chunks,
+)
+from integration_orchestrator.connectors.postgres_upsert import Column, upsert_statement
 
 __all__ = ["Column", "TableLoader"]
 
 _SEQ = "__io_seq"
 _JSON_TYPES = {"json", "jsonb"}
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
-    is_json: bool
+Chunks = Callable[[], Iterable[Chunk]]
 
 
 class TableLoader:
-    """Loads records into ``schema.table`` through ``conn`` (the caller owns the transaction)."""
+    """Loads records or record batches into ``schema.table`` through ``conn`` (the caller owns the transaction)."""
 
     def __init__(
         self,
@@ -70,6 +75,7 @@ class TableLoader:
         self.ignore_unknown_columns = ignore_unknown_columns
         self._columns: dict[str, Column] | None = None
         self._oid: int | None = None
+        self._copier: Copier | None = None
         # A dict value in a non-JSON column is written as JSON text (psycopg has no default).
         conn.adapters.register_dumper(dict, JsonDumper)
         set_json_dumps(_dumps, context=conn)
@@ -87,14 +93,18 @@ class TableLoader:
             oid = self._table_oid()
             rows = self._rows(
                 """
-                SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typname
+                SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typname,
+                       t.typoutput::regproc::text AS output
                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
                 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
                 ORDER BY a.attnum
                 """,
                 (oid,),
             )
-            self._columns = {r["name"]: Column(r["name"], r["type"], r["typname"] in _JSON_TYPES) for r in rows}
+            self._columns = {
+                r["name"]: Column(r["name"], r["type"], r["typname"] in _JSON_TYPES, r["typname"], r["output"])
+                for r in rows
+            }
         return self._columns
 
     def _table_oid(self) -> int:
@@ -133,31 +143,48 @@ class TableLoader:
     # -- loading --------------------------------------------------------------------
 
     def load(self, records: Iterable[Any], *, mode: str, key: Sequence[str], batch_size: int) -> WriteResult:
+        """Load records (or lists of records); a list is readable twice (see the upsert into an empty table)."""
+        if isinstance(records, list):  # already in memory: can be read twice (a stream is not)
+            chunks = list(record_chunks(records, batch_size))
+            return self._load(lambda: chunks, mode=mode, key=key, rereadable=True)
+        return self._load(lambda: record_chunks(records, batch_size), mode=mode, key=key, rereadable=False)
+
+    def load_batches(
+        self, batches: Iterable[pa.RecordBatch], *, mode: str, key: Sequence[str], batch_size: int
+    ) -> WriteResult:
+        """Load Arrow record batches; the table receives what ``load`` of their records would write.
+
+        ``batches`` that is not an iterator (a list, or any iterable giving a fresh pass
+        each time) is readable twice, like a list of records.
+        """
+        rereadable = not isinstance(batches, Iterator)
+        return self._load(lambda: batch_chunks(batches, batch_size), mode=mode, key=key, rereadable=rereadable)
+
+    def _load(self, chunks: Chunks, *, mode: str, key: Sequence[str], rereadable: bool) -> WriteResult:
         self.conn.execute("SET LOCAL work_mem = '256MB'")
         if mode == "append":
-            return self._append(records, batch_size)
+            return self._append(chunks())
         if mode == "upsert":
             self.check_key(key)
-            if isinstance(records, list):  # already in memory: can be read twice (a stream is not)
-                records = list(iter_batches(records, batch_size))
-                direct = self._insert_into_empty(records, key)
+            if rereadable:
+                direct = self._insert_into_empty(chunks, key)
                 if direct is not None:
                     return direct
         stage = self._create_stage(with_seq=mode == "upsert")
-        tracker = _KeyTracker(key)
+        tracker = KeyTracker()
         count = 0
         seen: dict[str, None] = {}
-        for batch in iter_batches(records, batch_size):
-            seen.update(dict.fromkeys(self._copy(stage, batch)))
+        for chunk in chunks():
+            seen.update(dict.fromkeys(self._copy(stage, chunk)))
             if mode == "upsert":
-                tracker.add(batch)
-            count += len(batch)
+                tracker.add(chunk.keys(key))
+            count += chunk.rows
         columns = [c for c in self.columns() if c in seen]
         if mode == "replace":
             return self._replace(stage, columns, count)
         return self._upsert(stage, columns, list(key), count, maybe_duplicates=tracker.duplicates)
 
-    def _insert_into_empty(self, batches: list[list[Record]], key: Sequence[str]) -> WriteResult | None:
+    def _insert_into_empty(self, chunks: Chunks, key: Sequence[str]) -> WriteResult | None:
         """Upsert into an empty table: COPY straight into it, under a savepoint.
 
         Into a table holding none of the keys, an upsert inserts every record, which is
@@ -166,40 +193,45 @@ class TableLoader:
         makes the COPY fail with a unique violation: the savepoint is rolled back and
         the load goes through the staging table. None: take the staging path.
         """
-        if not batches or not self._copy_allowed() or not self._is_empty():
+        fields: set[str] = set()
+        rows = 0
+        for chunk in chunks():  # chunks are never empty
+            fields |= chunk.fields()
+            rows += chunk.rows
+        if not rows or not self._copy_allowed() or not self._is_empty():
             return None
-        names = self._known_columns(set().union(*(record for batch in batches for record in batch)))
+        names = self._known_columns(fields)
         if any(k not in names for k in key):
             return None  # the staging path explains the missing key column
-        tracker = _KeyTracker(key)
+        tracker = KeyTracker()
         count = 0
         try:
             with self.conn.transaction():
-                for batch in batches:
-                    tracker.add(batch)
+                for chunk in chunks():
+                    tracker.add(chunk.keys(key))
                     if tracker.duplicates:
                         raise _RepeatedKey
-                    self._copy(self.target, batch, names=names)
-                    count += len(batch)
+                    self._copy(self.target, chunk, names=names)
+                    count += chunk.rows
         except (_RepeatedKey, psycopg.errors.UniqueViolation):
             return None
-        return WriteResult(rows_written=count, inserted=count, updated=0)
+        return WriteResult(rows_written=count, inserted=count, updated=0, unchanged=0)
 
-    def _append(self, records: Iterable[Any], batch_size: int) -> WriteResult:
-        """COPY each batch into the table; under row-level security (no COPY FROM there),
-        COPY into staging and INSERT the batch from it."""
+    def _append(self, chunks: Iterable[Chunk]) -> WriteResult:
+        """COPY each chunk into the table; under row-level security (no COPY FROM there),
+        COPY into staging and INSERT the chunk from it."""
         count = 0
         stage = None if self._copy_allowed() else self._create_stage(with_seq=False)
-        for batch in iter_batches(records, batch_size):
+        for chunk in chunks:
             if stage is None:
-                self._copy(self.target, batch)
+                self._copy(self.target, chunk)
             else:
                 self.conn.execute(sql.SQL("TRUNCATE {}").format(stage))
-                cols = sql.SQL(", ").join(map(sql.Identifier, self._copy(stage, batch)))
+                cols = sql.SQL(", ").join(map(sql.Identifier, self._copy(stage, chunk)))
                 self.conn.execute(
                     sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(self.target, cols, cols, stage)
                 )
-            count += len(batch)
+            count += chunk.rows
         return WriteResult(rows_written=count, inserted=count, updated=0)
 
     def _copy_allowed(self) -> bool:
@@ -227,9 +259,6 @@ class TableLoader:
             )
         return stage
 
-    def _batch_columns(self, batch: list[Record]) -> list[str]:
-        return self._known_columns(set().union(*batch))
-
     def _known_columns(self, fields: set[str]) -> list[str]:
         """The table's columns among ``fields`` (table order); unknown fields are an error
         unless ``ignore_unknown_columns``."""
@@ -243,36 +272,14 @@ class TableLoader:
             )
         return [c for c in known if c in fields]
 
-    def _copy(self, table: sql.Identifier, batch: list[Record], *, names: list[str] | None = None) -> list[str]:
-        """COPY ``batch`` into ``table`` (its own columns, or ``names``); returns the columns it wrote."""
-        names = names or self._batch_columns(batch)
+    def _copy(self, table: sql.Identifier, chunk: Chunk, *, names: list[str] | None = None) -> list[str]:
+        """COPY ``chunk`` into ``table`` (its own columns, or ``names``); returns the columns it wrote."""
+        names = names or self._known_columns(chunk.fields())
         if not names:
             raise ConnectorError(self.name, "the records have no field that is a column of the table")
-        known = self.columns()
-        json_positions = [i for i, n in enumerate(names) if known[n].is_json]
-        idents = [sql.Identifier(n) for n in names]
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(idents))
-        getter = _row_getter(names)
-        dumps = orjson.dumps
-        with self.conn.cursor().copy(statement) as copy:
-            write_row = copy.write_row
-            if not json_positions:
-                for record in batch:
-                    try:
-                        write_row(getter(record))
-                    except KeyError:  # a record without some of the batch's columns: NULL there
-                        write_row([record.get(n) for n in names])
-                return names
-            for record in batch:
-                try:
-                    values = list(getter(record))
-                except KeyError:
-                    values = [record.get(n) for n in names]
-                for position in json_positions:
-                    value = values[position]
-                    if value is not None:
-                        values[position] = dumps(value, default=str).decode()
-                write_row(values)
+        if self._copier is None:
+            self._copier = Copier(self.conn, [n for n, c in self.columns().items() if c.is_json])
+        chunk.copy(self._copier, table, names)
         return names
 
     def _replace(self, stage: sql.Identifier, columns: list[str], count: int) -> WriteResult:
@@ -286,7 +293,7 @@ class TableLoader:
         self, stage: sql.Identifier, columns: list[str], key: list[str], count: int, *, maybe_duplicates: bool
     ) -> WriteResult:
         if count == 0:
-            return WriteResult(rows_written=0, inserted=0, updated=0)
+            return WriteResult(rows_written=0, inserted=0, updated=0, unchanged=0)
         missing = [k for k in key if k not in columns]
         if missing:
             raise ConnectorError(self.name, f"upsert key column(s) {', '.join(map(repr, missing))} are in no record")
@@ -296,44 +303,44 @@ class TableLoader:
             # cardinality violation; it is then run again with the dedupe.
             try:
                 with self.conn.transaction():
-                    return self._insert_on_conflict(stage, columns, key, dedupe=False)
+                    return self._insert_on_conflict(stage, columns, key, dedupe=False, distinct=count)
             except psycopg.errors.CardinalityViolation:
                 pass
-        return self._insert_on_conflict(stage, columns, key, dedupe=True)
+        return self._insert_on_conflict(stage, columns, key, dedupe=True, distinct=None)
 
     def _insert_on_conflict(
-        self, stage: sql.Identifier, columns: list[str], key: list[str], *, dedupe: bool
+        self, stage: sql.Identifier, columns: list[str], key: list[str], *, dedupe: bool, distinct: int | None
     ) -> WriteResult:
-        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-        keys = sql.SQL(", ").join(map(sql.Identifier, key))
-        updates = [c for c in columns if c not in key]
-        action: sql.Composable
-        if updates:
-            action = sql.SQL("DO UPDATE SET {}").format(
-                sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in updates)
-            )
-        else:
-            action = sql.SQL("DO NOTHING")
-        if dedupe:  # keep the last record of each key (highest sequence number)
-            select = sql.SQL("SELECT DISTINCT ON ({keys}) {cols} FROM {stage} ORDER BY {keys}, {seq} DESC")
-        else:
-            select = sql.SQL("SELECT {cols} FROM {stage}")
-        statement = sql.SQL("INSERT INTO {target} ({cols}) {select} ON CONFLICT ({keys}) {action}").format(
-            target=self.target,
-            cols=cols,
-            keys=keys,
-            action=action,
-            select=select.format(keys=keys, cols=cols, stage=stage, seq=sql.Identifier(_SEQ)),
+        """Run the merge; ``distinct``: the number of distinct keys staged (counted here when None).
+
+        Counts: ``inserted`` and ``updated`` are rows PostgreSQL inserted and changed;
+        ``unchanged`` are staged rows whose key exists with equal values (not rewritten).
+        ``rows_written`` is every distinct staged key (inserted + updated + unchanged),
+        as before unchanged rows were skipped; with ``DO NOTHING`` (every column in the
+        key) only the inserted rows, as always.
+        """
+        known = self.columns()
+        statement = upsert_statement(
+            target=self.target, stage=stage, columns=[known[c] for c in columns], key=key, dedupe=dedupe, seq=_SEQ
         )
+        if distinct is None:
+            keys = sql.SQL(", ").join(map(sql.Identifier, key))
+            distinct = int(
+                self._rows(sql.SQL("SELECT count(*) AS n FROM (SELECT DISTINCT {} FROM {}) d").format(keys, stage))[
+                    0
+                ]["n"]
+            )
         before = self._tuple_counts()
         with self.conn.cursor() as cursor:
             cursor.execute(statement)
             total = cursor.rowcount
         after = self._tuple_counts()
         inserted, updated = after[0] - before[0], after[1] - before[1]
+        unchanged = distinct - total
+        written = total if len(columns) == len(key) else distinct
         if inserted + updated != total:  # e.g. a partitioned table: the split is unknown
-            return WriteResult(rows_written=total)
-        return WriteResult(rows_written=total, inserted=inserted, updated=updated)
+            return WriteResult(rows_written=written, unchanged=unchanged)
+        return WriteResult(rows_written=written, inserted=inserted, updated=updated, unchanged=unchanged)
 
     def _tuple_counts(self) -> tuple[int, int]:
         """Rows inserted/updated in the target so far by this transaction (statistics
@@ -348,42 +355,6 @@ class TableLoader:
 
 class _RepeatedKey(Exception):
     """A key value occurs twice in the load: leave the direct COPY for the staging path."""
-
-
-class _KeyTracker:
-    """Notices, batch by batch, whether any key value occurs twice in the load."""
-
-    LIMIT = 5_000_000  # beyond this many keys stop tracking (and dedupe in SQL)
-
-    def __init__(self, key: Sequence[str]) -> None:
-        self.getter: Callable[[Record], Any] = itemgetter(*key) if key else (lambda record: None)
-        self.seen: set[Any] = set()
-        self.duplicates = False
-
-    def add(self, batch: list[Record]) -> None:
-        if self.duplicates:
-            return
-        try:
-            keys = list(map(self.getter, batch))
-            before = len(self.seen)
-            self.seen.update(keys)
-        except (KeyError, TypeError):  # a missing or unhashable key value: let SQL decide
-            self._give_up()
-            return
-        if len(self.seen) - before != len(keys) or len(self.seen) > self.LIMIT:
-            self._give_up()
-
-    def _give_up(self) -> None:
-        self.duplicates = True
-        self.seen = set()
-
-
-def _row_getter(names: list[str]) -> Callable[[Record], Sequence[Any]]:
-    """``record -> values in column order`` (KeyError if a column is missing)."""
-    if len(names) == 1:
-        name = names[0]
-        return lambda record: (record[name],)
-    return itemgetter(*names)
 
 
 def _dumps(value: Any) -> str:
