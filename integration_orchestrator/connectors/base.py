@@ -110,7 +110,7 @@ class Target(Protocol):
         return self.write(batch_to_records(batch) for batch in batches)
 
 
-def write_batches(target: Target, batches: Iterable[pa.RecordBatch]) -> WriteResult:
+def write_batches(target: Any, batches: Iterable[pa.RecordBatch]) -> WriteResult:
     """``target.write_batches(batches)``, or the default for a target class that lacks it."""
     method = getattr(target, "write_batches", None)
     if method is not None:

@@ -190,10 +190,9 @@ def _compile_columnar_step(row: Mapping[str, Any]) -> Any:
 
 
 def _write_batches(integration: Integration, database_url: str, batches: Iterable[pa.RecordBatch]) -> int:
-    from integration_orchestrator.columnar import batch_to_records
+    from integration_orchestrator.connectors import write_batches
 
-    target = _open_target(integration, database_url)
-    return int(target.write(batch_to_records(b) for b in batches).rows_written)
+    return int(write_batches(_open_target(integration, database_url), batches).rows_written)
 
 
 def default_engines() -> Engines:

@@ -193,7 +193,8 @@ def _ins(inputs: int) -> dict[str, dg.In]:
 def _run_storage(context: Any, job: IntegrationJob) -> UPath:
     """Where this run's ops write their output batches: ``<base>/<run_id>``."""
     base = job.spec.batch_storage or str(Path(context.instance.storage_directory()) / BATCH_DIRECTORY)
-    return UPath(base) / context.run_id
+    storage: UPath = UPath(base) / context.run_id
+    return storage
 
 
 def _writer(context: Any, job: IntegrationJob) -> BatchWriter:
@@ -390,7 +391,7 @@ def _write(context: Any, job: IntegrationJob, batch: BatchStream) -> Any:
     pipeline = job.record.pipeline
     started = time.perf_counter()
     with masked_failures(job.masker, *batch.head(5)):
-        written = write_batches(job.engines, job.record, db.url(), batch.batches())
+        written = write_batches(job.engines, job.record, db.url(), batch)
     seconds = time.perf_counter() - started
     stats = (*batch.stats, StepStat("sink", batch.rows, written, 0, seconds))
     records_in = stats[0].records_in

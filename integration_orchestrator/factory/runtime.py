@@ -76,6 +76,10 @@ class BatchStream:
         for part in self.parts:
             yield from part
 
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        """Iterable again and again (a loader may read the batches twice)."""
+        return self.batches()
+
     def head(self, limit: int) -> list[Record]:
         """The first ``limit`` records (for previews)."""
         out: list[Record] = []

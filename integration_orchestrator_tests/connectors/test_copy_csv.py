@@ -89,9 +89,14 @@ def test_vectorized_text_is_psycopgs_text(kind: str) -> None:
     assert list(map(str, column_values(column, logical))) == list(map(str, values))  # the corpus survives the batch
 
 
+def _text(data: Any) -> str:
+    assert data is not None
+    return bytes(data).decode()
+
+
 def test_csv_quotes_every_value_and_leaves_null_bare() -> None:
     batch = pa.RecordBatch.from_pylist([{"a": "", "b": None}, {"a": 'x,"y"\n', "b": 1}, {"a": "\\.", "b": 2}])
-    text = bytes(csv_for_copy(batch, ["a", "b", "c"], set(), Transformer())).decode()
+    text = _text(csv_for_copy(batch, ["a", "b", "c"], set(), Transformer()))
     assert text == '"",,\n"x,""y""\n","1",\n"\\.","2",\n'
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[1] == ['x,"y"\n', "1", ""]
@@ -99,5 +104,5 @@ def test_csv_quotes_every_value_and_leaves_null_bare() -> None:
 
 def test_json_columns_get_the_record_paths_json_text() -> None:
     batch = records_to_batch([{"j": {"a": Decimal("1.50"), "b": [1, None]}}, {"j": None}])
-    text = bytes(csv_for_copy(batch, ["j"], {"j"}, Transformer())).decode()
+    text = _text(csv_for_copy(batch, ["j"], {"j"}, Transformer()))
     assert text == '"{""a"":""1.50"",""b"":[1,null]}"\n\n'

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from integration_orchestrator.columnar import records_to_batch
+from integration_orchestrator.columnar import batch_to_records, records_to_batch
 from integration_orchestrator.connectors import ConnectorError, Target, WriteResult, open_target, postgres_chunks
 
 COLUMNS = """
@@ -91,9 +91,13 @@ def batches_of(records: list[dict[str, Any]], size: int) -> list[pa.RecordBatch]
     return [records_to_batch(records[i : i + size]) for i in range(0, len(records), size)]
 
 
+def _no_secrets(name: str) -> str:
+    raise KeyError(name)
+
+
 def target(database_url: str, table: str, **options: Any) -> Any:
     config = {"type": "postgres_table", "url": database_url, "table": table, **options}
-    return open_target(config, {}.__getitem__)
+    return open_target(config, _no_secrets)
 
 
 def contents(db: Any, table: str) -> list[str]:
@@ -111,7 +115,7 @@ def tables(db: Any) -> tuple[str, str]:
 def record_fallbacks(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
     """How many batches the batch path handed to the record path."""
     calls = []
-    original = postgres_chunks.batch_to_records
+    original = batch_to_records
 
     def spy(batch: pa.RecordBatch) -> list[dict[str, Any]]:
         calls.append(batch.num_rows)
@@ -162,7 +166,7 @@ def test_a_stream_of_batches_with_repeated_keys_keeps_the_last(
     assert db.execute("SELECT count(*) AS n FROM by_batches WHERE label = 'again'").fetchone() == {"n": 200}
 
 
-BAD = {
+BAD: dict[str, list[dict[str, Any]]] = {
     "not a number": [{"id": 1, "label": "a", "amount": Decimal(5)}, {"id": 2, "label": "b", "price": "lots"}],
     "null in NOT NULL": [{"id": 1, "label": None}],
     "too long": [{"id": 1, "label": "x", "note": "x" * 41}],
