@@ -206,10 +206,22 @@ CONTENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+def _high_water_mark() -> int:
+    """This process's peak RSS in bytes: ``VmHWM``, which starts afresh at exec. (``ru_maxrss`` does not:
+    Linux carries it across fork and exec, so a worker would report the bench process's size.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main(argv: list[str]) -> None:
     name, params = argv[0], json.loads(argv[1])
     result = CONTENDERS[name](params)
-    result["maxrss_self"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    result["maxrss_self"] = _high_water_mark()
     result["maxrss_children"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 

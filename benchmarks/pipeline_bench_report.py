@@ -111,7 +111,7 @@ def print_report(n: int, batch_size: int, rows: list[Row], copy: tuple[int, floa
           f"({len(sums)} distinct (count, md5) over {len([r for r in rows if r.checksum]) + bool(copy_sum)} tables)")
     print("rows/s = rows ÷ seconds, the seconds being the run storage's start→end for Dagster runs and the "
           "wall clock otherwise; peak RSS: psutil samples every 50 ms of each contender's process tree, "
-          "and ru_maxrss of the contender process and its reaped children; the larger is shown")
+          "VmHWM of the contender process and ru_maxrss of its reaped children; the larger is shown")
     ratios = _ratios(rows)
     if ratios:
         print("\nratios of rows/s:\n" + "\n".join(ratios))

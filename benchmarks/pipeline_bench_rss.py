@@ -3,9 +3,10 @@
 Each contender of ``pipeline_bench.py`` runs as ``python pipeline_bench_contenders.py NAME
 PARAMS`` so its memory is its own. A thread samples, every 50 ms, the RSS of the worker and
 of every descendant (psutil; for the launch path: the ``dagster job execute`` run worker and
-its step processes) and keeps each process's maximum. The worker also reports its own
-``ru_maxrss`` and that of its reaped children (exact peaks, no sampling gap); the larger of
-the two figures is the one printed.
+its step processes) and keeps each process's maximum. The worker also reports its own peak
+(``VmHWM``, exact) and ``ru_maxrss`` of its reaped children (which Linux carries over from
+the parent at fork, so it can overstate a child smaller than the worker); the larger figure
+is the one printed.
 """
 
 from __future__ import annotations
