@@ -26,7 +26,7 @@ import pyarrow.json as pj
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pipeline_bench import MAPPINGS, write_records
+from pipeline_bench_workload import MAPPINGS, write_records
 
 from integration_orchestrator.columnar import batch_to_records, records_to_batch
 from integration_orchestrator.mapping import compile_plan
