@@ -152,6 +152,21 @@ class Masker:
     def _secrets(self) -> frozenset[str]:
         return registered_secrets() if self.secrets is None else self.secrets
 
+    def may_hold_masked(self, text: str) -> bool:
+        """Whether raw text (a source line that could not be parsed, so has no fields) may
+        hold a secret or a masked field's value: it shows a secret, a sensitive-looking key,
+        or the integration masks fields at all."""
+        return (
+            any(secret in text for secret in self._secrets())
+            or (self.mask_sensitive_keys and SENSITIVE_KEY.search(text) is not None)
+            or bool(self.paths)
+        )
+
+    def with_fields(self, *mask_fields: str) -> Masker:
+        """This masker masking ``mask_fields`` too."""
+        return Masker(paths=self.paths + mask_paths(mask_fields), secrets=self.secrets,
+                      mask_sensitive_keys=self.mask_sensitive_keys)
+
     def text(self, text: str) -> str:
         """``text`` with secret values redacted."""
         return redact_text(text, self._secrets())

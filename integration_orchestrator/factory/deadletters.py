@@ -14,10 +14,11 @@ reported, not replayed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -79,6 +80,17 @@ def _runner(record: Integration, step_name: str | None, engines: Engines
         return final, [f for node in runs for f in node.failures]
 
     return run
+
+
+def _reread(letter: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The record in a source letter's ``text`` (edited in the letter to fix it), or why not."""
+    try:
+        value = orjson.loads(str(letter.get("text", "")))
+    except orjson.JSONDecodeError as error:
+        return letter, f"line {letter.get('line')} of {letter.get('file')} is still not valid JSON: {error}"
+    if not isinstance(value, dict):
+        return letter, f"line {letter.get('line')} of {letter.get('file')} is still not a JSON object"
+    return value, None
 
 
 def _find(integrations: Sequence[Integration], config_id: str, pipeline_id: str | None) -> Integration | None:
@@ -156,6 +168,11 @@ def _replay_group(conn: psycopg.Connection[Any], integration: Integration, step:
     outcomes: list[str | None] = []  # per letter: None replayed, else the new error (masked)
     for letter in group:  # one by one: every failure belongs to exactly one letter
         record = unseal_record(letter["record"], keyring)
+        if step == "source":  # a line the source could not read: read it again
+            record, unreadable = _reread(record)
+            if unreadable is not None:
+                outcomes.append(f"source: {masker.text_for(unreadable, record)}")
+                continue
         output, failures = run([dict(record)])
         outcomes.append(f"{failures[0].step}: {masker.text_for(failures[0].message, record)}" if failures else None)
         if not failures:

@@ -157,14 +157,16 @@ def _db(context: Any) -> IntegrationDatabase:
 
 
 def handle_failures(
-    context: dg.OpExecutionContext, job: IntegrationJob, step: str, failures: list[FailedRecord]
+    context: dg.OpExecutionContext, job: IntegrationJob, step: str, failures: list[FailedRecord],
+    masker: Masker | None = None,
 ) -> None:
     """Apply the pipeline's error strategy to the records ``step`` could not process."""
     if not failures:
         return
+    masker = masker or job.masker
     strategy = job.record.strategy
     first = failures[0]
-    message = job.masker.text_for(first.message, first.record)
+    message = masker.text_for(first.message, first.record)
     summary = f"Step `{step}`: {len(failures)} record(s) failed; first (record {first.index}): {message}"
     if strategy in ("fail_fast", "retry"):
         raise IntegrationRunFailure(summary, metadata={"step": step, "failed": len(failures), "strategy": strategy})
@@ -174,7 +176,7 @@ def handle_failures(
             insert_dead_letters(
                 conn, organization_id=job.record.config.organization_id, execution_id=execution_id,
                 config_id=job.record.config.id, pipeline_id=job.record.pipeline.id if job.record.pipeline else None,
-                failures=protect_failures(failures, job.masker, load_keyring_or_none()),
+                failures=protect_failures(failures, masker, load_keyring_or_none()),
             )
         context.log.warning(f"{summary} — sent to integration_dead_letters")
         return
@@ -248,6 +250,13 @@ def _run_batches(
     return stream.with_step(parts, stat)
 
 
+def _source_masker(masker: Masker, unreadable: list[FailedRecord]) -> Masker:
+    """An unreadable line's ``text`` has no fields to mask: it is sealed (or masked) whole
+    when it may hold a secret or a masked field's value."""
+    texts = [str(f.record.get("text", "")) for f in unreadable if isinstance(f.record, dict)]
+    return masker.with_fields("text") if any(masker.may_hold_masked(t) for t in texts) else masker
+
+
 @functools.cache
 def source_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_source", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(BatchStream))
@@ -257,7 +266,7 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
         counts = _Counts()
         with _writer(context, job) as writer, masked_failures(job.masker):
             for batch, unreadable in source_chunks(job.engines, job.record, _db(context).url(), job.batch_size):
-                handle_failures(context, job, "source", unreadable)
+                handle_failures(context, job, "source", unreadable, _source_masker(job.masker, unreadable))
                 counts.records_in += batch.num_rows + len(unreadable)
                 counts.records_out += batch.num_rows
                 counts.failed += len(unreadable)

@@ -115,3 +115,31 @@ def test_reexecution_from_failure_reads_the_failed_runs_batches(
         assert not (storage / second.run_id).exists()
     rows = db.execute("SELECT id, name, tier FROM people_out ORDER BY id").fetchall()
     assert rows == [{"id": 1, "name": "a", "tier": "x"}, {"id": 2, "name": "b", "tier": "x"}]
+
+
+def test_a_source_letter_replays_once_its_text_is_fixed(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, run_cli: Any
+) -> None:
+    _file_integration(db, tmp_path / "people.ndjson", "dead_letter")
+    with dg.instance_for_test() as instance:
+        assert build_definitions(database_url).get_job_def("people").execute_in_process(instance=instance).success
+    db.execute("""UPDATE integration_dead_letters SET record = jsonb_set(record, '{text}', %s)
+                  WHERE record->>'line' = '2'""", (psycopg.types.json.Jsonb('{"p": {"id": 2, "name": "b"}}'),))
+    done = run_cli("dead-letters", "replay")
+    assert "replayed 1, failed again 1" in done.stdout, done.stdout + done.stderr
+    assert [r["id"] for r in db.execute("SELECT id FROM people_out ORDER BY id")] == [1, 2, 3]
+    still = db.execute("SELECT error_message FROM integration_dead_letters WHERE status = 'pending'").fetchone()
+    assert still is not None and still["error_message"].endswith("line 4 of " + str(tmp_path / "people.ndjson")
+                                                                 + " is still not a JSON object")
+
+
+def test_an_unreadable_line_that_may_hold_a_sensitive_value_is_not_stored_in_clear(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "people.ndjson"
+    _file_integration(db, path, "dead_letter")
+    path.write_text('{"p": {"id": 1, "name": "a"}}\n{"p": {"id": 2, "password": "hunter2-hunter2"}\n')
+    with dg.instance_for_test() as instance:
+        assert build_definitions(database_url).get_job_def("people").execute_in_process(instance=instance).success
+    (letter,) = db.execute("SELECT record::text AS record, error_message FROM integration_dead_letters").fetchall()
+    assert "hunter2" not in letter["record"] and "hunter2" not in letter["error_message"]
