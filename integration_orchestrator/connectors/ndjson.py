@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +48,10 @@ _BLANK_INSIDE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
 _SUSPECT = (b"NaN", b"Infinity", b"\xef\xbb\xbf")
 _PLAIN_TYPES = (pa.null(), pa.bool_(), pa.int64(), pa.float64(), pa.string())
 _MAX_WAIT = 64
+#: pyarrow parses blocks of this size on its thread pool (a line longer than a block still parses)
+_BLOCK_SIZE = 1 << 20
+#: the first chunk's schema comes from this many of its lines (parsed exactly, one by one)
+_SAMPLE_LINES = 1000
 
 
 def exact_records(
@@ -107,8 +112,20 @@ def _has_integral_float(batch: pa.RecordBatch) -> bool:
     return False
 
 
-def _clean_bytes(chunk: bytes) -> bool:
-    if any(s in chunk for s in _SUSPECT):
+def _has_float(data_type: pa.DataType) -> bool:
+    if pa.types.is_floating(data_type):
+        return True
+    if pa.types.is_struct(data_type):
+        return any(_has_float(data_type.field(i).type) for i in range(data_type.num_fields))
+    if pa.types.is_list(data_type):
+        return _has_float(data_type.value_type)
+    return False
+
+
+def _clean_bytes(chunk: bytes, schema: pa.Schema) -> bool:
+    """No BOM, valid UTF-8, and no ``NaN``/``Infinity`` where a float column could take them."""
+    suspects = _SUSPECT if any(_has_float(f.type) for f in schema) else _SUSPECT[2:]
+    if any(s in chunk for s in suspects):
         return False
     if chunk.isascii():
         return True
@@ -119,21 +136,25 @@ def _clean_bytes(chunk: bytes) -> bool:
     return True
 
 
-def _has_blank_line(lines: Sequence[bytes], chunk: bytes) -> bool:
-    return not lines[0].strip() or not lines[-1].strip() or _BLANK_INSIDE.search(chunk) is not None
+def _has_blank_line(chunk: bytes) -> bool:
+    newline = chunk.find(b"\n")
+    first, last = (chunk if newline < 0 else chunk[:newline]), chunk[chunk.rfind(b"\n") + 1 :]
+    return not first.strip() or not last.strip() or _BLANK_INSIDE.search(chunk) is not None
 
 
-def fast_batch(lines: Sequence[bytes], schema: pa.Schema) -> pa.RecordBatch | None:
+def fast_batch(lines: Sequence[bytes] | LineChunk, schema: pa.Schema) -> pa.RecordBatch | None:
     """``lines`` parsed by pyarrow under ``schema``, or None unless certainly exact (see module doc)."""
-    if not lines or not _fast_schema(schema):
+    if not len(lines) or not _fast_schema(schema):
         return None
-    chunk = b"".join(lines)
-    if not _clean_bytes(chunk) or _has_blank_line(lines, chunk):
+    chunk = lines.data if isinstance(lines, LineChunk) else b"\n".join(
+        line[:-1] if line.endswith(b"\n") else line for line in lines
+    )
+    if not _clean_bytes(chunk, schema) or _has_blank_line(chunk):
         return None
     try:
         table = pj.read_json(
             io.BytesIO(chunk),
-            read_options=pj.ReadOptions(use_threads=False, block_size=len(chunk) + 1),
+            read_options=pj.ReadOptions(use_threads=True, block_size=_BLOCK_SIZE),
             parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
         )
     except (pa.ArrowException, UnicodeDecodeError, ValueError):
@@ -197,7 +218,9 @@ class _Chunker:
         self.misses = 0
         self.wait = 0
 
-    def chunk(self, lines: list[Any], first_line: int, binary: bool) -> SourceChunk | None:
+    def chunk(self, lines: LineChunk | list[Any], first_line: int, binary: bool) -> SourceChunk | None:
+        if binary and self.schema is None and len(lines) > _SAMPLE_LINES:
+            self._sample(list(lines[:_SAMPLE_LINES]), first_line)
         if binary and self.schema is not None and self._try_fast():
             batch = fast_batch(lines, self.schema)
             if batch is not None:
@@ -205,7 +228,7 @@ class _Chunker:
                 return SourceChunk(batch)
             self.misses += 1
             self.wait = 0 if self.misses < 2 else min(2 ** (self.misses - 1), _MAX_WAIT)
-        records, bad = exact_records(lines, first_line, self.file)
+        records, bad = exact_records(lines.lines if isinstance(lines, LineChunk) else lines, first_line, self.file)
         if not records and not bad:
             return None
         batch = records_to_batch(records)
@@ -213,11 +236,64 @@ class _Chunker:
             self.schema = merge_schema(self.schema, batch.schema)
         return SourceChunk(batch, bad)
 
+    def _sample(self, lines: list[Any], first_line: int) -> None:
+        """The schema of a clean sample of the first chunk (a bad line: no schema, the chunk goes exact)."""
+        records, bad = exact_records(lines, first_line, self.file)
+        if records and not bad:
+            self.schema = merge_schema(None, records_to_batch(records).schema)
+
     def _try_fast(self) -> bool:
         if self.wait > 0:
             self.wait -= 1
             return False
         return True
+
+
+_READ_SIZE = 1 << 24
+
+
+class LineChunk:
+    """``count`` lines of a binary stream joined by ``\\n`` (no final newline); split only on demand."""
+
+    def __init__(self, data: bytes, count: int) -> None:
+        self.data = data
+        self.count = count
+        self._lines: list[bytes] | None = None
+
+    @property
+    def lines(self) -> list[bytes]:
+        if self._lines is None:
+            self._lines = self.data.split(b"\n")
+        return self._lines
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.lines[index]
+
+
+def _line_groups(stream: IO[bytes], size: int) -> Iterator[LineChunk]:
+    """Groups of ``size`` lines of a binary stream, read in large blocks and cut at the
+    newlines numpy finds, so no Python work is done per line."""
+    buffer = b""
+    while block := stream.read(_READ_SIZE):
+        buffer += block
+        newlines = np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8) == 10)
+        start = 0
+        for k in range(size - 1, len(newlines), size):
+            end = int(newlines[k])
+            yield LineChunk(buffer[start:end], size)
+            start = end + 1
+        buffer = buffer[start:]
+    if buffer:  # the last lines (a final newline ends the last line, it does not start another)
+        data = buffer[:-1] if buffer.endswith(b"\n") else buffer
+        yield LineChunk(data, data.count(b"\n") + 1)
+
+
+def _text_groups(stream: IO[Any], size: int) -> Iterator[list[Any]]:
+    while lines := list(itertools.islice(stream, size)):
+        yield lines
 
 
 def ndjson_chunks(stream: IO[Any], batch_size: int, file: str) -> Iterator[SourceChunk]:
@@ -228,7 +304,8 @@ def ndjson_chunks(stream: IO[Any], batch_size: int, file: str) -> Iterator[Sourc
     chunker = _Chunker(file)
     binary = isinstance(stream, (io.RawIOBase, io.BufferedIOBase))
     first_line = 1
-    while lines := list(itertools.islice(stream, batch_size)):
+    groups = _line_groups(stream, batch_size) if binary else _text_groups(stream, batch_size)
+    for lines in groups:
         chunk = chunker.chunk(lines, first_line, binary)
         first_line += len(lines)
         if chunk is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -288,3 +289,25 @@ def test_reading_is_lazy_one_chunk_at_a_time(tmp_path: Path) -> None:
     finally:
         gate.set()
         writer.join(10)
+
+
+@pytest.mark.parametrize(
+    ("data", "size", "groups"),
+    [
+        (b"a\nb\nc\n", 2, [[b"a", b"b"], [b"c"]]),
+        (b"a\nb\nc", 2, [[b"a", b"b"], [b"c"]]),
+        (b"a\nb\n", 2, [[b"a", b"b"]]),
+        (b"a\n\nb\n\n", 2, [[b"a", b""], [b"b", b""]]),
+        (b"a\r\nb\r\n", 5, [[b"a\r", b"b\r"]]),
+        (b"", 3, []),
+        (b"\n", 3, [[b""]]),
+    ],
+)
+def test_line_groups_cut_at_newlines_like_readline(data: bytes, size: int, groups: list[list[bytes]],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from integration_orchestrator.connectors import ndjson
+
+    monkeypatch.setattr(ndjson, "_READ_SIZE", 3)  # blocks smaller than a group
+    got = list(ndjson._line_groups(io.BytesIO(data), size))
+    assert [g.lines for g in got] == groups
+    assert [len(g) for g in got] == [len(g) for g in groups]
