@@ -14,6 +14,11 @@ from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.factory.ops import BATCH_DIRECTORY
+from integration_orchestrator.factory.translator import (
+    IntegrationDefinitionSpec,
+    IntegrationTranslator,
+    IntegrationTranslatorData,
+)
 from integration_orchestrator_tests.rows import (
     add_config,
     add_mapping,
@@ -143,3 +148,30 @@ def test_an_unreadable_line_that_may_hold_a_sensitive_value_is_not_stored_in_cle
         assert build_definitions(database_url).get_job_def("people").execute_in_process(instance=instance).success
     (letter,) = db.execute("SELECT record::text AS record, error_message FROM integration_dead_letters").fetchall()
     assert "hunter2" not in letter["record"] and "hunter2" not in letter["error_message"]
+
+
+class _MemoryStorage(IntegrationTranslator):
+    """Batches in fsspec's in-memory filesystem: any UPath works, not only local disk."""
+
+    def get_integration_spec(self, data: IntegrationTranslatorData) -> IntegrationDefinitionSpec:
+        return super().get_integration_spec(data).replace(batch_storage="memory://integration-batches")
+
+
+def test_batches_can_live_in_any_upath_filesystem(db: psycopg.Connection[Any], database_url: str,
+                                                  tmp_path: Path) -> None:
+    from upath import UPath
+
+    path = tmp_path / "people.ndjson"
+    _file_integration(db, path, "dead_letter")
+    path.write_text('{"p": {"id": 1, "name": "a"}}\n{"p": {"id": 2, "name": "b"}}\n')
+    db.execute("DROP TABLE people_out")  # the sink fails: the run keeps its batches
+    job = build_definitions(database_url, translator=_MemoryStorage()).get_job_def("people")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    kept = UPath("memory://integration-batches") / result.run_id
+    assert sorted(p.name for p in kept.iterdir()) == ["mappings", "source", "step_tag"]
+    create_target_table(db)
+    with dg.instance_for_test() as instance:
+        assert job.execute_in_process(instance=instance).success
+    assert [r["id"] for r in db.execute("SELECT id FROM people_out ORDER BY id")] == [1, 2]
