@@ -2,7 +2,7 @@
 
 An op writes its output batches with a :class:`BatchWriter` into one IPC file, and hands
 the next op a :class:`BatchFile` (path and batch range: small, cheap to pickle), whose
-batches are read back one at a time (memory-mapped for local files). So an op holds one
+batches are read back one at a time. So an op holds one
 batch at a time, whatever the record count, and a re-execution from failure reads the
 batches its parent run persisted.
 """
@@ -38,9 +38,12 @@ class BatchFile:
 
 
 def _open(path: str) -> Any:
+    """A plain read handle: each batch is read into memory of its own and freed with it. (A
+    memory map would leave every page of the file the op has read counted in the process's
+    resident memory until the file is closed, so that memory would grow with the record count.)"""
     upath = UPath(path)
     if upath.protocol in ("", "file", "local"):
-        return pa.memory_map(upath.path, "r")
+        return pa.OSFile(upath.path, "rb")
     return upath.open("rb")
 
 
