@@ -26,7 +26,7 @@ from integration_orchestrator.transforms.columnar import apply_step_columnar, co
 
 QUERY = "SELECT *, CASE WHEN total > 250 THEN 'gold' ELSE 'standard' END AS tier FROM records"
 ROW = {"transformation_name": "tier", "transformation_type": "map", "language": "sql",
-       "transformation_logic": {"query": QUERY}}
+       "transformation_logic": {"query": QUERY}, "timeout_seconds": 600}  # the record path needs > 30 s at 900k
 COUNTRIES = ("Germany", "France", "Netherlands", "Spain", "Italy", "Poland")
 NAMES = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov")
 

@@ -338,7 +338,9 @@ def _map(chunk: pa.RecordBatch, sent: dict[str, pa.Array], result: pa.RecordBatc
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _filter(chunk: pa.RecordBatch, sent: dict[str, pa.Array], result: pa.RecordBatch, types: list[str]) -> pa.RecordBatch:
+def _filter(
+    chunk: pa.RecordBatch, sent: dict[str, pa.Array], result: pa.RecordBatch, types: list[str]
+) -> pa.RecordBatch:
     if result.num_rows == 0:
         return chunk.slice(0, 0)
     positions = _row_positions(result, chunk.num_rows)
@@ -347,7 +349,9 @@ def _filter(chunk: pa.RecordBatch, sent: dict[str, pa.Array], result: pa.RecordB
     return chunk.filter(pa.array(positions >= 0))
 
 
-def _enrich(chunk: pa.RecordBatch, sent: dict[str, pa.Array], result: pa.RecordBatch, types: list[str]) -> pa.RecordBatch:
+def _enrich(
+    chunk: pa.RecordBatch, sent: dict[str, pa.Array], result: pa.RecordBatch, types: list[str]
+) -> pa.RecordBatch:
     if result.num_rows == 0:
         return chunk
     positions = _row_positions(result, chunk.num_rows)
@@ -384,7 +388,9 @@ def _merge(old: tuple[pa.Array, pa.Field], new: tuple[pa.Array, pa.Field], mask:
     return pc.if_else(mask, b, a), fb
 
 
-def _whole(chunk: pa.RecordBatch, sent: dict[str, pa.Array], result: pa.RecordBatch, types: list[str]) -> pa.RecordBatch:
+def _whole(
+    chunk: pa.RecordBatch, sent: dict[str, pa.Array], result: pa.RecordBatch, types: list[str]
+) -> pa.RecordBatch:
     """aggregate/custom: the result rows; a decimal equal to an input's value at its column
     gets the first such input's text (the batch's originals)."""
     columns = _converted(result, types)
@@ -394,7 +400,8 @@ def _whole(chunk: pa.RecordBatch, sent: dict[str, pa.Array], result: pa.RecordBa
             continue
         array, decimal = columns[name]
         if decimal and name in sent and not pa.types.is_null(sent[name].type):
-            array = _first_original(array, result.column(i), sent[name], chunk.column(chunk.schema.get_field_index(name)))
+            original = chunk.column(chunk.schema.get_field_index(name))
+            array = _first_original(array, result.column(i), sent[name], original)
         arrays.append(array)
         fields.append(_field(name, array, decimal))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))

@@ -142,3 +142,23 @@ def test_validate_and_schemas_keep_the_record_path() -> None:
     base = {"transformation_name": "t", "language": "sql", "transformation_logic": {"query": "SELECT 1"}}
     assert compile_columnar_step({**base, "transformation_type": "validate"}) is None
     assert compile_columnar_step({**base, "transformation_type": "map", "input_schema": {"type": "object"}}) is None
+
+
+ARROW_CASES = [(k, q) for k, q in CASES if "nosuch" not in q and "qty > 3" not in q and "{'a'" not in q
+               and q != "SELECT id FROM records" and "'x' AS qty" not in q]
+
+
+@pytest.mark.parametrize(("kind", "query"), ARROW_CASES)
+def test_supported_queries_never_fall_back(kind: str, query: str) -> None:
+    """The corpus's clean cases run on the Arrow path (the fallback is not called)."""
+    row = {"transformation_name": "t", "transformation_type": kind, "language": "sql",
+           "transformation_logic": {"query": query}}
+    calls: list[int] = []
+
+    def fallback(records: list[dict[str, Any]]) -> Any:
+        calls.append(len(records))
+        return compile_transformation(row).apply(records)
+
+    step = compile_columnar_step(row)
+    apply_step_columnar("s", step, records_to_batch(_records(3, 200)), fallback)
+    assert calls == []
