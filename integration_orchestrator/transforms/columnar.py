@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jmespath
 import numpy as np
@@ -40,12 +40,16 @@ from integration_orchestrator.transforms.jmespath_columnar_functions import obje
 from integration_orchestrator.transforms.jmespath_inline import compile_inline
 from integration_orchestrator.transforms.row import TransformationRow
 
+if TYPE_CHECKING:
+    from integration_orchestrator.transforms.sql_columnar import SqlColumnarStep
+
 __all__ = [
     "ColumnarStep",
     "Fallback",
     "StepBatch",
     "apply_step_columnar",
     "compile_columnar_step",
+    "moved_failures",
     "per_record",
     "when_mask",
 ]
@@ -77,16 +81,20 @@ class StepBatch:
     failures: list[FailedRecord] = field(default_factory=list)
 
 
-def compile_columnar_step(row: TransformationRow | Mapping[str, Any]) -> ColumnarStep | None:
+def compile_columnar_step(row: TransformationRow | Mapping[str, Any]) -> ColumnarStep | SqlColumnarStep | None:
     """The columnar form of a transformation row, or None when it has none at all.
 
     Takes the row ``compile_transformation`` takes. Steps with an input or output schema
-    keep the per-record path (the schemas are checked per record).
+    keep the per-record path (the schemas are checked per record). SQL steps (map,
+    filter, enrich, aggregate, custom) run in the sandboxed DuckDB over the Arrow batch
+    (:mod:`.sql_columnar`).
     """
     if not isinstance(row, TransformationRow):
         row = TransformationRow.from_mapping(row)
     if row.input_schema or row.output_schema:
         return None
+    if row.language == "sql":
+        return _sql_step(row)
     if row.language != "jmespath" or row.transformation_type not in _TYPES:
         return None
     expression = row.transformation_logic.get("expression")
@@ -96,6 +104,19 @@ def compile_columnar_step(row: TransformationRow | Mapping[str, Any]) -> Columna
     if parsed is None or not supported(parsed):
         return None
     return ColumnarStep(row.transformation_type, expression, parsed)
+
+
+def _sql_step(row: TransformationRow) -> SqlColumnarStep | None:
+    from integration_orchestrator.transforms.compiled import compile_transformation
+    from integration_orchestrator.transforms.sql import SQLEngine
+    from integration_orchestrator.transforms.sql_columnar import SQL_TYPES, SqlColumnarStep
+
+    if row.transformation_type not in SQL_TYPES:
+        return None
+    transformation = compile_transformation(row)
+    if not isinstance(transformation.engine, SQLEngine):
+        return None
+    return SqlColumnarStep(transformation)
 
 
 def _parse(expression: str) -> Any:
@@ -172,7 +193,7 @@ class ColumnarStep:
         rows = np.flatnonzero(~exact)
         records = batch_to_records(batch.take(pa.array(rows)))
         outcome = fallback(records)
-        failures = _moved(outcome.errors, rows)
+        failures = moved_failures(outcome.errors, rows)
         kept = _kept_of_filter(records, outcome, fallback)
         chosen = np.sort(np.concatenate([np.flatnonzero(keep & exact), rows[kept]]))
         return StepBatch(_rows(batch, pa.array(chosen, pa.int64())), failures)
@@ -202,7 +223,7 @@ class ColumnarStep:
             Part(good, _rows(out, pa.array(good))),
             Part(rows[ok], records_to_batch(outcome.records), outcome.records),
         ]
-        return StepBatch(assemble(parts), _moved(outcome.errors, rows))
+        return StepBatch(assemble(parts), moved_failures(outcome.errors, rows))
 
 
 def _plan(compiler: Compiler, **parts: Any) -> _Plan:
@@ -274,7 +295,7 @@ def _nested(key: str, v: Val) -> pl.Expr:
     return expr.alias(key)
 
 
-def _moved(errors: Sequence[FailedRecord], rows: np.ndarray) -> list[FailedRecord]:
+def moved_failures(errors: Sequence[FailedRecord], rows: np.ndarray) -> list[FailedRecord]:
     """Failures of a per-record run over ``rows``, indexed by input row."""
     moved = []
     for f in errors:

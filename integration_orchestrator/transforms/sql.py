@@ -296,3 +296,9 @@ class SQLEngine(Engine):
     def build(self, logic: Mapping[str, Any], transformation_type: str, *, timeout_seconds: float) -> Program:
         self.check(logic, transformation_type)
         return _program(_query(logic), transformation_type)
+
+    def run_arrow(self, logic: Mapping[str, Any], data: bytes) -> tuple[bytes, list[str]]:
+        """The query over an Arrow IPC ``records`` table (see :mod:`.sql_arrow`)."""
+        from integration_orchestrator.transforms.sql_arrow import run_arrow
+
+        return run_arrow(_query(logic), data)

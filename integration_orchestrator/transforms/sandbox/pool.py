@@ -98,11 +98,17 @@ class Worker:
     def serves(self, profile: str) -> bool:
         return self.profile == profile or self.profile == "sql"
 
-    def call(self, payload: bytes, deadline: float) -> dict[str, Any]:
+    def call(self, payload: bytes, deadline: float, attachment: bytes | None = None) -> dict[str, Any]:
+        """One request frame (and its raw ``attachment`` frame); the response, with the raw
+        frame that follows it under ``"attachment"`` when it says it has one."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
             write_frame(self.proc.stdin.fileno(), payload, deadline)
+            if attachment is not None:
+                write_frame(self.proc.stdin.fileno(), attachment, deadline)
             response: dict[str, Any] = decode(read_frame(self.proc.stdout.fileno(), deadline))
+            if response.get("attachment") is True:
+                response["attachment"] = read_frame(self.proc.stdout.fileno(), deadline)
         except TimeoutError:
             self.kill()
             raise SandboxTimeout from None
@@ -243,11 +249,16 @@ class WorkerPool:
         bind_key: str | None = None,
         needs_seccomp: bool = False,
         profile: str = "light",
+        attachment: bytes | None = None,
     ) -> dict[str, Any]:
         """Send one request; raises ``SandboxTimeout``/``SandboxCrashed``/``PermissionError``.
 
-        Time spent starting a worker does not count against ``deadline``.
+        Time spent starting a worker does not count against ``deadline``. ``attachment``
+        (raw bytes, e.g. Arrow IPC) travels as a second frame after the request, which then
+        says ``"attachment": true``; a response's own attachment comes back as bytes.
         """
+        if attachment is not None:
+            request = {**request, "attachment": True}
         payload = encode(request)
         worker, startup = self._acquire(bind_key, profile)
         try:
@@ -256,7 +267,7 @@ class WorkerPool:
 
                 if not allow_without_seccomp():
                     raise PermissionError(worker.seccomp_reason or "seccomp is not active")
-            return worker.call(payload, deadline + startup)
+            return worker.call(payload, deadline + startup, attachment)
         except (SandboxTimeout, SandboxCrashed):
             self._release(worker)
             self._replace_in_background(worker.profile)

@@ -38,6 +38,9 @@ def _warm_up(profile: str) -> None:
 
         warm = {"a": 1, "b": {"c": [1]}, "d": Decimal("1.5"), "t": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
         SQLEngine().build({"query": "SELECT * FROM records"}, "map", timeout_seconds=1)([warm])
+        from integration_orchestrator.transforms.sql_arrow import warm_up
+
+        warm_up()
 
 
 def _install_seccomp(wanted: bool) -> tuple[bool, str]:
@@ -84,6 +87,8 @@ class _Server:
         from integration_orchestrator.transforms.javascript import js_error_kind
         from integration_orchestrator.transforms.sandbox.limits import set_cpu_budget
 
+        if isinstance(request.get("attachment"), bytes):
+            return self.handle_arrow(request)
         try:
             program = self.program(request)
         except LogicError as exc:
@@ -100,6 +105,32 @@ class _Server:
         except BaseException as exc:  # noqa: BLE001 - tenant code
             return {"ok": False, "kind": js_error_kind(exc), "error": _describe(exc)}
         return _result(value, request["per_record"])
+
+
+    def handle_arrow(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A request whose records are an Arrow IPC attachment (SQL over the batch): the
+        result table comes back as an Arrow IPC attachment with its DuckDB column types."""
+        from integration_orchestrator.transforms.base import LogicError
+        from integration_orchestrator.transforms.javascript import js_error_kind
+        from integration_orchestrator.transforms.sandbox.limits import set_cpu_budget
+
+        engine = self.engines.get(request["language"])
+        run = getattr(engine, "run_arrow", None)
+        if engine is None or run is None or engine.worker_profile != self.profile:
+            return {"ok": False, "kind": "definition", "field": "code",
+                    "error": f"a {self.profile!r} worker cannot run {request['language']!r} over Arrow"}
+        try:
+            engine.check(request["logic"], request["type"])
+        except LogicError as exc:
+            return {"ok": False, "kind": "definition", "field": exc.field, "error": exc.reason}
+        set_cpu_budget(request["timeout"] + 1)
+        try:
+            data, types = run(request["logic"], request["attachment"])
+        except MemoryError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - tenant query
+            return {"ok": False, "kind": js_error_kind(exc), "error": _describe(exc)}
+        return {"ok": True, "types": types, "attachment": data}
 
 
 def _describe(exc: BaseException) -> str:
@@ -132,6 +163,11 @@ def _result(value: Any, per_record: bool) -> dict[str, Any]:
 def _respond(fd: int, response: dict[str, Any]) -> None:
     from integration_orchestrator.transforms.sandbox.codec import encode, write_frame_blocking
 
+    attachment = response.pop("attachment", None)
+    if isinstance(attachment, bytes):
+        write_frame_blocking(fd, encode({**response, "attachment": True}))
+        write_frame_blocking(fd, attachment)
+        return
     try:
         payload = encode(response)
     except TypeError as exc:
@@ -177,6 +213,8 @@ def main(argv: list[str]) -> int:
     while True:
         try:
             request = decode(read_frame_blocking(proto_in))
+            if request.get("attachment") is True:
+                request["attachment"] = read_frame_blocking(proto_in)
         except FrameError:
             return 0
         try:
