@@ -355,7 +355,7 @@ def when_mask(when: str, batch: pa.RecordBatch) -> np.ndarray:
 
 def apply_step_columnar(
     name: str,
-    step: ColumnarStep | None,
+    step: ColumnarStep | SqlColumnarStep | None,
     batch: pa.RecordBatch,
     fallback: Fallback,
     when: str | None = None,
