@@ -12,7 +12,6 @@ failures (index, message, step, details).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pytest
 
 from integration_orchestrator.columnar import batch_to_records, records_to_batch
+from integration_orchestrator.factory.runtime import apply_step
 from integration_orchestrator.model.failures import FailedRecord
 from integration_orchestrator.transforms import compile_transformation
 from integration_orchestrator.transforms.columnar import (
@@ -99,34 +99,8 @@ OBJECTS = [
 WHENS = [None, "i > `3`", "s", "b", "d > `100`"]
 
 
-def _reference_apply_step(
-    step: str, apply: Callable[[list[dict[str, Any]]], Any], records: list[dict[str, Any]], when: str | None
-) -> tuple[list[dict[str, Any]], list[FailedRecord]]:
-    """``factory.runtime.apply_step`` as of b9f9e23 (the per-record routing), verbatim."""
-    if when is None:
-        outcome = apply(records)
-        return list(outcome.records), [f.at(step) for f in outcome.errors]
-    evaluate = compile_inline(when) or jmespath.compile(when).search
-    chosen = [i for i, r in enumerate(records) if truthy(evaluate(r))]
-    if not chosen:
-        return list(records), []
-    chosen_set = set(chosen)
-    subset = [records[i] for i in chosen]
-    outcome = apply(subset)
-    failures = [f.at(step, chosen[f.index] if 0 <= f.index < len(chosen) else None) for f in outcome.errors]
-    out = list(outcome.records)
-    failed_positions = {f.index for f in failures}
-    kept = [i for i in chosen if i not in failed_positions]
-    if len(out) != len(kept):
-        return out + [r for i, r in enumerate(records) if i not in chosen_set], failures
-    replaced = dict(zip(kept, out, strict=True))
-    merged = []
-    for i, record in enumerate(records):
-        if i in replaced:
-            merged.append(replaced[i])
-        elif i not in chosen_set:
-            merged.append(record)
-    return merged, failures
+# The per-record routing the columnar path must equal.
+_reference_apply_step = apply_step
 
 
 def _row(kind: str, expression: str) -> dict[str, Any]:
