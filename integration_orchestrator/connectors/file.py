@@ -41,7 +41,7 @@ from integration_orchestrator.connectors.chunks import (
 )
 from integration_orchestrator.connectors.csvread import csv_items, decoded_lines
 from integration_orchestrator.connectors.jsonstream import iter_json_array
-from integration_orchestrator.connectors.ndjson import ndjson_chunks
+from integration_orchestrator.connectors.ndjson import ndjson_chunks, parse_line
 
 __all__ = ["FILE_SOURCE", "FILE_TARGET", "FileSource", "FileTarget", "file_format"]
 
@@ -186,15 +186,11 @@ class FileSource:
 
     def _ndjson(self, stream: Iterable[str | bytes], start: int = 1) -> Iterator[Record]:
         for number, line in enumerate(stream, start=start):
-            if not line.strip():
-                continue
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise ConnectorError(self.name, f"line {number} is not valid JSON: {exc}") from exc
-            if not isinstance(value, dict):
-                raise ConnectorError(self.name, f"line {number} is not a JSON object")
-            yield value
+            item = parse_line(line, number, str(self.path))
+            if isinstance(item, BadRecord):
+                raise item.error(self.name)
+            if item is not None:
+                yield item
 
 
 class FileTarget(Target):

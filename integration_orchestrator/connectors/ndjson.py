@@ -42,7 +42,7 @@ from integration_orchestrator.columnar import records_to_batch
 from integration_orchestrator.connectors.base import Record
 from integration_orchestrator.connectors.chunks import BadRecord, SourceChunk, truncate_raw
 
-__all__ = ["exact_records", "fast_batch", "merge_schema", "ndjson_chunks"]
+__all__ = ["exact_records", "fast_batch", "merge_schema", "ndjson_chunks", "parse_line"]
 
 _BLANK_INSIDE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
 _SUSPECT = (b"NaN", b"Infinity", b"\xef\xbb\xbf")
@@ -67,18 +67,25 @@ def exact_records(
     records: list[Record] = []
     bad: list[BadRecord] = []
     for number, line in enumerate(lines, start=first_line):
-        if not line.strip():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            bad.append(BadRecord(file, number, f"line {number} is not valid JSON: {exc}", truncate_raw(line)))
-            continue
-        if not isinstance(value, dict):
-            bad.append(BadRecord(file, number, f"line {number} is not a JSON object", truncate_raw(line)))
-            continue
-        records.append(value)
+        item = parse_line(line, number, file)
+        if isinstance(item, BadRecord):
+            bad.append(item)
+        elif item is not None:
+            records.append(item)
     return records, bad
+
+
+def parse_line(line: str | bytes, number: int, file: str) -> Record | BadRecord | None:
+    """Line ``number`` as a record, a bad record saying why not, or None for a blank line."""
+    if not line.strip():
+        return None
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return BadRecord(file, number, f"line {number} is not valid JSON: {exc}", truncate_raw(line))
+    if not isinstance(value, dict):
+        return BadRecord(file, number, f"line {number} is not a JSON object", truncate_raw(line))
+    return value
 
 
 def _fast_type(t: pa.DataType) -> bool:
