@@ -15,9 +15,9 @@ same ``when`` routing, same order of the output rows, same failure attribution.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import jmespath
 import numpy as np
@@ -25,8 +25,14 @@ import polars as pl
 import pyarrow as pa
 
 from integration_orchestrator.columnar import batch_to_records, logical_types, records_to_batch
-from integration_orchestrator.model.failures import FailedRecord
 from integration_orchestrator.transforms.columnar_assemble import Part, assemble, canonical
+from integration_orchestrator.transforms.columnar_base import (
+    Fallback,
+    Outcome,
+    StepBatch,
+    moved_failures,
+    per_record,
+)
 from integration_orchestrator.transforms.contracts import truthy
 from integration_orchestrator.transforms.jmespath_columnar import (
     Compiler,
@@ -58,27 +64,6 @@ Record = dict[str, Any]
 _EXACT = "__io_exact"
 _KEEP = "__io_keep"
 _TYPES = frozenset({"map", "filter", "enrich"})
-
-
-class Outcome(Protocol):
-    """What the per-record ``apply`` returns (``TransformOutcome``)."""
-
-    @property
-    def records(self) -> list[Record]: ...
-
-    @property
-    def errors(self) -> Sequence[FailedRecord]: ...
-
-
-Fallback = Callable[[list[Record]], Outcome]
-
-
-@dataclass(frozen=True)
-class StepBatch:
-    """A step's output rows and the input rows that failed (``index`` = input row)."""
-
-    batch: pa.RecordBatch
-    failures: list[FailedRecord] = field(default_factory=list)
 
 
 def compile_columnar_step(row: TransformationRow | Mapping[str, Any]) -> ColumnarStep | SqlColumnarStep | None:
@@ -295,18 +280,6 @@ def _nested(key: str, v: Val) -> pl.Expr:
     return expr.alias(key)
 
 
-def moved_failures(errors: Sequence[FailedRecord], rows: np.ndarray) -> list[FailedRecord]:
-    """Failures of a per-record run over ``rows``, indexed by input row."""
-    moved = []
-    for f in errors:
-        index = int(rows[f.index])
-        details = f.details
-        if details.get("index") == f.index:
-            details = {**details, "index": index}
-        moved.append(replace(f, index=index, details=details))
-    return moved
-
-
 def _kept_of_filter(records: list[Record], outcome: Outcome, fallback: Fallback) -> list[int]:
     """Which of ``records`` a per-record filter kept (it returns the same record objects)."""
     kept, j, out = [], 0, outcome.records
@@ -317,12 +290,6 @@ def _kept_of_filter(records: list[Record], outcome: Outcome, fallback: Fallback)
     if j == len(out):
         return kept
     return [i for i, r in enumerate(records) if fallback([r]).records]
-
-
-def per_record(batch: pa.RecordBatch, fallback: Fallback) -> StepBatch:
-    """The whole batch through the per-record path."""
-    outcome = fallback(batch_to_records(batch))
-    return StepBatch(records_to_batch(outcome.records), list(outcome.errors))
 
 
 @functools.lru_cache(maxsize=256)

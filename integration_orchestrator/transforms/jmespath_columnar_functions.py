@@ -8,23 +8,30 @@ fails with the library's own message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Protocol
 
 import polars as pl
 
-from integration_orchestrator.transforms.jmespath_columnar import (
+from integration_orchestrator.transforms.jmespath_columnar_values import (
     NULL,
-    Compiler,
+    Node,
     Union,
     Unsupported,
     Val,
     collapse,
 )
 
-__all__ = ["call"]
 
-Node = Mapping[str, Any]
+class Compiler(Protocol):
+    """What a function needs of :class:`.jmespath_columnar.Compiler`: its arguments' values
+    and a place to put the guards of the rows it is exact on."""
+
+    def value(self, node: Node) -> Union: ...
+
+    def guard(self, exact: pl.Expr) -> None: ...
+
+__all__ = ["call"]
 
 
 def call(compiler: Compiler, name: str, children: list[Node]) -> Val:
@@ -133,7 +140,7 @@ def object_fields(compiler: Compiler, v: Val) -> dict[str, Union]:
         return dict(v.fields)
     if v.kind == "obj" and v.struct is not None and v.expr is not None:
         compiler.guard(v.expr.is_not_null())
-        from integration_orchestrator.transforms.jmespath_columnar import val_of
+        from integration_orchestrator.transforms.jmespath_columnar_values import val_of
 
         return {name: ((None, val_of(dtype, v.expr.struct.field(name))),) for name, dtype in v.struct.items()}
     raise Unsupported(f"an object expected, got {v.kind}")

@@ -31,16 +31,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from integration_orchestrator.transforms.base import Engine, LogicError, Program
+from integration_orchestrator.transforms.duckdb_connection import sql_connection
 from integration_orchestrator.transforms.exact import Originals, Path
 
 if TYPE_CHECKING:
-    import duckdb
     import pandas as pd
 
 __all__ = ["ROW_COLUMN", "SQLEngine", "sql_connection"]
 
 ROW_COLUMN = "_row"
-MEMORY_LIMIT = "256MB"
 
 
 def _query(logic: Mapping[str, Any]) -> str:
@@ -48,24 +47,6 @@ def _query(logic: Mapping[str, Any]) -> str:
     if not isinstance(query, str) or not query.strip():
         raise LogicError("query", "must be a non-empty SQL SELECT string")
     return query
-
-
-def sql_connection() -> duckdb.DuckDBPyConnection:
-    """A locked-down in-memory DuckDB connection."""
-    import duckdb
-
-    config: dict[str, str | bool | int | float | list[str]] = {
-        "enable_external_access": False,
-        "python_enable_replacements": False,
-        "autoload_known_extensions": False,
-        "autoinstall_known_extensions": False,
-        "memory_limit": MEMORY_LIMIT,
-        "threads": 1,
-    }
-    conn = duckdb.connect(":memory:", config=config)
-    conn.execute("SET TimeZone = 'UTC'")  # TIMESTAMPTZ results in UTC: the worker loads that zone before seccomp
-    conn.execute("SET lock_configuration = true")
-    return conn
 
 
 def _kind(value: Any) -> str | None:

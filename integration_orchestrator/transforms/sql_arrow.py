@@ -2,7 +2,7 @@
 
 The parent (:mod:`.sql_columnar`) sends the ``records`` relation already typed the way the
 per-record path types it (decimals as DECIMAL, ``_row`` appended); the worker registers
-it on the same locked-down connection (:func:`~.sql.sql_connection`: no file, URL or
+it on the same locked-down connection (:func:`~.duckdb_connection.sql_connection`: no file, URL or
 extension access, memory limit, one thread, configuration locked) and returns the
 result table with the DuckDB type of each column, which Arrow alone does not tell
 (HUGEINT and DECIMAL(38,0) are the same Arrow type).
@@ -34,7 +34,7 @@ def from_ipc(data: bytes) -> pa.Table:
 
 def run_arrow(query: str, data: bytes) -> tuple[bytes, list[str]]:
     """``query`` over the ``records`` table in ``data``: the result as IPC and its DuckDB types."""
-    from integration_orchestrator.transforms.sql import sql_connection
+    from integration_orchestrator.transforms.duckdb_connection import sql_connection
 
     records = from_ipc(data)
     conn = sql_connection()

@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from integration_orchestrator.columnar import LOGICAL_KEY, batch_to_records, logical_types, records_to_batch
-from integration_orchestrator.transforms.columnar import Fallback, StepBatch, moved_failures, per_record
 from integration_orchestrator.transforms.columnar_assemble import Part, assemble
+from integration_orchestrator.transforms.columnar_base import Fallback, StepBatch, moved_failures, per_record
 from integration_orchestrator.transforms.compiled import CompiledTransformation
 from integration_orchestrator.transforms.sandbox.pool import SandboxTimeout, get_pool
 from integration_orchestrator.transforms.sql import ROW_COLUMN
