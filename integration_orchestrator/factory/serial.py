@@ -83,10 +83,16 @@ def claim_lease(
     conn: psycopg.Connection[Any], serial: str, alive: Alive, row: Mapping[str, Any]
 ) -> str | None:
     """Claim ``serial`` for ``row["run_id"]`` (ensuring its execution row); the live holder's
-    run id instead when another run holds it."""
+    run id instead when another run holds it. A run whose row is already final has ended
+    (Dagster initialises resources again after the last step, a step may start after a
+    failure): nothing to claim, and it must not be refused either."""
     organization_id = row["organization_id"]
     with tenant_transaction(conn, organization_id):
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{TAG_SERIAL}={serial}",))
+        own = conn.execute("SELECT status FROM integration_executions WHERE dagster_run_id = %s",
+                           (row["run_id"],)).fetchone()
+        if own is not None and own["status"] != "running":
+            return None
         others = conn.execute(
             """
             SELECT dagster_run_id, updated_at > now() - %s AS fresh
