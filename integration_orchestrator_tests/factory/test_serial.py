@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -165,7 +166,7 @@ def _loads_do_not_overlap(db: psycopg.Connection[Any]) -> list[dict[str, Any]]:
     rows = db.execute("SELECT dagster_run_id, status, started_at, finished_at, records_out, error_message "
                       "FROM integration_executions ORDER BY started_at").fetchall()
     loaded = [r for r in rows if r["status"] == "succeeded"]
-    for before, after in zip(loaded, loaded[1:], strict=False):
+    for before, after in itertools.pairwise(loaded):
         assert after["started_at"] >= before["finished_at"]
     return list(rows)
 
