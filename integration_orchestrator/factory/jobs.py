@@ -17,18 +17,23 @@ from integration_orchestrator.factory.gcpause import young_collections_only
 from integration_orchestrator.factory.ops import INTEGRATION_RESOURCE_KEY, IntegrationJob, failure_hook
 from integration_orchestrator.factory.pipelines import compose_pipeline
 from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
+from integration_orchestrator.factory.serial import run_guard
 
 __all__ = ["build_job"]
 
 
 def _job_resource(job: IntegrationJob) -> dg.ResourceDefinition:
-    """The job itself; while a run (or a step process) holds it, full GC collections wait (see ``gcpause``)."""
+    """The job itself. Before any op of a run (or of a step process) gets it, the run has its
+    execution row and, for a serial integration, the lease (see ``serial``); while held, full GC
+    collections wait (see ``gcpause``)."""
 
-    def resource(_context: Any) -> Any:
-        with young_collections_only():
+    def resource(context: dg.InitResourceContext) -> Any:
+        database: IntegrationDatabase = getattr(context.resources, DATABASE_RESOURCE_KEY)
+        with run_guard(job, database, context.run, context.instance), young_collections_only():
             yield job
 
-    return dg.ResourceDefinition(resource_fn=resource, description=f"the integration behind `{job.name}`")
+    return dg.ResourceDefinition(resource_fn=resource, required_resource_keys={DATABASE_RESOURCE_KEY},
+                                 description=f"the integration behind `{job.name}`")
 
 
 def build_job(job: IntegrationJob, database: IntegrationDatabase) -> dg.JobDefinition:

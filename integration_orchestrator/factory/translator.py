@@ -39,6 +39,7 @@ from integration_orchestrator.model.tags import (
     TAG_JOB,
     TAG_ORGANIZATION_ID,
     TAG_PIPELINE_ID,
+    TAG_SERIAL,
     TAG_SOURCE,
     TAG_TARGET,
     TAG_TYPE,
@@ -50,6 +51,7 @@ __all__ = [
     "IntegrationTranslatorData",
     "default_run_config",
     "retry_policy_from",
+    "serial_value",
 ]
 
 
@@ -122,6 +124,17 @@ def default_run_config(record: Integration) -> dict[str, Any]:
     return {"execution": {"config": {"multiprocess": multiprocess}}}
 
 
+def serial_value(record: Integration) -> str | None:
+    """The ``integration/serial`` value of every run of ``record``'s job: its config id (the
+    target belongs to the config, so all its pipelines queue behind each other), or None when
+    the integration has schedules and every one allows concurrent execution. A job tag, so
+    UI launches, ``dagster job launch``, re-executions, schedules and sensors all carry it."""
+    schedules = record.schedules
+    if schedules and all(s.concurrent_execution_allowed for s in schedules):
+        return None
+    return record.config.id
+
+
 def _endpoint_type(record: Integration, role: str) -> str | None:
     endpoint = record.config.connection_config.get(role)
     return str(endpoint.get("type")) if isinstance(endpoint, Mapping) and endpoint.get("type") else None
@@ -138,6 +151,9 @@ class IntegrationTranslator:
         run_tags = {TAG_CONFIG_ID: config.id, TAG_ORGANIZATION_ID: config.organization_id}
         if record.pipeline is not None:
             run_tags[TAG_PIPELINE_ID] = record.pipeline.id
+        serial = serial_value(record)
+        if serial is not None:
+            run_tags[TAG_SERIAL] = serial
         kinds = {k for k in (slugify(source or "", ""), slugify(target or "", "")) if k}
         description = str(config.row.get("description") or f"Integration {config.integration_name}")
         asset_spec = dg.AssetSpec(

@@ -45,20 +45,24 @@ def ensure_execution(
     schedule_id: str | None = None,
     config_versions: Mapping[str, Any] | None = None,
     tags: Mapping[str, str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> str:
-    """The execution row of ``run_id`` (created ``running`` if absent); returns its id."""
+    """The execution row of ``run_id`` (created ``running`` if absent); returns its id.
+
+    ``metadata`` is stored only when the row is created (a re-execution's ``parent_run_id``
+    and ``root_run_id``, see ``factory/serial.py``)."""
     with tenant_transaction(conn, organization_id):
         row = conn.execute(
             """
             INSERT INTO integration_executions
                 (dagster_run_id, dagster_job_name, config_id, pipeline_id, schedule_id, status,
-                 started_at, config_versions, tags, organization_id)
-            VALUES (%s, %s, %s, %s, %s, 'running', now(), %s, %s, %s)
+                 started_at, config_versions, tags, metadata, organization_id)
+            VALUES (%s, %s, %s, %s, %s, 'running', now(), %s, %s, %s, %s)
             ON CONFLICT (dagster_run_id) DO UPDATE SET dagster_run_id = EXCLUDED.dagster_run_id
             RETURNING id
             """,
             (run_id, job_name, config_id, pipeline_id, schedule_id, _json(config_versions or {}),
-             _json(tags or {}), organization_id),
+             _json(tags or {}), _json(metadata or {}), organization_id),
         ).fetchone()
     assert row is not None
     return str(row["id"])

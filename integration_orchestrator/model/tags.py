@@ -28,6 +28,7 @@ __all__ = [
     "TAG_SCHEDULE_EXECUTION_ID",
     "TAG_SCHEDULE_ID",
     "TAG_SERIAL",
+    "TAG_SERIAL_WAIT",
     "TAG_SOURCE",
     "TAG_TARGET",
     "TAG_TYPE",
@@ -45,6 +46,8 @@ TAG_SCHEDULED_TIME: Final = "integration/scheduled_time"
 TAG_EVENT_ID: Final = "integration/event_id"
 #: one run at a time per integration (a tag concurrency limit in dagster.yaml)
 TAG_SERIAL: Final = "integration/serial"
+#: seconds a run that bypasses the queue waits for the integration's running run (default 0)
+TAG_SERIAL_WAIT: Final = "integration/serial_wait_seconds"
 TAG_EXECUTION_PARAMETERS: Final = "integration/execution_parameters"
 TAG_RETRY_POLICY: Final = "integration/retry_policy"
 TAG_EVENT_PAYLOAD: Final = "integration/event_payload"

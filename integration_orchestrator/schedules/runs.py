@@ -13,7 +13,8 @@
   itself travels as JSON in ``integration/retry_policy``;
 * ``concurrent_execution_allowed = false`` → ``integration/serial`` = the config id, for a
   run-queue limit of one run per value (``tag_concurrency_limits`` in dagster.yaml), so
-  the catch-up runs of ``run_all`` queue behind each other instead of overlapping;
+  the catch-up runs of ``run_all`` queue behind each other instead of overlapping (the
+  job's own tags carry it too, for every other launch path: ``factory.translator.serial_value``);
 * ``execution_parameters`` → JSON in the tag ``integration/execution_parameters``. The
   factory's jobs declare no run config for them (a run config the job does not declare
   would fail Dagster's validation), so tags are the carrier: ops read them with

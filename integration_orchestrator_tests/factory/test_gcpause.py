@@ -68,10 +68,12 @@ def test_the_integration_job_resource_holds_the_pause_for_the_run() -> None:
     import dagster as dg
 
     from integration_orchestrator.factory.jobs import _job_resource
+    from integration_orchestrator.factory.resources import IntegrationDatabase
 
     before = gc.get_threshold()
     job = type("FakeJob", (), {"name": "orders"})()
-    with dg.build_resources({"integration_job": _job_resource(job)}) as resources:
+    unused = IntegrationDatabase(database_url="postgresql://unused")  # outside a run: no execution row
+    with dg.build_resources({"integration_job": _job_resource(job), "integration_database": unused}) as resources:
         assert resources.integration_job is job
         assert gc.get_threshold()[2] >= 1 << 30
     assert gc.get_threshold() == before
