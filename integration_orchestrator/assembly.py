@@ -21,8 +21,8 @@ from integration_orchestrator.factory.build import (
 )
 from integration_orchestrator.factory.engines import Engines, default_engines
 from integration_orchestrator.factory.health import health_asset_spec
+from integration_orchestrator.factory.integration_job import IntegrationJob
 from integration_orchestrator.factory.jobs import build_job
-from integration_orchestrator.factory.ops import IntegrationJob
 from integration_orchestrator.factory.resources import (
     DATABASE_RESOURCE_KEY,
     IntegrationDatabase,

@@ -27,7 +27,7 @@ from integration_orchestrator.credentials import (
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.errors import MaskedError
 from integration_orchestrator.factory.failures import IntegrationRunFailure, masked_failures
-from integration_orchestrator.factory.ops import BATCH_DIRECTORY
+from integration_orchestrator.factory.streaming import BATCH_DIRECTORY
 from integration_orchestrator.masking import (
     MASK,
     SEALED_KEY,

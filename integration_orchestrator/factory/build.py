@@ -22,8 +22,8 @@ from integration_orchestrator.db import resolve_database_url
 from integration_orchestrator.errors import DatabaseUnavailableError
 from integration_orchestrator.factory.checks import check_specs, evaluate_mapping_checks
 from integration_orchestrator.factory.engines import Engines
+from integration_orchestrator.factory.integration_job import IntegrationJob
 from integration_orchestrator.factory.load import load_snapshot_from_url
-from integration_orchestrator.factory.ops import IntegrationJob
 from integration_orchestrator.factory.resources import (
     DATABASE_RESOURCE_KEY,
     IntegrationDatabase,

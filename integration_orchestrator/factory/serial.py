@@ -32,7 +32,7 @@ import psycopg
 
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.factory.failures import IntegrationRunFailure
-from integration_orchestrator.factory.ops import IntegrationJob
+from integration_orchestrator.factory.integration_job import IntegrationJob
 from integration_orchestrator.factory.resources import IntegrationDatabase
 from integration_orchestrator.factory.writeback import ensure_execution, finish_execution
 from integration_orchestrator.model.tags import TAG_SCHEDULE_ID, TAG_SERIAL, TAG_SERIAL_WAIT

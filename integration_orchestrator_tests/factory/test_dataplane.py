@@ -13,7 +13,7 @@ from dagster._core.definitions.definitions_load_context import DefinitionsLoadCo
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from integration_orchestrator.assembly import build_definitions
-from integration_orchestrator.factory.ops import BATCH_DIRECTORY
+from integration_orchestrator.factory.streaming import BATCH_DIRECTORY
 from integration_orchestrator.factory.translator import (
     IntegrationDefinitionSpec,
     IntegrationTranslator,
