@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import io
 import itertools
+import mmap
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
@@ -281,8 +284,53 @@ class LineChunk:
 
 
 def _line_groups(stream: IO[bytes], size: int) -> Iterator[LineChunk]:
-    """Groups of ``size`` lines of a binary stream, read in large blocks and cut at the
-    newlines numpy finds, so no Python work is done per line."""
+    """Groups of ``size`` lines of a binary stream, cut at the newlines numpy finds, so no
+    Python work is done per line: a regular file is memory-mapped (each group copied out
+    once), anything else read in large blocks."""
+    mapped = _mapped(stream)
+    if mapped is not None:
+        try:
+            yield from _mapped_groups(mapped, size)
+        finally:
+            mapped.close()
+        return
+    yield from _read_groups(stream, size)
+
+
+def _mapped(stream: IO[bytes]) -> mmap.mmap | None:
+    try:
+        descriptor = stream.fileno()
+        info = os.fstat(descriptor)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or stream.tell() != 0:
+        return None
+    return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
+
+
+def _mapped_groups(mapped: mmap.mmap, size: int) -> Iterator[LineChunk]:
+    total = len(mapped)
+    start = have = position = 0  # the group starts at ``start`` and has ``have`` lines before ``position``
+    while position < total:
+        end = min(position + _READ_SIZE, total)
+        view = np.frombuffer(mapped, dtype=np.uint8, count=end - position, offset=position)
+        newlines = np.flatnonzero(view == 10)
+        del view  # no buffer export may outlive the map
+        used = 0
+        while len(newlines) - used >= size - have:
+            cut = position + int(newlines[used + size - have - 1])
+            yield LineChunk(mapped[start:cut], size)
+            used += size - have
+            have, start = 0, cut + 1
+        have += len(newlines) - used
+        position = end
+    if start < total:
+        data = mapped[start:total]
+        data = data[:-1] if data.endswith(b"\n") else data
+        yield LineChunk(data, data.count(b"\n") + 1)
+
+
+def _read_groups(stream: IO[bytes], size: int) -> Iterator[LineChunk]:
     buffer = b""
     while block := stream.read(_READ_SIZE):
         buffer += block

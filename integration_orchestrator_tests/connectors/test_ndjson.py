@@ -304,10 +304,15 @@ def test_reading_is_lazy_one_chunk_at_a_time(tmp_path: Path) -> None:
     ],
 )
 def test_line_groups_cut_at_newlines_like_readline(data: bytes, size: int, groups: list[list[bytes]],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from integration_orchestrator.connectors import ndjson
 
     monkeypatch.setattr(ndjson, "_READ_SIZE", 3)  # blocks smaller than a group
     got = list(ndjson._line_groups(io.BytesIO(data), size))
     assert [g.lines for g in got] == groups
     assert [len(g) for g in got] == [len(g) for g in groups]
+    path = tmp_path / "lines.ndjson"  # a regular file: memory-mapped
+    path.write_bytes(data)
+    with path.open("rb") as stream:
+        mapped = list(ndjson._line_groups(stream, size))
+    assert [g.lines for g in mapped] == groups
