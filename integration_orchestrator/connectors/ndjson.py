@@ -309,9 +309,16 @@ def _mapped(stream: IO[bytes]) -> mmap.mmap | None:
 
 
 def _mapped_groups(mapped: mmap.mmap, size: int) -> Iterator[LineChunk]:
+    """The groups of a mapped file; the pages before the current group are handed back as it
+    goes (a mapped page the process has read stays in its resident memory until then, so
+    memory would otherwise grow with the file)."""
     total = len(mapped)
-    start = have = position = 0  # the group starts at ``start`` and has ``have`` lines before ``position``
+    start = have = position = released = 0  # the group starts at ``start``, ``have`` lines before ``position``
     while position < total:
+        done = start - start % mmap.PAGESIZE
+        if done > released and hasattr(mmap, "MADV_DONTNEED"):
+            mapped.madvise(mmap.MADV_DONTNEED, released, done - released)
+            released = done
         end = min(position + _READ_SIZE, total)
         view = np.frombuffer(mapped, dtype=np.uint8, count=end - position, offset=position)
         newlines = np.flatnonzero(view == 10)
