@@ -157,7 +157,9 @@ def batch_chunks(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[Batch
 class KeyTracker:
     """Notices, chunk by chunk, whether any key value occurs twice in the load."""
 
-    LIMIT = 5_000_000  # beyond this many keys stop tracking (and dedupe in SQL)
+    #: beyond this many keys stop tracking and dedupe in SQL, so the memory this takes is
+    #: bounded (about 20 MB) whatever the size of the load
+    LIMIT = 200_000
 
     def __init__(self) -> None:
         self.seen: set[Any] = set()

@@ -188,10 +188,11 @@ class TableLoader:
         """Upsert into an empty table: COPY straight into it, under a savepoint.
 
         Into a table holding none of the keys, an upsert inserts every record, which is
-        what a plain COPY does. A key that repeats in the load (seen in Python, or only
-        by PostgreSQL, as '1' and 1) or that a concurrent transaction committed first
-        makes the COPY fail with a unique violation: the savepoint is rolled back and
-        the load goes through the staging table. None: take the staging path.
+        what a plain COPY does. A key that repeats in the load or that a concurrent
+        transaction committed first makes the COPY fail with a unique violation (the key
+        has a unique index, :meth:`check_key`): the savepoint is rolled back and the load
+        goes through the staging table. No key is kept in Python, so memory does not grow
+        with the load. None: take the staging path.
         """
         fields: set[str] = set()
         rows = 0
@@ -203,17 +204,13 @@ class TableLoader:
         names = self._known_columns(fields)
         if any(k not in names for k in key):
             return None  # the staging path explains the missing key column
-        tracker = KeyTracker()
         count = 0
         try:
             with self.conn.transaction():
                 for chunk in chunks():
-                    tracker.add(chunk.keys(key))
-                    if tracker.duplicates:
-                        raise _RepeatedKey
                     self._copy(self.target, chunk, names=names)
                     count += chunk.rows
-        except (_RepeatedKey, psycopg.errors.UniqueViolation):
+        except psycopg.errors.UniqueViolation:
             return None
         return WriteResult(rows_written=count, inserted=count, updated=0, unchanged=0)
 
@@ -351,10 +348,6 @@ class TableLoader:
             {"oid": self._table_oid()},
         )[0]
         return int(row["inserted"]), int(row["updated"])
-
-
-class _RepeatedKey(Exception):
-    """A key value occurs twice in the load: leave the direct COPY for the staging path."""
 
 
 def _dumps(value: Any) -> str:
