@@ -19,6 +19,7 @@ from integration_orchestrator.factory.build import (
     load_or_reconstruct,
     translate,
 )
+from integration_orchestrator.factory.dataplane import preload
 from integration_orchestrator.factory.engines import Engines, default_engines
 from integration_orchestrator.factory.health import health_asset_spec
 from integration_orchestrator.factory.integration_job import IntegrationJob
@@ -88,6 +89,8 @@ def definitions_from_snapshot(
 ) -> dg.Definitions:
     """Pure: the Definitions of ``snapshot`` (no database access while building)."""
     result = check_snapshot(snapshot, database_url, engines, translator)
+    if result.jobs:
+        preload()
     invalid, schedules = result.invalid, result.schedules
     database = IntegrationDatabase(database_url=database_url)
     assets: dict[dg.AssetKey, dg.AssetSpec] = {}

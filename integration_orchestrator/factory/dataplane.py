@@ -33,6 +33,7 @@ __all__ = [
     "compile_step",
     "concat_batches",
     "map_batch",
+    "preload",
     "rebatch",
     "record_batches",
     "source_chunks",
@@ -43,6 +44,25 @@ __all__ = [
 
 #: transformation types whose result for a record depends on that record only
 RECORDWISE_TYPES = frozenset({"map", "filter", "enrich", "validate"})
+
+
+def preload() -> None:
+    """Import the data plane's engines (Polars, pyarrow's readers, the columnar mapping and
+    step compilers, the loader) now, at code-location load, so a run does not pay for the
+    imports: run workers load the definitions before the run starts, and step processes fork
+    from a server that has."""
+    import importlib
+
+    for module in (
+        "pandas",  # pyarrow imports it on the first conversion from Python values
+        "polars",
+        "pyarrow.json",
+        "integration_orchestrator.connectors.ndjson",
+        "integration_orchestrator.connectors.postgres_load",
+        "integration_orchestrator.mapping.columnar",
+        "integration_orchestrator.transforms.columnar",
+    ):
+        importlib.import_module(module)
 
 
 def record_batches(records: Iterable[Record], size: int) -> Iterator[pa.RecordBatch]:
