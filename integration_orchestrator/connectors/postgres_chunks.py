@@ -66,16 +66,25 @@ class Copier:
                 write_row(values)
 
     def batch(self, table: sql.Identifier, batch: pa.RecordBatch, names: list[str]) -> None:
-        """COPY ``batch`` from CSV under a savepoint; on any failure, by the record path."""
-        data = self._csv(batch, names)
+        """COPY ``batch`` from CSV under a savepoint; on any failure, by the record path.
+
+        The CSV is made and sent in slices of ``_SLICE_ROWS``, so the server parses one
+        slice while the next is encoded."""
+        slices = [batch.slice(start, _SLICE_ROWS) for start in range(0, batch.num_rows, _SLICE_ROWS)] or [batch]
+        data = self._csv(slices[0], names)
         if data is not None:
             columns = sql.SQL(", ").join(map(sql.Identifier, names))
             statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, columns)
             try:
                 with self.conn.transaction(), self.conn.cursor().copy(statement) as copy:
                     copy.write(memoryview(data))
+                    for part in slices[1:]:
+                        more = self._csv(part, names)
+                        if more is None:
+                            raise _NotEncodable
+                        copy.write(memoryview(more))
                 return
-            except psycopg.Error:
+            except (psycopg.Error, _NotEncodable):
                 pass  # the savepoint is rolled back: the record path writes the batch, or explains the error
         self.records(table, batch_to_records(batch), names)
 
@@ -86,6 +95,14 @@ class Copier:
             return csv_for_copy(batch, names, self.json_columns, self.tx)
         except Exception:  # noqa: BLE001 - whatever fails here, the record path fails the same way or succeeds
             return None
+
+
+class _NotEncodable(Exception):
+    """A slice of the batch has no CSV form: the whole batch takes the record path."""
+
+
+#: rows per CSV slice sent inside one COPY
+_SLICE_ROWS = 16_384
 
 
 class RecordChunk:

@@ -275,3 +275,29 @@ def test_equal_but_not_identical_values_are_rewritten(
     )
     assert (result.updated, result.unchanged, row_updates("by_batches")) == (1, 0, 1)
     assert contents(db, "by_batches") != before
+
+
+@pytest.mark.parametrize("bad_row", [None, 3, 47], ids=["clean", "bad in the first slice", "bad in a later slice"])
+def test_a_batch_sent_in_slices_is_all_or_nothing(
+    database_url: str, db: Any, tables: tuple[str, str], record_fallbacks: Callable[[], int],
+    monkeypatch: pytest.MonkeyPatch, bad_row: int | None,
+) -> None:
+    """One batch's CSV goes in slices inside one COPY; a bad row in any slice rolls the whole
+    batch back to the record path, which gives the record path's error."""
+    monkeypatch.setattr(postgres_chunks, "_SLICE_ROWS", 10)
+    rows = [{"id": i, "label": f"row {i}", "amount": Decimal(f"{i}.50")} for i in range(55)]
+    if bad_row is not None:
+        rows[bad_row]["amount"] = "lots"  # a text into a numeric column
+    batch = records_to_batch(rows)
+    outcomes = []
+    for table, write in [(tables[0], Target.write_batches), (tables[1], type(target(database_url, "x")).write_batches)]:
+        try:
+            outcomes.append(write(target(database_url, table, mode="append"), [batch]))
+        except ConnectorError as exc:
+            outcomes.append(str(exc).replace(table, "T"))
+    assert outcomes[1] == outcomes[0]
+    if bad_row is None:
+        assert contents(db, tables[1]) == contents(db, tables[0]) and len(contents(db, tables[1])) == 55
+        assert record_fallbacks() == 0  # the batch path never fell back
+    else:
+        assert contents(db, tables[1]) == contents(db, tables[0]) == []
