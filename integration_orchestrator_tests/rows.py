@@ -32,6 +32,7 @@ __all__ = [
     "add_config",
     "add_event",
     "add_execution",
+    "add_file_config",
     "add_mapping",
     "add_mapping_test",
     "add_organization",
@@ -127,6 +128,14 @@ def config_row(
                   "target": target or PEOPLE_OUT}
     return {"organization_id": org, "integration_name": name, "integration_type": "test",
             "connection_config": connection, **columns}
+
+
+def add_file_config(conn: psycopg.Connection[Any], org: Any, name: str, path: Any, **columns: Any) -> str:
+    """An integration reading the NDJSON file ``path`` and writing ``PEOPLE_OUT``."""
+    row = config_row(org, name, [], **columns)
+    row["connection_config"] = {**row["connection_config"],
+                                "source": {"type": "file", "path": str(path), "format": "ndjson"}}
+    return _add(conn, "integration_configs", row)
 
 
 def transformation_row(org: Any, name: str = "upper", logic: dict[str, Any] | None = None,

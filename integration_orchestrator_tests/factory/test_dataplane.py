@@ -20,7 +20,7 @@ from integration_orchestrator.factory.translator import (
     IntegrationTranslatorData,
 )
 from integration_orchestrator_tests.rows import (
-    add_config,
+    add_file_config,
     add_mapping,
     add_organization,
     add_pipeline,
@@ -34,11 +34,7 @@ LINES = ['{"p": {"id": 1, "name": "a"}}', '{"p": {"id": 2, "name": "b"}', '{"p":
 def _file_integration(db: psycopg.Connection[Any], path: Path, strategy: str) -> None:
     path.write_text("\n".join(LINES) + "\n")
     org = add_organization(db)
-    config = add_config(db, org, "People", [])
-    db.execute(
-        "UPDATE integration_configs SET connection_config = jsonb_set(connection_config, '{source}', %s) WHERE id = %s",
-        (psycopg.types.json.Jsonb({"type": "file", "path": str(path), "format": "ndjson"}), config),
-    )
+    config = add_file_config(db, org, "People", path)
     add_mapping(db, org, config, "id", "p.id", "id", target_data_type="integer")
     add_mapping(db, org, config, "name", "p.name", "name")
     add_pipeline(db, org, config, "people", [jmespath_step("tag", 1, "enrich", "{tier: 'x'}")], strategy=strategy)

@@ -25,6 +25,7 @@ from integration_orchestrator_tests.processes import REPO_ROOT, bin_path
 from integration_orchestrator_tests.rows import (
     add_config,
     add_execution,
+    add_file_config,
     add_mapping,
     add_organization,
     add_pipeline,
@@ -40,11 +41,7 @@ def _people(db: psycopg.Connection[Any], path: Path, records: int = 3) -> tuple[
     """An append integration reading ``path`` (ndjson, ``records`` people); (org, config)."""
     path.write_text("".join(json.dumps({"p": {"id": i, "name": f"n{i}"}}) + "\n" for i in range(records)))
     org = add_organization(db)
-    config = add_config(db, org, "People", [])
-    db.execute(
-        "UPDATE integration_configs SET connection_config = jsonb_set(connection_config, '{source}', %s) WHERE id = %s",
-        (psycopg.types.json.Jsonb({"type": "file", "path": str(path), "format": "ndjson"}), config),
-    )
+    config = add_file_config(db, org, "People", path)
     add_mapping(db, org, config, "id", "p.id", "id", target_data_type="integer")
     add_mapping(db, org, config, "name", "p.name", "name")
     add_pipeline(db, org, config, "people", [jmespath_step("tag", 1, "enrich", "{tier: 'x'}")])
