@@ -7,6 +7,7 @@ through the caller's resolver (at run time, inside the op), then build the conne
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = [
     "Source",
     "Target",
     "WriteResult",
+    "accepts",
     "chunked",
     "connector_spec",
     "iter_batches",
@@ -110,13 +112,29 @@ class Target(Protocol):
         return self.write(batch_to_records(batch) for batch in batches)
 
 
-def write_batches(target: Any, batches: Iterable[pa.RecordBatch]) -> WriteResult:
-    """``target.write_batches(batches)``, or the default for a target class that lacks it."""
+def write_batches(target: Any, batches: Iterable[pa.RecordBatch], load_context: Any = None) -> WriteResult:
+    """``target.write_batches(batches)``, or the default for a target class that lacks it.
+
+    ``load_context`` (``postgres_ledger.LoadContext``: the run id that keys a load ledger)
+    is passed only to a ``write_batches`` that takes a ``load_context`` parameter; other
+    targets (plugins written before it) are called as before."""
     method = getattr(target, "write_batches", None)
     if method is not None:
-        result: WriteResult = method(batches)
+        if load_context is not None and accepts(method, "load_context"):
+            result: WriteResult = method(batches, load_context=load_context)
+        else:
+            result = method(batches)
         return result
     return Target.write_batches(target, batches)
+
+
+def accepts(function: Callable[..., Any], parameter: str) -> bool:
+    """Whether ``function`` takes a keyword argument named ``parameter``."""
+    try:
+        params = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return parameter in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,13 @@ from integration_orchestrator.connectors.base import (
     register_target,
 )
 from integration_orchestrator.connectors.chunks import SourceChunk, record_chunks
+from integration_orchestrator.connectors.postgres_ledger import (
+    LEDGER_TABLE,
+    LoadContext,
+    record_load,
+    recorded_load,
+    recorded_loads,
+)
 from integration_orchestrator.connectors.postgres_load import TableLoader
 from integration_orchestrator.connectors.secrets import STRING_OR_SECRET_SCHEMA
 from integration_orchestrator.db.connection import connect
@@ -165,22 +172,39 @@ class PostgresTableTarget(Target):
         self.name = f"postgres_table target `{qualified}`"
         self.url = _url(config, context, self.name)
         self.on_platform_database = not config.get("url")
+        #: the platform's own database (no ``url``, or the same URL): the caller's write-back can join the load
+        self.same_as_platform = self.on_platform_database or (context is not None and self.url == context.database_url)
         self.mode = str(config.get("mode", "append"))
         self.key: list[str] = list(config.get("key") or [])
         self.batch_size = int(config.get("batch_size", 10000))
         self.ignore_unknown_columns = bool(config.get("ignore_unknown_columns", False))
 
-    def write(self, records: Iterable[Record] | Iterable[list[Record]]) -> WriteResult:
-        return self._load(lambda loader: loader.load(records, mode=self.mode, key=self.key, batch_size=self.batch_size))
-
-    def write_batches(self, batches: Iterable[pa.RecordBatch]) -> WriteResult:
-        """COPY the batches without making records where it can; the table and any error are
-        exactly those of ``write`` with the batches' records."""
+    def write(
+        self, records: Iterable[Record] | Iterable[list[Record]], load_context: LoadContext | None = None
+    ) -> WriteResult:
         return self._load(
-            lambda loader: loader.load_batches(batches, mode=self.mode, key=self.key, batch_size=self.batch_size)
+            lambda loader: loader.load(records, mode=self.mode, key=self.key, batch_size=self.batch_size),
+            load_context,
         )
 
-    def _load(self, run: Callable[[TableLoader], WriteResult]) -> WriteResult:
+    def write_batches(self, batches: Iterable[pa.RecordBatch], load_context: LoadContext | None = None) -> WriteResult:
+        """COPY the batches without making records where it can; the table and any error are
+        exactly those of ``write`` with the batches' records.
+
+        With ``load_context``, the load is recorded in the ledger (``postgres_ledger``) in
+        the same transaction, and a run id already recorded loads nothing and returns
+        the recorded counts."""
+        return self._load(
+            lambda loader: loader.load_batches(batches, mode=self.mode, key=self.key, batch_size=self.batch_size),
+            load_context,
+        )
+
+    def recorded_loads(self, run_ids: Iterable[str]) -> dict[str, WriteResult]:
+        """The ledger's results for ``run_ids`` (for the reconciler)."""
+        with connect(self.url) as conn:
+            return recorded_loads(conn, self.schema, run_ids)
+
+    def _load(self, run: Callable[[TableLoader], WriteResult], load: LoadContext | None = None) -> WriteResult:
         with connect(self.url) as conn:
             if self.on_platform_database:
                 self._refuse_platform_table(conn)
@@ -193,9 +217,25 @@ class PostgresTableTarget(Target):
             )
             try:
                 with conn.transaction():
-                    return run(loader)
+                    return self._ledgered(conn, loader, run, load)
             except psycopg.Error as exc:
                 raise ConnectorError(self.name, f"the load was rolled back: {_pg_message(exc)}") from exc
+
+    def _ledgered(
+        self, conn: psycopg.Connection[Any], loader: TableLoader, run: Callable[[TableLoader], WriteResult],
+        load: LoadContext | None,
+    ) -> WriteResult:
+        """The load, its ledger row and (on the platform database) the caller's write-back: one transaction."""
+        if load is None:
+            return run(loader)
+        recorded = recorded_load(conn, self.schema, load, self.name)
+        if recorded is not None:
+            return recorded  # this run id already committed its load: never twice
+        result = run(loader)
+        record_load(conn, self.schema, load, result)
+        if self.same_as_platform and load.on_platform_commit is not None:
+            load.on_platform_commit(conn, result)
+        return result
 
     def _refuse_platform_table(self, conn: psycopg.Connection[Any]) -> None:
         qualified = ".".join(psycopg.sql.Identifier(p).as_string(conn) for p in (self.schema, self.table) if p)
@@ -210,7 +250,7 @@ class PostgresTableTarget(Target):
         values = row if isinstance(row, dict) else dict(zip(("rls", "schema", "name"), row, strict=True))
         if (
             values["rls"]
-            or values["name"] == "schema_migrations"
+            or values["name"] in {"schema_migrations", LEDGER_TABLE}
             or values["schema"] in {"pg_catalog", "information_schema"}
         ):
             raise ConnectorError(

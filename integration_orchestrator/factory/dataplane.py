@@ -189,8 +189,16 @@ def concat_batches(batches: Iterable[pa.RecordBatch]) -> pa.RecordBatch:
 
 
 def write_batches(engines: Engines, integration: Integration, database_url: str,
-                  batches: Iterable[pa.RecordBatch]) -> int:
-    """Every batch into the target in one write (one transaction where the target has them)."""
+                  batches: Iterable[pa.RecordBatch], load_context: Any = None) -> int:
+    """Every batch into the target in one write (one transaction where the target has them).
+
+    ``load_context`` (``connectors.postgres_ledger.LoadContext``) goes to an engine entry
+    that takes it (the default does: a ``postgres_table`` target then keeps its ledger)."""
+    from integration_orchestrator.connectors.base import accepts
+
     if engines.write_batches is not None:
+        if load_context is not None and accepts(engines.write_batches, "load_context"):
+            return int(engines.write_batches(integration, database_url, batches,  # type: ignore[call-arg]
+                                             load_context=load_context))
         return engines.write_batches(integration, database_url, batches)
     return engines.write_target_stream(integration, database_url, (batch_to_records(b) for b in batches))

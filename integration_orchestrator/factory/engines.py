@@ -70,7 +70,9 @@ class Engines:
     #: ``compile_columnar_step(transformation row)`` → a columnar step for
     #: ``transforms.columnar.apply_step_columnar``, or None (per record through ``apply``)
     compile_columnar_step: Callable[[Mapping[str, Any]], Any] | None = None
-    #: ``write_batches(integration, database_url, batches)`` → rows written, in one write
+    #: ``write_batches(integration, database_url, batches)`` → rows written, in one write; the
+    #: default also takes ``load_context`` (the run, for a target's load ledger), passed only
+    #: to an entry that names that parameter
     write_batches: Callable[[Integration, str, Iterable[pa.RecordBatch]], int] | None = None
 
     def write_target_stream(self, integration: Integration, database_url: str,
@@ -189,10 +191,11 @@ def _compile_columnar_step(row: Mapping[str, Any]) -> Any:
     return compile_columnar_step(row)
 
 
-def _write_batches(integration: Integration, database_url: str, batches: Iterable[pa.RecordBatch]) -> int:
+def _write_batches(integration: Integration, database_url: str, batches: Iterable[pa.RecordBatch],
+                   load_context: Any = None) -> int:
     from integration_orchestrator.connectors import write_batches
 
-    return int(write_batches(_open_target(integration, database_url), batches).rows_written)
+    return int(write_batches(_open_target(integration, database_url), batches, load_context).rows_written)
 
 
 def default_engines() -> Engines:

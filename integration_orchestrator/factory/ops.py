@@ -21,6 +21,7 @@ import dagster as dg
 import pyarrow as pa
 
 from integration_orchestrator.columnar.store import remove_tree
+from integration_orchestrator.connectors.postgres_ledger import LoadContext
 from integration_orchestrator.factory.checks import evaluate_mapping_checks
 from integration_orchestrator.factory.dataplane import (
     compile_mappings,
@@ -236,14 +237,31 @@ def sink_op(inputs: int = 1, with_checks: bool = False, pool: str | None = None)
     return _sink
 
 
+def _finish_succeeded(conn: Any, context: Any, job: IntegrationJob, stats: tuple[StepStat, ...]) -> None:
+    finish_execution(
+        conn, run_id=context.run_id, organization_id=job.record.config.organization_id, status="succeeded",
+        records_in=stats[0].records_in, records_out=stats[-1].records_out, records_failed=sum(s.failed for s in stats),
+        metadata={"steps": [s.__dict__ | {"dropped": s.dropped} for s in stats]},
+    )
+
+
 def _write(context: Any, job: IntegrationJob, batch: BatchStream) -> Any:
     db = db_of(context)
     pipeline = job.record.pipeline
     started = time.perf_counter()
+
+    def sink_stats(written: int) -> tuple[StepStat, ...]:
+        return (*batch.stats, StepStat("sink", batch.rows, written, 0, time.perf_counter() - started))
+
+    load = LoadContext(  # the target's ledger row; on the platform database the row below commits with the load
+        run_id=context.run_id, config_id=str(job.record.config.id),
+        pipeline_id=str(pipeline.id) if pipeline else None, job_name=job.name,
+        on_platform_commit=lambda conn, result: _finish_succeeded(conn, context, job, sink_stats(result.rows_written)),
+    )
     with masked_failures(job.masker, *batch.head(5)):
-        written = write_batches(job.engines, job.record, db.url(), batch)
-    seconds = time.perf_counter() - started
-    stats = (*batch.stats, StepStat("sink", batch.rows, written, 0, seconds))
+        written = write_batches(job.engines, job.record, db.url(), batch, load)
+    stats = sink_stats(written)
+    seconds = stats[-1].seconds
     records_in = stats[0].records_in
     failed = sum(s.failed for s in stats)
     dropped = sum(s.dropped for s in stats)
@@ -264,12 +282,8 @@ def _write(context: Any, job: IntegrationJob, batch: BatchStream) -> Any:
             "job": job.name,
         },
     )
-    with db.connection() as conn:
-        finish_execution(
-            conn, run_id=context.run_id, organization_id=job.record.config.organization_id, status="succeeded",
-            records_in=records_in, records_out=written, records_failed=failed,
-            metadata={"steps": [s.__dict__ | {"dropped": s.dropped} for s in stats]},
-        )
+    with db.connection() as conn:  # a no-op when the load's transaction already finished it
+        _finish_succeeded(conn, context, job, stats)
     remove_tree(run_storage(context, job))  # written: a failed run keeps its batches for re-execution
     yield dg.Output(None)
 

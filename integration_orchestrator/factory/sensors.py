@@ -1,14 +1,18 @@
 """Run-status reconciliation: no execution row stays ``running`` after its run ended.
 
 Ops write their own results; this sensor is the safety net for runs that died without
-reporting (worker killed, cancelled, run monitoring gave up): it compares every open
-``integration_executions`` row with its Dagster run and finishes the row.
+reporting (worker killed, cancelled, run monitoring gave up). It first reads the load
+ledgers of ``postgres_table`` targets (``factory/ledger.py``): a run whose load committed
+is finished ``succeeded`` with the ledger's counts, even when its row says ``failed``.
+Then it compares every other open ``integration_executions`` row with its Dagster run
+and finishes the row.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from integration_orchestrator.factory.ledger import settle_loaded_runs
 from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
 from integration_orchestrator.factory.writeback import finish_execution, open_executions
 
@@ -25,8 +29,10 @@ _FINAL: dict[dg.DagsterRunStatus, str] = {
 
 def reconcile_executions(instance: dg.DagsterInstance, db: IntegrationDatabase) -> list[tuple[str, str]]:
     """Finish the open rows whose run has ended (or vanished); returns (run id, status)."""
-    done: list[tuple[str, str]] = []
     with db.connection() as conn:
+        # First the load ledgers: a run whose target committed its load succeeded, whatever
+        # Dagster says of its worker (killed after the commit, write-back failed, ...).
+        done = [(run_id, "succeeded") for run_id in settle_loaded_runs(conn, db.url())]
         for row in open_executions(conn):
             run_id = str(row["dagster_run_id"])
             run = instance.get_run_by_id(run_id)

@@ -24,7 +24,9 @@ __all__ = [
     "ensure_execution",
     "finish_execution",
     "insert_dead_letters",
+    "ledger_candidates",
     "open_executions",
+    "settle_from_ledger",
 ]
 
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
@@ -140,6 +142,50 @@ def open_executions(conn: psycopg.Connection[Any], limit: int = 500) -> list[dic
         FROM integration_executions
         WHERE status IN ('queued', 'running') AND dagster_run_id IS NOT NULL
         ORDER BY created_at
+        LIMIT %s
+        """,
+        (limit,),
+    ).fetchall()
+
+
+def settle_from_ledger(
+    conn: psycopg.Connection[Any], *, run_id: str, organization_id: str, rows_written: int,
+    ledger: Mapping[str, Any],
+) -> bool:
+    """Finish the run's row ``succeeded`` because its target's load ledger has the run.
+
+    The ledger row commits iff the target rows did, so it outranks a ``running`` row (the
+    worker died after the commit) and a ``failed`` one (the write-back failed after it)."""
+    with tenant_transaction(conn, organization_id):
+        row = conn.execute(
+            """
+            UPDATE integration_executions SET
+                status = 'succeeded',
+                finished_at = greatest(now(), coalesce(started_at, now())),
+                started_at = coalesce(started_at, now()),
+                records_out = %s,
+                error_message = NULL,
+                metadata = metadata || %s
+            WHERE dagster_run_id = %s AND status IN ('queued', 'running', 'failed')
+            RETURNING id
+            """,
+            (rows_written, _json({"reconciled": True, "ledger": dict(ledger)}), run_id),
+        ).fetchone()
+    return row is not None
+
+
+def ledger_candidates(conn: psycopg.Connection[Any], limit: int = 500) -> list[dict[str, Any]]:
+    """Open rows, and rows failed in the last day, of integrations writing a ``postgres_table`` (owner role)."""
+    return conn.execute(
+        """
+        SELECT e.dagster_run_id, e.organization_id, e.config_id, e.status,
+               c.integration_name, c.connection_config -> 'target' AS target
+        FROM integration_executions e JOIN integration_configs c ON c.id = e.config_id
+        WHERE e.dagster_run_id IS NOT NULL
+          AND c.connection_config -> 'target' ->> 'type' = 'postgres_table'
+          AND (e.status IN ('queued', 'running')
+               OR (e.status = 'failed' AND e.finished_at > now() - interval '1 day'))
+        ORDER BY e.created_at
         LIMIT %s
         """,
         (limit,),
