@@ -10,6 +10,7 @@ import dagster as dg
 import psycopg
 
 from integration_orchestrator.db import connect, resolve_database_url
+from integration_orchestrator.db.retry import connect_retrying
 
 __all__ = ["DATABASE_RESOURCE_KEY", "IntegrationDatabase"]
 
@@ -25,6 +26,11 @@ class IntegrationDatabase(dg.ConfigurableResource):  # type: ignore[type-arg]  #
         return resolve_database_url(self.database_url)
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        with connect(self.url(), autocommit=True) as conn:
+    def connection(self, *, retry: bool = True) -> Iterator[psycopg.Connection[Any]]:
+        """An autocommit connection. With ``retry`` (the write-back's default) opening it
+        waits out a database blip, and the write-back functions given it replace it when it
+        breaks (``db/retry.py``); without, one attempt (a caller that has its own loop)."""
+        url = self.url()
+        opened = connect_retrying(url, autocommit=True) if retry else connect(url, autocommit=True)
+        with opened as conn:
             yield conn

@@ -31,6 +31,8 @@ import dagster as dg
 import psycopg
 
 from integration_orchestrator.db import tenant_transaction
+from integration_orchestrator.db.retry import retrying
+from integration_orchestrator.errors import DatabaseUnavailableError
 from integration_orchestrator.factory.failures import IntegrationRunFailure
 from integration_orchestrator.factory.integration_job import IntegrationJob
 from integration_orchestrator.factory.resources import IntegrationDatabase
@@ -136,10 +138,14 @@ def _refuse(conn: psycopg.Connection[Any], job: IntegrationJob, row: Mapping[str
         f"({TAG_SERIAL}={serial}; waited {waited:.0f}s). One run per integration at a time: launch through the "
         f"run queue (UI, `dagster job launch`) to queue behind it, or set the run tag {TAG_SERIAL_WAIT} to wait."
     )
-    with conn.transaction():  # the refused run's row is never seen `running`
-        ensure_execution(conn, **row)
-        finish_execution(conn, run_id=row["run_id"], organization_id=row["organization_id"], status="failed",
-                         error_message=message)
+
+    def write(conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():  # the refused run's row is never seen `running`
+            ensure_execution(conn, **row)
+            finish_execution(conn, run_id=row["run_id"], organization_id=row["organization_id"], status="failed",
+                             error_message=message)
+
+    retrying(conn, write, what=f"refusing run {row['run_id']}")
     return RunRefused(message, metadata={"holder_run_id": holder, TAG_SERIAL: serial})
 
 
@@ -158,7 +164,12 @@ def _acquire(conn: psycopg.Connection[Any], job: IntegrationJob, run: dg.Dagster
         ensure_execution(conn, **row)
         return
     alive, started, wait = _instance_alive(instance), time.monotonic(), _wait_seconds(run.tags)
-    while (holder := claim_lease(conn, serial, alive, row)) is not None:
+    key: str = serial
+
+    def claim(conn: psycopg.Connection[Any]) -> str | None:  # one transaction: retried whole
+        return claim_lease(conn, key, alive, row)
+
+    while (holder := retrying(conn, claim, what=f"lease of run {run.run_id}")) is not None:
         waited = time.monotonic() - started
         if waited >= wait:
             raise _refuse(conn, job, row, serial, holder, waited)
@@ -166,11 +177,13 @@ def _acquire(conn: psycopg.Connection[Any], job: IntegrationJob, run: dg.Dagster
 
 
 def _heartbeat(db: IntegrationDatabase, organization_id: str, run_id: str, stop: threading.Event) -> None:
+    """Touch the row every beat; the beats are the retry (one attempt each, the TTL is many
+    beats), so an outage neither blocks nor ends the thread."""
     while not stop.wait(HEARTBEAT_SECONDS):
         try:
-            with db.connection() as conn, tenant_transaction(conn, organization_id):
+            with db.connection(retry=False) as conn, tenant_transaction(conn, organization_id):
                 _touch(conn, run_id)
-        except psycopg.Error:  # a blip: the next beat tries again (the TTL is many beats)
+        except (psycopg.Error, DatabaseUnavailableError):  # a blip: the next beat tries again
             continue
 
 

@@ -5,10 +5,18 @@ creates it (``running``), the sink finishes it (``succeeded`` with counts), the 
 hook or the reconciliation sensor finishes it otherwise. Finishing only ever moves a
 row out of ``queued``/``running``, so the first final status wins. Every write runs as
 the application role inside the integration's organization.
+
+Every write is retried through a database blip (``db/retry.py``: connection-level errors
+only, on fresh connections, for ``INTEGRATION_ORCHESTRATOR_WRITEBACK_RETRY_SECONDS``) and
+is idempotent, so a retry after a commit whose answer was lost changes nothing: the
+execution row is an upsert on ``dagster_run_id``, finishing only moves an open row, and a
+dead letter's id is derived from (execution, step, record index), inserted ``ON CONFLICT
+DO NOTHING``.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,10 +25,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
+from integration_orchestrator.db.retry import retrying
 from integration_orchestrator.model import FailedRecord
 
 __all__ = [
     "FINAL_STATUSES",
+    "dead_letter_id",
     "ensure_execution",
     "finish_execution",
     "insert_dead_letters",
@@ -30,6 +40,8 @@ __all__ = [
 ]
 
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+#: namespace of the deterministic dead-letter ids (uuid5)
+_DEAD_LETTER_NAMESPACE = uuid.UUID("6f1d3c52-2b7e-4a44-9f0e-2c4f5b8d7a91")
 
 
 def _json(value: Any) -> Jsonb:
@@ -53,21 +65,26 @@ def ensure_execution(
 
     ``metadata`` is stored only when the row is created (a re-execution's ``parent_run_id``
     and ``root_run_id``, see ``factory/serial.py``)."""
-    with tenant_transaction(conn, organization_id):
-        row = conn.execute(
-            """
-            INSERT INTO integration_executions
-                (dagster_run_id, dagster_job_name, config_id, pipeline_id, schedule_id, status,
-                 started_at, config_versions, tags, metadata, organization_id)
-            VALUES (%s, %s, %s, %s, %s, 'running', now(), %s, %s, %s, %s)
-            ON CONFLICT (dagster_run_id) DO UPDATE SET dagster_run_id = EXCLUDED.dagster_run_id
-            RETURNING id
-            """,
-            (run_id, job_name, config_id, pipeline_id, schedule_id, _json(config_versions or {}),
-             _json(tags or {}), _json(metadata or {}), organization_id),
-        ).fetchone()
-    assert row is not None
-    return str(row["id"])
+    values = (run_id, job_name, config_id, pipeline_id, schedule_id, _json(config_versions or {}),
+              _json(tags or {}), _json(metadata or {}), organization_id)
+
+    def work(conn: psycopg.Connection[Any]) -> str:
+        with tenant_transaction(conn, organization_id):
+            row = conn.execute(
+                """
+                INSERT INTO integration_executions
+                    (dagster_run_id, dagster_job_name, config_id, pipeline_id, schedule_id, status,
+                     started_at, config_versions, tags, metadata, organization_id)
+                VALUES (%s, %s, %s, %s, %s, 'running', now(), %s, %s, %s, %s)
+                ON CONFLICT (dagster_run_id) DO UPDATE SET dagster_run_id = EXCLUDED.dagster_run_id
+                RETURNING id
+                """,
+                values,
+            ).fetchone()
+        assert row is not None
+        return str(row["id"])
+
+    return retrying(conn, work, what=f"execution row of run {run_id}")
 
 
 def finish_execution(
@@ -82,27 +99,39 @@ def finish_execution(
     error_message: str | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Move the run's row to a final ``status``; False when it was already final/absent."""
+    """Move the run's row to a final ``status``; False when it was already final/absent
+    (also when a retry follows a commit whose answer was lost)."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"not a final execution status: {status!r}")
-    with tenant_transaction(conn, organization_id):
-        row = conn.execute(
-            """
-            UPDATE integration_executions SET
-                status = %s,
-                finished_at = greatest(now(), coalesce(started_at, now())),
-                started_at = coalesce(started_at, now()),
-                records_in = coalesce(%s, records_in),
-                records_out = coalesce(%s, records_out),
-                records_failed = coalesce(%s, records_failed),
-                error_message = coalesce(%s, error_message),
-                metadata = metadata || %s
-            WHERE dagster_run_id = %s AND status IN ('queued', 'running')
-            RETURNING id
-            """,
-            (status, records_in, records_out, records_failed, error_message, _json(metadata or {}), run_id),
-        ).fetchone()
-    return row is not None
+    values = (status, records_in, records_out, records_failed, error_message, _json(metadata or {}), run_id)
+
+    def work(conn: psycopg.Connection[Any]) -> bool:
+        with tenant_transaction(conn, organization_id):
+            row = conn.execute(
+                """
+                UPDATE integration_executions SET
+                    status = %s,
+                    finished_at = greatest(now(), coalesce(started_at, now())),
+                    started_at = coalesce(started_at, now()),
+                    records_in = coalesce(%s, records_in),
+                    records_out = coalesce(%s, records_out),
+                    records_failed = coalesce(%s, records_failed),
+                    error_message = coalesce(%s, error_message),
+                    metadata = metadata || %s
+                WHERE dagster_run_id = %s AND status IN ('queued', 'running')
+                RETURNING id
+                """,
+                values,
+            ).fetchone()
+        return row is not None
+
+    return retrying(conn, work, what=f"finishing the execution of run {run_id}")
+
+
+def dead_letter_id(execution_id: str, step: str, index: int) -> str:
+    """The id of the letter for record ``index`` of ``step`` in an execution: the same on
+    every attempt, so a retried insert cannot add a second letter."""
+    return str(uuid.uuid5(_DEAD_LETTER_NAMESPACE, f"{execution_id}/{step}/{index}"))
 
 
 def insert_dead_letters(
@@ -114,24 +143,33 @@ def insert_dead_letters(
     pipeline_id: str | None,
     failures: Sequence[FailedRecord],
 ) -> int:
-    """One ``integration_dead_letters`` row per failed record (one transaction)."""
+    """One ``integration_dead_letters`` row per failed record (one transaction); returns
+    how many were given. With an ``execution_id`` the ids are :func:`dead_letter_id`
+    (``ON CONFLICT DO NOTHING``), so the insert is idempotent."""
     if not failures:
         return 0
-    with tenant_transaction(conn, organization_id), conn.cursor() as cur:
-        cur.executemany(
-            """
+    rows = [
+        (dead_letter_id(execution_id, f.step, f.index) if execution_id else str(uuid.uuid4()), execution_id,
+         config_id, pipeline_id, f.step, _json(f.record), f.message, _json({"index": f.index, **f.details}),
+         organization_id)
+        for f in failures
+    ]
+
+    def work(conn: psycopg.Connection[Any]) -> int:
+        with tenant_transaction(conn, organization_id), conn.cursor() as cur:
+            cur.executemany(
+                """
                 INSERT INTO integration_dead_letters
-                    (execution_id, config_id, pipeline_id, step_name, record, error_message, error_details,
+                    (id, execution_id, config_id, pipeline_id, step_name, record, error_message, error_details,
                      organization_id)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (id) DO NOTHING
                 """,
-            [
-                (execution_id, config_id, pipeline_id, f.step, _json(f.record), f.message,
-                 _json({"index": f.index, **f.details}), organization_id)
-                for f in failures
-            ],
-        )
-    return len(failures)
+                rows,
+            )
+        return len(rows)
+
+    return retrying(conn, work, what=f"dead letters of execution {execution_id}")
 
 
 def open_executions(conn: psycopg.Connection[Any], limit: int = 500) -> list[dict[str, Any]]:
