@@ -10,13 +10,14 @@ Every write is retried through a database blip (``db/retry.py``: connection-leve
 only, on fresh connections, for ``INTEGRATION_ORCHESTRATOR_WRITEBACK_RETRY_SECONDS``) and
 is idempotent, so a retry after a commit whose answer was lost changes nothing: the
 execution row is an upsert on ``dagster_run_id``, finishing only moves an open row, and a
-dead letter's id is derived from (execution, step, record index), inserted ``ON CONFLICT
+dead letter's id is derived from (execution, step, record index[, file]), inserted ``ON CONFLICT
 DO NOTHING``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -128,10 +129,29 @@ def finish_execution(
     return retrying(conn, work, what=f"finishing the execution of run {run_id}")
 
 
-def dead_letter_id(execution_id: str, step: str, index: int) -> str:
-    """The id of the letter for record ``index`` of ``step`` in an execution: the same on
-    every attempt, so a retried insert cannot add a second letter."""
-    return str(uuid.uuid5(_DEAD_LETTER_NAMESPACE, f"{execution_id}/{step}/{index}"))
+def dead_letter_id(execution_id: str, step: str, index: int, file: Any = None, occurrence: int = 0) -> str:
+    """The id of the letter for record ``index`` of ``step`` in an execution (``file``: for a
+    source reading several files whose line numbers restart; ``occurrence``: a second failure
+    of the same record in one call): the same on every attempt, so a retried insert cannot
+    add a second letter."""
+    key = f"{execution_id}/{step}/{index}"
+    if file is not None:
+        key += f"/{file}"
+    if occurrence:
+        key += f"#{occurrence}"
+    return str(uuid.uuid5(_DEAD_LETTER_NAMESPACE, key))
+
+
+def _letter_ids(execution_id: str | None, failures: Sequence[FailedRecord]) -> list[str]:
+    if not execution_id:  # no execution to anchor on: fresh ids, not idempotent
+        return [str(uuid.uuid4()) for _ in failures]
+    seen: Counter[tuple[str, int, Any]] = Counter()
+    ids = []
+    for f in failures:
+        key = (f.step, f.index, f.details.get("file"))
+        ids.append(dead_letter_id(execution_id, *key, occurrence=seen[key]))
+        seen[key] += 1
+    return ids
 
 
 def insert_dead_letters(
@@ -149,10 +169,9 @@ def insert_dead_letters(
     if not failures:
         return 0
     rows = [
-        (dead_letter_id(execution_id, f.step, f.index) if execution_id else str(uuid.uuid4()), execution_id,
-         config_id, pipeline_id, f.step, _json(f.record), f.message, _json({"index": f.index, **f.details}),
-         organization_id)
-        for f in failures
+        (letter_id, execution_id, config_id, pipeline_id, f.step, _json(f.record), f.message,
+         _json({"index": f.index, **f.details}), organization_id)
+        for letter_id, f in zip(_letter_ids(execution_id, failures), failures, strict=True)
     ]
 
     def work(conn: psycopg.Connection[Any]) -> int:

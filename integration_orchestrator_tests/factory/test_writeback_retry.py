@@ -164,6 +164,22 @@ def test_retry_after_a_lost_commit_adds_nothing(platform: Platform) -> None:
     assert platform.count("SELECT count(*) FROM integration_dead_letters WHERE execution_id = %s", execution) == 3
 
 
+def test_dead_letter_ids_tell_files_and_repeats_apart(platform: Platform) -> None:
+    """Line 3 of two files, and two failures of one record, are three letters, once each."""
+    failures = [
+        FailedRecord(2, {"text": "x"}, "bad", {"file": "a.ndjson", "line": 3}, step="source"),
+        FailedRecord(2, {"text": "y"}, "bad", {"file": "b.ndjson", "line": 3}, step="source"),
+        FailedRecord(7, {"id": 7}, "first problem", step="step_map"),
+        FailedRecord(7, {"id": 7}, "second problem", step="step_map"),
+    ]
+    with IntegrationDatabase(database_url=platform.url).connection() as conn:
+        execution = _execution(platform, conn, _run_id())
+        for _ in range(2):  # the second call is a retry after a lost commit
+            insert_dead_letters(conn, organization_id=platform.org, execution_id=execution, config_id=platform.config,
+                                pipeline_id=None, failures=failures)
+    assert platform.count("SELECT count(*) FROM integration_dead_letters WHERE execution_id = %s", execution) == 4
+
+
 def test_data_error_is_not_retried(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(RETRY_ENV, "60")
     run_id = _run_id()
