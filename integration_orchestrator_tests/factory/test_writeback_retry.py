@@ -32,6 +32,7 @@ from integration_orchestrator.factory.writeback import (
     insert_dead_letters,
 )
 from integration_orchestrator.model import FailedRecord
+from integration_orchestrator.model.tags import TAG_SERIAL
 from integration_orchestrator_tests.rows import populate_organization
 
 OUTAGE_SECONDS = 5.0
@@ -178,6 +179,23 @@ def test_dead_letter_ids_tell_files_and_repeats_apart(platform: Platform) -> Non
             insert_dead_letters(conn, organization_id=platform.org, execution_id=execution, config_id=platform.config,
                                 pipeline_id=None, failures=failures)
     assert platform.count("SELECT count(*) FROM integration_dead_letters WHERE execution_id = %s", execution) == 4
+
+
+def test_lease_claim_is_retried_whole_on_a_killed_connection(platform: Platform) -> None:
+    """The claim (advisory lock, holder check, own row) is one transaction: when its connection
+    is killed the whole claim runs again on a fresh one, and the run holds the lease once."""
+    run_id = _run_id()
+    row = {"run_id": run_id, "job_name": "outage_job", "organization_id": platform.org,
+           "config_id": platform.config, "pipeline_id": None, "tags": {TAG_SERIAL: run_id}}
+    with IntegrationDatabase(database_url=platform.url).connection() as conn:
+        pid = conn.info.backend_pid
+        with connect(platform.url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        holder = retrying(conn, lambda c: serial.claim_lease(c, run_id, lambda *_: True, row))
+        assert conn.broken  # the first attempt met the killed connection
+    assert holder is None
+    assert platform.count("SELECT count(*) FROM integration_executions WHERE dagster_run_id = %s "
+                          "AND status = 'running'", run_id) == 1
 
 
 def test_data_error_is_not_retried(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
