@@ -189,3 +189,16 @@ def run_cli(database_url: str, tmp_path: Path) -> Any:
         )
 
     return run
+
+
+@pytest.fixture
+def fresh_load_context() -> Iterator[None]:
+    """Loading the code location in this process installs Dagster's process-wide
+    ``DefinitionsLoadContext`` (reconstruction, with this test's snapshot): start from none,
+    so each load builds afresh, and put the previous one back for the tests that follow."""
+    from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
+
+    previous = DefinitionsLoadContext._instance
+    DefinitionsLoadContext._instance = None
+    yield
+    DefinitionsLoadContext._instance = previous

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from integration_orchestrator.columnar import batch_to_records, records_to_batch
+from integration_orchestrator.connectors.base import chunked
 from integration_orchestrator.factory.runtime import apply_step
 from integration_orchestrator.model import FailedRecord, StepRecord
 from integration_orchestrator.model.rows import Record
@@ -67,14 +68,7 @@ def preload() -> None:
 
 def record_batches(records: Iterable[Record], size: int) -> Iterator[pa.RecordBatch]:
     """``records`` as batches of ``size``."""
-    chunk: list[Record] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) >= size:
-            yield records_to_batch(chunk)
-            chunk = []
-    if chunk:
-        yield records_to_batch(chunk)
+    return (records_to_batch(chunk) for chunk in chunked(records, size))
 
 
 def rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
@@ -96,8 +90,11 @@ def rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordB
 
 
 def _join(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    if len(batches) == 1 or all(b.schema.equals(batches[0].schema, check_metadata=True) for b in batches):
-        return pa.Table.from_batches(batches).combine_chunks().to_batches()[0] if len(batches) > 1 else batches[0]
+    first = batches[0]
+    if len(batches) == 1:
+        return first
+    if all(b.schema.equals(first.schema, check_metadata=True) for b in batches):
+        return pa.concat_batches(batches)
     return concat_batches(batches)
 
 

@@ -40,7 +40,7 @@ from integration_orchestrator.model import (
 )
 from integration_orchestrator.model.tags import TAG_SCHEDULE_ID
 
-__all__ = ["INTEGRATION_RESOURCE_KEY", "IntegrationJob", "db_of", "handle_failures", "job_of"]
+__all__ = ["INTEGRATION_RESOURCE_KEY", "IntegrationJob", "db_of", "handle_failures", "job_of", "lineage"]
 
 INTEGRATION_RESOURCE_KEY = "integration_job"
 _T = TypeVar("_T")
@@ -81,19 +81,29 @@ class IntegrationJob:
                 return step
         raise KeyError(f"job {self.name} has no step node {node_name!r}")
 
-    def execution(self, context: Any) -> str:
-        """The run's ``integration_executions`` id (created on first use)."""
+    def execution_row(self, run: dg.DagsterRun) -> dict[str, Any]:
+        """The ``ensure_execution`` arguments of ``run`` (a re-execution linked to its parent and root)."""
         from integration_orchestrator.history import run_config_versions
 
         config, pipeline = self.record.config, self.record.pipeline
-        versions = run_config_versions(self.record, context.run.tags.get(TAG_SCHEDULE_ID))
+        schedule_id = run.tags.get(TAG_SCHEDULE_ID)
+        return {
+            "run_id": run.run_id, "job_name": self.name, "organization_id": config.organization_id,
+            "config_id": config.id, "pipeline_id": pipeline.id if pipeline else None, "schedule_id": schedule_id,
+            "config_versions": run_config_versions(self.record, schedule_id), "tags": dict(run.tags),
+            "metadata": lineage(run),
+        }
+
+    def execution(self, context: Any) -> str:
+        """The run's ``integration_executions`` id (the job resource creates the row when the run starts)."""
         with db_of(context).connection() as conn:
-            return ensure_execution(
-                conn, run_id=context.run_id, job_name=self.name, organization_id=config.organization_id,
-                config_id=config.id, pipeline_id=pipeline.id if pipeline else None,
-                schedule_id=context.run.tags.get(TAG_SCHEDULE_ID),
-                config_versions=versions, tags=dict(context.run.tags),
-            )
+            return ensure_execution(conn, **self.execution_row(context.run))
+
+
+def lineage(run: dg.DagsterRun) -> dict[str, str]:
+    """``parent_run_id``/``root_run_id`` of a re-execution (empty for a first run)."""
+    links = {"parent_run_id": run.parent_run_id, "root_run_id": run.root_run_id}
+    return {k: v for k, v in links.items() if v}
 
 
 def job_of(context: Any) -> IntegrationJob:

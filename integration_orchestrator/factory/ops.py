@@ -104,7 +104,6 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_source", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(BatchStream))
     def _source(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = job_of(context)
-        job.execution(context)
         counts = Counts()
         with open_writer(context, job) as writer, masked_failures(job.masker):
             for batch, unreadable in source_chunks(job.engines, job.record, db_of(context).url(), job.batch_size):

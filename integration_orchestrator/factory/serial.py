@@ -34,10 +34,10 @@ from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.db.retry import retrying
 from integration_orchestrator.errors import DatabaseUnavailableError
 from integration_orchestrator.factory.failures import IntegrationRunFailure
-from integration_orchestrator.factory.integration_job import IntegrationJob
+from integration_orchestrator.factory.integration_job import IntegrationJob, lineage
 from integration_orchestrator.factory.resources import IntegrationDatabase
 from integration_orchestrator.factory.writeback import ensure_execution, finish_execution
-from integration_orchestrator.model.tags import TAG_SCHEDULE_ID, TAG_SERIAL, TAG_SERIAL_WAIT
+from integration_orchestrator.model.tags import TAG_SERIAL, TAG_SERIAL_WAIT
 
 __all__ = [
     "HEARTBEAT_SECONDS",
@@ -60,25 +60,6 @@ Alive = Callable[[str, bool], bool]
 
 class RunRefused(IntegrationRunFailure):
     """Another run of the same integration holds the lease."""
-
-
-def lineage(run: dg.DagsterRun) -> dict[str, str]:
-    """``parent_run_id``/``root_run_id`` of a re-execution (empty for a first run)."""
-    links = {"parent_run_id": run.parent_run_id, "root_run_id": run.root_run_id}
-    return {k: v for k, v in links.items() if v}
-
-
-def _row_args(job: IntegrationJob, run: dg.DagsterRun) -> dict[str, Any]:
-    from integration_orchestrator.history import run_config_versions
-
-    config, pipeline = job.record.config, job.record.pipeline
-    schedule_id = run.tags.get(TAG_SCHEDULE_ID)
-    return {
-        "run_id": run.run_id, "job_name": job.name, "organization_id": config.organization_id,
-        "config_id": config.id, "pipeline_id": pipeline.id if pipeline else None, "schedule_id": schedule_id,
-        "config_versions": run_config_versions(job.record, schedule_id), "tags": dict(run.tags),
-        "metadata": lineage(run),
-    }
 
 
 def claim_lease(
@@ -158,7 +139,7 @@ def _wait_seconds(tags: Mapping[str, str]) -> float:
 
 def _acquire(conn: psycopg.Connection[Any], job: IntegrationJob, run: dg.DagsterRun,
              instance: dg.DagsterInstance | None) -> None:
-    row = _row_args(job, run)
+    row = job.execution_row(run)
     serial = run.tags.get(TAG_SERIAL)
     if not serial:  # concurrent execution allowed: only the execution row
         ensure_execution(conn, **row)

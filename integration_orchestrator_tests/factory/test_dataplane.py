@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import psycopg
 import pytest
-from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from integration_orchestrator.assembly import build_definitions
@@ -76,15 +74,6 @@ def test_under_fail_fast_a_bad_source_line_fails_the_run_with_the_line(
     (row,) = db.execute("SELECT status, error_message FROM integration_executions").fetchall()
     assert row["status"] == "failed" and "line 2 is not valid JSON" in row["error_message"]
     assert db.execute("SELECT count(*) AS n FROM people_out").fetchone() == {"n": 0}
-
-
-@pytest.fixture
-def fresh_load_context() -> Iterator[None]:
-    """Loading the code location in this process sets Dagster's process-wide load context
-    (reconstruction, with this test's snapshot): put it back for the tests that follow."""
-    previous = DefinitionsLoadContext._instance
-    yield
-    DefinitionsLoadContext._instance = previous
 
 
 @pytest.mark.usefixtures("fresh_load_context")

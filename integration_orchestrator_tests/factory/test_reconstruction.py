@@ -13,7 +13,6 @@ from typing import Any
 import dagster as dg
 import psycopg
 import pytest
-from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
 from dagster._core.definitions.reconstruct import ReconstructableRepository, initialize_repository_def_from_pointer
 
 from integration_orchestrator.factory.build import _metadata_key
@@ -31,12 +30,7 @@ TABLES = ["integration_configs", "integration_mappings", "integration_mapping_te
           "integration_pipeline_definitions", "integration_transformations", "integration_schedules"]
 
 
-@pytest.fixture(autouse=True)
-def _restore_load_context() -> Any:
-    """Dagster's loaders install a process-wide DefinitionsLoadContext; keep it out of other tests."""
-    previous = DefinitionsLoadContext._instance
-    yield
-    DefinitionsLoadContext._instance = previous
+pytestmark = pytest.mark.usefixtures("fresh_load_context")
 
 
 @pytest.mark.slow

@@ -8,14 +8,12 @@ import os
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import psycopg
 import pytest
-from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from integration_orchestrator.assembly import build_definitions
@@ -201,15 +199,6 @@ def test_three_concurrent_job_executes_never_load_alongside(
         assert holder in run_ids - {row["dagster_run_id"]}
         assert any(row["error_message"][:60] in out for _, out in done)
     assert db.execute("SELECT count(*) AS n FROM people_out").fetchone() == {"n": len(succeeded) * RECORDS}
-
-
-@pytest.fixture
-def fresh_load_context() -> Iterator[None]:
-    """Each reconstructable job load builds the Definitions afresh (the test changes rows between runs)."""
-    previous = DefinitionsLoadContext._instance
-    DefinitionsLoadContext._instance = None
-    yield
-    DefinitionsLoadContext._instance = previous
 
 
 @pytest.mark.usefixtures("fresh_load_context")
