@@ -27,8 +27,9 @@ import resource, sys
 import dagster as dg
 from integration_orchestrator.assembly import build_definitions
 job = build_definitions(sys.argv[1]).get_job_def(sys.argv[2])
+quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 with dg.DagsterInstance.ephemeral() as instance:
-    assert job.execute_in_process(instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}}).success
+    assert job.execute_in_process(instance=instance, run_config=quiet).success
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 PAD = "x" * 200  # about 300 bytes a record
