@@ -40,6 +40,8 @@ from integration_orchestrator.connectors.chunks import SourceChunk, record_chunk
 from integration_orchestrator.connectors.postgres_ledger import (
     LEDGER_TABLE,
     LoadContext,
+    latest_state,
+    loaded_letters,
     record_load,
     recorded_load,
     recorded_loads,
@@ -203,6 +205,16 @@ class PostgresTableTarget(Target):
         """The ledger's results for ``run_ids`` (for the reconciler)."""
         with connect(self.url) as conn:
             return recorded_loads(conn, self.schema, run_ids)
+
+    def latest_state(self, config_id: str) -> Any:
+        """The integration's incremental state in this target's ledger (None: none yet)."""
+        with connect(self.url) as conn:
+            return latest_state(conn, self.schema, config_id)
+
+    def loaded_letters(self, letter_ids: Iterable[str]) -> set[str]:
+        """Which dead letters a committed replay already wrote here."""
+        with connect(self.url) as conn:
+            return loaded_letters(conn, self.schema, letter_ids)
 
     def _load(self, run: Callable[[TableLoader], WriteResult], load: LoadContext | None = None) -> WriteResult:
         with connect(self.url) as conn:

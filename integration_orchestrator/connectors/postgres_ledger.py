@@ -17,11 +17,21 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
+from psycopg.types.json import Jsonb
 
 from integration_orchestrator.connectors.base import ConnectorError, WriteResult
 
-__all__ = ["LEDGER_TABLE", "LoadContext", "ledger_ddl", "record_load", "recorded_load", "recorded_loads"]
+__all__ = [
+    "LEDGER_TABLE",
+    "LoadContext",
+    "latest_state",
+    "ledger_ddl",
+    "loaded_letters",
+    "record_load",
+    "recorded_load",
+    "recorded_loads",
+]
 
 LEDGER_TABLE = "integration_loads"
 
@@ -34,8 +44,13 @@ _COLUMNS = """
     rows_inserted   bigint,
     rows_updated    bigint,
     rows_unchanged  bigint,
-    loaded_at       timestamptz NOT NULL DEFAULT now()
+    loaded_at       timestamptz NOT NULL DEFAULT now(),
+    kind            text NOT NULL DEFAULT 'run',
+    state           jsonb,
+    dead_letter_ids text[]
 """
+#: columns added after the first release: added to an existing ledger on first use
+_ADDED = (("kind", "text NOT NULL DEFAULT 'run'"), ("state", "jsonb"), ("dead_letter_ids", "text[]"))
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,9 @@ class LoadContext:
     pipeline_id: str | None = None
     job_name: str | None = None
     on_platform_commit: Callable[[psycopg.Connection[Any], WriteResult], None] | None = None
+    kind: str = "run"
+    state: Any = None
+    letter_ids: tuple[str, ...] = ()
 
 
 def _table(schema: str | None) -> sql.Composable:
@@ -70,14 +88,31 @@ def _exists(conn: psycopg.Connection[Any], schema: str | None) -> bool:
     return bool(row and row["present"])
 
 
+def _current(conn: psycopg.Connection[Any], schema: str | None) -> bool:
+    """The ledger exists with every column of this release."""
+    if not _exists(conn, schema):
+        return False
+    with conn.cursor(row_factory=tuple_row) as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = ANY(%s)"
+            " AND NOT attisdropped",
+            (_table(schema).as_string(conn), [name for name, _ in _ADDED]),
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0] == len(_ADDED))
+
+
 def _ensure(conn: psycopg.Connection[Any], schema: str | None, name: str) -> None:
-    """Create the ledger once; concurrent first loads serialize on an advisory lock."""
-    if _exists(conn, schema):
+    """Create (or bring up to date) the ledger once; concurrent first loads serialize on an advisory lock."""
+    if _current(conn, schema):
         return
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"io:{LEDGER_TABLE}",))
     try:
         with conn.transaction():
             conn.execute(ledger_ddl(schema))
+            for column, kind in _ADDED:
+                conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} " + kind).format(
+                    _table(schema), sql.Identifier(column)))
     except psycopg.Error as exc:
         raise ConnectorError(
             name, f"the load ledger `{LEDGER_TABLE}` is missing and could not be created ({exc}); "
@@ -110,11 +145,41 @@ def record_load(conn: psycopg.Connection[Any], schema: str | None, load: LoadCon
     conn.execute(
         sql.SQL(
             "INSERT INTO {} (run_id, config_id, pipeline_id, job_name, rows_written, rows_inserted, rows_updated,"
-            " rows_unchanged) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " rows_unchanged, kind, state, dead_letter_ids) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(_table(schema)),
         (load.run_id, load.config_id, load.pipeline_id, load.job_name, result.rows_written, result.inserted,
-         result.updated, result.unchanged),
+         result.updated, result.unchanged, load.kind, None if load.state is None else Jsonb(load.state),
+         list(load.letter_ids) or None),
     )
+
+
+def latest_state(conn: psycopg.Connection[Any], schema: str | None, config_id: str) -> Any:
+    """The incremental state of ``config_id``: that of its newest ledger row with a state
+    or of kind ``reset`` (a reset's state is None: start over); None when there is none."""
+    if not _exists(conn, schema):
+        return None
+    with conn.cursor(row_factory=dict_row) as cursor:
+        cursor.execute(
+            sql.SQL("SELECT state FROM {} WHERE config_id = %s AND (state IS NOT NULL OR kind = 'reset')"
+                    " ORDER BY loaded_at DESC, run_id DESC LIMIT 1").format(_table(schema)),
+            (config_id,),
+        )
+        row = cursor.fetchone()
+    return None if row is None else row["state"]
+
+
+def loaded_letters(conn: psycopg.Connection[Any], schema: str | None, letter_ids: Iterable[str]) -> set[str]:
+    """Which of ``letter_ids`` a committed replay already wrote to this target."""
+    ids = [str(i) for i in letter_ids]
+    if not ids or not _exists(conn, schema):
+        return set()
+    with conn.cursor(row_factory=tuple_row) as cursor:
+        cursor.execute(
+            sql.SQL("SELECT DISTINCT unnest(dead_letter_ids) FROM {} WHERE dead_letter_ids && %s::text[]").format(
+                _table(schema)),
+            (ids,),
+        )
+        return {str(r[0]) for r in cursor.fetchall()} & set(ids)
 
 
 def recorded_loads(conn: psycopg.Connection[Any], schema: str | None, run_ids: Iterable[str]) -> dict[str, WriteResult]:

@@ -98,3 +98,28 @@ def test_the_ledger_table_is_not_a_target_on_the_platform_database(
                                  ConnectorContext(database_url=database_url))
     with pytest.raises(Exception, match="platform itself"):
         forged.write_batches([records_to_batch([{"run_id": "x", "rows_written": 1}])])
+
+
+def test_state_and_replayed_letters_commit_with_the_load(db: psycopg.Connection[Any], database_url: str) -> None:
+    target = _target(db, database_url)
+    assert target.latest_state("c") is None and target.loaded_letters(["l1"]) == set()
+    target.write_batches([records_to_batch(RECORDS[:2])], LoadContext("r1", config_id="c", state={"cursor": 2}))
+    target.write_batches([records_to_batch(RECORDS[2:3])], LoadContext("r2", config_id="c"))  # no state: kept
+    assert target.latest_state("c") == {"cursor": 2}
+    target.write_batches([records_to_batch(RECORDS[3:4])],
+                         LoadContext("replay:1", config_id="c", kind="replay", letter_ids=("l1", "l2")))
+    assert target.loaded_letters(["l2", "l3"]) == {"l2"}
+    target.write_batches([], LoadContext("reset:1", config_id="c", kind="reset"))
+    assert target.latest_state("c") is None  # a reset starts over
+    with pytest.raises(Exception, match="rolled back"):  # a load that rolls back records no state
+        target.write_batches([records_to_batch([RECORDS[0]])], LoadContext("r3", config_id="c", state={"cursor": 9}))
+    assert target.latest_state("c") is None
+
+
+def test_a_ledger_of_the_first_release_gets_the_new_columns(db: psycopg.Connection[Any], database_url: str) -> None:
+    db.execute("CREATE TABLE integration_loads (run_id text PRIMARY KEY, config_id text, pipeline_id text,"
+               " job_name text, rows_written bigint NOT NULL, rows_inserted bigint, rows_updated bigint,"
+               " rows_unchanged bigint, loaded_at timestamptz NOT NULL DEFAULT now())")
+    target = _target(db, database_url)
+    target.write_batches([records_to_batch(RECORDS[:1])], LoadContext("r1", config_id="c", state=[1]))
+    assert target.latest_state("c") == [1]
