@@ -116,6 +116,8 @@ def test_scaffold_then_list_shows_the_integrations_job_schedule_and_asset(
     root, name = make_project(tmp_path)
     env = project_env(root, database_url)
 
+    components = json.loads(run_dg(root, env, "list", "components", "--json").stdout)["items"]
+    assert "integration_orchestrator.component.IntegrationsComponent" in {c["key"] for c in components}
     run_dg(root, env, "scaffold", "defs", "integration_orchestrator.IntegrationsComponent", "integrations")
     written = (root / "src" / name / "defs" / "integrations" / "defs.yaml").read_text()
     assert "type: integration_orchestrator.IntegrationsComponent" in written
