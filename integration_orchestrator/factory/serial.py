@@ -7,9 +7,12 @@ execution skip the queue, so every run also claims a *lease* before any op reads
 transaction under a transaction-level advisory lock on the serial value, so two runs can
 never both see "no holder" and both insert. A holder is another ``running`` row with the
 same serial value whose run is alive: Dagster does not know it as finished, and its row's
-``updated_at`` (touched every :data:`HEARTBEAT_SECONDS` by the process that holds the
-job resource) is younger than :data:`LEASE_TTL`. The lease ends with the row: whatever
-makes it final (the sink, the failure hook, the reconciliation sensor) releases it.
+``updated_at`` (touched every :func:`heartbeat_seconds` by the process that holds the
+job resource) is younger than :func:`lease_ttl`. Both are read from the environment
+(:data:`HEARTBEAT_ENV`, :data:`LEASE_TTL_ENV`) at every use, never at import. The lease
+ends with the row: whatever makes it final (the sink, the failure hook, the
+reconciliation sensor) releases it; the sensor also finishes a run whose row has not
+been touched for the TTL (its worker is dead, ``factory/sensors.py``).
 
 The claim happens when the job resource is initialised: once per run under the in-process
 executor, once per step process under the multiprocess one, so a later step of a run that
@@ -21,6 +24,8 @@ holder; its own execution row is written ``failed`` with that message.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -40,19 +45,52 @@ from integration_orchestrator.factory.writeback import ensure_execution, finish_
 from integration_orchestrator.model.tags import TAG_SERIAL, TAG_SERIAL_WAIT
 
 __all__ = [
+    "HEARTBEAT_ENV",
     "HEARTBEAT_SECONDS",
     "LEASE_TTL",
+    "LEASE_TTL_ENV",
     "RunRefused",
     "claim_lease",
+    "heartbeat_seconds",
+    "lease_ttl",
     "lineage",
     "run_guard",
 ]
 
-#: a holder whose row was not touched for this long is taken as dead (its worker died)
+#: default: a holder whose row was not touched for this long is taken as dead (its worker died)
 LEASE_TTL = dt.timedelta(minutes=10)
-#: how often a process holding the job resource touches its run's row
+#: default: how often a process holding the job resource touches its run's row
 HEARTBEAT_SECONDS = 30.0
+#: environment variables overriding them (seconds), read at every use
+LEASE_TTL_ENV = "INTEGRATION_ORCHESTRATOR_LEASE_TTL_SECONDS"
+HEARTBEAT_ENV = "INTEGRATION_ORCHESTRATOR_HEARTBEAT_SECONDS"
 _POLL_SECONDS = 1.0
+_log = logging.getLogger(__name__)
+
+
+def _seconds(env: str, default: float) -> float:
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value > 0:
+        return value
+    _log.warning("%s=%r is not a positive number of seconds; using %s", env, raw, default)
+    return default
+
+
+def lease_ttl() -> dt.timedelta:
+    """How long a row may go without a heartbeat before its run is taken as dead
+    (:data:`LEASE_TTL_ENV`, default :data:`LEASE_TTL`)."""
+    return dt.timedelta(seconds=_seconds(LEASE_TTL_ENV, LEASE_TTL.total_seconds()))
+
+
+def heartbeat_seconds() -> float:
+    """The interval of the lease heartbeat (:data:`HEARTBEAT_ENV`, default :data:`HEARTBEAT_SECONDS`)."""
+    return _seconds(HEARTBEAT_ENV, HEARTBEAT_SECONDS)
 
 #: (holder run id, its row is fresh) → is the holder alive?
 Alive = Callable[[str, bool], bool]
@@ -83,7 +121,7 @@ def claim_lease(
             WHERE status = 'running' AND tags ->> %s = %s AND dagster_run_id <> %s
             ORDER BY created_at
             """,
-            (LEASE_TTL, TAG_SERIAL, serial, row["run_id"]),
+            (lease_ttl(), TAG_SERIAL, serial, row["run_id"]),
         ).fetchall()
         for other in others:
             if alive(str(other["dagster_run_id"]), bool(other["fresh"])):
@@ -98,6 +136,12 @@ def _touch(conn: psycopg.Connection[Any], run_id: str) -> None:
         "UPDATE integration_executions SET updated_at = now() WHERE dagster_run_id = %s AND status = 'running'",
         (run_id,),
     )
+
+
+def _beat(conn: psycopg.Connection[Any], run_id: str) -> None:
+    """The heartbeat: also on a final row, so the reconciler can tell a live worker from a dead
+    one whose Dagster run is still open (``factory/dead_runs.py``)."""
+    conn.execute("UPDATE integration_executions SET updated_at = now() WHERE dagster_run_id = %s", (run_id,))
 
 
 def _instance_alive(instance: dg.DagsterInstance | None) -> Alive:
@@ -159,11 +203,12 @@ def _acquire(conn: psycopg.Connection[Any], job: IntegrationJob, run: dg.Dagster
 
 def _heartbeat(db: IntegrationDatabase, organization_id: str, run_id: str, stop: threading.Event) -> None:
     """Touch the row every beat; the beats are the retry (one attempt each, the TTL is many
-    beats), so an outage neither blocks nor ends the thread."""
-    while not stop.wait(HEARTBEAT_SECONDS):
+    beats), so an outage neither blocks nor ends the thread, and a process that lived
+    through it touches its row again within one beat of the database's return."""
+    while not stop.wait(heartbeat_seconds()):
         try:
             with db.connection(retry=False) as conn, tenant_transaction(conn, organization_id):
-                _touch(conn, run_id)
+                _beat(conn, run_id)
         except (psycopg.Error, DatabaseUnavailableError):  # a blip: the next beat tries again
             continue
 
