@@ -88,10 +88,7 @@ class Job:
         return self.process.returncode
 
     def output(self) -> str:
-        if self.process.poll() is None:
-            return "(running)"
-        out, _ = self.process.communicate()
-        return (out or "")[-4000:]
+        return (self.fault_dir / "output.log").read_text(errors="replace")[-4000:]
 
 
 @dataclass
@@ -122,6 +119,8 @@ class Faults:
         create_target_table(self.db)
         self.home.mkdir(exist_ok=True)
         (self.home / "dagster.yaml").write_text(dagster_yaml)
+        with dg.DagsterInstance.from_config(str(self.home)):  # its storage made once, not raced by the jobs
+            pass
         site = self.tmp_path / "site"
         site.mkdir(exist_ok=True)
         (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
@@ -146,8 +145,9 @@ class Faults:
         full_env = {**self.env, **(env or {}), "FAULT_DIR": str(fault_dir)}
         if point:
             full_env["FAULT_PAUSE_AT"] = point
-        process = subprocess.Popen(command, env=full_env, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        with (fault_dir / "output.log").open("w") as log:  # a file, not a pipe: nothing blocks on a full pipe
+            process = subprocess.Popen(command, env=full_env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                       text=True, start_new_session=True)
         return Job(process, fault_dir, point)
 
     def run(self) -> None:
