@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from integration_orchestrator_tests.rows import (
     create_target_table,
     jmespath_step,
 )
+
 
 class LettersNotStaged(AssertionError):
     """The pending dead letters are not the intended number (needs dead-letter staging, branch letters)."""
@@ -98,7 +100,11 @@ class Faults:
     tmp_path: Path
     config: str = ""
     env: dict[str, str] = field(default_factory=dict)
-    jobs: int = 0
+    started: list[Job] = field(default_factory=list)
+
+    @property
+    def jobs(self) -> int:
+        return len(self.started)
 
     @property
     def home(self) -> Path:
@@ -135,8 +141,7 @@ class Faults:
     def execute(self, point: str | None = None, env: Mapping[str, str] | None = None,
                 tags: Mapping[str, str] | None = None) -> Job:
         """``dagster job execute`` of ``people`` in the background, pausing at ``point``."""
-        self.jobs += 1
-        fault_dir = self.tmp_path / f"fault-{self.jobs}"
+        fault_dir = self.tmp_path / f"fault-{self.jobs + 1}"
         fault_dir.mkdir()
         command = [bin_path("dagster"), "job", "execute", "-j", "people", "-m", "integration_orchestrator.definitions",
                    "-a", "defs"]
@@ -148,7 +153,14 @@ class Faults:
         with (fault_dir / "output.log").open("w") as log:  # a file, not a pipe: nothing blocks on a full pipe
             process = subprocess.Popen(command, env=full_env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                        text=True, start_new_session=True)
-        return Job(process, fault_dir, point)
+        job = Job(process, fault_dir, point)
+        self.started.append(job)
+        return job
+
+    def kill_leftovers(self) -> None:
+        for job in self.started:
+            if job.process.poll() is None:
+                job.kill9()
 
     def run(self) -> None:
         """A clean run to its end."""
@@ -157,7 +169,7 @@ class Faults:
 
     def reconcile(self, after: float = 0.0) -> list[tuple[str, str]]:
         time.sleep(after)
-        with dg.DagsterInstance.from_config(str(self.home)) as instance, _env(self.env):
+        with dg.DagsterInstance.from_config(str(self.home)) as instance, _lease_env(self.env):
             return reconcile_executions(instance, IntegrationDatabase(database_url=self.database_url))
 
     # -- counts -------------------------------------------------------------------------------
@@ -191,20 +203,15 @@ class Faults:
         return [run.status.value if run is not None else "gone" for run in runs]
 
 
-class _env:
+@contextmanager
+def _lease_env(env: Mapping[str, str]) -> Iterator[None]:
     """The lease settings of the job processes, for a reconciler run in the test process."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.values = {k: env[k] for k in (LEASE_TTL_ENV, HEARTBEAT_ENV)}
-        self.saved: dict[str, str | None] = {}
-
-    def __enter__(self) -> None:
-        for k, v in self.values.items():
-            self.saved[k] = os.environ.get(k)
-            os.environ[k] = v
-
-    def __exit__(self, *exc: object) -> None:
-        for k, v in self.saved.items():
+    saved = {k: os.environ.get(k) for k in (LEASE_TTL_ENV, HEARTBEAT_ENV)}
+    os.environ.update({k: env[k] for k in saved})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
@@ -213,5 +220,8 @@ class _env:
 
 @pytest.fixture
 def faults(db: psycopg.Connection[Any], database_url: str, tmp_path: Path) -> Iterator[Faults]:
+    """The fault machinery on the test's own database (call ``setup()`` first); a job a
+    failed test left paused is killed at the end."""
     f = Faults(db, database_url, tmp_path)
     yield f
+    f.kill_leftovers()

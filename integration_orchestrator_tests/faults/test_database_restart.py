@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
 import pytest
 from psycopg import sql
 
@@ -56,13 +57,23 @@ def _database(server: Server, name: str) -> str:
     return server.url(name)
 
 
-def _faults(server: Server, tmp_path: Path, name: str, dagster_storage: bool) -> Faults:
+@pytest.fixture
+def leftovers() -> Iterator[list[Faults]]:
+    """Faults made on the private server: their paused jobs are killed at the end."""
+    made: list[Faults] = []
+    yield made
+    for faults in made:
+        faults.kill_leftovers()
+
+
+def _faults(server: Server, tmp_path: Path, name: str, dagster_storage: bool, made: list[Faults]) -> Faults:
     url = _database(server, name)
     upgrade(url)
     faults = Faults(connect(url, autocommit=True), url, tmp_path)
     yaml = "telemetry:\n  enabled: false\n"
     if dagster_storage:  # as `dev` runs it: Dagster's storage on the same server
         yaml += f"storage:\n  postgres:\n    postgres_url: \"{psycopg2_url(_database(server, name + '_dagster'))}\"\n"
+    made.append(faults)
     faults.setup(dagster_yaml=yaml)
     return faults
 
@@ -72,8 +83,8 @@ def _reconnect(faults: Faults) -> None:
     faults.db = connect(faults.database_url, autocommit=True)
 
 
-def test_a_restart_during_the_write_back_is_ridden_out(server: Server, tmp_path: Path) -> None:
-    faults = _faults(server, tmp_path, "blip", dagster_storage=False)
+def test_a_restart_during_the_write_back_is_ridden_out(server: Server, tmp_path: Path, leftovers: list[Faults]) -> None:
+    faults = _faults(server, tmp_path, "blip", dagster_storage=False, made=leftovers)
     job = faults.execute("after_commit", env={RETRY_ENV: "60"})
     job.wait_at()
     faults.db.close()
@@ -90,10 +101,10 @@ def test_a_restart_during_the_write_back_is_ridden_out(server: Server, tmp_path:
 
 
 def test_an_outage_longer_than_the_retry_window_ends_final_and_a_rerun_loads_once(
-    server: Server, tmp_path: Path
+    server: Server, tmp_path: Path, leftovers: list[Faults]
 ) -> None:
     """The issue's scenario: down for longer than the retries, Dagster's storage down as well."""
-    faults = _faults(server, tmp_path, "outage", dagster_storage=True)
+    faults = _faults(server, tmp_path, "outage", dagster_storage=True, made=leftovers)
     job = faults.execute("before_sink", env={RETRY_ENV: "2"})
     job.wait_at()
     faults.db.close()
