@@ -3,7 +3,7 @@
 They bypass the run queue, so the job's lease (``factory/serial.py``) keeps them apart:
 with ``integration/serial_wait_seconds`` they run one after the other, each loading every
 good record exactly once, their execution intervals never overlapping; without it, the
-first loads and the two others are refused before reading.
+run holding the lease loads and the two launched while it runs are refused before reading.
 """
 
 from __future__ import annotations
@@ -45,9 +45,12 @@ def test_three_waiting_launches_load_one_after_the_other(faults: Faults) -> None
 
 def test_three_launches_without_waiting_load_once(faults: Faults) -> None:
     faults.setup()
-    jobs = [faults.execute() for _ in range(LAUNCHES)]
-    codes = sorted(job.finish() for job in jobs)
-    assert codes == [0] + [1] * (LAUNCHES - 1), [job.output() for job in jobs]
+    first = faults.execute("before_sink")  # holds the lease, paused before its load
+    first.wait_at()
+    others = [faults.execute() for _ in range(LAUNCHES - 1)]  # launched together while it runs
+    assert [job.finish() for job in others] == [1] * (LAUNCHES - 1), [job.output() for job in others]
+    first.go()
+    assert first.finish() == 0, first.output()
     assert faults.target() == {"n": GOOD, "ids": GOOD}
     assert sorted(faults.executions()) == [("failed", 0)] * (LAUNCHES - 1) + [("succeeded", GOOD)]
     assert sorted(faults.dagster()) == ["FAILURE"] * (LAUNCHES - 1) + ["SUCCESS"]
