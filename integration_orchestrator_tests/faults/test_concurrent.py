@@ -1,17 +1,23 @@
-"""Three concurrent ``dagster job execute`` launches of one append integration.
+"""Three concurrent launches of one append integration, on both launch paths.
 
-They bypass the run queue, so the job's lease (``factory/serial.py``) keeps them apart:
-with ``integration/serial_wait_seconds`` they run one after the other, each loading every
-good record exactly once, their execution intervals never overlapping; without it, the
-run holding the lease loads and the two launched while it runs are refused before reading.
+``dagster job execute`` bypasses the run queue, so the job's lease (``factory/serial.py``)
+keeps them apart: the run holding the lease loads and the two launched while it runs are
+refused before reading (waiting launches: ``test_serial.py``). ``dagster job launch``
+goes through the queue: a real ``dagster-daemon`` and dagster.yaml's tag concurrency
+limit run them one after the other, each loading every good record exactly once, their
+execution intervals never overlapping.
 """
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
+import dagster as dg
 import pytest
 
-from integration_orchestrator.model.tags import TAG_SERIAL_WAIT
 from integration_orchestrator_tests.faults.conftest import BAD, GOOD, NEEDS_STAGING, Faults
+from integration_orchestrator_tests.processes import REPO_ROOT, bin_path, start_background
 
 pytestmark = pytest.mark.slow
 LAUNCHES = 3
@@ -29,20 +35,6 @@ def _overlaps(faults: Faults) -> int:
     return int(row["n"])
 
 
-@NEEDS_STAGING
-def test_three_waiting_launches_load_one_after_the_other(faults: Faults) -> None:
-    faults.setup()
-    jobs = [faults.execute(tags={TAG_SERIAL_WAIT: "180"}) for _ in range(LAUNCHES)]
-    assert [job.finish() for job in jobs] == [0] * LAUNCHES, [job.output() for job in jobs]
-    assert faults.target() == {"n": LAUNCHES * GOOD, "ids": GOOD}
-    per_id = faults.db.execute("SELECT DISTINCT count(*) AS n FROM people_out GROUP BY id").fetchall()
-    assert per_id == [{"n": LAUNCHES}]  # each record once per completed run
-    assert faults.executions() == [("succeeded", GOOD)] * LAUNCHES
-    assert faults.dagster() == ["SUCCESS"] * LAUNCHES
-    assert _overlaps(faults) == 0
-    faults.assert_letters(BAD)  # one pending letter per bad record, not one per run
-
-
 def test_three_launches_without_waiting_load_once(faults: Faults) -> None:
     faults.setup()
     first = faults.execute("before_sink")  # holds the lease, paused before its load
@@ -58,3 +50,48 @@ def test_three_launches_without_waiting_load_once(faults: Faults) -> None:
                                 "WHERE status = 'failed' AND error_message LIKE 'Refused: run %'").fetchone()
     assert refused == {"n": LAUNCHES - 1}
     assert faults.pending_letters() == BAD  # the refused runs never read
+
+
+QUEUE_YAML = """telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+concurrency:
+  runs:
+    max_concurrent_runs: 10
+    tag_concurrency_limits:
+      - key: integration/serial
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
+"""
+
+
+@NEEDS_STAGING
+def test_three_queued_launches_run_one_after_the_other(faults: Faults, tmp_path: Path) -> None:
+    """Through the run queue: a real ``dagster-daemon`` with dagster.yaml's tag concurrency limit."""
+    faults.setup(dagster_yaml=QUEUE_YAML)
+    target = ["-m", "integration_orchestrator.definitions", "-a", "defs"]
+    daemon = start_background([bin_path("dagster-daemon"), "run", *target], env=faults.env, cwd=REPO_ROOT,
+                              log=tmp_path / "daemon.log")
+    try:
+        for _ in range(LAUNCHES):
+            launched = subprocess.run([bin_path("dagster"), "job", "launch", "-j", "people", *target],
+                                      env=faults.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                                      check=False)
+            assert launched.returncode == 0, launched.stdout[-2000:] + launched.stderr[-2000:]
+
+        def all_final() -> bool:
+            with dg.DagsterInstance.from_config(str(faults.home)) as instance:
+                runs = instance.get_runs()
+            return len(runs) == LAUNCHES and all(run.is_finished for run in runs)
+
+        assert daemon.wait_for(all_final, 240), daemon.log_tail()
+    finally:
+        daemon.stop()
+    assert faults.target() == {"n": LAUNCHES * GOOD, "ids": GOOD}
+    assert faults.executions() == [("succeeded", GOOD)] * LAUNCHES
+    assert faults.dagster() == ["SUCCESS"] * LAUNCHES
+    assert _overlaps(faults) == 0  # the queue held the second and third back
+    faults.assert_letters(BAD)
