@@ -9,7 +9,8 @@ row is converted to a record and run through the per-record plan, unchanged, and
 or failure is merged back in row order. So messages, ``error_handling`` outcomes and failed
 records are the per-record engine's by construction.
 
-A plan with a mapping that has no columnar form (object/array with children, custom,
+A plan with a mapping that has no columnar form (a bidirectional row with a round-trip
+check, object/array with children, custom,
 jmespath or transformation rules, a cast with ``format``, a path with indexes or
 wildcards, targets that overlap) runs every row per record. So does a batch in which some
 mapping cannot be read exactly (e.g. a path into an exact-JSON column) or a nested target
@@ -96,6 +97,9 @@ def compile_columnar(
     found: list[_Spec | None] = []
     for mapping in plan.mappings:
         row = by_name[mapping.name]
+        if mapping.round_trip is not None:
+            found.append(None)  # its round-trip check runs per record
+            continue
         if direction == "outbound" and row.mapping_direction == "bidirectional":
             row = invert_row(row)
         found.append(_spec(row, mapping.default))

@@ -28,9 +28,10 @@ from integration_orchestrator.mapping.columns import (
     writer,
 )
 from integration_orchestrator.mapping.errors import FieldFailure, MappingDefinitionError
-from integration_orchestrator.mapping.inverse import invert_row
+from integration_orchestrator.mapping.inverse import invert_row, round_trip_reason
 from integration_orchestrator.mapping.paths import PathSyntaxError, compile_path
 from integration_orchestrator.mapping.plan import CompiledMapping, MappingPlan
+from integration_orchestrator.mapping.roundtrip import round_trip_checked
 from integration_orchestrator.mapping.rules import RuleContext, RuleDefinitionError, compile_rules
 from integration_orchestrator.mapping.steps import StepParts, build_step
 from integration_orchestrator.mapping.transformation_rule import CompiledOnce
@@ -82,9 +83,7 @@ def compile_plan_tolerant(
     errors = list(compiler.errors)
     for row in compiler.top_level():
         try:
-            mappings.append(
-                compiler.compile(row, invert=direction == "outbound" and row.mapping_direction == "bidirectional")
-            )
+            mappings.append(compiler.compile_checked(row, direction))
         except MappingDefinitionError as exc:
             errors.append(exc)
     return MappingPlan(mappings, direction=direction), errors
@@ -115,12 +114,16 @@ def compile_mapping(
     timezone: str | None = "UTC",
     transformations: Mapping[str, Any] | None = None,
     tracer: set[str] | None = None,
+    direction: str | None = None,
 ) -> tuple[MappingPlan, tuple[str, ...]]:
     """A plan of one mapping alone (with its children), for mapping tests.
 
     ``mapping`` is the row's id or name; ``rows`` are the config's rows (for children).
-    An outbound row runs outbound, any other inbound. With ``tracer``, the plan records
-    the behaviours it exercises into it; returns ``(plan, behaviours of the mapping)``.
+    ``direction`` (``None``: the row's own) chooses how it runs: an outbound row runs
+    outbound, an inbound row inbound, a bidirectional row either (inbound by default;
+    outbound is its derived inverse), with its round-trip check when its inverse is not
+    exact. With ``tracer``, the plan records the behaviours it exercises into it;
+    returns ``(plan, behaviours of the mapping)``.
     """
     compiler = _Compiler(rows, "inbound", timezone, transformations, tracer=tracer)
     row = compiler.find(mapping)
@@ -128,9 +131,17 @@ def compile_mapping(
         own = [e for e in compiler.errors if e.row_id == row.id and e.name == row.mapping_name]
         if own:
             raise own[0]
-    compiler.direction = "outbound" if row.mapping_direction == "outbound" else "inbound"
-    compiled = compiler.compile(row, invert=False)
-    return MappingPlan([compiled], direction=compiler.direction), compiled.behaviours
+    own_direction = "outbound" if row.mapping_direction == "outbound" else "inbound"
+    wanted = direction or own_direction
+    if wanted not in ("inbound", "outbound"):
+        raise ConfigurationError(f"mapping direction must be inbound or outbound, not {wanted!r}")
+    if wanted != own_direction and row.mapping_direction != "bidirectional":
+        raise definition_error(
+            row, "mapping_direction", f"an {row.mapping_direction} mapping cannot be tested {wanted}"
+        )
+    compiler.direction = wanted
+    compiled = compiler.compile_checked(row, wanted)
+    return MappingPlan([compiled], direction=wanted), compiled.behaviours
 
 
 @dataclass
@@ -254,6 +265,24 @@ class _Compiler:
             for row in self.rows
             if id(row) not in self._is_child and id(row) not in self._bad and row.mapping_direction in wanted
         ]
+
+    def compile_checked(self, row: MappingRow, direction: str) -> CompiledMapping:
+        """``row`` compiled for ``direction``; a bidirectional row whose inverse is not
+        exact gets the round-trip check (roundtrip.py)."""
+        invert = direction == "outbound" and row.mapping_direction == "bidirectional"
+        compiled = self.compile(row, invert=invert)
+        if row.mapping_direction != "bidirectional":
+            return compiled
+        reason = round_trip_reason(row)
+        if reason is None:
+            return compiled
+        tracer, self.tracer = self.tracer, None  # the way back must not count as coverage
+        try:
+            back = self.compile(row, invert=not invert)
+        finally:
+            self.tracer = tracer
+        source_type = data_type(row, "target_data_type" if invert else "source_data_type")
+        return round_trip_checked(compiled, back, source_type=source_type, reason=reason, tz=self.tz)
 
     def compile(self, row: MappingRow, *, invert: bool) -> CompiledMapping:
         for child in self._children.get(id(row), []):

@@ -1,26 +1,38 @@
-"""Deriving the outbound form of a bidirectional mapping.
+"""Deriving the outbound form of a bidirectional mapping, and whether it is exact.
 
 The inverse of a row swaps ``source_path``/``target_path``,
 ``source_data_type``/``target_data_type`` and ``validation_rules`` pre/post, and inverts
-its ``transformation_rules``:
+its ``transformation_rules``. A rule is *exactly invertible* when its inverse restores
+every value of its whole domain; a *data-dependent* one restores most values but not all;
+the others are refused at load with the reason and a hint (ARCHITECTURE.md §6.2):
 
-==============  =========================================================================
-rule            inverse
-==============  =========================================================================
-direct          direct
-cast            a cast back to the type before it (``source_data_type`` for the first rule);
-                a date/datetime format is reused (strptime <-> strftime)
-lookup          the table with keys and values swapped (values must be unique scalars);
-                a forward ``default`` needs ``inverse_default`` (the inverse's default)
-date_format     ``from`` and ``to`` swapped (``to`` defaults to ``%Y-%m-%d``)
-concat / split  split / concat with the same separator and fields
-chain           the inverted steps in reverse order
-==============  =========================================================================
+==============  ==========================================  ==================================
+rule            inverse                                     exact?
+==============  ==========================================  ==================================
+direct          direct                                      yes (when both data types agree)
+cast            a cast back to the type before it           data-dependent (``"007"`` -> 7 -> ``"7"``)
+                (``source_data_type`` for the first rule);
+                a date/datetime format is reused
+lookup          keys and values swapped (values unique)     yes for string keys and values on a
+                                                            string source without ``default``;
+                                                            else data-dependent
+date_format     ``from`` and ``to`` swapped                 data-dependent (``1/2/2024`` ->
+                                                            ``01/02/2024``); refused when ``to``
+                                                            drops a field of ``from``
+concat / split  split / concat, same separator and fields   data-dependent (the separator may
+                                                            occur inside a value); refused
+                                                            without a separator
+chain           the inverted steps in reverse order         exact when every step is
+template,       none: refused                               --
+jmespath,
+transformation
+==============  ==========================================  ==================================
 
-Any rule may carry an explicit ``"inverse": {rule}``, which is used as is. ``template``,
-``jmespath`` and ``transformation`` rules (without ``inverse``), ``custom`` mappings and
-non-singular source paths cannot be inverted: the row is rejected at compile time with
-the reason. The inverse keeps ``default_value`` only when its rules are ``direct``/casts.
+Any rule may carry an explicit ``"inverse": {rule}``, which is used as is (and is
+data-dependent). ``custom`` mappings and non-singular source paths cannot be inverted.
+The inverse keeps ``default_value`` only when its rules are ``direct``/casts.
+:func:`round_trip_reason` says why a row is not exact (``None`` when it is); the compiler
+then checks each record's round trip in both directions (``mapping/roundtrip.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +45,9 @@ from integration_orchestrator.mapping.columns import data_type, definition_error
 from integration_orchestrator.mapping.types import CoercionError, to_string
 from integration_orchestrator.model.rows import MappingRow
 
-__all__ = ["InversionError", "invert_row", "invert_rules"]
+__all__ = ["InversionError", "invert_row", "invert_rules", "round_trip_reason"]
+
+_HINT = "; give the rule an explicit exact `inverse`, or make the mapping inbound and add an outbound one"
 
 
 class InversionError(ValueError):
@@ -104,19 +118,20 @@ def invert_rules(rules: object, source_type: str | None, where: str = "transform
     if kind == "lookup":
         return {**_invert_lookup(rules, where), **extra}
     if kind == "date_format":
+        _check_date_fields(rules, where)
         to = rules.get("from") or "%Y-%m-%d"
         return {"type": "date_format", "from": rules.get("to"), "to": to, **extra}
     if kind in ("concat", "split"):
         separator = rules.get("separator", "" if kind == "concat" else ",")
         if not separator:
-            raise InversionError(f"{where}.separator", "a concat without separator cannot be split back")
+            raise InversionError(f"{where}.separator", "a concat without separator cannot be split back" + _HINT)
         inverse: dict[str, Any] = {"type": "split" if kind == "concat" else "concat", "separator": separator}
         if "fields" in rules:
             inverse["fields"] = rules["fields"]
         return {**inverse, **extra}
     if kind == "chain":
         return {**_invert_chain(rules, source_type, where), **extra}
-    raise InversionError(f"{where}.type", f"a `{kind}` rule has no automatic inverse (add `inverse`: a rule)")
+    raise InversionError(f"{where}.type", f"a `{kind}` rule has no automatic inverse" + _HINT)
 
 
 def _invert_cast(rules: Mapping[str, Any], source_type: str | None, where: str) -> dict[str, Any]:
@@ -176,3 +191,104 @@ def _invert_chain(rules: Mapping[str, Any], source_type: str | None, where: str)
         invert_rules(step, types_before[i], f"{where}.steps[{i}]") for i, step in reversed(list(enumerate(steps)))
     ]
     return {"type": "chain", "steps": inverted}
+
+
+# strftime directives by the part of a date/time they carry.
+_DATE_FIELDS = {
+    "year": "Yy", "month": "mbBh", "day": "dej", "hour": "HIkl", "minute": "M", "second": "S",
+    "fraction": "f", "offset": "zZ",
+}
+_DATE_FIELDS_OF = {d: name for name, ds in _DATE_FIELDS.items() for d in ds}
+
+
+def _date_fields(pattern: str) -> set[str]:
+    found: set[str] = set()
+    i = 0
+    while i < len(pattern) - 1:
+        if pattern[i] == "%":
+            directive = pattern[i + 1]
+            if directive in ("c", "x", "X", "s", "F", "T", "D", "R"):
+                expanded = {"c": "year month day hour minute second", "x": "year month day",
+                            "X": "hour minute second", "s": "year month day hour minute second offset",
+                            "F": "year month day", "T": "hour minute second", "D": "year month day",
+                            "R": "hour minute"}[directive]
+                found.update(expanded.split())
+            elif directive in _DATE_FIELDS_OF:
+                found.add(_DATE_FIELDS_OF[directive])
+            i += 2
+        else:
+            i += 1
+    if "%y" in pattern and "%Y" not in pattern:
+        found.discard("year")
+        found.add("year (2 digits)")
+    return found
+
+
+def _check_date_fields(rules: Mapping[str, Any], where: str) -> None:
+    """Refuse a ``date_format`` whose ``to`` drops a part of ``from`` (the inverse cannot restore it)."""
+    source, to = rules.get("from"), rules.get("to")
+    if not isinstance(source, str) or not isinstance(to, str):
+        return
+    lost = _date_fields(source) - _date_fields(to)
+    if lost:
+        raise InversionError(
+            f"{where}.to",
+            f"`to` {to!r} drops the {', '.join(sorted(lost))} of `from` {source!r}, which the inverse cannot restore"
+            + _HINT,
+        )
+
+
+def round_trip_reason(row: MappingRow) -> str | None:
+    """Why ``row``'s inverse is not exact on its whole domain (``None``: it is exact).
+
+    ``row`` must be invertible (``invert_row`` accepted it). A row with children is
+    checked as a whole, so it is never called exact here.
+    """
+    rules = row.transformation_rules
+    if isinstance(rules, Mapping) and "children" in rules:
+        return "a nested mapping is checked as a whole"
+    source_type, target_type = data_type(row, "source_data_type"), data_type(row, "target_data_type")
+    reason, after = _rule_reason(rules, source_type)
+    if reason is not None:
+        return reason
+    if target_type is not None and target_type != after:
+        return f"coercing {after or 'an untyped value'} to {target_type} can normalise a value"
+    return None
+
+
+def _rule_reason(rules: Any, source_type: str | None) -> tuple[str | None, str | None]:
+    """(why the rule is not exact or None, the data type after it or None when unknown)."""
+    if rules is None or not isinstance(rules, Mapping):
+        return None, source_type
+    if "inverse" in rules:
+        return "an explicit `inverse` is checked record by record", None
+    kind = rules.get("type")
+    if kind == "direct":
+        return None, source_type
+    if kind == "cast":
+        return f"a cast to {rules.get('to')} can normalise a value", None
+    if kind == "lookup":
+        return _lookup_reason(rules, source_type), source_type
+    if kind == "date_format":
+        return "a date format can normalise a value (1/2/2024 -> 01/02/2024)", None
+    if kind in ("concat", "split"):
+        separator = rules.get("separator", "" if kind == "concat" else ",")
+        return f"the separator {separator!r} can occur inside a value", None
+    if kind == "chain":
+        current = source_type
+        for step in rules.get("steps") or []:
+            reason, current = _rule_reason(step, current)
+            if reason is not None:
+                return reason, None
+        return None, current
+    return f"a `{kind}` rule", None
+
+
+def _lookup_reason(rules: Mapping[str, Any], source_type: str | None) -> str | None:
+    if "default" in rules:
+        return "a lookup `default` maps every other value to one"
+    table = rules.get("values")
+    strings = isinstance(table, Mapping) and all(isinstance(v, str) for v in table.values())
+    if source_type != "string" or not strings:
+        return "a lookup matches values by their string form (1 and \"1\" look alike)"
+    return None

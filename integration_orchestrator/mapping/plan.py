@@ -66,6 +66,7 @@ class CompiledMapping:
     behaviours: tuple[str, ...] = ()
     tracer: set[str] | None = None
     inline: Any = None  # codegen.InlineParts when the plan function may inline this mapping
+    round_trip: str | None = None  # why the step checks each value's round trip (roundtrip.py)
 
 
 @dataclass(slots=True)

@@ -34,6 +34,7 @@ from integration_orchestrator.mapping.errors import MappingDefinitionError
 from integration_orchestrator.mapping.loading import config_timezone, load_transformations
 from integration_orchestrator.mapping.plan import MappingPlan, RecordResult
 from integration_orchestrator.mapping.records import load_mapping_rows
+from integration_orchestrator.mapping.roundtrip import canonical
 from integration_orchestrator.mapping.types import json_dumps, json_ready
 from integration_orchestrator.model.rows import MappingRow
 
@@ -85,19 +86,6 @@ class MappingTestReport:
         return not self.failed
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, (int, float, Decimal)):
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-        return ("number", number.normalize() if number.is_finite() else number)
-    if isinstance(value, Mapping):
-        return {key: _canonical(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(item) for item in value]
-    return value
-
-
 def _actual(result: RecordResult) -> dict[str, Any]:
     if result.dropped:
         reason = str(result.drop_reason) if result.drop_reason else "dropped"
@@ -132,7 +120,7 @@ def _verdict(expected: Any, result: RecordResult) -> str | None:
         return f"the record was dropped: {result.drop_reason}"
     if result.errors:
         return f"the record failed: {_message(result)}"
-    if _canonical(result.output) != _canonical(expected):
+    if canonical(result.output) != canonical(expected):
         return f"output differs: expected {json_dumps(expected)}, got {json_dumps(result.output)}"
     return None
 
