@@ -7,7 +7,9 @@ workers (rebuilt from that snapshot, no query of the integration tables).
 
 ``INTEGRATION_ORCHESTRATOR_ORGANIZATION_ID`` (read when Dagster loads the location)
 restricts the location to one organization (a code location per organization); unset,
-it holds every organization's integrations. Data teams who want their own
+it holds every organization's integrations. A value that is not a UUID fails the load
+with one line naming the variable; an id no organization has fails it too (never an
+empty location without a word). Data teams who want their own
 :class:`IntegrationTranslator` point their workspace at a module of their own::
 
     @dg.definitions
@@ -17,18 +19,16 @@ it holds every organization's integrations. Data teams who want their own
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.factory import IntegrationTranslator
+from integration_orchestrator.tenancy import ORGANIZATION_ENV, given_organization
 
 __all__ = ["ORGANIZATION_ENV", "IntegrationTranslator", "build_definitions", "defs"]
-
-ORGANIZATION_ENV = "INTEGRATION_ORCHESTRATOR_ORGANIZATION_ID"
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(organization_id=os.environ.get(ORGANIZATION_ENV) or None)
+    given = given_organization(None)
+    return build_definitions(organization_id=None if given is None else given[0])

@@ -1,9 +1,10 @@
 """``history ROW_ID``, ``history diff ROW_ID V1 V2`` and ``diff ROW_ID V1 V2``: configuration history.
 
-Read as the application role inside one organization (``--organization``, default: the
-only one), so the history of another organization's rows is not found. Values shown
-are masked (sensitive-looking keys and ``$secret`` references' neighbours never print
-in clear; see :mod:`integration_orchestrator.masking`).
+Read as the application role inside one organization (``--organization``, default:
+``INTEGRATION_ORCHESTRATOR_ORGANIZATION_ID``, else the only one), so the history of
+another organization's rows is not found. Values shown are masked (sensitive-looking
+keys and ``$secret`` references' neighbours never print in clear; see
+:mod:`integration_orchestrator.masking`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--organization", default=None, metavar="ORG",
-                        help="id, slug or name of the organization (default: the only one)")
+                        help="id, slug or name of the organization (default: $INTEGRATION_ORCHESTRATOR_ORGANIZATION_ID,"
+                             " else the only one)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -62,11 +64,12 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _entries(args: argparse.Namespace, row_id: str) -> list[Any]:
+    from integration_orchestrator.cli._organization import reference_or_environment
     from integration_orchestrator.history import read_history
     from integration_orchestrator.templates.instantiate import resolve_organization
 
     with connect(resolve_database_url(args.database_url), autocommit=True) as conn:
-        organization = resolve_organization(conn, args.organization)
+        organization = resolve_organization(conn, reference_or_environment(conn, args.organization))
         return read_history(conn, row_id, organization)
 
 

@@ -1,4 +1,5 @@
-"""``mappings test [--config-id ID] [--mapping-id ID]``: run mapping tests, write results back."""
+"""``mappings test [--config-id ID] [--mapping-id ID] [--direction D] [--organization-id ID]``: run mapping
+tests, write results back."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 
 from integration_orchestrator.cli import EXIT_FAILED, EXIT_OK
+from integration_orchestrator.cli._organization import add_organization_option, scope
 from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.errors import UsageError
 
@@ -19,6 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     test = commands.add_parser("test", help="run active mapping tests and write the results back")
     test.add_argument("--config-id", default=None, help="only the mappings of this integration config")
     test.add_argument("--mapping-id", default=None, help="only this mapping")
+    test.add_argument(
+        "--direction", choices=["inbound", "outbound"], default=None,
+        help="only the tests that run in this direction (their test_direction, else the mapping's own);"
+             " the coverage of such a subset is not written",
+    )
+    add_organization_option(test)
     test.set_defaults(handler=_test)
 
 
@@ -37,7 +45,9 @@ def _test(args: argparse.Namespace) -> int:
     config_id = _uuid_arg(args.config_id, "--config-id")
     mapping_id = _uuid_arg(args.mapping_id, "--mapping-id")
     with connect(resolve_database_url(args.database_url), autocommit=True) as conn:
-        report = run_every_organization(conn, config_id, mapping_id)
+        report = run_every_organization(
+            conn, config_id, mapping_id, organization_id=scope(conn, args), direction=args.direction
+        )
     rows = [
         (r.mapping_name, r.test_name, r.status, str(r.execution_time_ms), _one_line(r.error_message or ""))
         for r in report.results

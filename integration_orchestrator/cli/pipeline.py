@@ -1,4 +1,5 @@
-"""``pipeline preview ID --input FILE``: dry-run a pipeline's steps, per-step output as JSON."""
+"""``pipeline preview ID --input FILE [--direction D] [--organization-id ID]``: dry-run a pipeline's
+steps (or, outbound, its mappings' derived inverse), per-step output as JSON."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any
 import orjson
 
 from integration_orchestrator.cli import EXIT_FAILED, EXIT_OK
-from integration_orchestrator.db import resolve_database_url
+from integration_orchestrator.cli._organization import add_organization_option, scope
+from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.errors import ConfigurationError
 from integration_orchestrator.factory.engines import default_engines
 from integration_orchestrator.factory.load import load_snapshot_from_url
 from integration_orchestrator.factory.preview import preview_pipeline_by_id
+from integration_orchestrator.tenancy import require_visible
 
 __all__ = ["register"]
 
@@ -30,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--input", required=True, metavar="FILE",
         help="JSON array of records, a JSON object (one record), or NDJSON; '-' reads stdin",
     )
+    preview.add_argument(
+        "--direction", choices=["inbound", "outbound"], default="inbound",
+        help="inbound (default): mappings then steps; outbound: the records (target shape) through the"
+             " outbound mappings back to the source shape",
+    )
+    add_organization_option(preview)
     preview.set_defaults(handler=_preview)
 
 
@@ -55,7 +64,11 @@ def read_records(path: str) -> list[dict[str, Any]]:
 def _preview(args: argparse.Namespace) -> int:
     records = read_records(args.input)
     engines = default_engines()
-    snapshot = load_snapshot_from_url(resolve_database_url(args.database_url))
-    report = preview_pipeline_by_id(snapshot, args.pipeline_id, records, engines)
+    url = resolve_database_url(args.database_url)
+    with connect(url, autocommit=True) as conn:
+        organization = scope(conn, args)
+        require_visible(conn, organization, "integration_pipeline_definitions", [args.pipeline_id], "pipeline")
+    snapshot = load_snapshot_from_url(url, organization)
+    report = preview_pipeline_by_id(snapshot, args.pipeline_id, records, engines, direction=args.direction)
     sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
     return EXIT_OK if report["success"] else EXIT_FAILED

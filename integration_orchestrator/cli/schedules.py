@@ -12,11 +12,13 @@ import json
 import uuid
 
 from integration_orchestrator.cli import EXIT_OK
+from integration_orchestrator.cli._organization import add_organization_option, scope
 from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.errors import RowError
 from integration_orchestrator.schedules.cron import trigger_for
 from integration_orchestrator.schedules.preview import find_schedule, preview_lines
 from integration_orchestrator.schedules.runs import run_tags_for
+from integration_orchestrator.tenancy import require_visible
 
 __all__ = ["register"]
 
@@ -29,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     preview.add_argument("-n", type=int, default=10, help="how many run times (default 10)")
     preview.add_argument("--after", default=None, help="ISO-8601 instant to start from (default: now)")
     preview.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_organization_option(preview)
     preview.set_defaults(handler=_preview)
 
 
@@ -51,7 +54,9 @@ def _preview(args: argparse.Namespace) -> int:
         raise RowError("argument", "-n", f"must be at least 1, not {args.n}")
     after = _parse_after(args.after)
     with connect(resolve_database_url(args.database_url)) as conn:
-        record = find_schedule(conn, schedule_id)
+        organization = scope(conn, args)
+        require_visible(conn, organization, "integration_schedules", [schedule_id], "schedule")
+        record = find_schedule(conn, schedule_id, organization)
     trigger = trigger_for(record)
     lines = preview_lines(record, after, args.n)
     if args.json:

@@ -1,5 +1,9 @@
 """``secrets set | list | rotate | keygen``: encrypted credentials; values are never printed.
 
+``set`` and ``list`` keep to ``--organization-id`` (else ``INTEGRATION_ORCHESTRATOR_ORGANIZATION_ID``)
+when given; ``rotate`` is platform-wide (the owner re-encrypts every organization's secrets);
+``keygen`` prints a ready ``id:key`` entry (id from the date) and, on stderr, how to add it.
+
 ``secrets set CONFIG NAME`` reads the value from standard input when it is not a terminal
 (one trailing newline removed), else prompts without echo; never from an argument, so it
 stays out of shell history and process listings.
@@ -8,11 +12,15 @@ stays out of shell history and process listings.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import sys
+from typing import Any
 
 from integration_orchestrator.cli import EXIT_OK
+from integration_orchestrator.cli._organization import add_organization_option, scope
 from integration_orchestrator.credentials import (
+    KEYS_ENV,
     SecretError,
     find_config,
     generate_key,
@@ -22,6 +30,8 @@ from integration_orchestrator.credentials import (
     set_secret,
 )
 from integration_orchestrator.db import connect, resolve_database_url, tenant_transaction
+from integration_orchestrator.errors import NotFoundError
+from integration_orchestrator.tenancy import not_in_organization
 
 __all__ = ["register"]
 
@@ -38,16 +48,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="store it for the config's whole organization instead of this config only",
     )
+    add_organization_option(put)
     put.set_defaults(handler=_set)
 
     show = commands.add_parser("list", help="names, key ids and rotation dates (never values)")
     show.add_argument("--config", metavar="CONFIG", default=None, help="only this config's secrets")
+    add_organization_option(show)
     show.set_defaults(handler=_list)
 
     rotate = commands.add_parser("rotate", help="re-encrypt every secret under the newest key (one transaction)")
     rotate.set_defaults(handler=_rotate)
 
-    keygen = commands.add_parser("keygen", help="print a new random key for INTEGRATION_ORCHESTRATOR_SECRET_KEYS")
+    keygen = commands.add_parser(
+        "keygen", help="print a new `id:key` entry for INTEGRATION_ORCHESTRATOR_SECRET_KEYS (id from today's date)"
+    )
     keygen.set_defaults(handler=_keygen)
 
 
@@ -65,7 +79,7 @@ def _read_value(name: str) -> str:
 def _set(args: argparse.Namespace) -> int:
     load_keyring()  # a missing/malformed key fails before anything is read or written
     with connect(resolve_database_url(args.database_url)) as conn:
-        config = find_config(conn, args.config)
+        config = _config_in_scope(conn, args, args.config)
         conn.rollback()
         value = _read_value(args.name)
         if not value:
@@ -83,8 +97,13 @@ def _set(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     with connect(resolve_database_url(args.database_url)) as conn:
-        config_id = find_config(conn, args.config).id if args.config else None
-        infos = list_secrets(conn, config_id=config_id)
+        organization = scope(conn, args)
+        config_id = _config_in_scope(conn, args, args.config).id if args.config else None
+        if organization is None:
+            infos = list_secrets(conn, config_id=config_id)
+        else:
+            with tenant_transaction(conn, organization):
+                infos = list_secrets(conn, organization_id=organization, config_id=config_id)
     if not infos:
         print("no secrets stored")
         return EXIT_OK
@@ -106,6 +125,18 @@ def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _config_in_scope(conn: Any, args: argparse.Namespace, reference: str) -> Any:
+    """The config ``reference`` names, looked up as the organization's application role when one is given."""
+    organization = scope(conn, args)
+    if organization is None:
+        return find_config(conn, reference)
+    try:
+        with tenant_transaction(conn, organization):
+            return find_config(conn, reference)
+    except NotFoundError:
+        raise not_in_organization("integration config", reference) from None
+
+
 def _rotate(args: argparse.Namespace) -> int:
     keyring = load_keyring()
     with connect(resolve_database_url(args.database_url)) as conn:
@@ -115,6 +146,18 @@ def _rotate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def key_id_for(now: dt.datetime) -> str:
+    """A key id derived from the date and time (UTC): ``k20261208t2356``."""
+    return now.astimezone(dt.UTC).strftime("k%Y%m%dt%H%M")
+
+
 def _keygen(args: argparse.Namespace) -> int:
-    print(generate_key())
+    entry = f"{key_id_for(dt.datetime.now(dt.UTC))}:{generate_key()}"
+    print(entry)
+    print(
+        f"# add it first (the newest key encrypts):\n"
+        f'#   export {KEYS_ENV}="{entry},${KEYS_ENV}"\n'
+        f"# keep the old entries until `integration-orchestrator secrets rotate` has re-encrypted every secret",
+        file=sys.stderr,
+    )
     return EXIT_OK

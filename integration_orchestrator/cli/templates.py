@@ -76,7 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _organization(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument("--organization", default=None, metavar="ORG", help=f"id, slug or name: {help_text}")
+    parser.add_argument(
+        "--organization", default=None, metavar="ORG",
+        help=f"id, slug or name: {help_text} (default: $INTEGRATION_ORCHESTRATOR_ORGANIZATION_ID)",
+    )
 
 
 def _connection(args: argparse.Namespace) -> Any:
@@ -84,13 +87,16 @@ def _connection(args: argparse.Namespace) -> Any:
 
 
 def _org(conn: Any, args: argparse.Namespace) -> UUID:
+    from integration_orchestrator.cli._organization import reference_or_environment
     from integration_orchestrator.templates.instantiate import resolve_organization
 
-    return resolve_organization(conn, args.organization)
+    return resolve_organization(conn, reference_or_environment(conn, args.organization))
 
 
 def _org_or_none(conn: Any, args: argparse.Namespace) -> UUID | None:
-    return None if args.organization is None else _org(conn, args)
+    from integration_orchestrator.cli._organization import reference_or_environment
+
+    return None if reference_or_environment(conn, args.organization) is None else _org(conn, args)
 
 
 def _list(args: argparse.Namespace) -> int:

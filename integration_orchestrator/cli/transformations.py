@@ -6,6 +6,7 @@ import argparse
 import uuid
 
 from integration_orchestrator.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from integration_orchestrator.cli._organization import add_organization_option
 from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.errors import NotFoundError, UsageError
 
@@ -17,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     commands = group.add_subparsers(dest="transformations_command", metavar="ACTION", required=True)
     test = commands.add_parser("test", help="run built-in test_cases through the sandboxed engines")
     test.add_argument("id", nargs="?", default=None, help="one transformation id (default: every row with test cases)")
-    test.add_argument("--organization-id", default=None, help="only this organization's transformations")
+    add_organization_option(test)
     test.set_defaults(handler=_test, errors_on_stdout=(UsageError, NotFoundError))
 
 
@@ -29,13 +30,15 @@ def _uuid(value: str, what: str) -> uuid.UUID:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from integration_orchestrator.tenancy import per_organization
+    from integration_orchestrator.cli._organization import scope
+    from integration_orchestrator.tenancy import per_organization, require_visible
     from integration_orchestrator.transforms.suite import SuiteTally, rows_to_test, run_transformation_tests
 
     ids = None if args.id is None else [_uuid(args.id, "transformation id")]
-    org = _uuid(args.organization_id, "organization id") if args.organization_id else None
     with connect(resolve_database_url(args.database_url)) as conn:  # each organization as its application role
-        rows = rows_to_test(conn, per_organization(conn, str(org) if org else None), ids)
+        org = scope(conn, args)
+        require_visible(conn, org, "integration_transformations", [str(i) for i in ids or []], "transformation")
+        rows = rows_to_test(conn, per_organization(conn, org), ids)
     if ids is not None and not rows:
         raise NotFoundError("transformation", args.id, by="id")
     tally = SuiteTally()

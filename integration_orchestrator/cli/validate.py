@@ -6,7 +6,8 @@ import argparse
 
 from integration_orchestrator.assembly import check_snapshot
 from integration_orchestrator.cli import EXIT_BAD_INPUT, EXIT_OK
-from integration_orchestrator.db import resolve_database_url
+from integration_orchestrator.cli._organization import add_organization_option, scope
+from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.factory.load import load_snapshot_from_url
 
 __all__ = ["register"]
@@ -16,12 +17,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "validate", help="list every invalid integration row with the reason (what Dagster would skip)"
     )
-    parser.add_argument("--organization-id", default=None, help="only this organization's rows")
+    add_organization_option(parser)
     parser.set_defaults(handler=_validate)
 
 
 def _validate(args: argparse.Namespace) -> int:
-    snapshot = load_snapshot_from_url(resolve_database_url(args.database_url), args.organization_id)
+    url = resolve_database_url(args.database_url)
+    with connect(url, autocommit=True) as conn:
+        organization = scope(conn, args)
+    snapshot = load_snapshot_from_url(url, organization)
     result = check_snapshot(snapshot, args.database_url)
     invalid = result.invalid
     for row in invalid:

@@ -50,6 +50,7 @@ def run_mapping_tests_from_snapshot(record: Integration, mapping: MappingRow) ->
 
     tests = [
         {"id": t.id, "test_name": t.test_name, "test_type": t.row.get("test_type", "unit"),
+         "test_direction": t.row.get("test_direction"),
          "input_data": t.row.get("input_data") or {}, "expected_output": t.row.get("expected_output") or {}}
         for t in record.tests.get(mapping.id, ())
     ]

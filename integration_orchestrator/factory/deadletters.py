@@ -34,12 +34,15 @@ __all__ = ["ReplayReport", "list_dead_letters", "replay_dead_letters"]
 
 
 def list_dead_letters(
-    conn: psycopg.Connection[Any], *, status: str | None = "pending", config_id: str | None = None, limit: int = 100
+    conn: psycopg.Connection[Any], *, status: str | None = "pending", config_id: str | None = None, limit: int = 100,
+    organization_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Dead letters of every organization, each read as its application role (row-level security)."""
+    """Dead letters of every organization (or ``organization_id``'s), each read as its application role."""
     from integration_orchestrator.tenancy import per_organization
 
-    letters = [row for _org in per_organization(conn) for row in _letters(conn, status, config_id, limit)]
+    letters = [
+        row for _org in per_organization(conn, organization_id) for row in _letters(conn, status, config_id, limit)
+    ]
     return sorted(letters, key=lambda r: (r["created_at"], str(r["id"])))[:limit]
 
 
@@ -108,17 +111,20 @@ def replay_dead_letters(
     *,
     config_id: str | None = None,
     letter_ids: Sequence[str] = (),
+    organization_id: str | None = None,
 ) -> ReplayReport:
     """Replay the pending letters (all, one config's, or the given ids); see the module doc.
 
-    Every organization's letters are read, locked and replayed as its application role.
+    Every organization's letters (or only ``organization_id``'s) are read, locked and
+    replayed as its application role.
     """
     from integration_orchestrator.tenancy import per_organization
 
     validated = validate_snapshot(snapshot, engines)
     report = ReplayReport()
     with conn.transaction():
-        letters = [letter for _org in per_organization(conn) for letter in _pending(conn, config_id, letter_ids)]
+        organizations = per_organization(conn, organization_id)
+        letters = [letter for _org in organizations for letter in _pending(conn, config_id, letter_ids)]
         groups: dict[tuple[str, str | None, str | None], list[dict[str, Any]]] = defaultdict(list)
         for letter in sorted(letters, key=lambda r: (r["created_at"], str(r["id"]))):
             pipeline = str(letter["pipeline_id"]) if letter["pipeline_id"] else None

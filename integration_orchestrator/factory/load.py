@@ -21,6 +21,7 @@ from integration_orchestrator.factory.snapshot import (
     snapshot_from_rows,
 )
 from integration_orchestrator.model.rows import Snapshot
+from integration_orchestrator.tenancy import ORGANIZATION_ENV, require_organization
 
 __all__ = ["TABLE_QUERIES", "load_snapshot", "load_snapshot_from_url"]
 
@@ -37,10 +38,16 @@ assert set(TABLE_QUERIES) == set(TABLE_RECORDS)
 
 
 def load_snapshot(conn: psycopg.Connection[Any], organization_id: str | None = None) -> Snapshot:
-    """Read the active integration rows (one consistent, read-only transaction)."""
+    """Read the active integration rows (one consistent, read-only transaction).
+
+    An ``organization_id`` no organization has is an error (UsageError naming
+    ``INTEGRATION_ORCHESTRATOR_ORGANIZATION_ID``), not an empty snapshot.
+    """
     tables: dict[str, list[dict[str, Any]]] = {attribute: [] for attribute in TABLE_QUERIES}
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if organization_id:
+            require_organization(conn, organization_id, ORGANIZATION_ENV)
         organizations = [organization_id] if organization_id else [
             str(r["id"]) for r in conn.execute("SELECT id FROM organizations ORDER BY id").fetchall()]
         for organization in organizations:

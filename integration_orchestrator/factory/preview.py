@@ -3,7 +3,10 @@
 The job's own per-node functions, walked by :mod:`.interpret` (``pipeline preview ID
 --input FILE``; the real replacement of the seed's stubbed ``test_integration_pipeline``).
 Parallel pipelines run their steps over all records at once (the batches' results,
-concatenated in order, are the same).
+concatenated in order, are the same). ``--direction outbound`` runs the records (in the
+target's shape) through the integration's outbound mappings -- outbound rows and the derived
+inverse of bidirectional ones, with their round-trip checks -- back to the source's shape;
+pipeline steps only run inbound.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from integration_orchestrator.masking import mask_preview_report, masker_for
 from integration_orchestrator.model import FailedRecord, Integration, InvalidRow, Snapshot
 from integration_orchestrator.model.rows import Record
 
-__all__ = ["PipelineNotRunnableError", "find_pipeline", "preview_pipeline", "preview_pipeline_by_id"]
+__all__ = [
+    "PipelineNotRunnableError",
+    "find_pipeline",
+    "preview_outbound",
+    "preview_pipeline",
+    "preview_pipeline_by_id",
+]
 
 
 class PipelineNotRunnableError(IntegrationOrchestratorError):
@@ -55,6 +64,29 @@ def preview_pipeline(record: Integration, records: list[Record], engines: Engine
     }
 
 
+def preview_outbound(record: Integration, records: list[Record]) -> dict[str, Any]:
+    """The preview report of ``records`` through the outbound mapping plan (one ``mappings`` step)."""
+    from integration_orchestrator.mapping import compile_plan
+
+    plan = compile_plan(list(record.mappings), direction="outbound", timezone=record.config.timezone,
+                        transformations=record.transformation_rows())
+    result = plan.apply_batch(records)
+    failures = [
+        FailedRecord(index=i, record=records[i], step="mappings",
+                     message="; ".join(str(e) for e in r.errors), details={"errors": [e.as_dict() for e in r.errors]})
+        for i, r in result.failed
+    ]
+    output = [r.output for r in result.results if r.ok]
+    name = record.pipeline.pipeline_name if record.pipeline else record.config.integration_name
+    step = _step_json("mappings", len(records), output, failures)
+    return {
+        "pipeline": name, "direction": "outbound",
+        "pipeline_type": record.pipeline.pipeline_type if record.pipeline else None,
+        "error_handling_strategy": record.strategy, "success": not failures, "steps": [step],
+        "final_output": output,
+    }
+
+
 def find_pipeline(snapshot: Snapshot, result: ValidationResult, pipeline_id: str) -> Integration:
     """The runnable integration of pipeline ``pipeline_id``.
 
@@ -72,8 +104,11 @@ def find_pipeline(snapshot: Snapshot, result: ValidationResult, pipeline_id: str
 
 
 def preview_pipeline_by_id(
-    snapshot: Snapshot, pipeline_id: str, records: list[Record], engines: Engines
+    snapshot: Snapshot, pipeline_id: str, records: list[Record], engines: Engines, *, direction: str = "inbound"
 ) -> dict[str, Any]:
-    """:func:`preview_pipeline` of pipeline ``pipeline_id``, sensitive fields masked (safe to print)."""
+    """:func:`preview_pipeline` (or, ``direction`` outbound, :func:`preview_outbound`) of pipeline
+    ``pipeline_id``, sensitive fields masked (safe to print)."""
     found = find_pipeline(snapshot, validate_snapshot(snapshot, engines), pipeline_id)
+    if direction == "outbound":
+        return mask_preview_report(preview_outbound(found, records), masker_for(found))
     return mask_preview_report(preview_pipeline(found, records, engines), masker_for(found))

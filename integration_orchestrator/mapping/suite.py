@@ -13,7 +13,7 @@ import psycopg
 
 from integration_orchestrator.errors import NotFoundError
 from integration_orchestrator.mapping.testing import MappingTestReport, run_mapping_tests
-from integration_orchestrator.tenancy import per_organization
+from integration_orchestrator.tenancy import per_organization, require_visible
 
 __all__ = ["check_selection", "run_every_organization"]
 
@@ -30,13 +30,27 @@ def check_selection(conn: psycopg.Connection[Any], config_id: str | None, mappin
 
 
 def run_every_organization(
-    conn: psycopg.Connection[Any], config_id: str | None = None, mapping_id: str | None = None
+    conn: psycopg.Connection[Any],
+    config_id: str | None = None,
+    mapping_id: str | None = None,
+    *,
+    organization_id: str | None = None,
+    direction: str | None = None,
 ) -> MappingTestReport:
-    """Check the selection, then run each organization's tests as its application role; one report."""
-    check_selection(conn, config_id, mapping_id)
+    """Check the selection, then run each organization's tests as its application role; one report.
+
+    With ``organization_id``, only that organization's, and a selected id it cannot see is
+    refused (:func:`~integration_orchestrator.tenancy.not_in_organization`).
+    """
+    if organization_id is None:
+        check_selection(conn, config_id, mapping_id)
+    else:
+        require_visible(conn, organization_id, "integration_configs", [config_id] if config_id else [],
+                        "integration config")
+        require_visible(conn, organization_id, "integration_mappings", [mapping_id] if mapping_id else [], "mapping")
     report = MappingTestReport()
-    for _organization in per_organization(conn):
-        part = run_mapping_tests(conn, config_id, mapping_id=mapping_id)
+    for _organization in per_organization(conn, organization_id):
+        part = run_mapping_tests(conn, config_id, mapping_id=mapping_id, direction=direction)
         report.results.extend(part.results)
         report.warnings.extend(part.warnings)
         report.coverage.update(part.coverage)

@@ -41,6 +41,7 @@ from integration_orchestrator.model.rows import MappingRow
 __all__ = [
     "MappingTestReport",
     "MappingTestResult",
+    "direction_of_test",
     "evaluate_test",
     "policy_warnings",
     "run_mapping_tests",
@@ -152,28 +153,40 @@ def run_tests_for_mapping(
     timezone: str | None = "UTC",
     transformations: Mapping[str, Any] | None = None,
 ) -> tuple[list[MappingTestResult], Decimal]:
-    """Run ``tests`` of one mapping (id or name among ``rows``); return results and coverage."""
+    """Run ``tests`` of one mapping (id or name among ``rows``); return results and coverage.
+
+    A test's ``test_direction`` (``None``: the mapping's own direction) chooses the plan it
+    runs through; a bidirectional mapping's ``outbound`` tests run its derived inverse.
+    """
     tracer: set[str] = set()
-    try:
-        plan, behaviours = compile_mapping(
-            rows, mapping, timezone=timezone, transformations=transformations, tracer=tracer
-        )
-    except MappingDefinitionError as exc:
-        row = _find(rows, mapping)
-        return [_definition_failure(test, row, exc) for test in tests], Decimal("0.00")
+    by_direction: dict[str | None, list[tuple[int, Mapping[str, Any]]]] = {}
+    for index, test in enumerate(tests):
+        by_direction.setdefault(test.get("test_direction"), []).append((index, test))
     row = _find(rows, mapping)
-    results: list[MappingTestResult] = []
+    results: dict[int, MappingTestResult] = {}
     exercised: set[str] = set()
-    for test in tests:
-        tracer.clear()  # the plan's closures hold this very set
-        result = evaluate_test(plan, test, row)
-        result.behaviours = frozenset(tracer)
-        exercised |= tracer
-        results.append(result)
+    behaviours: set[str] = set()
+    for direction, group in by_direction.items():
+        try:
+            plan, own = compile_mapping(
+                rows, mapping, timezone=timezone, transformations=transformations, tracer=tracer,
+                direction=direction,
+            )
+        except MappingDefinitionError as exc:
+            results.update((i, _definition_failure(test, row, exc)) for i, test in group)
+            continue
+        behaviours |= set(own)
+        for index, test in group:
+            tracer.clear()  # the plan's closures hold this very set
+            result = evaluate_test(plan, test, row)
+            result.behaviours = frozenset(tracer)
+            exercised |= tracer
+            results[index] = result
+    ordered = [results[i] for i in range(len(tests))]
     if not behaviours or not tests:
-        return results, Decimal("0.00")
-    share = Decimal(len(exercised & set(behaviours)) * 100) / Decimal(len(set(behaviours)))
-    return results, share.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return ordered, Decimal("0.00")
+    share = Decimal(len(exercised & behaviours) * 100) / Decimal(len(behaviours))
+    return ordered, share.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def policy_warnings(row: MappingRow, results: Sequence[MappingTestResult]) -> list[str]:
@@ -213,7 +226,7 @@ def _definition_failure(test: Mapping[str, Any], row: MappingRow, error: Excepti
 
 
 _TESTS_QUERY = """
-SELECT t.id, t.mapping_id, t.test_name, t.test_type::text AS test_type,
+SELECT t.id, t.mapping_id, t.test_name, t.test_type::text AS test_type, t.test_direction,
        t.input_data::text AS input_text, t.expected_output::text AS expected_text
   FROM integration_mapping_tests t
  WHERE t.is_active AND t.mapping_id = ANY(%s::uuid[])
@@ -221,11 +234,15 @@ SELECT t.id, t.mapping_id, t.test_name, t.test_type::text AS test_type,
 """
 
 
-def run_mapping_tests(conn: Any, config_id: Any = None, *, mapping_id: Any = None) -> MappingTestReport:
+def run_mapping_tests(
+    conn: Any, config_id: Any = None, *, mapping_id: Any = None, direction: str | None = None
+) -> MappingTestReport:
     """Run the active tests of active mappings (of one config, one mapping, or all) and write back.
 
     ``conn`` is a psycopg connection with dict rows. Each mapping's test rows and its
-    ``test_coverage`` are updated in one transaction.
+    ``test_coverage`` are updated in one transaction. ``direction`` runs only the tests
+    that run in it (their ``test_direction``, else their mapping's own direction); the
+    coverage of such a subset is not written.
     """
     report = MappingTestReport()
     for config in _configs(conn, config_id, mapping_id):
@@ -236,11 +253,13 @@ def run_mapping_tests(conn: Any, config_id: Any = None, *, mapping_id: Any = Non
         tests = conn.execute(_TESTS_QUERY, ([str(r.id) for r in selected],)).fetchall()
         for row in selected:
             own = [_test_dict(t) for t in tests if str(t["mapping_id"]) == str(row.id)]
+            if direction is not None:
+                own = [t for t in own if direction_of_test(t, row) == direction]
             results, coverage = run_tests_for_mapping(
                 rows, row.id, own, timezone=timezone, transformations=transformations
             )
             with conn.transaction():
-                write_test_results(conn, row.id, results, coverage)
+                write_test_results(conn, row.id, results, coverage if direction is None else None)
             report.results.extend(results)
             if own:
                 report.warnings.extend(policy_warnings(row, results))
@@ -265,13 +284,24 @@ def _test_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         "id": row["id"],
         "test_name": row["test_name"],
         "test_type": row["test_type"],
+        "test_direction": row.get("test_direction"),
         "input_data": json.loads(row["input_text"], parse_float=Decimal),
         "expected_output": json.loads(row["expected_text"], parse_float=Decimal),
     }
 
 
-def write_test_results(conn: Any, mapping_id: Any, results: Sequence[MappingTestResult], coverage: Decimal) -> None:
-    """Write each test row's outcome back, then the mapping's coverage if it changed.
+def direction_of_test(test: Mapping[str, Any], row: MappingRow) -> str:
+    """The direction ``test`` runs in: its ``test_direction``, else its mapping's own."""
+    declared = test.get("test_direction")
+    if declared:
+        return str(declared)
+    return "outbound" if row.mapping_direction == "outbound" else "inbound"
+
+
+def write_test_results(
+    conn: Any, mapping_id: Any, results: Sequence[MappingTestResult], coverage: Decimal | None
+) -> None:
+    """Write each test row's outcome back, then the mapping's coverage if it changed (``None``: not).
 
     The caller owns the transaction (one per mapping).
     """
@@ -289,6 +319,8 @@ def write_test_results(conn: Any, mapping_id: Any, results: Sequence[MappingTest
                 result.test_id,
             ),
         )
+    if coverage is None:
+        return
     conn.execute(
         "UPDATE integration_mappings SET test_coverage = %s WHERE id = %s AND test_coverage IS DISTINCT FROM %s",
         (coverage, mapping_id, coverage),

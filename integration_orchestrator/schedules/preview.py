@@ -26,13 +26,15 @@ PreviewLine = dict[str, str | None]
 _SCHEDULE = "SELECT * FROM integration_schedules WHERE id = %s"
 
 
-def find_schedule(conn: psycopg.Connection[Any], schedule_id: str) -> ScheduleRecord:
-    """The schedule row, read as each organization's application role (row-level security).
+def find_schedule(
+    conn: psycopg.Connection[Any], schedule_id: str, organization_id: str | None = None
+) -> ScheduleRecord:
+    """The schedule row, read as each organization's (or ``organization_id``'s) application role.
 
     Raises :class:`~integration_orchestrator.errors.RowError` when no organization has it.
     """
     row = None
-    for _organization in per_organization(conn):
+    for _organization in per_organization(conn, organization_id):
         row = conn.execute(_SCHEDULE, (schedule_id,)).fetchone()
         if row is not None:
             break
