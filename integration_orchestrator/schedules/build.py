@@ -114,7 +114,8 @@ def build_schedule_definitions(
             )
         except RowError as error:
             _report(error, errors)
-    if definitions:
+    if definitions or any(r.notification_on_failure and r.notification_recipients for r in records):
+        # also for an integration whose only schedule is manual: its failed runs notify
         definitions.append(writeback_sensor(database_url=database_url, records=records))
     return definitions
 

@@ -6,8 +6,10 @@ final status. This sensor reads the Dagster instance's runs updated since its cu
 (an update timestamp) and, for runs tagged ``integration/schedule_execution_id``, moves
 the row to ``running`` (and the schedule's ``last_run_time`` to the tick) and then to
 ``completed`` / ``failed`` / ``cancelled`` with the counts from ``integration_executions``.
-Event runs get ``consumed_by_run_id`` on their event. A failed run of a schedule with
-``notification_on_failure`` produces the notification rows (:mod:`.notify`). Every step
+Event runs get ``consumed_by_run_id`` on their event. Every failed run of an integration
+(``integration/config_id``), whatever launched it -- schedule, sensor, ``dagster job
+launch`` or the UI, a re-execution -- produces the notification rows of its schedule's
+recipients, else of its integration's (:mod:`.notify`), with the launch path. Every step
 is idempotent, so re-reading a run is harmless.
 """
 
@@ -23,6 +25,7 @@ from dagster._core.storage.dagster_run import RunRecord, RunsFilter
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.model.schedule import ScheduleRecord
 from integration_orchestrator.model.tags import (
+    TAG_CONFIG_ID,
     TAG_EVENT_ID,
     TAG_ORGANIZATION_ID,
     TAG_SCHEDULE_EXECUTION_ID,
@@ -30,8 +33,9 @@ from integration_orchestrator.model.tags import (
 )
 from integration_orchestrator.schedules.notify import (
     Notifier,
+    launch_path,
     load_notifiers,
-    notify_failure,
+    notify_run_failure,
 )
 from integration_orchestrator.schedules.writeback import (
     Connection,
@@ -107,14 +111,15 @@ def evaluate_writeback(
 
     synced = 0
     for run_record in run_records:
-        if TAG_SCHEDULE_ID in run_record.dagster_run.tags:
+        tags = run_record.dagster_run.tags
+        if TAG_SCHEDULE_ID in tags or TAG_CONFIG_ID in tags:
             sync_run(conn, run_record, records, get_notifiers)
             synced += 1
         stamp = run_record.update_timestamp.timestamp()
         after = stamp if after is None else max(after, stamp)
     new_cursor = None if after is None else orjson.dumps({"after": after}).decode()
     if not synced:
-        return dg.SensorResult(skip_reason="no schedule runs changed", cursor=new_cursor)
+        return dg.SensorResult(skip_reason="no integration runs changed", cursor=new_cursor)
     return dg.SensorResult(skip_reason=f"synced {synced} run(s)", cursor=new_cursor)
 
 
@@ -153,11 +158,32 @@ def sync_run(
         mark_finished(
             conn, organization_id, row_id, status=final, run_id=run.run_id, started_at=started, ended_at=ended
         )
-    record = records.get(tags[TAG_SCHEDULE_ID])
-    if final == "failed" and record is not None and record.notification_on_failure and record.notification_recipients:
-        counts = execution_counts(conn, organization_id, run.run_id)
-        notify_failure(
-            conn, record, run_id=run.run_id, job_name=run.job_name, status=final,
-            error=counts.error_message or "the run failed", notifiers=notifiers(),
-            execution_id=counts.execution_id,
-        )
+    if final == "failed":
+        _notify(conn, run, organization_id, records, notifiers)
+
+
+def _notify(
+    conn: Connection,
+    run: dg.DagsterRun,
+    organization_id: str,
+    records: Mapping[str, ScheduleRecord],
+    notifiers: Callable[[], Sequence[Notifier]],
+) -> None:
+    """Notify a failed run's recipients: its schedule's, else its integration's (every launch path)."""
+    tags = run.tags
+    schedule = records.get(tags.get(TAG_SCHEDULE_ID, ""))
+    config_id = tags.get(TAG_CONFIG_ID) or (schedule.config_id if schedule else None)
+    if schedule is not None:
+        recipients = [schedule]
+    elif TAG_SCHEDULE_ID in tags or config_id is None:
+        return  # a schedule this location no longer loads
+    else:
+        recipients = [r for r in records.values() if r.config_id == config_id]
+    if not any(r.notification_on_failure and r.notification_recipients for r in recipients):
+        return
+    counts = execution_counts(conn, organization_id, run.run_id)
+    notify_run_failure(
+        conn, recipients, organization_id=organization_id, config_id=str(config_id), run_id=run.run_id,
+        job_name=run.job_name, status="failed", error=counts.error_message or "the run failed",
+        notifiers=notifiers(), execution_id=counts.execution_id, path=launch_path(tags), run_schedule=schedule,
+    )

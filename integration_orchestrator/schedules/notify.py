@@ -8,17 +8,22 @@ notifier, or None when it is not configured. The built-in ``webhook`` notifier p
 notification as JSON to ``$INTEGRATION_ORCHESTRATOR_NOTIFY_WEBHOOK_URL`` (read when the
 notifiers are loaded, never at import).
 
-When a run of a schedule with ``notification_on_failure`` fails, every recipient in
-``notification_recipients`` gets one row per notifier channel (``email``, pending, when no
-notifier is configured: for an external mailer to pick up); each row ends ``sent`` or
-``failed`` with the error.
+Every failed run of an integration notifies, whatever launched it (:func:`launch_path`:
+``schedule`` tick, ``sensor`` (event or run-after), ``manual`` (``dagster job launch``, the
+UI), ``re-execution``). The recipients are those of the run's schedule row when it has one
+(``integration/schedule_id``), else of every schedule row of its integration (any type,
+``manual`` included) with ``notification_on_failure``; a recipient whose
+``users.notify_on_manual_runs`` is false is left out of manual runs. Each recipient gets one
+row per notifier channel (``email``, pending, when no notifier is configured: for an
+external mailer to pick up), carrying the launch path in its payload; each row ends
+``sent`` or ``failed`` with the error. One run notifies once (rows keyed by run id).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
@@ -28,6 +33,12 @@ from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.model.schedule import ScheduleRecord
+from integration_orchestrator.model.tags import (
+    TAG_EVENT_ID,
+    TAG_SCHEDULE_EXECUTION_ID,
+    TAG_SCHEDULE_ID,
+    TAG_UPSTREAM_RUN_ID,
+)
 from integration_orchestrator.schedules.writeback import Connection
 
 __all__ = [
@@ -36,8 +47,10 @@ __all__ = [
     "FailureNotification",
     "Notifier",
     "WebhookNotifier",
+    "launch_path",
     "load_notifiers",
     "notify_failure",
+    "notify_run_failure",
     "webhook_from_environment",
 ]
 
@@ -55,13 +68,14 @@ class FailureNotification:
     notification_id: str
     recipient_id: str
     organization_id: str
-    schedule_id: str
-    schedule_name: str
+    schedule_id: str | None
+    schedule_name: str | None
     config_id: str
     run_id: str
     job_name: str
     status: str
     error: str | None
+    launch_path: str = "schedule"
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,6 +124,21 @@ def load_notifiers() -> list[Notifier]:
     return notifiers
 
 
+PARENT_RUN_TAG = "dagster/parent_run_id"
+LAUNCH_PATHS = ("schedule", "sensor", "manual", "re-execution")
+
+
+def launch_path(tags: Mapping[str, str]) -> str:
+    """How a run was launched, from its tags: one of :data:`LAUNCH_PATHS`."""
+    if tags.get(PARENT_RUN_TAG):
+        return "re-execution"
+    if tags.get(TAG_SCHEDULE_EXECUTION_ID):
+        return "schedule"
+    if tags.get(TAG_EVENT_ID) or tags.get(TAG_UPSTREAM_RUN_ID) or tags.get(TAG_SCHEDULE_ID):
+        return "sensor"
+    return "manual"
+
+
 def notify_failure(
     conn: Connection,
     record: ScheduleRecord,
@@ -120,41 +149,97 @@ def notify_failure(
     error: str | None,
     notifiers: Sequence[Notifier],
     execution_id: str | None = None,
+    path: str = "schedule",
 ) -> list[str]:
     """Rows (and deliveries) for a failed run of ``record``; the row ids. Idempotent per run."""
-    if not record.notification_on_failure or not record.notification_recipients:
+    return notify_run_failure(
+        conn, [record], organization_id=record.organization_id, config_id=record.config_id, run_id=run_id,
+        job_name=job_name, status=status, error=error, notifiers=notifiers, execution_id=execution_id, path=path,
+        run_schedule=record,
+    )
+
+
+def notify_run_failure(
+    conn: Connection,
+    records: Sequence[ScheduleRecord],
+    *,
+    organization_id: str,
+    config_id: str,
+    run_id: str,
+    job_name: str,
+    status: str,
+    error: str | None,
+    notifiers: Sequence[Notifier],
+    execution_id: str | None = None,
+    path: str = "manual",
+    run_schedule: ScheduleRecord | None = None,
+) -> list[str]:
+    """Rows (and deliveries) for a failed run, to the recipients of ``records`` (the run's
+    schedule, or its integration's schedules); the row ids. Idempotent per run.
+
+    ``run_schedule`` is the schedule row that launched the run (its id and name go on the
+    rows), ``path`` how the run was launched (:func:`launch_path`).
+    """
+    recipients = _recipients(records)
+    if not recipients:
         return []
     channels = [n.channel for n in notifiers] or [DEFAULT_CHANNEL]
-    created: list[tuple[str, str, str]] = []
-    with tenant_transaction(conn, record.organization_id):
+    created: list[tuple[str, str, str, ScheduleRecord]] = []
+    with tenant_transaction(conn, organization_id):
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"notify:{run_id}",))
         if conn.execute(
-            "SELECT 1 FROM integration_notifications WHERE schedule_id = %s AND payload->>'run_id' = %s LIMIT 1",
-            (record.id, run_id),
+            "SELECT 1 FROM integration_notifications WHERE payload->>'run_id' = %s LIMIT 1", (run_id,)
         ).fetchone():
             return []
-        for recipient in record.notification_recipients:
+        if path == "manual":
+            recipients = _wanting_manual(conn, recipients)
+        single = run_schedule
+        for recipient, record in recipients:
             for channel in channels:
                 payload = {"run_id": run_id, "job_name": job_name, "status": status, "error": error,
-                           "schedule_name": record.schedule_name, "config_id": record.config_id}
+                           "schedule_name": single.schedule_name if single else None, "config_id": config_id,
+                           "launch_path": path, "recipient_id": recipient}
                 row = conn.execute(
                     "INSERT INTO integration_notifications"
                     " (schedule_id, execution_id, recipient_id, channel, payload, organization_id)"
                     " VALUES (%s, %s, (SELECT id FROM users WHERE id = %s), %s, %s, %s) RETURNING id",
-                    (record.id, execution_id, recipient, channel, Jsonb({**payload, "recipient_id": recipient}),
-                     record.organization_id),
+                    (single.id if single else None, execution_id, recipient, channel, Jsonb(payload),
+                     organization_id),
                 ).fetchone()
                 assert row is not None
-                created.append((str(row["id"]), recipient, channel))
+                created.append((str(row["id"]), recipient, channel, record))
     by_channel = {n.channel: n for n in notifiers}
-    for row_id, recipient, channel in created:
+    single = run_schedule
+    for row_id, recipient, channel, _schedule in created:
         notifier = by_channel.get(channel)
         if notifier is None:
             continue
-        message = FailureNotification(row_id, recipient, record.organization_id, record.id, record.schedule_name,
-                                      record.config_id, run_id, job_name, status, error)
-        _deliver(conn, record.organization_id, row_id, notifier, message)
-    return [row_id for row_id, _, _ in created]
+        message = FailureNotification(
+            row_id, recipient, organization_id, single.id if single else None,
+            single.schedule_name if single else None, config_id, run_id, job_name, status, error, path,
+        )
+        _deliver(conn, organization_id, row_id, notifier, message)
+    return [row_id for row_id, _, _, _ in created]
+
+
+def _recipients(records: Sequence[ScheduleRecord]) -> list[tuple[str, ScheduleRecord]]:
+    """Each recipient once, with the first schedule row that names it."""
+    seen: dict[str, ScheduleRecord] = {}
+    for record in records:
+        if record.notification_on_failure:
+            for recipient in record.notification_recipients:
+                seen.setdefault(str(recipient), record)
+    return list(seen.items())
+
+
+def _wanting_manual(conn: Connection, recipients: list[tuple[str, ScheduleRecord]]) -> list[tuple[str, ScheduleRecord]]:
+    """The recipients that did not opt out of manual runs (``users.notify_on_manual_runs``)."""
+    rows = conn.execute(
+        "SELECT id::text AS id FROM users WHERE id = ANY(%s::uuid[]) AND NOT notify_on_manual_runs",
+        ([r for r, _ in recipients],),
+    ).fetchall()
+    out = {row["id"] for row in rows}
+    return [(r, record) for r, record in recipients if r not in out]
 
 
 def _deliver(
