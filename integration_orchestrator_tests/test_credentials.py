@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -230,7 +231,12 @@ def test_cli_bad_input_exits_2(
     assert raw_rows(db) == []
 
 
-def test_cli_keygen_prints_a_usable_key(run_cli: Any) -> None:
+def test_cli_keygen_prints_a_ready_entry_and_how_to_add_it(run_cli: Any) -> None:
     done = run_cli("secrets", "keygen")
     assert done.returncode == 0
-    assert load_keyring({KEYS_ENV: "k1:" + done.stdout.strip()}).newest_id == "k1"
+    entry = done.stdout.strip()
+    key_id = entry.partition(":")[0]
+    assert re.fullmatch(r"k\d{8}t\d{4}", key_id), entry  # from the date and time (UTC)
+    assert load_keyring({KEYS_ENV: f"{entry},k0:{Fernet.generate_key().decode()}"}).newest_id == key_id
+    assert f'export {KEYS_ENV}="{entry},${KEYS_ENV}"' in done.stderr
+    assert "secrets rotate" in done.stderr

@@ -123,7 +123,8 @@ def test_listing_and_every_test_run_show_only_the_organization(
     assert listed.returncode == 0 and two["A"]["letter"] in listed.stdout and two["B"]["letter"] not in listed.stdout
     tested = run_cli("mappings", "test", env=env)
     assert tested.returncode == 0 and "1 test(s): 1 passed" in tested.stdout, tested.stdout + tested.stderr
-    statuses = {str(r["id"]): r["test_status"] for r in db.execute("SELECT id, test_status FROM integration_mapping_tests")}
+    rows = db.execute("SELECT id, test_status FROM integration_mapping_tests").fetchall()
+    statuses = {str(r["id"]): r["test_status"] for r in rows}
     assert (statuses[two["A"]["test"]], statuses[two["B"]["test"]]) == ("passed", "pending")
     validated = run_cli("validate", env=env)
     assert "pipe_a" in validated.stdout and "pipe_b" not in validated.stdout, validated.stdout
