@@ -98,3 +98,21 @@ def test_only_one_mapping(db: Any, run_cli: Any) -> None:
     assert done.returncode == 0, done.stderr
     assert "2 test(s): 2 passed" in done.stdout
     assert _test_row(db, seeded["tests"]["ok"])["test_status"] == "pending"
+
+
+def test_direction_outbound_runs_only_the_outbound_tests(db: Any, run_cli: Any) -> None:
+    org = add_organization(db, "org round trip")
+    config = add_config(db, org, "erp")
+    status = add_mapping(
+        db, org, config, "status", "status", "person.status", mapping_direction="bidirectional",
+        source_data_type="string", transformation_rules={"type": "lookup", "values": {"A": "active"}},
+    )
+    inbound = add_mapping_test(db, org, status, "in", {"status": "A"}, {"person": {"status": "active"}})
+    outbound = add_mapping_test(db, org, status, "out", {"person": {"status": "active"}}, {"status": "A"},
+                                test_direction="outbound")
+    done = run_cli("mappings", "test", "--config-id", str(config), "--direction", "outbound")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 test(s): 1 passed, 0 failed" in done.stdout
+    assert (_test_row(db, outbound)["test_status"], _test_row(db, inbound)["test_status"]) == ("passed", "pending")
+    both = run_cli("mappings", "test", "--config-id", str(config))
+    assert both.returncode == 0 and "2 test(s): 2 passed" in both.stdout, both.stdout + both.stderr

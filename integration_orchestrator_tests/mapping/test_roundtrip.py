@@ -128,3 +128,22 @@ def test_columnar_agrees_with_per_record(direction: str) -> None:
     exact_only = compile_columnar(rows[1:], direction=direction)
     assert exact_only.apply(records_to_batch([{k: v for k, v in r.items() if k in ("s", "status")}
                                               for r in records])).slow_rows == 0
+
+
+def test_mapping_tests_declare_their_direction() -> None:
+    """A round trip is two test rows: inbound and outbound (``test_direction``)."""
+    from integration_orchestrator.mapping.testing import run_tests_for_mapping
+
+    rows = [CAST_INT | {"id": "00000000-0000-4000-8000-000000000001"}]
+    tests = [
+        {"test_name": "in", "input_data": {"v": "7"}, "expected_output": {"out": 7}},
+        {"test_name": "out", "test_direction": "outbound", "input_data": {"out": 7}, "expected_output": {"v": "7"}},
+        {"test_name": "lossy", "test_direction": "inbound", "input_data": {"v": "007"},
+         "expected_output": {"error": "does not survive the round trip"}},
+    ]
+    results, coverage = run_tests_for_mapping(rows, "m", tests)
+    assert [(r.test_name, r.status) for r in results] == [("in", "passed"), ("out", "passed"), ("lossy", "passed")]
+    assert coverage > 0
+    one_way = [row(mapping_direction="inbound")]
+    [refused], _ = run_tests_for_mapping(one_way, "m", [tests[1]])
+    assert refused.status == "failed" and "cannot be tested outbound" in (refused.error_message or "")
