@@ -282,7 +282,9 @@ class _Compiler:
         finally:
             self.tracer = tracer
         source_type = data_type(row, "target_data_type" if invert else "source_data_type")
-        return round_trip_checked(compiled, back, source_type=source_type, reason=reason, tz=self.tz)
+        validation = row.validation_rules if isinstance(row.validation_rules, Mapping) else {}
+        return round_trip_checked(compiled, back, source_type=source_type, reason=reason, tz=self.tz,
+                                  sensitive=bool(validation.get("mask")))
 
     def compile(self, row: MappingRow, *, invert: bool) -> CompiledMapping:
         for child in self._children.get(id(row), []):

@@ -51,12 +51,14 @@ def round_trip_checked(
     source_type: str | None,
     reason: str,
     tz: dt.tzinfo = dt.UTC,
+    sensitive: bool = False,
 ) -> CompiledMapping:
     """``forward`` with each written value mapped back through ``back`` and compared.
 
     ``back`` is the same row compiled in the other direction (its target is
     ``forward``'s source); ``source_type`` is ``forward``'s source data type; ``reason``
     says why the row's inverse is not exact (it ends the message of a failed record).
+    ``sensitive`` (``validation_rules.mask``) keeps the values out of the message.
     """
     read_source = compile_path(forward.source_path).reader()
     read_written = compile_path(forward.target_path).reader()
@@ -65,6 +67,8 @@ def round_trip_checked(
     step = forward.step
 
     def fail(original: Any, what: str) -> None:
+        if sensitive:
+            what = "the value does not come back (values not shown: the field is masked)"
         message = (
             f"does not survive the round trip: {what} ({reason}); the record is refused rather than"
             " written differently; give the rule an explicit exact `inverse` or fix the value"

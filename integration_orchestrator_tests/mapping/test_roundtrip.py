@@ -147,3 +147,9 @@ def test_mapping_tests_declare_their_direction() -> None:
     one_way = [row(mapping_direction="inbound")]
     [refused], _ = run_tests_for_mapping(one_way, "m", [tests[1]])
     assert refused.status == "failed" and "cannot be tested outbound" in (refused.error_message or "")
+
+
+def test_masked_field_keeps_its_values_out_of_the_message() -> None:
+    masked = CONCAT | {"validation_rules": {"mask": True}}
+    [error] = compile_plan([masked]).apply({"v": ["secret|x", "y"]}).errors
+    assert "does not survive the round trip" in error.reason and "secret" not in error.reason
