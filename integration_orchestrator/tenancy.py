@@ -74,7 +74,12 @@ def given_organization(option_value: str | None, *, option: str = ORGANIZATION_O
 
 
 def require_organization(conn: psycopg.Connection[Any], organization_id: str, source: str) -> None:
-    """Raise :class:`UsageError` naming ``source`` when no organization has that id (read as the owner)."""
+    """Raise :class:`UsageError` naming ``source`` when ``organization_id`` is not a UUID or no
+    organization has it (read as the owner)."""
+    try:
+        uuid.UUID(str(organization_id))
+    except ValueError:
+        raise UsageError(f"{organization_id!r} is not an organization id (a UUID)", argument=source) from None
     if not conn.execute("SELECT 1 FROM organizations WHERE id = %s", (organization_id,)).fetchone():
         raise UsageError(f"no organization has the id {organization_id}", argument=source)
 

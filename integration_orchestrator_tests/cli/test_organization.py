@@ -152,4 +152,6 @@ def test_malformed_and_unknown_organization_ids(run_cli: Any, two: dict[str, dic
 def test_code_location_load_refuses_an_unknown_organization(db: Any, two: dict[str, dict[str, str]]) -> None:
     with pytest.raises(UsageError, match=f"{ORGANIZATION_ENV}: no organization has the id"):
         load_snapshot(db, str(uuid.uuid4()))
+    with pytest.raises(UsageError, match=f"{ORGANIZATION_ENV}: 'acme' is not an organization id"):
+        load_snapshot(db, "acme")
     assert {c.id for c in load_snapshot(db, two["A"]["org"]).configs} == {two["A"]["config"]}
