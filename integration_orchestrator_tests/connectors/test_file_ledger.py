@@ -107,6 +107,6 @@ def test_without_load_context_both_modes_replace_the_file_by_rename(tmp_path: Pa
     _target(path, "append").write([OLD])
     assert path.stat().st_ino != inode and _ids(path) == [-1, 0, 1, 2]
     with pytest.raises(TypeError):
-        _target(path, "append").write([[{"id": 9}, 5]])  # type: ignore[list-item]
+        _target(path, "append").write([[{"id": 9}, 5]])  # type: ignore[arg-type]
     assert _ids(path) == [-1, 0, 1, 2]  # a failed write leaves the file as it was, no temp file behind
     assert [p.name for p in tmp_path.iterdir()] == [path.name]

@@ -213,7 +213,7 @@ def test_a_reexecution_from_failure_after_the_parents_commit_loads_nothing_and_a
     result = _reexecute(tmp_path, parent_id, everything=False)  # the sink again, on the parent's data
     sinks = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
     assert len(sinks) == 1  # only the sink ran, and it reports the recorded counts
-    assert sinks[0].materialization.metadata["records_out"].value == RECORDS  # type: ignore[union-attr]
+    assert sinks[0].materialization.metadata["records_out"].value == RECORDS
     assert loaded() == RECORDS  # the parent's data committed once: not loaded twice
 
     _reexecute(tmp_path, parent_id, everything=True)  # the source reads again: new data, loaded
