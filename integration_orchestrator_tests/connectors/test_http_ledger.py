@@ -16,6 +16,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -63,8 +64,9 @@ class Receiver:
     requests: Counter[str] = field(default_factory=Counter)
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextmanager
+def serve_receiver() -> Iterator[Receiver]:
+    """A :class:`Receiver` on a loopback port, for the duration of the block."""
     state = Receiver()
     lock = threading.Lock()
 
@@ -86,9 +88,17 @@ def receiver() -> Iterator[Receiver]:
     state.url = f"http://127.0.0.1:{server.server_address[1]}/in"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with serve_receiver() as state:
+        yield state
 
 
 def _target(url: str, database_url: str) -> HttpTarget:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.factory.resources import IntegrationDatabase
 from integration_orchestrator.factory.sensors import reconcile_executions
+from integration_orchestrator_tests.connectors.test_http_ledger import Receiver, serve_receiver
 from integration_orchestrator_tests.connectors.test_postgres_ledger import other_url
 from integration_orchestrator_tests.processes import REPO_ROOT, bin_path
 from integration_orchestrator_tests.rows import (
@@ -218,3 +220,28 @@ def test_a_reexecution_from_failure_after_the_parents_commit_loads_nothing_and_a
 
     _reexecute(tmp_path, parent_id, everything=True)  # the source reads again: new data, loaded
     assert loaded() == 2 * RECORDS
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with serve_receiver() as state:
+        yield state
+
+
+def test_an_http_target_sends_keyed_batches_and_a_rerun_of_the_run_sends_nothing(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    _integration(db, tmp_path, {"type": "http", "url": receiver.url, "batch_size": 200,
+                                "idempotency_header": "X-Batch-Key"})
+    job = build_definitions(database_url).get_job_def("people")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance)
+    assert result.success
+    assert receiver.requests == {f"{result.run_id}-{n}": 1 for n in (1, 2, 3)}  # 500 records, 200 a batch
+    with dg.instance_for_test() as instance:  # the same run id again (another instance: a fresh run record)
+        assert job.execute_in_process(instance=instance, run_id=result.run_id).success
+    assert sum(receiver.requests.values()) == 3  # the run's load is recorded: nothing sent again
+    assert sorted(r["id"] for k in receiver.records for r in receiver.records[k]) == list(range(RECORDS))
+    loads = db.execute("SELECT run_id, rows_written, batches FROM integration_http_loads").fetchall()
+    assert loads == [{"run_id": result.run_id, "rows_written": RECORDS, "batches": 3}]
+    assert _execution(db)["status"] == "succeeded"
