@@ -179,22 +179,38 @@ def people_job() -> dg.JobDefinition:
 def _reexecute(tmp_path: Path, parent_id: str, *, everything: bool) -> dg.ExecuteJobResult:
     """A re-execution of the killed parent run: FROM_FAILURE (the sink again, with the parent's
     outputs) or of every step (the source reads again: new data)."""
+    _forget_reconstructed_definitions()
     with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
         parent = instance.get_run_by_id(parent_id)
         assert parent is not None
         instance.report_run_failed(parent)  # what run monitoring does with a dead worker
         options = (dg.ReexecutionOptions(parent_run_id=parent_id) if everything
                    else dg.ReexecutionOptions.from_failure(parent_id, instance))
-        with dg.execute_job(dg.reconstructable(people_job), instance, reexecution_options=options) as result:
-            assert result.success, [e.message for e in result.all_events if e.is_failure]
-            assert result.dagster_run.run_id != parent_id
-            return result
+        try:
+            with dg.execute_job(dg.reconstructable(people_job), instance, reexecution_options=options) as result:
+                assert result.success, [e.message for e in result.all_events if e.is_failure]
+                assert result.dagster_run.run_id != parent_id
+                return result
+        finally:
+            _forget_reconstructed_definitions()
+
+
+def _forget_reconstructed_definitions() -> None:
+    """Dagster keeps, process-wide, the last definition per code pointer and the load
+    context (with the snapshot) of the last reconstruction: every load starts afresh."""
+    from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    ReconstructableJob.get_definition.cache_clear()
+    ReconstructableJob.get_repository_definition.cache_clear()
+    DefinitionsLoadContext._instance = None
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["postgres_table", "file"])
 def test_a_reexecution_from_failure_after_the_parents_commit_loads_nothing_and_a_full_one_loads_again(
-    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch,
+    fresh_load_context: None,
 ) -> None:
     out = tmp_path / "out" / "people.ndjson"
     target = ({**PEOPLE_OUT, "url": other_url(database_url)} if kind == "postgres_table"
