@@ -357,6 +357,12 @@ _VALID: dict[str, Any] = {
     "integration_dead_letters": _dead_letter,
     "integration_notifications": _notification,
     "integration_credentials": _credential,
+    "integration_http_batches": lambda org, ids: {
+        "organization_id": org, "origin_run_id": unique("run"), "batch_number": 1, "run_id": "r",
+        "idempotency_key": "r-1", "records": 1, "config_id": ids.get("integration_configs")},
+    "integration_http_loads": lambda org, ids: {
+        "organization_id": org, "run_id": unique("run"), "origin_run_id": "r", "target": "http://example.test/",
+        "rows_written": 1, "batches": 1, "config_id": ids.get("integration_configs")},
 }
 
 

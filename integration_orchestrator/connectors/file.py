@@ -3,22 +3,29 @@
 The source streams: CSV and NDJSON line by line, JSON arrays element by element, as record
 lists (``read()``) or as record batches (``read_batches()``, where a bad line or row is
 reported with its file and line instead of failing the read). The
-target writes batches as they come; ``overwrite`` goes through a temporary file renamed
-over the destination at the end, so a failed write leaves the old file intact.
+target writes batches as they come into a temporary file beside the destination
+(``append`` first copies the current file into it, streamed) and renames it over the
+destination at the end, so a failed or killed write leaves the old file intact. With a
+``LoadContext`` the load is kept in the file's ledger (:mod:`.file_ledger`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import os
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
+import pyarrow as pa
 
+from integration_orchestrator.columnar.convert import batch_to_records
 from integration_orchestrator.connectors.base import (
     DEFAULT_BATCH_SIZE,
     ConnectorContext,
@@ -40,8 +47,16 @@ from integration_orchestrator.connectors.chunks import (
     truncate_raw,
 )
 from integration_orchestrator.connectors.csvread import csv_items, decoded_lines
+from integration_orchestrator.connectors.file_ledger import (
+    FileLedger,
+    file_checksum,
+    fsync_directory,
+    latest_state,
+    loaded_letters,
+)
 from integration_orchestrator.connectors.jsonstream import iter_json_array
 from integration_orchestrator.connectors.ndjson import ndjson_chunks, parse_line
+from integration_orchestrator.connectors.postgres_ledger import LoadContext
 
 __all__ = ["FILE_SOURCE", "FILE_TARGET", "FileSource", "FileTarget", "file_format"]
 
@@ -206,22 +221,81 @@ class FileTarget(Target):
         self.batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
         self.name = f"file target `{self.path}`"
 
-    def write(self, records: Iterable[Record] | Iterable[list[Record]]) -> WriteResult:
+    def write(
+        self, records: Iterable[Record] | Iterable[list[Record]], load_context: LoadContext | None = None
+    ) -> WriteResult:
+        """Write a new version of the file beside it and rename it over the file (both modes).
+
+        With ``load_context`` the load is kept in the file's ledger (``file_ledger``): a run
+        (or a re-execution of its data) already recorded writes nothing and returns the
+        recorded counts."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.mode == "append":
-            appending_to_existing = self.path.exists() and self.path.stat().st_size > 0
-            with self.path.open("a", encoding=self.encoding, newline="") as stream:
-                count = self._write_all(stream, records, header=not appending_to_existing)
-            return WriteResult(rows_written=count, inserted=count, updated=0)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        if load_context is None:
+            temp, result = self._new_version(records)
+            self._rename(temp)
+            return result
+        ledger = FileLedger(self.path)
+        with ledger.locked() as stream:
+            recorded = ledger.recorded(stream, load_context)
+            if recorded is not None:
+                return recorded  # this run's data is already in the file: never twice
+            temp, result = self._new_version(records)
+            try:
+                pending = ledger.begin(stream, load_context, result, file_checksum(temp) or "", temp)
+            except BaseException:
+                temp.unlink(missing_ok=True)
+                raise
+            self._rename(temp)
+            ledger.commit(stream, pending)
+            return result
+
+    def write_batches(self, batches: Iterable[pa.RecordBatch], load_context: LoadContext | None = None) -> WriteResult:
+        return self.write((batch_to_records(batch) for batch in batches), load_context)
+
+    def recorded_loads(self, run_ids: Iterable[str]) -> dict[str, WriteResult]:
+        """The ledger's results for ``run_ids`` (for the reconciler)."""
+        ids = set(run_ids)
+        return {str(e.fields["run_id"]): e.result for e in FileLedger(self.path).committed()
+                if e.fields.get("run_id") in ids}
+
+    def latest_state(self, config_id: str) -> Any:
+        """The integration's incremental state in this file's ledger (None: none yet)."""
+        return latest_state(FileLedger(self.path).committed(), config_id)
+
+    def loaded_letters(self, letter_ids: Iterable[str]) -> set[str]:
+        """Which dead letters a committed replay already wrote to this file."""
+        return loaded_letters(FileLedger(self.path).committed(), letter_ids)
+
+    def _new_version(self, records: Iterable[Any]) -> tuple[Path, WriteResult]:
+        """The file's next content in a temporary file beside it, fsynced: ``append`` streams
+        the current file into it first. Removed again on error."""
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        temp = Path(name)
         try:
-            with os.fdopen(fd, "w", encoding=self.encoding, newline="") as stream:
-                count = self._write_all(stream, records, header=True)
-            os.replace(tmp, self.path)
+            header = True
+            with os.fdopen(fd, "wb") as raw:
+                if self.path.exists():
+                    os.chmod(temp, stat.S_IMODE(self.path.stat().st_mode))
+                    if self.mode == "append":
+                        with self.path.open("rb") as current:
+                            shutil.copyfileobj(current, raw, 1 << 20)
+                        header = raw.tell() == 0
+                with io.TextIOWrapper(raw, encoding=self.encoding, newline="", write_through=False) as stream:
+                    count = self._write_all(stream, records, header=header)
+                    stream.flush()
+                    os.fsync(raw.fileno())
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
             raise
-        return WriteResult(rows_written=count, inserted=count, updated=0)
+        return temp, WriteResult(rows_written=count, inserted=count, updated=0)
+
+    def _rename(self, temp: Path) -> None:
+        try:
+            os.replace(temp, self.path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        fsync_directory(self.path.parent)
 
     def _write_all(self, stream: IO[str], records: Iterable[Any], *, header: bool) -> int:
         count = 0

@@ -4,7 +4,10 @@ Source: one request, or pages by ``pagination.style`` — ``page`` (page number)
 ``offset`` (offset/limit), ``cursor`` (a cursor read from the response body) or
 ``link_header`` (RFC 8288 ``Link: <...>; rel="next"``). Each page is one batch.
 Target: POSTs (or PUT/PATCH) batches as a JSON array, ``{wrap_key: [...]}``, NDJSON,
-or one request per record.
+or one request per record. With a ``LoadContext`` every batch carries an idempotency key
+(header ``idempotency_header``, default ``Idempotency-Key``) and the acknowledged
+batches are recorded in the platform database (:mod:`.http_ledger`): a rerun resumes
+after the last acknowledged batch.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Any
 
 import httpx
 import orjson
+import pyarrow as pa
 
+from integration_orchestrator.columnar.convert import batch_to_records
 from integration_orchestrator.connectors.base import (
     ConnectorContext,
     ConnectorError,
@@ -34,9 +39,13 @@ from integration_orchestrator.connectors.http_client import (
     HttpClient,
     safe_url,
 )
+from integration_orchestrator.connectors.http_ledger import HttpLedger, HttpLedgerSession, idempotency_key
+from integration_orchestrator.connectors.postgres_ledger import LoadContext
 from integration_orchestrator.connectors.secrets import STRING_OR_SECRET_SCHEMA
 
-__all__ = ["HTTP_SOURCE", "HTTP_TARGET", "HttpSource", "HttpTarget", "dotted_get"]
+__all__ = ["DEFAULT_IDEMPOTENCY_HEADER", "HTTP_SOURCE", "HTTP_TARGET", "HttpSource", "HttpTarget", "dotted_get"]
+
+DEFAULT_IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 _PAGINATION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -90,6 +99,7 @@ _TARGET_SCHEMA: dict[str, Any] = {
         "body": {"enum": ["array", "ndjson", "per_record"]},
         "wrap_key": {"type": "string", "minLength": 1},
         "batch_size": {"type": "integer", "minimum": 1},
+        "idempotency_header": {"type": "string", "minLength": 1, "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
     },
     "required": ["type", "url"],
     "additionalProperties": False,
@@ -267,28 +277,76 @@ class HttpTarget(Target):
         self.name = f"http target `{safe_url(self.url)}`"
         self.template_rate_limits = context.rate_limits if context else None
         self.requests_made = 0
+        self.idempotency_header = str(config.get("idempotency_header", DEFAULT_IDEMPOTENCY_HEADER))
+        self.database_url = context.database_url if context else None
 
-    def write(self, records: Iterable[Record] | Iterable[list[Record]]) -> WriteResult:
+    def write(
+        self, records: Iterable[Record] | Iterable[list[Record]], load_context: LoadContext | None = None
+    ) -> WriteResult:
+        """Send the batches; with ``load_context``, keyed and recorded (see :mod:`.http_ledger`)."""
+        if load_context is None:
+            return self._write(records, None, None)
+        if self.database_url is None:  # nowhere to record acknowledgements: keys only
+            return self._write(records, load_context, None)
+        with HttpLedger(self.database_url, safe_url(self.url)).session(load_context) as session:
+            recorded = session.recorded()
+            if recorded is not None:
+                return recorded  # every batch of this data was acknowledged: nothing to send
+            return self._write(records, load_context, session)
+
+    def write_batches(self, batches: Iterable[pa.RecordBatch], load_context: LoadContext | None = None) -> WriteResult:
+        return self.write((batch_to_records(batch) for batch in batches), load_context)
+
+    def recorded_loads(self, run_ids: Iterable[str]) -> dict[str, WriteResult]:
+        """The completed loads of ``run_ids`` (for the reconciler)."""
+        return self._ledger().recorded_loads(run_ids)
+
+    def latest_state(self, config_id: str) -> Any:
+        return self._ledger().latest_state(config_id)
+
+    def loaded_letters(self, letter_ids: Iterable[str]) -> set[str]:
+        return self._ledger().loaded_letters(letter_ids)
+
+    def _ledger(self) -> HttpLedger:
+        if self.database_url is None:
+            raise ConnectorError(self.name, "keeps its load ledger in the platform database, and none is configured")
+        return HttpLedger(self.database_url, safe_url(self.url))
+
+    def _write(
+        self, records: Iterable[Any], load: LoadContext | None, session: HttpLedgerSession | None
+    ) -> WriteResult:
         written = 0
+        acknowledged = session.acknowledged() if session is not None else {}
+        batches = 0
         with HttpClient(self.config, self.name, template_rate_limits=self.template_rate_limits) as client:
             try:
-                for batch in iter_batches(records, 1 if self.body == "per_record" else self.batch_size):
-                    self._send(client, batch)
+                size = 1 if self.body == "per_record" else self.batch_size
+                for batches, batch in enumerate(iter_batches(records, size), 1):
                     written += len(batch)
+                    if batches in acknowledged:
+                        continue  # accepted by the endpoint in an earlier attempt of this data
+                    headers = {self.idempotency_header: idempotency_key(load, batches)} if load is not None else {}
+                    self._send(client, batch, headers)
+                    if session is not None:
+                        session.acknowledge(batches, len(batch))
             finally:
                 self.requests_made += client.requests_made
-        return WriteResult(rows_written=written)
+        result = WriteResult(rows_written=written)
+        if session is not None:
+            session.complete(result, batches)
+        return result
 
-    def _send(self, client: HttpClient, batch: list[Record]) -> None:
+    def _send(self, client: HttpClient, batch: list[Record], headers: dict[str, str]) -> None:
         if self.body == "ndjson":
             content = b"".join(orjson.dumps(r, default=str) + b"\n" for r in batch)
-            client.request(self.method, self.url, content=content, headers={"Content-Type": "application/x-ndjson"})
+            client.request(self.method, self.url, content=content,
+                           headers={**headers, "Content-Type": "application/x-ndjson"})
             return
         payload: Any = batch[0] if self.body == "per_record" else batch
         if self.wrap_key:
             payload = {self.wrap_key: payload}
         content = orjson.dumps(payload, default=str)
-        client.request(self.method, self.url, content=content, headers={"Content-Type": "application/json"})
+        client.request(self.method, self.url, content=content, headers={**headers, "Content-Type": "application/json"})
 
 
 HTTP_SOURCE = register_source(

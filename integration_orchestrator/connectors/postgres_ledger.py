@@ -47,10 +47,12 @@ _COLUMNS = """
     loaded_at       timestamptz NOT NULL DEFAULT now(),
     kind            text NOT NULL DEFAULT 'run',
     state           jsonb,
-    dead_letter_ids text[]
+    dead_letter_ids text[],
+    origin_run_id   text
 """
 #: columns added after the first release: added to an existing ledger on first use
-_ADDED = (("kind", "text NOT NULL DEFAULT 'run'"), ("state", "jsonb"), ("dead_letter_ids", "text[]"))
+_ADDED = (("kind", "text NOT NULL DEFAULT 'run'"), ("state", "jsonb"), ("dead_letter_ids", "text[]"),
+          ("origin_run_id", "text"))
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ class LoadContext:
     ``on_platform_commit(conn, result)`` runs last in the load's transaction when the
     target is the platform database itself (same URL), so the caller can finish its
     execution row in that same commit.
+
+    ``origin_run_id``: the run whose source read the data being loaded (a re-execution
+    that reuses its parent's outputs loads its parent's data); a load whose origin already
+    committed loads nothing. ``organization_id``: the tenant, for ledgers kept in the
+    platform database (``http``).
     """
 
     run_id: str
@@ -70,6 +77,13 @@ class LoadContext:
     kind: str = "run"
     state: Any = None
     letter_ids: tuple[str, ...] = ()
+    origin_run_id: str | None = None
+    organization_id: str | None = None
+
+    @property
+    def data_key(self) -> str:
+        """What identifies the loaded data: its origin run, else this run."""
+        return self.origin_run_id or self.run_id
 
 
 def _table(schema: str | None) -> sql.Composable:
@@ -130,12 +144,19 @@ def recorded_load(
 ) -> WriteResult | None:
     """Inside the load's transaction: the run's recorded result, or None (then the caller loads).
 
+    Recorded means: a row of this run id, or of the data's origin run (a re-execution
+    reusing its parent's outputs), or a row whose origin is that run.
+
     Takes a transaction-level advisory lock on the run id first, so two processes loading
     the same run id load once: the second waits, then finds the first one's row."""
     _ensure(conn, schema, name)
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"io:load:{load.run_id}",))
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"io:load:{load.data_key}",))
     with conn.cursor(row_factory=dict_row) as cursor:
-        cursor.execute(sql.SQL("SELECT * FROM {} WHERE run_id = %s").format(_table(schema)), (load.run_id,))
+        cursor.execute(
+            sql.SQL("SELECT * FROM {} WHERE run_id = ANY(%s) OR origin_run_id = %s ORDER BY loaded_at LIMIT 1").format(
+                _table(schema)),
+            ([load.run_id, load.data_key], load.data_key),
+        )
         row = cursor.fetchone()
     return None if row is None else _result(row)
 
@@ -145,11 +166,12 @@ def record_load(conn: psycopg.Connection[Any], schema: str | None, load: LoadCon
     conn.execute(
         sql.SQL(
             "INSERT INTO {} (run_id, config_id, pipeline_id, job_name, rows_written, rows_inserted, rows_updated,"
-            " rows_unchanged, kind, state, dead_letter_ids) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " rows_unchanged, kind, state, dead_letter_ids, origin_run_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(_table(schema)),
         (load.run_id, load.config_id, load.pipeline_id, load.job_name, result.rows_written, result.inserted,
          result.updated, result.unchanged, load.kind, None if load.state is None else Jsonb(load.state),
-         list(load.letter_ids) or None),
+         list(load.letter_ids) or None, load.data_key),
     )
 
 

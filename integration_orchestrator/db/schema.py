@@ -42,6 +42,8 @@ TENANT_TABLES: Final[tuple[str, ...]] = (
     "integration_dead_letters",
     "integration_events",
     "integration_executions",
+    "integration_http_batches",
+    "integration_http_loads",
     "integration_mapping_tests",
     "integration_mappings",
     "integration_notifications",

@@ -1,10 +1,12 @@
-"""The reconciler's reading of load ledgers (``connectors/postgres_ledger.py``).
+"""The reconciler's reading of load ledgers.
 
-A ``postgres_table`` target records each run's load in ``integration_loads`` in the
-target's own transaction. An execution row that is still open, or failed, while its run
-has a ledger row, belongs to a run whose data committed: the reconciler finishes it
-``succeeded`` with the ledger's counts. Only ``postgres_table`` targets keep a ledger;
-for the other target types the execution row is the only record (at-least-once).
+Every target type whose target class has ``recorded_loads(run_ids)`` keeps a load
+ledger: ``postgres_table`` (``integration_loads`` in the target's own transaction,
+``connectors/postgres_ledger.py``), ``file`` (``<file>.loads.ndjson``, beside the file,
+``connectors/file_ledger.py``) and ``http`` (completed loads in the platform database,
+``connectors/http_ledger.py``); a plugin target joins by having the method. An execution
+row that is still open, or failed, while its run has a ledger entry, belongs to a run
+whose data committed: the reconciler finishes it ``succeeded`` with the ledger's counts.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from integration_orchestrator.connectors.base import ConnectorError, WriteResult
 from integration_orchestrator.errors import IntegrationOrchestratorError
 from integration_orchestrator.factory.writeback import ledger_candidates, settle_from_ledger
 
-__all__ = ["settle_loaded_runs"]
+__all__ = ["ledger_target_types", "settle_loaded_runs"]
 
 Log = Callable[[str], None]
 
@@ -40,10 +42,18 @@ def _recorded(database_url: str, rows: list[dict[str, Any]], log: Log) -> dict[s
         return {}
 
 
+def ledger_target_types() -> list[str]:
+    """The registered target types that keep a load ledger (their class has ``recorded_loads``)."""
+    from integration_orchestrator.connectors import connector_spec, registered_types
+
+    return [t for t in registered_types("target")
+            if (spec := connector_spec("target", t)) is not None and hasattr(spec.factory, "recorded_loads")]
+
+
 def settle_loaded_runs(conn: psycopg.Connection[Any], database_url: str, log: Log = lambda _: None) -> list[str]:
     """Finish ``succeeded`` every open or failed row whose run is in its target's ledger; the run ids."""
     by_config: Mapping[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in ledger_candidates(conn):
+    for row in ledger_candidates(conn, ledger_target_types()):
         by_config[str(row["config_id"])].append(row)
     settled: list[str] = []
     for rows in by_config.values():

@@ -116,7 +116,7 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
             parts = writer.close()
         stat = counts.stat("source")
         context.log.info(f"source: read {stat.records_out} record(s) in {stat.seconds:.3f}s")
-        return BatchStream(parts=parts, stats=(stat,))
+        return BatchStream(parts=parts, stats=(stat,), origin_run_id=context.run_id)
 
     return _source
 
@@ -158,7 +158,7 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
                     writer.write(whole)
                 stream = replace(stream, parts=writer.close())
         out = run_batches(context, job, step.name, stream, work)
-        return BatchStream(parts=out.parts, stats=out.stats, index=stream.index)
+        return replace(out, index=stream.index)
 
     return _step
 
@@ -255,6 +255,7 @@ def _write(context: Any, job: IntegrationJob, batch: BatchStream) -> Any:
     load = LoadContext(  # the target's ledger row; on the platform database the row below commits with the load
         run_id=context.run_id, config_id=str(job.record.config.id),
         pipeline_id=str(pipeline.id) if pipeline else None, job_name=job.name,
+        origin_run_id=batch.origin_run_id, organization_id=str(job.record.config.organization_id),
         on_platform_commit=lambda conn, result: _finish_succeeded(conn, context, job, sink_stats(result.rows_written)),
     )
     with masked_failures(job.masker, *batch.head(5)):

@@ -62,6 +62,9 @@ class BatchStream:
     parts: tuple[BatchFile, ...] = ()
     stats: tuple[StepStat, ...] = ()
     index: int = 0
+    #: the run whose source op read these records: a re-execution that reuses the parent's
+    #: outputs carries the parent's id, so the sink's load ledger sees the data already loaded
+    origin_run_id: str | None = None
 
     @property
     def rows(self) -> int:
@@ -150,7 +153,9 @@ def split_stream(stream: BatchStream, size: int) -> list[BatchStream]:
             groups[-1].append(part.slice(i, i + 1, batch.num_rows))
             rows += batch.num_rows
     return [
-        BatchStream(parts=tuple(group), stats=stream.stats if n == 0 else (), index=n) for n, group in enumerate(groups)
+        BatchStream(parts=tuple(group), stats=stream.stats if n == 0 else (), index=n,
+                    origin_run_id=stream.origin_run_id)
+        for n, group in enumerate(groups)
     ]
 
 
@@ -170,4 +175,6 @@ def merge_streams(streams: Sequence[BatchStream]) -> BatchStream:
             elif parallel:
                 stats[stat.step] = stats[stat.step].plus(stat)
     parts = tuple(p for b in ordered for p in b.parts)
-    return BatchStream(parts=parts, stats=tuple(stats.values()), index=ordered[0].index if len(ordered) == 1 else 0)
+    origin = next((b.origin_run_id for b in ordered if b.origin_run_id), None)
+    return BatchStream(parts=parts, stats=tuple(stats.values()), index=ordered[0].index if len(ordered) == 1 else 0,
+                       origin_run_id=origin)

@@ -2,7 +2,7 @@
 
 Ops write their own results; this sensor is the safety net for runs that died without
 reporting (worker killed, cancelled, run monitoring gave up). It first reads the load
-ledgers of ``postgres_table`` targets (``factory/ledger.py``): a run whose load committed
+ledgers of the targets that keep one (``factory/ledger.py``): a run whose load committed
 is finished ``succeeded`` with the ledger's counts, even when its row says ``failed``.
 Then it compares every other open ``integration_executions`` row with its Dagster run
 and finishes the row. A run Dagster still calls open whose row's heartbeat has been silent

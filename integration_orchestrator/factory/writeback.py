@@ -231,19 +231,22 @@ def settle_from_ledger(
     return row is not None
 
 
-def ledger_candidates(conn: psycopg.Connection[Any], limit: int = 500) -> list[dict[str, Any]]:
-    """Open rows, and rows failed in the last day, of integrations writing a ``postgres_table`` (owner role)."""
+def ledger_candidates(
+    conn: psycopg.Connection[Any], types: Sequence[str] = ("postgres_table",), limit: int = 500
+) -> list[dict[str, Any]]:
+    """Open rows, and rows failed in the last day, of integrations writing a target of one of
+    ``types`` (the target types that keep a load ledger) (owner role)."""
     return conn.execute(
         """
         SELECT e.dagster_run_id, e.organization_id, e.config_id, e.status,
                c.integration_name, c.connection_config -> 'target' AS target
         FROM integration_executions e JOIN integration_configs c ON c.id = e.config_id
         WHERE e.dagster_run_id IS NOT NULL
-          AND c.connection_config -> 'target' ->> 'type' = 'postgres_table'
+          AND c.connection_config -> 'target' ->> 'type' = ANY(%s)
           AND (e.status IN ('queued', 'running')
                OR (e.status = 'failed' AND e.finished_at > now() - interval '1 day'))
         ORDER BY e.created_at
         LIMIT %s
         """,
-        (limit,),
+        (list(types), limit),
     ).fetchall()

@@ -123,3 +123,18 @@ def test_a_ledger_of_the_first_release_gets_the_new_columns(db: psycopg.Connecti
     target = _target(db, database_url)
     target.write_batches([records_to_batch(RECORDS[:1])], LoadContext("r1", config_id="c", state=[1]))
     assert target.latest_state("c") == [1]
+
+
+def test_a_load_of_data_whose_origin_run_committed_loads_nothing(
+    db: psycopg.Connection[Any], database_url: str
+) -> None:
+    """A re-execution reusing its parent's outputs (new run id, the parent's data) loads nothing."""
+    target = _target(db, database_url)
+    first = target.write_batches([records_to_batch(RECORDS[:3])], LoadContext("parent", config_id="c"))
+    again = target.write_batches([records_to_batch(RECORDS[:3])], LoadContext("child", origin_run_id="parent"))
+    later = target.write_batches([records_to_batch(RECORDS[:3])], LoadContext("grandchild", origin_run_id="parent"))
+    fresh = target.write_batches([records_to_batch(RECORDS[3:])], LoadContext("other", origin_run_id="other"))
+    assert first == again == later and fresh.rows_written == 2
+    assert _count(db, "t") == len(RECORDS)
+    rows = db.execute("SELECT run_id, origin_run_id FROM integration_loads ORDER BY loaded_at").fetchall()
+    assert rows == [{"run_id": "parent", "origin_run_id": "parent"}, {"run_id": "other", "origin_run_id": "other"}]

@@ -1,8 +1,10 @@
 """The load ledger against a real crash: kill -9 after the target commit, before the write-back.
 
 The job runs as ``dagster job execute`` in a subprocess whose ``sitecustomize`` (written by
-the test, no hook in the package) wraps ``PostgresTableTarget.write_batches``: once the
-load has committed, the process ends with ``os._exit(9)``, so nothing after the commit runs.
+the test, no hook in the package) wraps ``PostgresTableTarget.write_batches`` and
+``FileTarget.write_batches``: once the load has committed, the process ends with
+``os._exit(9)``, so nothing after the commit runs. Then the reconciler, a rerun of the
+same run id, or a Dagster re-execution FROM_FAILURE (a new run id, the parent's data).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import pytest
 from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.factory.resources import IntegrationDatabase
 from integration_orchestrator.factory.sensors import reconcile_executions
+from integration_orchestrator_tests.connectors.test_http_ledger import Receiver, serve_receiver
 from integration_orchestrator_tests.connectors.test_postgres_ledger import other_url
 from integration_orchestrator_tests.processes import REPO_ROOT, bin_path
 from integration_orchestrator_tests.rows import (
@@ -35,12 +39,15 @@ RECORDS = 500
 _CRASH = '''
 import os
 if os.environ.get("LEDGER_TEST_CRASH_AFTER_LOAD"):
+    from integration_orchestrator.connectors.file import FileTarget
     from integration_orchestrator.connectors.postgres import PostgresTableTarget
-    _write = PostgresTableTarget.write_batches
-    def write_batches(self, batches, load_context=None):
-        result = _write(self, batches, load_context)
-        os._exit(9)  # the load committed; the write-back never runs
-    PostgresTableTarget.write_batches = write_batches
+    def crashing(write):
+        def write_batches(self, batches, load_context=None):
+            result = write(self, batches, load_context)
+            os._exit(9)  # the load committed; the write-back never runs
+        return write_batches
+    PostgresTableTarget.write_batches = crashing(PostgresTableTarget.write_batches)
+    FileTarget.write_batches = crashing(FileTarget.write_batches)
 '''
 
 
@@ -135,3 +142,122 @@ def test_a_failed_row_whose_run_is_in_the_ledger_is_settled_succeeded(
     assert settled == [(result.run_id, "succeeded")]
     execution = _execution(db)
     assert (execution["status"], execution["records_out"]) == ("succeeded", RECORDS)
+
+
+def _file_lines(path: Path) -> list[int]:
+    return [json.loads(line)["id"] for line in path.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_a_file_target_killed_after_its_commit_is_settled_from_its_ledger_and_never_written_twice(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out" / "people.ndjson"
+    _integration(db, tmp_path, {"type": "file", "path": str(out), "mode": "append"})
+    done = _crashing_execute(database_url, tmp_path)
+    assert done.returncode == 9, done.stdout[-3000:] + done.stderr[-3000:]
+    assert _file_lines(out) == list(range(RECORDS))
+    execution = _execution(db)
+    assert execution["status"] == "running"
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        settled = reconcile_executions(instance, IntegrationDatabase(database_url=database_url))
+    assert settled == [(execution["dagster_run_id"], "succeeded")]
+    assert (_execution(db)["status"], _execution(db)["records_out"]) == ("succeeded", RECORDS)
+
+    with dg.instance_for_test() as instance:  # the same run id again: the file's ledger has it
+        result = build_definitions(database_url).get_job_def("people").execute_in_process(
+            instance=instance, run_id=execution["dagster_run_id"])
+    assert result.success
+    assert _file_lines(out) == list(range(RECORDS))
+
+
+def people_job() -> dg.JobDefinition:
+    """The ``people`` job, reconstructable (for ``dg.execute_job`` re-executions)."""
+    return build_definitions(os.environ["INTEGRATION_ORCHESTRATOR_DATABASE_URL"]).get_job_def("people")
+
+
+def _reexecute(tmp_path: Path, parent_id: str, *, everything: bool) -> dg.ExecuteJobResult:
+    """A re-execution of the killed parent run: FROM_FAILURE (the sink again, with the parent's
+    outputs) or of every step (the source reads again: new data)."""
+    _forget_reconstructed_definitions()
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        parent = instance.get_run_by_id(parent_id)
+        assert parent is not None
+        instance.report_run_failed(parent)  # what run monitoring does with a dead worker
+        options = (dg.ReexecutionOptions(parent_run_id=parent_id) if everything
+                   else dg.ReexecutionOptions.from_failure(parent_id, instance))
+        try:
+            with dg.execute_job(dg.reconstructable(people_job), instance, reexecution_options=options) as result:
+                assert result.success, [e.message for e in result.all_events if e.is_failure]
+                assert result.dagster_run.run_id != parent_id
+                return result
+        finally:
+            _forget_reconstructed_definitions()
+
+
+def _forget_reconstructed_definitions() -> None:
+    """Dagster keeps, process-wide, the last definition per code pointer and the load
+    context (with the snapshot) of the last reconstruction: every load starts afresh."""
+    from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    ReconstructableJob.get_definition.cache_clear()
+    ReconstructableJob.get_repository_definition.cache_clear()
+    DefinitionsLoadContext._instance = None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["postgres_table", "file"])
+def test_a_reexecution_from_failure_after_the_parents_commit_loads_nothing_and_a_full_one_loads_again(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch,
+    fresh_load_context: None,
+) -> None:
+    out = tmp_path / "out" / "people.ndjson"
+    target = ({**PEOPLE_OUT, "url": other_url(database_url)} if kind == "postgres_table"
+              else {"type": "file", "path": str(out), "mode": "append"})
+    _integration(db, tmp_path, target)
+
+    def loaded() -> int:
+        return _target(db)["n"] if kind == "postgres_table" else len(_file_lines(out))
+
+    done = _crashing_execute(database_url, tmp_path)
+    assert done.returncode == 9, done.stdout[-3000:] + done.stderr[-3000:]
+    parent_id = _execution(db)["dagster_run_id"]
+    assert loaded() == RECORDS
+    monkeypatch.setenv("INTEGRATION_ORCHESTRATOR_DATABASE_URL", database_url)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+
+    result = _reexecute(tmp_path, parent_id, everything=False)  # the sink again, on the parent's data
+    sinks = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
+    assert len(sinks) == 1  # only the sink ran, and it reports the recorded counts
+    assert sinks[0].materialization.metadata["records_out"].value == RECORDS
+    assert loaded() == RECORDS  # the parent's data committed once: not loaded twice
+
+    _reexecute(tmp_path, parent_id, everything=True)  # the source reads again: new data, loaded
+    assert loaded() == 2 * RECORDS
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with serve_receiver() as state:
+        yield state
+
+
+def test_an_http_target_sends_keyed_batches_and_a_rerun_of_the_run_sends_nothing(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    _integration(db, tmp_path, {"type": "http", "url": receiver.url, "batch_size": 200,
+                                "idempotency_header": "X-Batch-Key"})
+    job = build_definitions(database_url).get_job_def("people")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance)
+    assert result.success
+    assert receiver.requests == {f"{result.run_id}-{n}": 1 for n in (1, 2, 3)}  # 500 records, 200 a batch
+    with dg.instance_for_test() as instance:  # the same run id again (another instance: a fresh run record)
+        assert job.execute_in_process(instance=instance, run_id=result.run_id).success
+    assert sum(receiver.requests.values()) == 3  # the run's load is recorded: nothing sent again
+    assert sorted(r["id"] for k in receiver.records for r in receiver.records[k]) == list(range(RECORDS))
+    loads = db.execute("SELECT run_id, rows_written, batches FROM integration_http_loads").fetchall()
+    assert loads == [{"run_id": result.run_id, "rows_written": RECORDS, "batches": 3}]
+    assert _execution(db)["status"] == "succeeded"
