@@ -83,16 +83,18 @@ class _Matcher:
         self.rows: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
         for row in rows:
             self.rows.setdefault(tuple(row[k] for k in table.key), []).append(row)
-        self.seen: set[tuple[Any, ...]] = set()
+        self.seen: dict[tuple[Any, ...], str] = {}
 
     def find(
         self, document: Document, path: Sequence[str | int], values: Mapping[str, Any]
     ) -> Mapping[str, Any] | None:
         key = tuple(values[k] for k in self.table.key)
         if key in self.seen:
-            raise document.error(f"a second {self.table.kind} with the key {_key_text(self.table, key)} in this file",
-                                 path)
-        self.seen.add(key)
+            first = self.seen[key]
+            where = "this file" if first == document.file else f"file `{first}`"
+            raise document.error(
+                f"a second {self.table.kind} with the key {_key_text(self.table, key)} (the first is in {where})", path)
+        self.seen[key] = document.file
         found = self.rows.get(key, [])
         if len(found) > 1:
             ids = ", ".join(str(r["id"]) for r in found)

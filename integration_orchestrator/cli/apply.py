@@ -44,9 +44,12 @@ def rows_problems(
     tables = {attribute: normalize_rows(conn.execute(query).fetchall()) for attribute, query in TABLE_QUERIES.items()}
     snapshot = snapshot_from_rows(tables, organization_id=organization_id)
     configs = {c.row_id: c for c in plan.changes if c.table.table == "integration_configs" and c.document}
+    written = {c.row_id: c for c in plan.changes if c.document is not None}
     problems = []
     for row in check_snapshot(snapshot).invalid:
-        change = configs.get(row.config_id or "")
+        if row.config_id not in configs:
+            continue
+        change = written.get(row.row_id or "") or configs.get(row.config_id or "")
         if change is not None and change.document is not None:
             problems.append((change.document, change.path, row.message))
     return problems
