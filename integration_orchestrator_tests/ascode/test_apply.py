@@ -44,7 +44,7 @@ TABLES = ("integration_configs", "integration_mappings", "integration_mapping_te
 
 
 def _counts(db: Any) -> dict[str, int]:
-    return {t: one_row(db, f"SELECT count(*) AS n FROM {t}")["n"] for t in TABLES}  # noqa: S608 - constants
+    return {t: one_row(db, f"SELECT count(*) AS n FROM {t}")["n"] for t in TABLES}
 
 
 @pytest.fixture
@@ -78,7 +78,8 @@ def test_plan_changes_nothing_apply_creates_and_a_second_apply_plans_no_change(
     step = one_row(db, "SELECT pipeline_steps -> 'steps' -> 0 AS s FROM integration_pipeline_definitions")["s"]
     transformation = one_row(db, "SELECT id FROM integration_transformations")["id"]
     assert step == {"name": "shout", "order": 1, "transformation_id": str(transformation)}
-    twice = one_row(db, "SELECT fixed_times::text[] AS t, timezone FROM integration_schedules WHERE schedule_name = 'Twice'")
+    twice = one_row(
+        db, "SELECT fixed_times::text[] AS t, timezone FROM integration_schedules WHERE schedule_name = 'Twice'")
     assert twice == {"t": ["08:00:00", "17:30:00"], "timezone": "Europe/Berlin"}
     versions = db.execute("SELECT id, version FROM integration_mappings ORDER BY id").fetchall()
 
@@ -164,7 +165,7 @@ def test_rows_are_written_as_the_files_organization_only(db: Any, acme: str, run
     rows = db.execute("SELECT id, organization_id FROM integration_configs ORDER BY created_at").fetchall()
     assert [str(r["organization_id"]) for r in rows] == [other, acme] and str(rows[0]["id"]) == theirs
     for table in TABLES[1:]:
-        orgs = {str(r["o"]) for r in db.execute(f"SELECT DISTINCT organization_id AS o FROM {table}")}  # noqa: S608
+        orgs = {str(r["o"]) for r in db.execute(f"SELECT DISTINCT organization_id AS o FROM {table}")}
         assert orgs == {acme}, table
 
 
