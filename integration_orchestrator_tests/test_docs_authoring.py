@@ -48,7 +48,8 @@ def test_the_authoring_examples_run(
     tested = run_cli("mappings", "test")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     (warnings,) = _blocks("text")
-    assert [line for line in tested.stdout.splitlines() if line.startswith("warning:")] == warnings.splitlines()
+    printed = sorted(line for line in tested.stdout.splitlines() if line.startswith("warning:"))
+    assert printed == sorted(warnings.splitlines())
     assert "10 test(s): 10 passed, 0 failed" in tested.stdout
 
     defs = build_definitions(database_url)
@@ -68,3 +69,17 @@ def test_the_authoring_examples_run(
         (1001, "Ada Lovelace", Decimal("19.99"), "paid", "web"),
         (1003, "Grace Hopper", Decimal("120.50"), "shipped", "web"),
     ]
+
+
+def test_the_readme_insert_example_runs(db: Any, database_url: str, tmp_path: Path, fresh_load_context: None) -> None:
+    from integration_orchestrator.assembly import build_definitions
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Writing an integration by hand", 1)[1].split("\n## ", 1)[0]
+    (block,) = [body for language, body in _BLOCK.findall(section) if language == "sql"]
+    out = tmp_path / "hello.ndjson"
+    db.execute(block.replace("/tmp/hello.ndjson", str(out)))
+    with dg.instance_for_test() as instance:
+        result = build_definitions(database_url).get_job_def("hello").execute_in_process(instance=instance)
+    assert result.success
+    assert out.read_text().splitlines() == ['{"id":1}', '{"id":2}']
