@@ -67,11 +67,14 @@ def apply_documents(
     """Plan and apply ``documents`` (see the module docstring); ``conn`` is an owner connection."""
     plans: list[Plan] = []
     groups = group_by_organization(conn, documents, organization)
+    labels = {str(r["id"]): r["label"] for r in conn.execute(
+        "SELECT id, coalesce(slug, name) AS label FROM organizations WHERE id = ANY(%s::uuid[])", (list(groups),))}
     try:
         with conn.transaction():
             for org, group in groups.items():
                 with tenant_transaction(conn, org):
                     plan = build_plan(conn, org, group)
+                    plan.organization = labels.get(org)
                     plans.append(plan)
                     show(plan)
                     if plan.changed:

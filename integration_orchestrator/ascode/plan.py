@@ -53,6 +53,7 @@ class Change:
 class Plan:
     organization_id: str
     changes: list[Change]
+    organization: str | None = None  # its slug or name, for people
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)

@@ -21,7 +21,8 @@ def _short(value: Any) -> str:
 
 
 def render_plan(plan: Plan) -> str:
-    lines = [f"organization {plan.organization_id}:"]
+    name = f"{plan.organization} " if plan.organization else ""
+    lines = [f"organization {name}({plan.organization_id}):"]
     for change in plan.changes:
         suffix = " (not in the files; left as is)" if change.action == EXTRA else ""
         lines.append(f"  {_MARKS[change.action]} {change.label}{suffix}")
