@@ -141,9 +141,12 @@ def test_an_update_shows_its_field_diffs_and_bumps_the_version(
         (lambda t: t.replace("organization: acme", "organization: umbrella"),
          "In file `orders.yaml`, field `organization`: no such organization"),
         (lambda t: t + "  - [\n", "In file `orders.yaml`: "),
+        (lambda t: t.replace("    integration_type: file\n", "    integration_type: file\n    integration_type: x\n"),
+         "In file `orders.yaml`: the key `integration_type` is given twice in one mapping at line 9, column 5"),
     ],
     ids=["unknown-field", "missing-field", "unknown-transformation", "schema-pattern", "database-check",
-         "mapping-would-not-load", "duplicate-key", "wrong-type", "unknown-organization", "syntax"],
+         "mapping-would-not-load", "duplicate-key", "wrong-type", "unknown-organization", "syntax",
+         "yaml-key-twice"],
 )
 def test_bad_input_names_file_object_and_field_and_writes_nothing(
     db: Any, acme: str, run_cli: Any, tmp_path: Path, edit: Any, message: str
