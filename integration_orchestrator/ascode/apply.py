@@ -4,7 +4,9 @@ The documents are grouped by organization (the file's ``organization``, else the
 caller gives, else the only organization). One transaction holds every organization's
 :func:`~integration_orchestrator.db.tenant_transaction` in turn: the plan is read, shown
 (``show``), carried out, and checked (``check``: the caller's validation of the rows as the
-code location would load them); any error rolls everything back. ``plan_only`` rolls back
+code location would load them); any error rolls everything back. A transaction-level
+advisory lock per organization serializes concurrent applies (natural keys have no UNIQUE
+constraint to stop two of them creating the same integration). ``plan_only`` rolls back
 after the check, so a plan is validated the same way and changes nothing.
 """
 
@@ -22,7 +24,7 @@ from integration_orchestrator.ascode.plan import Plan, build_plan
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.templates.instantiate import resolve_organization
 
-__all__ = ["Applied", "Checker", "apply_documents", "group_by_organization"]
+__all__ = ["LOCK_PREFIX", "Applied", "Checker", "apply_documents", "group_by_organization"]
 
 #: (connection inside the tenant transaction, organization id, plan) → problems as
 #: (document, object path, message); empty when the rows are valid
@@ -33,6 +35,10 @@ Checker = Callable[[psycopg.Connection[Any], str, Plan], list[tuple[Document, tu
 class Applied:
     plans: tuple[Plan, ...]
     committed: bool
+
+
+#: one ``apply`` per organization at a time (two would both create a new integration of one name)
+LOCK_PREFIX = "integration_orchestrator.apply:"
 
 
 class _PlanOnly(Exception):
@@ -73,6 +79,7 @@ def apply_documents(
         with conn.transaction():
             for org, group in groups.items():
                 with tenant_transaction(conn, org):
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (LOCK_PREFIX + org,))
                     plan = build_plan(conn, org, group)
                     plan.organization = labels.get(org)
                     plans.append(plan)

@@ -182,3 +182,36 @@ def test_without_an_organization_in_the_file_the_only_one_or_the_option(
     assert ambiguous.returncode == 2 and "there are several organizations; pass --organization" in ambiguous.stderr
     chosen = run_cli("apply", "-f", path, "--organization", "umbrella")
     assert chosen.returncode == 0 and "Plan: 8 to create" in chosen.stdout
+
+
+def test_concurrent_applies_of_one_organization_wait_for_each_other(
+    db: Any, acme: str, database_url: str, tmp_path: Path
+) -> None:
+    """A second apply waits on the organization's lock, then sees the first one's rows."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from integration_orchestrator.ascode.apply import LOCK_PREFIX
+    from integration_orchestrator.db import connect
+
+    _write(tmp_path, FILE)
+    env = {**os.environ, "INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url}
+    with connect(database_url) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (LOCK_PREFIX + acme,))
+        waiting = subprocess.Popen([sys.executable, "-m", "integration_orchestrator", "apply", "-f", "orders.yaml"],
+                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while not db.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'advisory' "
+                             "AND datname = current_database()").fetchone():
+            assert waiting.poll() is None and time.monotonic() < deadline, waiting.communicate()
+            time.sleep(0.5)
+        # the holder creates the integration meanwhile, as a concurrent apply would
+        holder.execute("INSERT INTO integration_configs (organization_id, integration_name, integration_type, "
+                       "connection_config) VALUES (%s, 'Orders to ERP', 'file', '{}')", (acme,))
+        holder.commit()
+    out, err = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0, err
+    assert "~ integration `Orders to ERP`\n" in out  # an update of the row committed first, not a second one
+    assert one_row(db, "SELECT count(*) AS n FROM integration_configs")["n"] == 1
