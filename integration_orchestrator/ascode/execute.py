@@ -27,7 +27,6 @@ _CASTS = {"fixed_times": "time[]", "start_date": "date", "end_date": "date"}
 
 def execute_plan(conn: psycopg.Connection[Any], plan: Plan) -> dict[str, list[str]]:
     """Apply every create and update; returns the ids written, by table."""
-    ids: dict[str, str] = {}
     written: dict[str, list[str]] = {}
     for change in plan.changes:
         if change.table is TRANSFORMATIONS and change.action in (CREATE, UPDATE):

@@ -158,6 +158,8 @@ class _Planner:
             for i, item in enumerate(document.data.get("transformations") or []):
                 self.add(document, TRANSFORMATIONS, item, ("transformations", i), transformations, None)
         known = set(self.names.values()) | {c.values["transformation_name"] for c in self.changes}
+        named = list(self.names.values())
+        known -= {name for name in named if named.count(name) > 1}  # ambiguous: refused by name
         for document in self.documents:
             for i, item in enumerate(document.data.get("integrations") or []):
                 self.integration(document, item, ("integrations", i), configs, known)
@@ -194,13 +196,16 @@ def _check_references(document: Document, item: Mapping[str, Any], path: tuple[s
         for j, step in enumerate((pipeline.get("pipeline_steps") or {}).get("steps") or []):
             name = step.get("transformation_name")
             if name is not None and name not in known:
-                raise document.error(f"no transformation named `{name}` in the file or the organization",
-                                     (*path, "pipelines", i), field=f"pipeline_steps.steps[{j}].transformation_name")
+                raise document.error(_unknown(name), (*path, "pipelines", i),
+                                     field=f"pipeline_steps.steps[{j}].transformation_name")
     for i, mapping in enumerate(item.get("mappings") or []):
         for name in _rule_references(mapping.get("transformation_rules")):
             if name not in known:
-                raise document.error(f"no transformation named `{name}` in the file or the organization",
-                                     (*path, "mappings", i), field="transformation_rules")
+                raise document.error(_unknown(name), (*path, "mappings", i), field="transformation_rules")
+
+
+def _unknown(name: str) -> str:
+    return f"no transformation named `{name}` in the file or the organization (or several: give each its own name)"
 
 
 def _rule_references(value: Any) -> list[str]:

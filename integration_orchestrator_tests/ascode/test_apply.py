@@ -215,3 +215,17 @@ def test_concurrent_applies_of_one_organization_wait_for_each_other(
     assert waiting.returncode == 0, err
     assert "~ integration `Orders to ERP`\n" in out  # an update of the row committed first, not a second one
     assert one_row(db, "SELECT count(*) AS n FROM integration_configs")["n"] == 1
+
+
+def test_a_transformation_name_two_rows_share_is_refused(db: Any, acme: str, run_cli: Any, tmp_path: Path) -> None:
+    from integration_orchestrator_tests.rows import add_transformation
+
+    add_transformation(db, acme, "shared")
+    add_transformation(db, acme, "shared")
+    text = FILE.replace("order: 1, transformation_name: upper_name", "order: 1, transformation_name: shared")
+    result = run_cli("apply", "-f", _write(tmp_path, text))
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "error: In file `orders.yaml`, integration `Orders to ERP` > pipeline `orders`, field "
+        "`pipeline_steps.steps[0].transformation_name`: no transformation named `shared` in the file or the "
+        "organization (or several: give each its own name)"), result.stderr
