@@ -23,7 +23,7 @@ from integration_orchestrator.ascode.columns import (
     Table,
 )
 from integration_orchestrator.ascode.document import schema_uri
-from integration_orchestrator.ascode.plan import _select, transformation_names
+from integration_orchestrator.ascode.plan import select_rows, transformation_names
 from integration_orchestrator.ascode.portable import canonical, row_values
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.errors import NotFoundError, RowError
@@ -56,8 +56,8 @@ def export_integration(conn: psycopg.Connection[Any], reference: str) -> dict[st
     owner = _owner_of(conn, reference)
     with tenant_transaction(conn, owner["organization_id"]):
         names = transformation_names(conn)
-        config = next(r for r in _select(conn, CONFIGS, "id", owner["id"]))
-        mappings = _select(conn, MAPPINGS, "config_id", owner["id"])
+        config = next(r for r in select_rows(conn, CONFIGS, "id", owner["id"]))
+        mappings = select_rows(conn, MAPPINGS, "config_id", owner["id"])
         mapping_names = {str(m["id"]): m["mapping_name"] for m in mappings}
         integration = _compact(CONFIGS, row_values(CONFIGS, config, names))
         if mappings:
@@ -65,18 +65,18 @@ def export_integration(conn: psycopg.Connection[Any], reference: str) -> dict[st
         for mapping in mappings:
             item = _compact(MAPPINGS, row_values(MAPPINGS, mapping, names, mapping_names))
             tests = [_compact(MAPPING_TESTS, row_values(MAPPING_TESTS, t, names))
-                     for t in _select(conn, MAPPING_TESTS, "mapping_id", mapping["id"])]
+                     for t in select_rows(conn, MAPPING_TESTS, "mapping_id", mapping["id"])]
             if tests:
                 item["tests"] = tests
             integration["mappings"].append(item)
         for key, table in (("pipelines", PIPELINES), ("schedules", SCHEDULES)):
-            found = _select(conn, table, "config_id", owner["id"])
+            found = select_rows(conn, table, "config_id", owner["id"])
             rows = [_compact(table, row_values(table, r, names)) for r in found]
             if rows:
                 integration[key] = rows
         used = set(_names_used(integration))
         transformations = [_compact(TRANSFORMATIONS, row_values(TRANSFORMATIONS, t, names))
-                           for t in _select(conn, TRANSFORMATIONS) if t["transformation_name"] in used]
+                           for t in select_rows(conn, TRANSFORMATIONS) if t["transformation_name"] in used]
     document: dict[str, Any] = {"organization": owner["slug"] or owner["name"]}
     if transformations:
         document["transformations"] = transformations

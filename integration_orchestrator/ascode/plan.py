@@ -29,7 +29,7 @@ from integration_orchestrator.ascode.columns import (
 from integration_orchestrator.ascode.document import Document
 from integration_orchestrator.ascode.portable import canonical, file_values, row_values
 
-__all__ = ["Change", "Plan", "build_plan", "transformation_names"]
+__all__ = ["Change", "Plan", "build_plan", "select_rows", "transformation_names"]
 
 CREATE, UPDATE, UNCHANGED, EXTRA = "create", "update", "unchanged", "not in file"
 
@@ -63,7 +63,8 @@ class Plan:
         return any(c.action in (CREATE, UPDATE) for c in self.changes)
 
 
-def _select(conn: psycopg.Connection[Any], table: Table, where: str | None = None, value: Any = None) -> list[Any]:
+def select_rows(conn: psycopg.Connection[Any], table: Table, where: str | None = None, value: Any = None) -> list[Any]:
+    """The rows of ``table`` the transaction sees (those whose ``where`` column is ``value``), oldest first."""
     query = sql.SQL("SELECT * FROM {}").format(sql.Identifier(table.table))
     if where:
         query += sql.SQL(" WHERE {} = %s").format(sql.Identifier(where))
@@ -73,7 +74,7 @@ def _select(conn: psycopg.Connection[Any], table: Table, where: str | None = Non
 
 def transformation_names(conn: psycopg.Connection[Any]) -> dict[str, str]:
     """id → name of the organization's transformations."""
-    return {str(r["id"]): r["transformation_name"] for r in _select(conn, TRANSFORMATIONS)}
+    return {str(r["id"]): r["transformation_name"] for r in select_rows(conn, TRANSFORMATIONS)}
 
 
 class _Matcher:
@@ -152,8 +153,8 @@ class _Planner:
                                        None, str(row["id"]), parent=parent))
 
     def run(self) -> Plan:
-        transformations = _Matcher(TRANSFORMATIONS, _select(self.conn, TRANSFORMATIONS))
-        configs = _Matcher(CONFIGS, _select(self.conn, CONFIGS))
+        transformations = _Matcher(TRANSFORMATIONS, select_rows(self.conn, TRANSFORMATIONS))
+        configs = _Matcher(CONFIGS, select_rows(self.conn, CONFIGS))
         for document in self.documents:
             for i, item in enumerate(document.data.get("transformations") or []):
                 self.add(document, TRANSFORMATIONS, item, ("transformations", i), transformations, None)
@@ -168,7 +169,7 @@ class _Planner:
     def integration(self, document: Document, item: Mapping[str, Any], path: tuple[str | int, ...],
                     configs: _Matcher, known: set[str]) -> None:
         config = self.add(document, CONFIGS, item, path, configs, None)
-        rows = {table: [] if config.row_id is None else _select(self.conn, table, "config_id", config.row_id)
+        rows = {table: [] if config.row_id is None else select_rows(self.conn, table, "config_id", config.row_id)
                 for table in (MAPPINGS, PIPELINES, SCHEDULES)}
         mapping_names = {str(r["id"]): r["mapping_name"] for r in rows[MAPPINGS]}
         _check_references(document, item, path, known)
@@ -177,7 +178,7 @@ class _Planner:
             where = (*path, "mappings", i)
             change = self.add(document, MAPPINGS, mapping, where, mappings, config, mapping_names)
             tests = _Matcher(MAPPING_TESTS, [] if change.row_id is None else
-                             _select(self.conn, MAPPING_TESTS, "mapping_id", change.row_id))
+                             select_rows(self.conn, MAPPING_TESTS, "mapping_id", change.row_id))
             for j, test in enumerate(mapping.get("tests") or []):
                 self.add(document, MAPPING_TESTS, test, (*where, "tests", j), tests, change)
             self.extras(tests, change)
