@@ -46,17 +46,24 @@ class _PlanOnly(Exception):
 
 
 def group_by_organization(
-    conn: psycopg.Connection[Any], documents: Sequence[Document], organization: str | None
+    conn: psycopg.Connection[Any], documents: Sequence[Document], organization: str | None,
+    scope: str | None = None,
 ) -> dict[str, list[Document]]:
-    """Documents by the id of their organization (reads ``organizations`` as the owner)."""
+    """Documents by the id of their organization (reads ``organizations`` as the owner).
+
+    ``scope``: the organization the command keeps to (``--organization-id`` or the
+    variable); a document of another organization is refused, one without defaults to it."""
     groups: dict[str, list[Document]] = {}
     for document in documents:
-        reference = document.organization or organization
+        reference = document.organization or organization or scope
         try:
             org = str(resolve_organization(conn, reference))
         except Exception as exc:
             reason = getattr(exc, "reason", str(exc))
             raise DocumentError(document.file, reason, field="organization") from exc
+        if scope is not None and org != scope:
+            raise DocumentError(document.file, f"organization `{reference}` is not the organization this command "
+                                f"keeps to ({scope})", field="organization")
         groups.setdefault(org, []).append(document)
     return groups
 
@@ -66,13 +73,14 @@ def apply_documents(
     documents: Sequence[Document],
     *,
     organization: str | None = None,
+    scope: str | None = None,
     plan_only: bool = False,
     show: Callable[[Plan], None] = lambda plan: None,
     check: Checker | None = None,
 ) -> Applied:
     """Plan and apply ``documents`` (see the module docstring); ``conn`` is an owner connection."""
     plans: list[Plan] = []
-    groups = group_by_organization(conn, documents, organization)
+    groups = group_by_organization(conn, documents, organization, scope)
     labels = {str(r["id"]): r["label"] for r in conn.execute(
         "SELECT id, coalesce(slug, name) AS label FROM organizations WHERE id = ANY(%s::uuid[])", (list(groups),))}
     try:

@@ -31,12 +31,16 @@ from integration_orchestrator.errors import NotFoundError, RowError
 __all__ = ["dump_document", "export_integration"]
 
 
-def _owner_of(conn: psycopg.Connection[Any], reference: str) -> Any:
+def _owner_of(conn: psycopg.Connection[Any], reference: str, scope: str | None = None) -> Any:
     rows = conn.execute(
         "SELECT c.id, c.organization_id, o.slug, o.name FROM integration_configs c "
         "JOIN organizations o ON o.id = c.organization_id WHERE c.id::text = %s OR c.integration_name = %s",
         (reference, reference),
     ).fetchall()
+    if scope is not None:
+        if rows and not any(str(r["organization_id"]) == scope for r in rows):
+            raise RowError("integration config", reference, "not found in this organization", row_id=reference)
+        rows = [r for r in rows if str(r["organization_id"]) == scope]
     if not rows:
         raise NotFoundError("integration config", reference, by="id or name", quote=True)
     if len(rows) > 1:
@@ -50,10 +54,10 @@ def _compact(table: Table, values: dict[str, Any]) -> dict[str, Any]:
             if c in table.required or canonical(v) != canonical(table.columns[c])}
 
 
-def export_integration(conn: psycopg.Connection[Any], reference: str) -> dict[str, Any]:
+def export_integration(conn: psycopg.Connection[Any], reference: str, scope: str | None = None) -> dict[str, Any]:
     """The document of the integration ``reference`` (a config id, or a unique name);
-    ``conn`` is an owner connection."""
-    owner = _owner_of(conn, reference)
+    ``conn`` is an owner connection; ``scope``: only this organization's integrations."""
+    owner = _owner_of(conn, reference, scope)
     with tenant_transaction(conn, owner["organization_id"]):
         names = transformation_names(conn)
         config = next(r for r in select_rows(conn, CONFIGS, "id", owner["id"]))

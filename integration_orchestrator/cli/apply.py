@@ -15,6 +15,7 @@ import psycopg
 
 from integration_orchestrator.ascode import Document, Plan, apply_documents, load_document, render_plan
 from integration_orchestrator.cli import EXIT_OK
+from integration_orchestrator.cli._organization import add_organization_option, scope
 from integration_orchestrator.db import connect, resolve_database_url
 
 __all__ = ["register", "rows_problems"]
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--plan", action="store_true", help="show the plan and check it; change nothing")
     parser.add_argument("--organization", default=None, metavar="ORG",
                         help="id, slug or name, for files without `organization` (default: the only one)")
+    add_organization_option(parser)
     parser.set_defaults(handler=_apply)
 
 
@@ -58,7 +60,8 @@ def rows_problems(
 def _apply(args: argparse.Namespace) -> int:
     documents = [load_document(path) for path in args.files]
     with connect(resolve_database_url(args.database_url), autocommit=True) as conn:
-        applied = apply_documents(conn, documents, organization=args.organization, plan_only=args.plan,
+        applied = apply_documents(conn, documents, organization=args.organization, scope=scope(conn, args),
+                                  plan_only=args.plan,
                                   show=lambda plan: print(render_plan(plan), flush=True), check=rows_problems)
     if args.plan:
         print("Nothing changed (--plan).")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from integration_orchestrator.ascode import dump_document, export_integration
 from integration_orchestrator.cli import EXIT_OK
+from integration_orchestrator.cli._organization import add_organization_option, scope
 from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.errors import ConfigurationError
 
@@ -24,12 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--json", action="store_true", help="JSON instead of YAML")
     parser.add_argument("--schema-ref", default=None, metavar="URI",
                         help="what the $schema line points at (default: the installed schema file)")
+    add_organization_option(parser)
     parser.set_defaults(handler=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
     with connect(resolve_database_url(args.database_url), autocommit=True) as conn:
-        document = export_integration(conn, args.integration)
+        document = export_integration(conn, args.integration, scope(conn, args))
     as_json = args.json or (args.output is not None and args.output.suffix == ".json")
     text = dump_document(document, as_json=as_json, schema_ref=args.schema_ref)
     if args.output is None:

@@ -82,6 +82,7 @@ COMMANDS: list[tuple[str, Callable[[dict[str, str], str], list[str]], str]] = [
     ("schedules preview", lambda o, f: ["schedules", "preview", o["schedule"], "-n", "1"], "Schedule `nightly"),
     ("secrets set", lambda o, f: ["secrets", "set", o["config"], "api_token"], "stored secret"),
     ("secrets list --config", lambda o, f: ["secrets", "list", "--config", o["config"]], "no secrets stored"),
+    ("export", lambda o, f: ["export", o["config"]], "integration_name: orders"),
 ]
 
 
@@ -101,6 +102,18 @@ def test_command_keeps_to_its_organization(
     # the option overrides the variable
     chosen = run_cli(*args(two["B"], records_file), "--organization-id", two["B"]["org"], env=env, input="s3cret\n")
     assert chosen.returncode == 0, chosen.stdout + chosen.stderr
+
+
+def test_apply_keeps_to_its_organization(
+    run_cli: Any, two: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    exported = run_cli("export", two["A"]["config"], "-o", str(tmp_path / "a.yaml"),
+                       env={ORGANIZATION_ENV: two["A"]["org"]})
+    assert exported.returncode == 0, exported.stderr
+    refused = run_cli("apply", "-f", str(tmp_path / "a.yaml"), env={ORGANIZATION_ENV: two["B"]["org"]})
+    assert refused.returncode == 2 and "is not the organization this command keeps to" in refused.stderr, refused
+    allowed = run_cli("apply", "-f", str(tmp_path / "a.yaml"), "--plan", env={ORGANIZATION_ENV: two["A"]["org"]})
+    assert allowed.returncode == 0 and "0 to create, 0 to update" in allowed.stdout, allowed.stdout + allowed.stderr
 
 
 def test_refused_replay_writes_nothing_in_the_other_organization(
