@@ -89,9 +89,11 @@ def open_source(
     database_url: str | None = None,
     row_name: str | None = None,
     row_id: Any = None,
+    incremental: Any = None,
 ) -> Source:
-    """Build the source of ``source_config`` (validated, then secrets resolved)."""
-    context = ConnectorContext(rate_limits, database_url)
+    """Build the source of ``source_config`` (validated, then secrets resolved); ``incremental``
+    (``connectors.incremental.Incremental``) carries the run's state to a source that declares it."""
+    context = ConnectorContext(rate_limits, database_url, incremental)
     source = _open("source", source_config, resolve_secret, context, row_name, row_id)
     return cast(Source, source)  # a source spec's factory builds a Source
 

@@ -68,11 +68,14 @@ class ConnectorContext:
 
     ``rate_limits``: the template's ``rate_limits`` (used by ``http`` when the config has
     no ``rate_limit`` of its own). ``database_url``: the database a ``postgres`` /
-    ``postgres_table`` endpoint uses when its config has no ``url``.
+    ``postgres_table`` endpoint uses when its config has no ``url``. ``incremental``: the
+    run's ``connectors.incremental.Incremental`` (state in, new state out) for a source
+    that declares ``incremental``.
     """
 
     rate_limits: Mapping[str, Any] | None = None
     database_url: str | None = None
+    incremental: Any = None
 
 
 @runtime_checkable

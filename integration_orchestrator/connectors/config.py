@@ -71,7 +71,20 @@ def validate_connection_config(config: Any, *, row_name: str | None, row_id: Any
     _raise_first(Draft202012Validator(_TOP_SCHEMA), config, COLUMN, row_name, row_id)
     source = validate_endpoint("source", config["source"], row_name=row_name, row_id=row_id)
     target = validate_endpoint("target", config["target"], row_name=row_name, row_id=row_id)
+    if "incremental" in source.config and not _keeps_state(target.type):
+        raise ConnectionConfigError(
+            row_name,
+            f"needs a target that keeps a load ledger (the `{target.type}` target has no `latest_state`): "
+            "the incremental state is committed with the rows",
+            row_id=row_id, path=f"{COLUMN}.source.incremental",
+        )
     return ConnectionConfig(source=source, target=target)
+
+
+def _keeps_state(target_type: str) -> bool:
+    """Whether targets of ``target_type`` read back an integration's state (``latest_state(config_id)``)."""
+    spec = connector_spec("target", target_type)
+    return spec is not None and callable(getattr(spec.factory, "latest_state", None))
 
 
 def validate_endpoint(role: Role, endpoint: Any, *, row_name: str | None, row_id: Any = None) -> EndpointConfig:

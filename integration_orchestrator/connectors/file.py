@@ -11,16 +11,19 @@ destination at the end, so a failed or killed write leaves the old file intact. 
 
 from __future__ import annotations
 
+import copy
 import csv
+import glob
+import hashlib
 import io
 import itertools
 import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 import pyarrow as pa
@@ -54,6 +57,7 @@ from integration_orchestrator.connectors.file_ledger import (
     latest_state,
     loaded_letters,
 )
+from integration_orchestrator.connectors.incremental import incremental_of, incremental_schema
 from integration_orchestrator.connectors.jsonstream import iter_json_array
 from integration_orchestrator.connectors.ndjson import ndjson_chunks, parse_line
 from integration_orchestrator.connectors.postgres_ledger import LoadContext
@@ -73,7 +77,7 @@ _COMMON: dict[str, Any] = {
 }
 _SOURCE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {**_COMMON, "empty_as_null": {"type": "boolean"}},
+    "properties": {**_COMMON, "empty_as_null": {"type": "boolean"}, "incremental": incremental_schema("files")},
     "required": ["type", "path"],
     "additionalProperties": False,
 }
@@ -111,6 +115,20 @@ def _check_target(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+_T = TypeVar("_T")
+
+
+def _sha256(path: Path, name: str) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        raise ConnectorError(name, f"cannot read `{path}`: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
 class FileSource:
     """Reads records from a CSV, JSON-array or NDJSON file, ``batch_size`` at a time."""
 
@@ -122,6 +140,31 @@ class FileSource:
         self.empty_as_null = bool(config.get("empty_as_null", True))
         self.batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
         self.name = f"file source `{self.path}`"
+        self.incremental = incremental_of(config, context)
+
+    def files(self) -> list[Path]:
+        """The files to read: ``path``; with ``incremental.files`` it may be a glob pattern
+        (matches in name order)."""
+        if self.incremental is None or not glob.has_magic(str(self.path)):
+            return [self.path]
+        return [Path(p) for p in sorted(glob.glob(str(self.path))) if Path(p).is_file()]
+
+    def _each_new_file(self, read: Callable[[FileSource], Iterator[_T]]) -> Iterator[_T]:
+        """``read`` over each file whose (name, sha256) the state does not hold; the state
+        gets every file read."""
+        assert self.incremental is not None
+        run = self.incremental[1]
+        loaded = run.files()
+        for path in self.files():
+            digest = _sha256(path, self.name)
+            if loaded.get(str(path)) == digest:
+                continue
+            one = copy.copy(self)
+            one.path, one.incremental = path, None
+            yield from read(one)
+            run.count("files")
+            loaded[str(path)] = digest
+            run.new_state = {"files": dict(loaded)}
 
     @property
     def _utf8(self) -> bool:
@@ -136,6 +179,9 @@ class FileSource:
             raise ConnectorError(self.name, f"cannot open the file: {exc.strerror or exc}") from exc
 
     def read(self) -> Iterator[list[Record]]:
+        if self.incremental is not None:
+            yield from self._each_new_file(FileSource.read)
+            return
         binary = self.format == "csv" or (self.format == "ndjson" and self._utf8)
         with self._open(binary) as stream:
             if self.format == "csv":
@@ -151,6 +197,9 @@ class FileSource:
         NDJSON in UTF-8 goes through the exact fast path of :mod:`.ndjson`; CSV rows and
         JSON-array elements through ``records_to_batch``. Lazy: one chunk at a time.
         """
+        if self.incremental is not None:
+            yield from self._each_new_file(FileSource.read_batches)
+            return
         binary = self.format == "csv" or (self.format == "ndjson" and self._utf8)
         with self._open(binary) as stream:
             if self.format == "ndjson":

@@ -40,6 +40,15 @@ from integration_orchestrator.connectors.http_client import (
     safe_url,
 )
 from integration_orchestrator.connectors.http_ledger import HttpLedger, HttpLedgerSession, idempotency_key
+from integration_orchestrator.connectors.incremental import (
+    Incremental,
+    check_window,
+    format_instant,
+    incremental_of,
+    incremental_schema,
+    later,
+    state_value,
+)
 from integration_orchestrator.connectors.postgres_ledger import LoadContext
 from integration_orchestrator.connectors.secrets import STRING_OR_SECRET_SCHEMA
 
@@ -87,6 +96,7 @@ _SOURCE_SCHEMA: dict[str, Any] = {
         "body": {"type": "object"},
         "records_path": {"type": "string"},
         "pagination": _PAGINATION_SCHEMA,
+        "incremental": incremental_schema("http_cursor", "window"),
     },
     "required": ["type", "url"],
     "additionalProperties": False,
@@ -136,13 +146,59 @@ class HttpSource:
         self.name = f"http source `{safe_url(self.url)}`"
         self.template_rate_limits = context.rate_limits if context else None
         self.requests_made = 0
+        self.incremental = incremental_of(config, context)
+        if self.incremental is not None:
+            self.params.update(self._incremental_params(*self.incremental))
 
     def read(self) -> Iterator[list[Record]]:
         with HttpClient(self.config, self.name, template_rate_limits=self.template_rate_limits) as client:
             try:
-                yield from self._pages(client)
+                for records in self._pages(client):
+                    yield self._new(records)
             finally:
                 self.requests_made += client.requests_made
+                if self.incremental is not None:
+                    self.incremental[1].count("requests", client.requests_made)
+
+    def _incremental_params(self, declared: Mapping[str, Any], run: Incremental) -> dict[str, Any]:
+        """The parameters the state (cursor) or the run's window (window) sets."""
+        window = declared.get("window")
+        if window is None:
+            state = run.cursor() if run.state is not None else declared.get("initial")
+            return {} if state is None else {declared["param"]: state}
+        if run.window is None:
+            raise ConnectorError(self.name, "declares `incremental.window` but the run has no window "
+                                            "(a schedule tick, a partition, or the previous window's end)")
+        start, end = (format_instant(t, window.get("format")) for t in (run.window.start, run.window.end))
+        params = {key: value.replace("{start}", start).replace("{end}", end)
+                  for key, value in (window.get("params") or {}).items()}
+        for key, value in (("start_param", start), ("end_param", end)):
+            if window.get(key):
+                params[window[key]] = value
+        return params
+
+    def _new(self, records: list[Record]) -> list[Record]:
+        """Cursor: the records past the state; the greatest cursor becomes the new state."""
+        if self.incremental is None or "cursor_field" not in self.incremental[0]:
+            return records
+        declared, run = self.incremental
+        field_name = declared["cursor_field"]
+        floor = run.cursor() if run.state is not None else None
+        best = run.new_state["cursor"] if isinstance(run.new_state, Mapping) else floor
+        kept = []
+        for record in records:
+            try:
+                value = dotted_get(record, field_name)
+            except KeyError:
+                raise ConnectorError(self.name, f"a record has no cursor field `{field_name}`") from None
+            if floor is not None and not later(value, floor, self.name, field_name):
+                continue  # at or before the state: loaded by an earlier run
+            kept.append(record)
+            if best is None or later(value, best, self.name, field_name):
+                best = value
+        if best is not None and best != floor:
+            run.new_state = {"cursor": state_value(best)}
+        return kept
 
     def read_batches(self) -> Iterator[SourceChunk]:
         """One record batch per page, as the pages come (streaming)."""
@@ -356,6 +412,7 @@ HTTP_SOURCE = register_source(
         schema=_SOURCE_SCHEMA,
         factory=HttpSource,
         description="JSON REST API: auth, pagination, rate limit, retries",
+        check=check_window,
     )
 )
 HTTP_TARGET = register_target(

@@ -37,6 +37,7 @@ from integration_orchestrator.connectors.base import (
     register_target,
 )
 from integration_orchestrator.connectors.chunks import SourceChunk, record_chunks
+from integration_orchestrator.connectors.incremental import incremental_of, incremental_schema, state_value
 from integration_orchestrator.connectors.postgres_ledger import (
     LEDGER_TABLE,
     LoadContext,
@@ -60,6 +61,7 @@ _SOURCE_SCHEMA: dict[str, Any] = {
         "query": {"type": "string", "minLength": 1},
         "params": {"type": ["object", "array"]},
         "batch_size": {"type": "integer", "minimum": 1},
+        "incremental": incremental_schema("cursor"),
     },
     "required": ["type", "query"],
     "additionalProperties": False,
@@ -147,17 +149,40 @@ class PostgresSource:
         self.query = str(config["query"])
         self.params = config.get("params")
         self.batch_size = int(config.get("batch_size", 5000))
+        self.incremental = incremental_of(config, context)
 
     def read(self) -> Iterator[list[Record]]:
         with connect(self.url) as conn:
             conn.read_only = True
             try:
                 with conn.transaction(), conn.cursor(name=f"io_source_{uuid.uuid4().hex[:8]}") as cursor:
-                    cursor.execute(self.query, self.params)
+                    cursor.execute(self._statement(conn), self.params)
                     while rows := cursor.fetchmany(self.batch_size):
+                        self._advance(rows)
                         yield [{k: json_value(v) for k, v in row.items()} for row in rows]
             except psycopg.Error as exc:
                 raise ConnectorError(self.name, f"the query failed: {_pg_message(exc)}") from exc
+
+    def _statement(self, conn: psycopg.Connection[Any]) -> str:
+        """The query; incremental: only rows past the state (a literal, so the query's own
+        placeholders are untouched), in cursor order."""
+        if self.incremental is None:
+            return self.query
+        declared, run = self.incremental
+        column = "io_incremental." + psycopg.sql.Identifier(declared["cursor_field"]).as_string(conn)
+        state = run.cursor() if run.state is not None else declared.get("initial")
+        where = "" if state is None else f" WHERE {column} > {psycopg.sql.Literal(state).as_string(conn)}"
+        return f"SELECT * FROM ({self.query}\n) AS io_incremental{where} ORDER BY {column} NULLS FIRST"
+
+    def _advance(self, rows: list[dict[str, Any]]) -> None:
+        """The new state: the cursor of the last row read (rows come in cursor order)."""
+        if self.incremental is None:
+            return
+        declared, run = self.incremental
+        run.count("rows", len(rows))
+        value = rows[-1].get(declared["cursor_field"])
+        if value is not None:
+            run.new_state = {"cursor": state_value(value)}
 
     def read_batches(self) -> Iterator[SourceChunk]:
         """One record batch per server-side cursor fetch, values as ``read()`` gives them."""

@@ -99,11 +99,20 @@ def _join(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
 
 
 def source_chunks(
-    engines: Engines, integration: Integration, database_url: str, size: int
+    engines: Engines, integration: Integration, database_url: str, size: int, incremental: Any = None
 ) -> Iterator[tuple[pa.RecordBatch, list[FailedRecord]]]:
-    """The source's batches, each with the source records that could not be read."""
+    """The source's batches, each with the source records that could not be read.
+
+    ``incremental`` (``connectors.incremental.Incremental``) goes to a ``read_batches`` that
+    takes it; the source sets its ``new_state`` as it reads."""
+    from integration_orchestrator.connectors.base import accepts
+
     if engines.read_batches is not None:
-        yield from engines.read_batches(integration, database_url, size)
+        if incremental is not None and accepts(engines.read_batches, "incremental"):
+            yield from engines.read_batches(integration, database_url, size,  # type: ignore[call-arg]
+                                            incremental=incremental)
+        else:
+            yield from engines.read_batches(integration, database_url, size)
         return
     for batch in record_batches(engines.read_source(integration, database_url), size):
         yield batch, []

@@ -74,6 +74,10 @@ class Engines:
     #: default also takes ``load_context`` (the run, for a target's load ledger), passed only
     #: to an entry that names that parameter
     write_batches: Callable[[Integration, str, Iterable[pa.RecordBatch]], int] | None = None
+    #: ``latest_state(integration, database_url)`` → the integration's incremental state in its
+    #: target's load ledger (None: none yet, or reset). The default also lets ``read_batches``
+    #: take ``incremental`` (``connectors.incremental.Incremental``: state in, new state out)
+    latest_state: Callable[[Integration, str], Any] | None = None
 
     def write_target_stream(self, integration: Integration, database_url: str,
                             chunks: Iterable[list[Record]]) -> int:
@@ -136,14 +140,24 @@ def _write_target(integration: Integration, database_url: str, records: list[Rec
     return int(_open_target(integration, database_url).write([records]).rows_written)
 
 
-def _open_source(integration: Integration, database_url: str) -> Any:
+def _open_source(integration: Integration, database_url: str, incremental: Any = None) -> Any:
     from integration_orchestrator.connectors import open_source
 
     config = integration.config
     return open_source(
         config.connection_config.get("source") or {}, _secret_resolver(integration, database_url),
-        database_url=database_url, row_name=config.integration_name, row_id=config.id,
+        database_url=database_url, row_name=config.integration_name, row_id=config.id, incremental=incremental,
     )
+
+
+def _latest_state(integration: Integration, database_url: str) -> Any:
+    target = _open_target(integration, database_url)
+    read = getattr(target, "latest_state", None)
+    if read is None:  # validation refuses incremental sources in front of such a target
+        from integration_orchestrator.connectors import ConnectorError
+
+        raise ConnectorError(str(getattr(target, "name", "target")), "keeps no incremental state (no `latest_state`)")
+    return read(str(integration.config.id))
 
 
 def _open_target(integration: Integration, database_url: str) -> Any:
@@ -157,14 +171,14 @@ def _open_target(integration: Integration, database_url: str) -> Any:
 
 
 def _read_batches(
-    integration: Integration, database_url: str, size: int
+    integration: Integration, database_url: str, size: int, incremental: Any = None
 ) -> Iterator[tuple[pa.RecordBatch, list[FailedRecord]]]:
     """The source's record batches, streamed as the source cuts them. A line or row the source
     cannot read fails the run under ``fail_fast``/``retry`` (with today's connector error),
     else it is a failed record of step ``source`` (file, line, text) for the error strategy."""
     from integration_orchestrator.connectors import raise_first_bad, read_batches
 
-    source = _open_source(integration, database_url)
+    source = _open_source(integration, database_url, incremental)
     chunks = read_batches(source)
     if integration.strategy in ("fail_fast", "retry"):
         for batch in raise_first_bad(chunks, str(getattr(source, "name", "source"))):
@@ -210,4 +224,5 @@ def default_engines() -> Engines:
         write_batches=_write_batches,
         compile_columnar_plan=_compile_columnar_plan,
         compile_columnar_step=_compile_columnar_step,
+        latest_state=_latest_state,
     )

@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 
 from integration_orchestrator.factory.gcpause import young_collections_only
+from integration_orchestrator.factory.incremental import window_partitions
 from integration_orchestrator.factory.ops import INTEGRATION_RESOURCE_KEY, IntegrationJob, failure_hook
 from integration_orchestrator.factory.pipelines import compose_pipeline
 from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
@@ -56,4 +57,5 @@ def build_job(job: IntegrationJob, database: IntegrationDatabase) -> dg.JobDefin
             DATABASE_RESOURCE_KEY: database,
         },
         config=dict(job.spec.run_config) if job.spec.run_config is not None else None,  # type: ignore[arg-type]  # None: no config (the stubs omit it)
+        partitions_def=window_partitions(record),  # a window source: one partition per window, for backfills
     )(compose_pipeline(job))

@@ -38,6 +38,7 @@ from integration_orchestrator.factory.failures import (
     IntegrationRunFailure,
     masked_failures,
 )
+from integration_orchestrator.factory.incremental import run_incremental
 from integration_orchestrator.factory.integration_job import (
     INTEGRATION_RESOURCE_KEY,
     IntegrationJob,
@@ -105,8 +106,10 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
     def _source(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = job_of(context)
         counts = Counts()
+        url = db_of(context).url()
         with open_writer(context, job) as writer, masked_failures(job.masker):
-            for batch, unreadable in source_chunks(job.engines, job.record, db_of(context).url(), job.batch_size):
+            incremental = run_incremental(context, job.record, job.engines.latest_state, url)
+            for batch, unreadable in source_chunks(job.engines, job.record, url, job.batch_size, incremental):
                 handle_failures(context, job, "source", unreadable, source_masker(job.masker, unreadable))
                 counts.records_in += batch.num_rows + len(unreadable)
                 counts.records_out += batch.num_rows
@@ -116,7 +119,11 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
             parts = writer.close()
         stat = counts.stat("source")
         context.log.info(f"source: read {stat.records_out} record(s) in {stat.seconds:.3f}s")
-        return BatchStream(parts=parts, stats=(stat,), origin_run_id=context.run_id)
+        if incremental is None:
+            return BatchStream(parts=parts, stats=(stat,), origin_run_id=context.run_id)
+        context.log.info(f"source: incremental from {incremental.state} (window {incremental.window}), fetched "
+                         f"{incremental.fetched}; the sink commits {incremental.new_state} with the rows")
+        return BatchStream(parts=parts, stats=(stat,), origin_run_id=context.run_id, state=incremental.new_state)
 
     return _source
 
@@ -254,7 +261,7 @@ def _write(context: Any, job: IntegrationJob, batch: BatchStream) -> Any:
 
     load = LoadContext(  # the target's ledger row; on the platform database the row below commits with the load
         run_id=context.run_id, config_id=str(job.record.config.id),
-        pipeline_id=str(pipeline.id) if pipeline else None, job_name=job.name,
+        pipeline_id=str(pipeline.id) if pipeline else None, job_name=job.name, state=batch.state,
         origin_run_id=batch.origin_run_id, organization_id=str(job.record.config.organization_id),
         on_platform_commit=lambda conn, result: _finish_succeeded(conn, context, job, sink_stats(result.rows_written)),
     )

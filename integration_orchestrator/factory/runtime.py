@@ -65,6 +65,8 @@ class BatchStream:
     #: the run whose source op read these records: a re-execution that reuses the parent's
     #: outputs carries the parent's id, so the sink's load ledger sees the data already loaded
     origin_run_id: str | None = None
+    #: the incremental state the source advanced to (JSON), committed by the sink with the rows
+    state: Any = None
 
     @property
     def rows(self) -> int:
@@ -154,7 +156,7 @@ def split_stream(stream: BatchStream, size: int) -> list[BatchStream]:
             rows += batch.num_rows
     return [
         BatchStream(parts=tuple(group), stats=stream.stats if n == 0 else (), index=n,
-                    origin_run_id=stream.origin_run_id)
+                    origin_run_id=stream.origin_run_id, state=stream.state)
         for n, group in enumerate(groups)
     ]
 
@@ -176,5 +178,6 @@ def merge_streams(streams: Sequence[BatchStream]) -> BatchStream:
                 stats[stat.step] = stats[stat.step].plus(stat)
     parts = tuple(p for b in ordered for p in b.parts)
     origin = next((b.origin_run_id for b in ordered if b.origin_run_id), None)
+    state = next((b.state for b in ordered if b.state is not None), None)
     return BatchStream(parts=parts, stats=tuple(stats.values()), index=ordered[0].index if len(ordered) == 1 else 0,
-                       origin_run_id=origin)
+                       origin_run_id=origin, state=state)

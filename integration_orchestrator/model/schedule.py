@@ -22,6 +22,7 @@ from integration_orchestrator.model.retry import RetrySettings, parse_retry
 __all__ = [
     "ScheduleRecord",
     "ScheduleRowError",
+    "is_valid_cron",
 ]
 
 
@@ -132,11 +133,7 @@ def _cron(row: Mapping[str, Any]) -> str:
     if not isinstance(expr, str) or not expr.strip():
         raise ScheduleRowError(row, "cron_expression", "is required for a cron schedule")
     expr = " ".join(expr.split())
-    from dagster._utils.schedules import (
-        is_valid_cron_string,  # Dagster's own rule: the ticks it will make
-    )
-
-    if not is_valid_cron_string(expr):
+    if not is_valid_cron(expr):
         raise ScheduleRowError(
             row, "cron_expression", f"{expr!r} is not a valid 5-field cron expression (minute hour day month weekday)"
         )
@@ -239,3 +236,10 @@ def _retry(row: Mapping[str, Any]) -> RetrySettings | None:
         return parse_retry(value, kind="schedule", name=None, row_id=None, field="retry_policy")
     except RowError as error:
         raise ScheduleRowError(row, error.field, error.reason) from None
+
+
+def is_valid_cron(expr: str) -> bool:
+    """Whether Dagster accepts ``expr`` (its own rule: the ticks it will make)."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    return bool(is_valid_cron_string(" ".join(expr.split())))

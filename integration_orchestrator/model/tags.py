@@ -33,6 +33,8 @@ __all__ = [
     "TAG_TARGET",
     "TAG_TYPE",
     "TAG_UPSTREAM_RUN_ID",
+    "TAG_WINDOW_END",
+    "TAG_WINDOW_START",
 ]
 
 OWN_TAG_PREFIX: Final = "integration/"
@@ -53,6 +55,9 @@ TAG_RETRY_POLICY: Final = "integration/retry_policy"
 TAG_EVENT_PAYLOAD: Final = "integration/event_payload"
 TAG_EVENT_TYPE: Final = "integration/event_type"
 TAG_UPSTREAM_RUN_ID: Final = "integration/upstream_run_id"
+#: a schedule tick's window, UTC ISO-8601: the previous tick → this tick (incremental window sources)
+TAG_WINDOW_START: Final = "integration/window_start"
+TAG_WINDOW_END: Final = "integration/window_end"
 
 #: on sensors (metadata), assets (tags) and ops (op tags), not runs
 TAG_AFTER_CONFIG_ID: Final = "integration/after_config_id"

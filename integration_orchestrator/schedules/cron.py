@@ -39,6 +39,7 @@ __all__ = [
     "in_bounds",
     "interval_anchor",
     "is_due",
+    "previous_tick",
     "trigger_for",
 ]
 
@@ -209,3 +210,13 @@ def _backwards(record: ScheduleRecord, trigger: Trigger, end: dt.datetime) -> It
         return
     last = math.ceil(end.timestamp()) - 1
     yield from schedule_execution_time_iterator(last, trigger.dagster_cron, trigger.execution_timezone, ascending=False)
+
+
+def previous_tick(record: ScheduleRecord, trigger: Trigger, tick: dt.datetime) -> dt.datetime:
+    """The trigger's fire time before ``tick`` (its own cron and timezone, DST-correct;
+    ``start_date``/``end_date`` ignored): where the tick's window starts."""
+    for instant in _backwards(record, trigger, tick):
+        if instant < tick:
+            return instant
+    assert trigger.interval is not None  # a cron always has an earlier fire time
+    return tick - trigger.interval

@@ -15,6 +15,9 @@
   run-queue limit of one run per value (``tag_concurrency_limits`` in dagster.yaml), so
   the catch-up runs of ``run_all`` queue behind each other instead of overlapping (the
   job's own tags carry it too, for every other launch path: ``factory.translator.serial_value``);
+* ``integration/window_start`` / ``integration/window_end``: the tick's window, from the
+  previous fire time of the schedule's own trigger to the tick (UTC ISO-8601), which an
+  incremental ``window`` source puts in its request parameters (ARCHITECTURE.md §10.9);
 * ``execution_parameters`` → JSON in the tag ``integration/execution_parameters``. The
   factory's jobs declare no run config for them (a run config the job does not declare
   would fail Dagster's validation), so tags are the carrier: ops read them with
@@ -44,12 +47,15 @@ from integration_orchestrator.model.tags import (
     TAG_SCHEDULE_ID,
     TAG_SCHEDULED_TIME,
     TAG_SERIAL,
+    TAG_WINDOW_END,
+    TAG_WINDOW_START,
 )
 
 __all__ = [
     "execution_parameters_from_tags",
     "run_key_for",
     "run_tags_for",
+    "window_tags",
 ]
 
 
@@ -92,6 +98,11 @@ def run_tags_for(
         tags[TAG_EXECUTION_PARAMETERS] = _json(record.execution_parameters)
     tags.update(extra or {})
     return tags
+
+
+def window_tags(start: dt.datetime, end: dt.datetime) -> dict[str, str]:
+    """The tick's window (previous tick → this tick), UTC ISO-8601, for incremental window sources."""
+    return {TAG_WINDOW_START: start.astimezone(dt.UTC).isoformat(), TAG_WINDOW_END: end.astimezone(dt.UTC).isoformat()}
 
 
 def execution_parameters_from_tags(tags: Mapping[str, str]) -> dict[str, Any]:

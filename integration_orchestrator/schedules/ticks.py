@@ -41,10 +41,12 @@ from integration_orchestrator.schedules.cron import (
     due_times_between,
     fire_times,
     is_due,
+    previous_tick,
 )
 from integration_orchestrator.schedules.runs import (
     run_key_for,
     run_tags_for,
+    window_tags,
 )
 from integration_orchestrator.schedules.writeback import (
     cached_connection,
@@ -262,7 +264,8 @@ def evaluate_schedule_tick(
                     dg.RunRequest(
                         run_key=run_key_for(record, decision.scheduled_time),
                         job_name=job_name,
-                        tags=run_tags_for(record, decision.scheduled_time, schedule_execution_id=row_id),
+                        tags=run_tags_for(record, decision.scheduled_time, schedule_execution_id=row_id, extra=window_tags(
+                            previous_tick(record, trigger, decision.scheduled_time), decision.scheduled_time)),
                     )
                 )
     if requests:
