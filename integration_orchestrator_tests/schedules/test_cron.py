@@ -19,6 +19,7 @@ from integration_orchestrator.schedules.cron import (
     due_times_between,
     fire_times,
     is_due,
+    previous_tick,
     trigger_for,
 )
 from integration_orchestrator.schedules.timing import next_run_times
@@ -177,6 +178,34 @@ def test_due_times_between_walks_back_from_the_end() -> None:
     end = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     got = due_times_between(minutely, start, end, limit=3)
     assert iso(got) == ["2025-12-31T23:57:00+00:00", "2025-12-31T23:58:00+00:00", "2025-12-31T23:59:00+00:00"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "tick", "previous", "hours"),
+    [
+        # a day's window across spring forward is 23 hours long, across fall back 25
+        (dict(schedule_type="cron", cron_expression="0 0 * * *", timezone="Europe/Berlin"),
+         "2026-03-30T00:00+02:00", "2026-03-29T00:00:00+01:00", 23),
+        (dict(schedule_type="cron", cron_expression="0 0 * * *", timezone="Europe/Berlin"),
+         "2026-10-26T00:00+01:00", "2026-10-25T00:00:00+02:00", 25),
+        (dict(schedule_type="cron", cron_expression="0 0 * * *", timezone="UTC"),
+         "2026-01-01T00:00+00:00", "2025-12-31T00:00:00+00:00", 24),
+        (dict(schedule_type="fixed_time", fixed_times=["06:00", "18:00"], timezone="UTC"),
+         "2026-01-01T06:00+00:00", "2025-12-31T18:00:00+00:00", 12),
+        (dict(schedule_type="interval", interval_minutes=90, last_run_time="2026-01-01T00:00+00:00"),
+         "2026-01-01T03:00+00:00", "2026-01-01T01:30:00+00:00", 1.5),
+        (dict(schedule_type="interval", interval_minutes=90, last_run_time="2026-01-01T00:00+00:00"),
+         "2026-01-01T00:00+00:00", "2025-12-31T22:30:00+00:00", 1.5),
+    ],
+)
+def test_a_ticks_window_starts_at_the_previous_tick(columns: dict[str, Any], tick: str, previous: str,
+                                                     hours: float) -> None:
+    row = record(**columns)
+    trigger = trigger_for(row)
+    assert trigger is not None
+    start = previous_tick(row, trigger, dt.datetime.fromisoformat(tick))
+    assert start.isoformat() == previous
+    assert (dt.datetime.fromisoformat(tick) - start) == dt.timedelta(hours=hours)
 
 
 def test_trigger_inserted_row_next_run_time_is_first_fire_time(db: Any) -> None:
