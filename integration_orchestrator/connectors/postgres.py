@@ -43,9 +43,11 @@ from integration_orchestrator.connectors.postgres_ledger import (
     LoadContext,
     latest_state,
     loaded_letters,
+    recent_loads,
     record_load,
     recorded_load,
     recorded_loads,
+    reset_state,
 )
 from integration_orchestrator.connectors.postgres_load import TableLoader
 from integration_orchestrator.connectors.secrets import STRING_OR_SECRET_SCHEMA
@@ -235,6 +237,18 @@ class PostgresTableTarget(Target):
         """The integration's incremental state in this target's ledger (None: none yet)."""
         with connect(self.url) as conn:
             return latest_state(conn, self.schema, config_id)
+
+    def recent_loads(self, config_id: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The integration's newest ledger rows (loads and resets), newest first."""
+        with connect(self.url) as conn:
+            return recent_loads(conn, self.schema, config_id, limit)
+
+    def reset_state(self, config_id: str, state: Any = None) -> str:
+        """Record a reset: the next run starts from ``state`` (None: from the start). Returns its ledger id."""
+        run_id = f"reset:{uuid.uuid4()}"
+        with connect(self.url) as conn:
+            reset_state(conn, self.schema, config_id, state, run_id, self.name)
+        return run_id
 
     def loaded_letters(self, letter_ids: Iterable[str]) -> set[str]:
         """Which dead letters a committed replay already wrote here."""

@@ -28,9 +28,11 @@ __all__ = [
     "latest_state",
     "ledger_ddl",
     "loaded_letters",
+    "recent_loads",
     "record_load",
     "recorded_load",
     "recorded_loads",
+    "reset_state",
 ]
 
 LEDGER_TABLE = "integration_loads"
@@ -212,3 +214,26 @@ def recorded_loads(conn: psycopg.Connection[Any], schema: str | None, run_ids: I
     with conn.cursor(row_factory=dict_row) as cursor:
         cursor.execute(sql.SQL("SELECT * FROM {} WHERE run_id = ANY(%s)").format(_table(schema)), (ids,))
         return {str(r["run_id"]): _result(r) for r in cursor.fetchall()}
+
+
+def recent_loads(conn: psycopg.Connection[Any], schema: str | None, config_id: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest ``limit`` ledger rows of ``config_id`` (loads and resets), newest first."""
+    if not _exists(conn, schema):
+        return []
+    with conn.cursor(row_factory=dict_row) as cursor:
+        cursor.execute(
+            sql.SQL("SELECT run_id, kind, job_name, rows_written, loaded_at, state FROM {} WHERE config_id = %s"
+                    " ORDER BY loaded_at DESC, run_id DESC LIMIT %s").format(_table(schema)),
+            (config_id, limit),
+        )
+        return [dict(r) for r in cursor.fetchall()]
+
+
+def reset_state(conn: psycopg.Connection[Any], schema: str | None, config_id: str, state: Any, run_id: str,
+                name: str) -> None:
+    """A ``kind='reset'`` ledger row: the next run of ``config_id`` starts from ``state``
+    (None: from the start). Its own transaction; the ledger is created when missing."""
+    with conn.transaction():
+        _ensure(conn, schema, name)
+        record_load(conn, schema, LoadContext(run_id=run_id, config_id=config_id, kind="reset", state=state),
+                    WriteResult(rows_written=0))
