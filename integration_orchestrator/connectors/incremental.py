@@ -38,11 +38,11 @@ __all__ = [
     "Window",
     "check_window",
     "cursor_key",
-    "parse_instant",
     "format_instant",
     "incremental_of",
     "incremental_schema",
     "later",
+    "parse_instant",
     "state_value",
 ]
 

@@ -174,7 +174,8 @@ class PostgresSource:
         column = "io_incremental." + psycopg.sql.Identifier(declared["cursor_field"]).as_string(conn)
         state = run.cursor() if run.state is not None else declared.get("initial")
         where = "" if state is None else f" WHERE {column} > {psycopg.sql.Literal(state).as_string(conn)}"
-        return f"SELECT * FROM ({self.query}\n) AS io_incremental{where} ORDER BY {column} NULLS FIRST"
+        # the query is the config's own; the column is a quoted identifier, the state a quoted literal
+        return f"SELECT * FROM ({self.query}\n) AS io_incremental{where} ORDER BY {column} NULLS FIRST"  # noqa: S608
 
     def _advance(self, rows: list[dict[str, Any]]) -> None:
         """The new state: the cursor of the last row read (rows come in cursor order)."""

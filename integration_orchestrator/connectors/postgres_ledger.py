@@ -216,7 +216,9 @@ def recorded_loads(conn: psycopg.Connection[Any], schema: str | None, run_ids: I
         return {str(r["run_id"]): _result(r) for r in cursor.fetchall()}
 
 
-def recent_loads(conn: psycopg.Connection[Any], schema: str | None, config_id: str, limit: int = 10) -> list[dict[str, Any]]:
+def recent_loads(
+    conn: psycopg.Connection[Any], schema: str | None, config_id: str, limit: int = 10
+) -> list[dict[str, Any]]:
     """The newest ``limit`` ledger rows of ``config_id`` (loads and resets), newest first."""
     if not _exists(conn, schema):
         return []

@@ -264,8 +264,11 @@ def evaluate_schedule_tick(
                     dg.RunRequest(
                         run_key=run_key_for(record, decision.scheduled_time),
                         job_name=job_name,
-                        tags=run_tags_for(record, decision.scheduled_time, schedule_execution_id=row_id, extra=window_tags(
-                            previous_tick(record, trigger, decision.scheduled_time), decision.scheduled_time)),
+                        tags=run_tags_for(
+                            record, decision.scheduled_time, schedule_execution_id=row_id,
+                            extra=window_tags(previous_tick(record, trigger, decision.scheduled_time),
+                                              decision.scheduled_time),
+                        ),
                     )
                 )
     if requests:

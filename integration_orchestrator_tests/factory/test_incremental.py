@@ -13,15 +13,19 @@ from typing import Any
 
 import dagster as dg
 import psycopg
-import pytest
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.assembly import build_definitions
-from integration_orchestrator.connectors.postgres_ledger import LoadContext, latest_state, record_load
 from integration_orchestrator.connectors.base import WriteResult
-from integration_orchestrator.factory.incremental import window_partitions
+from integration_orchestrator.connectors.postgres_ledger import LoadContext, latest_state, record_load
 from integration_orchestrator_tests.connectors.test_postgres_ledger import other_url
-from integration_orchestrator_tests.rows import PEOPLE_OUT, add_config, add_mapping, add_organization, create_target_table
+from integration_orchestrator_tests.rows import (
+    PEOPLE_OUT,
+    add_config,
+    add_mapping,
+    add_organization,
+    create_target_table,
+)
 
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
 
