@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from integration_orchestrator.connectors.base import accepts
 from integration_orchestrator.connectors.incremental import Incremental, Window, parse_instant
+from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.failures import IntegrationRunFailure
 from integration_orchestrator.model import Integration
 from integration_orchestrator.model.tags import TAG_WINDOW_END, TAG_WINDOW_START
@@ -44,26 +46,37 @@ def window_partitions(record: Integration) -> dg.TimeWindowPartitionsDefinition 
     window = declared.get("window") if declared else None
     if not isinstance(window, Mapping) or not window.get("start"):
         return None
-    timezone = str(window.get("timezone") or record.config.timezone or "UTC")
-    start = parse_instant(str(window["start"]))
+    timezone = _timezone(record, window)
     return dg.TimeWindowPartitionsDefinition(
         cron_schedule=" ".join(str(window.get("cron") or _DEFAULT_CRON).split()), timezone=timezone,
-        start=start.astimezone(ZoneInfo(timezone)),
+        start=_start(record, window).astimezone(ZoneInfo(timezone)),
         fmt=PARTITION_FORMAT,
     )
 
 
-def run_incremental(context: Any, record: Integration, latest_state: Any, database_url: str) -> Incremental | None:
-    """The run's :class:`Incremental` (None when the source is not incremental)."""
+def _timezone(record: Integration, window: Mapping[str, Any]) -> str:
+    return str(window.get("timezone") or record.config.timezone or "UTC")
+
+
+def _start(record: Integration, window: Mapping[str, Any]) -> dt.datetime:
+    """``window.start``; without an offset it is a wall time in the window's timezone."""
+    parsed = dt.datetime.fromisoformat(str(window["start"]).strip().replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(_timezone(record, window)))
+
+
+def run_incremental(context: Any, record: Integration, engines: Engines, database_url: str) -> Incremental | None:
+    """The run's :class:`Incremental` (None when the source is not incremental). Engines that
+    cannot read the state or hand it to the source fail the run before anything is read."""
     declared = declared_incremental(record)
     if declared is None:
         return None
-    if latest_state is None:
+    reader = engines.read_batches
+    if engines.latest_state is None or reader is None or not accepts(reader, "incremental"):
         raise IntegrationRunFailure(
             f"Integration '{record.config.integration_name}' declares `source.incremental`, but its engines "
-            "have no `latest_state`: nothing would keep the state"
+            "cannot keep the state (`latest_state`, and `read_batches` taking `incremental`)"
         )
-    run = Incremental(state=latest_state(record, database_url))
+    run = Incremental(state=engines.latest_state(record, database_url))
     window = declared.get("window")
     if isinstance(window, Mapping):
         run.window = _window(context, record, window, run.state)
@@ -86,15 +99,14 @@ def _window(context: Any, record: Integration, window: Mapping[str, Any], state:
                                         "instants") from None
         return _checked(Window(*bounds))
     last = state.get("window_end") if isinstance(state, Mapping) else None
-    start = last or window.get("start")
-    if not start:
+    if not last and not window.get("start"):
         raise IntegrationRunFailure(
             f"Integration '{record.config.integration_name}' reads by window but this run has none: launch it from "
             f"its schedule, pick a partition, set the tags `{TAG_WINDOW_START}`/`{TAG_WINDOW_END}`, or set "
             "`source.incremental.window.start`"
         )
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return _checked(Window(parse_instant(str(start)), now))
+    return _checked(Window(parse_instant(str(last)) if last else _start(record, window), now))
 
 
 def _checked(window: Window) -> Window:

@@ -108,7 +108,7 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
         counts = Counts()
         url = db_of(context).url()
         with open_writer(context, job) as writer, masked_failures(job.masker):
-            incremental = run_incremental(context, job.record, job.engines.latest_state, url)
+            incremental = run_incremental(context, job.record, job.engines, url)
             for batch, unreadable in source_chunks(job.engines, job.record, url, job.batch_size, incremental):
                 handle_failures(context, job, "source", unreadable, source_masker(job.masker, unreadable))
                 counts.records_in += batch.num_rows + len(unreadable)

@@ -9,15 +9,23 @@ ledger row starts over. A ``window`` source gets its partition's window (a backf
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dagster as dg
 import psycopg
+import pytest
 from psycopg.types.json import Jsonb
 
 from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.connectors.base import WriteResult
 from integration_orchestrator.connectors.postgres_ledger import LoadContext, latest_state, record_load
+from integration_orchestrator.factory.engines import default_engines
+from integration_orchestrator.factory.failures import IntegrationRunFailure
+from integration_orchestrator.factory.incremental import run_incremental, window_partitions
+from integration_orchestrator.model import Integration
+from integration_orchestrator.model.rows import ConfigRecord
+from integration_orchestrator.model.tags import TAG_WINDOW_END, TAG_WINDOW_START
 from integration_orchestrator_tests.connectors.test_postgres_ledger import other_url
 from integration_orchestrator_tests.rows import (
     PEOPLE_OUT,
@@ -116,3 +124,96 @@ def test_a_reset_row_in_the_ledger_starts_over(db: psycopg.Connection[Any], data
     assert _run(database_url).success
     assert _last_execution(db)["records_in"] == 5
     assert _count(db) == 5
+
+
+# --- the run's window: partition, then schedule tags, then the last window's end → now -------------
+
+def _window_integration(window: dict[str, Any]) -> Integration:
+    config = ConfigRecord.from_row({
+        "id": "c1", "organization_id": "o1", "integration_name": "Audit", "timezone": "Europe/Berlin",
+        "connection_config": {"source": {"type": "http", "url": "http://x", "incremental": {"window": window}},
+                              "target": dict(PEOPLE_OUT)}})
+    return Integration(config=config, pipeline=None, settings=None, mappings=(), tests={}, schedules=(),
+                       transformations={})
+
+
+@dataclass
+class _Run:
+    tags: dict[str, str]
+
+
+@dataclass
+class _Context:
+    tags: dict[str, str]
+    partition: dg.TimeWindow | None = None
+
+    @property
+    def has_partition_key(self) -> bool:
+        return self.partition is not None
+
+    @property
+    def partition_time_window(self) -> dg.TimeWindow:
+        assert self.partition is not None
+        return self.partition
+
+    @property
+    def run(self) -> _Run:
+        return _Run(self.tags)
+
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+DAY1, DAY2 = dt.datetime(2025, 3, 30, tzinfo=dt.UTC), dt.datetime(2025, 3, 31, tzinfo=dt.UTC)
+TAGS = {TAG_WINDOW_START: DAY1.isoformat(), TAG_WINDOW_END: DAY2.isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("context", "state", "window", "new_state"),
+    [
+        (_Context(TAGS, dg.TimeWindow(DAY2, DAY2 + dt.timedelta(days=1))), None,
+         (DAY2, DAY2 + dt.timedelta(days=1)), "2025-04-01T00:00:00+00:00"),  # the partition first
+        (_Context(TAGS), None, (DAY1, DAY2), "2025-03-31T00:00:00+00:00"),  # a schedule tick's tags
+        (_Context(TAGS), {"window_end": "2025-04-02T00:00:00+00:00"}, (DAY1, DAY2),
+         "2025-04-02T00:00:00+00:00"),  # an older window never moves the state back
+        (_Context({}), {"window_end": "2025-03-31T00:00:00+00:00"}, (DAY2, NOW), None),  # manual: last end → now
+        (_Context({}), None, (dt.datetime(2024, 12, 31, 23, tzinfo=dt.UTC), NOW), None),  # manual: window.start → now
+    ],
+)
+def test_the_runs_window(context: _Context, state: Any, window: tuple[dt.datetime, dt.datetime],
+                         new_state: str | None) -> None:
+    engines = replace(default_engines(), latest_state=lambda record, url: state)
+    run = run_incremental(context, _window_integration({"start_param": "since", "start": "2025-01-01"}), engines, "")
+    assert run is not None and run.window is not None and run.state == state
+    assert run.window.start == window[0]
+    assert run.window.end == window[1] or (window[1] is NOW and run.window.end >= NOW)
+    assert run.new_state == {"window_end": (new_state or run.window.end.isoformat())}
+
+
+@pytest.mark.parametrize(
+    ("tags", "declared", "message"),
+    [
+        ({}, {"start_param": "since"}, "reads by window but this run has none"),
+        ({TAG_WINDOW_START: "yesterday", TAG_WINDOW_END: "today"}, {"start_param": "since"}, "ISO-8601"),
+        ({TAG_WINDOW_START: DAY2.isoformat(), TAG_WINDOW_END: DAY1.isoformat()}, {"start_param": "since"}, "empty"),
+    ],
+)
+def test_a_run_without_a_usable_window_fails_before_reading(tags: dict[str, str], declared: dict[str, Any],
+                                                             message: str) -> None:
+    engines = replace(default_engines(), latest_state=lambda record, url: None)
+    with pytest.raises(IntegrationRunFailure, match=message):
+        run_incremental(_Context(tags), _window_integration(declared), engines, "")
+
+
+def test_engines_that_cannot_keep_the_state_fail_the_run() -> None:
+    engines = replace(default_engines(), latest_state=None)
+    with pytest.raises(IntegrationRunFailure, match="cannot keep the state"):
+        run_incremental(_Context(TAGS), _window_integration({"start_param": "since"}), engines, "")
+
+
+def test_a_window_job_has_one_partition_per_window() -> None:
+    partitions = window_partitions(_window_integration({"start_param": "since", "start": "2025-03-29"}))
+    assert partitions is not None and partitions.timezone == "Europe/Berlin"  # the config's timezone
+    key = partitions.get_partition_keys()[1]
+    assert key == "2025-03-30T00:00"
+    span = partitions.time_window_for_partition_key(key)
+    assert span.end.astimezone(dt.UTC) - span.start.astimezone(dt.UTC) == dt.timedelta(hours=23)  # spring forward
+    assert window_partitions(_window_integration({"start_param": "since"})) is None  # no start: no partitions
