@@ -10,9 +10,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
@@ -25,6 +29,7 @@ from integration_orchestrator.db import connect
 from integration_orchestrator.templates.instantiate import instantiate_template
 from integration_orchestrator.templates.library import builtin_template_paths, install_builtin_templates
 from integration_orchestrator.templates.model import load_template_file
+from integration_orchestrator_tests.processes import REPO_ROOT, bin_path
 from integration_orchestrator_tests.rows import add_organization, add_schedule
 
 TOKEN = "SSWS 00e2e-window-token"
@@ -91,11 +96,7 @@ def _windows() -> list[tuple[str, str]]:
     return [(q["since"][0], q["until"][0]) for q in _Logs.seen]
 
 
-def test_consecutive_ticks_fetch_consecutive_windows_once_and_a_partition_backfills_a_day(
-    db: Any, database_url: str, okta_logs: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from integration_orchestrator.assembly import build_definitions
-
+def _instantiate(db: Any, database_url: str, okta_logs: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(KEYS_ENV, f"k1:{generate_key()}")
     install_builtin_templates(db)
     org = UUID(add_organization(db, "acme"))
@@ -109,6 +110,15 @@ def test_consecutive_ticks_fetch_consecutive_windows_once_and_a_partition_backfi
         )
     add_schedule(db, org, instance.config_id, schedule_name="Nightly access", cron_expression="0 0 * * *",
                  timezone="UTC", missed_execution_policy="run_all")
+    return str(instance.config_id)
+
+
+def test_consecutive_ticks_fetch_consecutive_windows_once_and_a_partition_backfills_a_day(
+    db: Any, database_url: str, okta_logs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integration_orchestrator.assembly import build_definitions
+
+    _instantiate(db, database_url, okta_logs, monkeypatch)
     defs = build_definitions(database_url)
     job = defs.get_job_def("okta_access")
     schedule = defs.get_schedule_def("nightly_access_schedule")
@@ -138,3 +148,38 @@ def test_consecutive_ticks_fetch_consecutive_windows_once_and_a_partition_backfi
     assert [s["state"] for s in states] == [{"window_end": "2025-03-31T00:00:00+00:00"},
                                             {"window_end": "2025-04-01T00:00:00+00:00"},
                                             {"window_end": "2025-04-01T00:00:00+00:00"}]
+
+
+@pytest.mark.slow
+def test_a_backfill_of_a_range_of_windows_launches_one_run_per_window(
+    db: Any, database_url: str, okta_logs: str, monkeypatch: pytest.MonkeyPatch, dagster_home: Path,
+    dagster_daemon: Any,
+) -> None:
+    """Dagster's own backfill (``dagster job backfill``: the runs the UI's Partitions tab queues)
+    over three days, dequeued and launched by a real daemon: one run per partition, each
+    fetching its window once."""
+    _instantiate(db, database_url, okta_logs, monkeypatch)
+    env = {**os.environ, "INTEGRATION_ORCHESTRATOR_DATABASE_URL": database_url, "DAGSTER_HOME": str(dagster_home),
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    target = ("-m", "integration_orchestrator.definitions", "-a", "defs")
+    command = [bin_path("dagster"), "job", "backfill", *target, "-j", "okta_access",
+               "--from", "2025-03-29T00:00", "--to", "2025-03-31T00:00", "--noprompt"]
+    done = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    daemon = dagster_daemon(*target, env=env)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        deadline = time.monotonic() + 300
+        while True:
+            runs = instance.get_runs()
+            if len(runs) == 3 and all(r.is_finished for r in runs):
+                break
+            assert time.monotonic() < deadline, ([(r.run_id, r.status) for r in runs], daemon.log_tail())
+            time.sleep(1)
+        assert sorted(r.tags.get("dagster/partition") for r in runs) == [
+            "2025-03-29T00:00", "2025-03-30T00:00", "2025-03-31T00:00"]
+        assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
+    assert sorted(_windows()) == [("2025-03-29T00:00:00.000Z", "2025-03-30T00:00:00.000Z"),
+                                  ("2025-03-30T00:00:00.000Z", "2025-03-31T00:00:00.000Z"),
+                                  ("2025-03-31T00:00:00.000Z", "2025-04-01T00:00:00.000Z")]
+    counts = db.execute("SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM access_changes").fetchone()
+    assert counts == {"n": 9, "ids": 9}
