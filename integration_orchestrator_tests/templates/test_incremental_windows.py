@@ -175,7 +175,7 @@ def test_a_backfill_of_a_range_of_windows_launches_one_run_per_window(
                 break
             assert time.monotonic() < deadline, ([(r.run_id, r.status) for r in runs], daemon.log_tail())
             time.sleep(1)
-        assert sorted(r.tags.get("dagster/partition") for r in runs) == [
+        assert sorted(r.tags.get("dagster/partition", "") for r in runs) == [
             "2025-03-29T00:00", "2025-03-30T00:00", "2025-03-31T00:00"]
         assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
     assert sorted(_windows()) == [("2025-03-29T00:00:00.000Z", "2025-03-30T00:00:00.000Z"),
