@@ -8,9 +8,11 @@ from typing import Any
 import orjson
 
 from integration_orchestrator.cli import EXIT_OK
-from integration_orchestrator.db import resolve_database_url
+from integration_orchestrator.cli._organization import add_organization_option, scope
+from integration_orchestrator.db import connect, resolve_database_url
 from integration_orchestrator.errors import UsageError
 from integration_orchestrator.factory.state import reset_integration_state, show_integration_state
+from integration_orchestrator.tenancy import require_visible
 
 __all__ = ["register"]
 
@@ -22,11 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     show.add_argument("config_id", metavar="CONFIG_ID")
     show.add_argument("--limit", type=int, default=10, help="ledger rows to show (10)")
     show.add_argument("--json", action="store_true", help="print JSON")
+    add_organization_option(show)
     show.set_defaults(handler=_show)
     reset = commands.add_parser("reset", help="the next run starts over (or from --to)")
     reset.add_argument("config_id", metavar="CONFIG_ID")
     reset.add_argument("--to", default=None, metavar="JSON",
                        help='the state to start from, e.g. \'{"cursor": "2025-01-01T00:00:00Z"}\' (default: none)')
+    add_organization_option(reset)
     reset.set_defaults(handler=_reset)
 
 
@@ -34,8 +38,16 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
 
 
+def _visible(args: argparse.Namespace) -> str:
+    """The platform database URL, once the config is known to be in the organization ``args`` keep to."""
+    url = resolve_database_url(args.database_url)
+    with connect(url) as conn:
+        require_visible(conn, scope(conn, args), "integration_configs", [args.config_id], "integration config")
+    return url
+
+
 def _show(args: argparse.Namespace) -> int:
-    report = show_integration_state(resolve_database_url(args.database_url), args.config_id, args.limit)
+    report = show_integration_state(_visible(args), args.config_id, args.limit)
     if args.json:
         print(_json({"config_id": report.config_id, "integration": report.integration_name,
                      "target": report.target, "incremental": report.declared, "state": report.state,
@@ -59,7 +71,7 @@ def _reset(args: argparse.Namespace) -> int:
             state = orjson.loads(args.to)
         except orjson.JSONDecodeError as exc:
             raise UsageError(f"is not JSON ({exc})", argument="--to") from None
-    ledger_id = reset_integration_state(resolve_database_url(args.database_url), args.config_id, state)
+    ledger_id = reset_integration_state(_visible(args), args.config_id, state)
     shown = _json(state) if state is not None else "the start"
     print(f"reset {args.config_id}: the next run starts from {shown} (ledger row {ledger_id})")
     return EXIT_OK

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 
 from integration_orchestrator_tests.factory.test_incremental import T0, _count, _integration, _last_execution, _run
+from integration_orchestrator_tests.rows import add_organization
 
 
 def test_show_and_reset_the_state_from_the_command_line(db: psycopg.Connection[Any], database_url: str,
@@ -48,6 +49,7 @@ def test_bad_input_is_refused_with_exit_status_2(db: psycopg.Connection[Any], da
         (("state", "show", "nope"), "CONFIG_ID: `nope` is not a config id"),
         (("state", "show", "00000000-0000-0000-0000-000000000000"), "no integration config with id"),
         (("state", "reset", config, "--to", "{oops"), "--to: is not JSON"),
+        (("state", "reset", config, "--organization-id", add_organization(db)), "not found in this organization"),
     ):
         done = run_cli(*args)
         assert done.returncode == 2 and message in done.stderr, (args, done.stdout, done.stderr)
