@@ -59,7 +59,11 @@ class LoadContext:
 
     ``on_platform_commit(conn, result)`` runs last in the load's transaction when the
     target is the platform database itself (same URL), so the caller can finish its
-    execution row in that same commit.
+    execution row in that same commit. ``connection``: when the target is the platform
+    database, the load joins this connection's open transaction (a savepoint, as the
+    connection's login role) instead of opening its own, and commits with it — the
+    dead-letter replay's target write, execution row and letter marks are one commit.
+    ``kind``/``letter_ids``: a replay's ledger row names the letters it wrote.
     """
 
     run_id: str
@@ -70,6 +74,7 @@ class LoadContext:
     kind: str = "run"
     state: Any = None
     letter_ids: tuple[str, ...] = ()
+    connection: psycopg.Connection[Any] | None = None
 
 
 def _table(schema: str | None) -> sql.Composable:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from integration_orchestrator.model import Integration
 
-__all__ = ["BatchOutcome", "Engines", "MappingPlan", "Transformation", "default_engines"]
+__all__ = ["BatchOutcome", "Engines", "MappingPlan", "Transformation", "default_engines", "open_target"]
 
 
 
@@ -144,6 +144,11 @@ def _open_source(integration: Integration, database_url: str) -> Any:
         config.connection_config.get("source") or {}, _secret_resolver(integration, database_url),
         database_url=database_url, row_name=config.integration_name, row_id=config.id,
     )
+
+
+def open_target(integration: Integration, database_url: str) -> Any:
+    """The integration's target connector (secrets resolved), e.g. to read its load ledger."""
+    return _open_target(integration, database_url)
 
 
 def _open_target(integration: Integration, database_url: str) -> Any:

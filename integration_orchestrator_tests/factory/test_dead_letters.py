@@ -66,10 +66,12 @@ def test_replay_through_the_current_pipeline_once(db: psycopg.Connection[Any], d
     assert letters[2]["status"] == "replayed" and letters[2]["replay_execution_id"] is not None
     assert letters[3]["status"] == "pending" and letters[3]["replay_count"] == 1
     assert "still bad" in letters[3]["error_message"]
-    audit = db.execute("SELECT dagster_job_name, records_in, records_out, records_failed, tags"
+    audit = db.execute("SELECT dagster_job_name, status, records_in, records_out, records_failed, tags, config_id"
                        " FROM integration_executions WHERE id = %s", (letters[2]["replay_execution_id"],)).fetchone()
-    assert audit == {"dagster_job_name": "dead_letter_replay", "records_in": 2, "records_out": 1, "records_failed": 1,
-                     "tags": {"replay": "true", "from_step": "check"}}
+    assert audit is not None
+    assert audit == {"dagster_job_name": "dead_letter_replay", "status": "succeeded", "records_in": 2,
+                     "records_out": 1, "records_failed": 1, "config_id": audit["config_id"],
+                     "tags": {"replay": "true", "from_step": "check", "integration/serial": str(audit["config_id"])}}
     # a second replay never writes record 2 again
     _fix_pipeline(db, pipeline, "null")
     done = run_cli("dead-letters", "replay")
