@@ -49,7 +49,7 @@ def _list(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     url = resolve_database_url(args.database_url)
     snapshot = load_snapshot_from_url(url)
-    with connect(url) as conn:
+    with connect(url, autocommit=True) as conn:  # each group of letters commits its own transactions
         report = replay_dead_letters(conn, snapshot, default_engines(), url, config_id=args.config_id,
                                      letter_ids=args.ids)
     for reason in report.skipped:

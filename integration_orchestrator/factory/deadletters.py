@@ -78,13 +78,16 @@ def replay_dead_letters(
     """Replay the pending letters (all, one config's, or the given ids); see the module doc.
 
     Every organization's letters are read and replayed as its application role. ``conn``
-    must not be inside a transaction: each group commits its own.
+    must not be inside a transaction of the caller's (it is committed after the read): each
+    group's lease and replay commit on their own.
     """
     from integration_orchestrator.tenancy import per_organization
 
     validated = validate_snapshot(snapshot, engines)
     report = ReplayReport()
     letters = [letter for _org in per_organization(conn) for letter in _pending(conn, config_id, letter_ids)]
+    if not conn.autocommit:
+        conn.commit()  # end the read (the owner's organization list): each group commits on its own
     groups: dict[tuple[str, str | None, str | None], list[str]] = defaultdict(list)
     for letter in sorted(letters, key=lambda r: (r["created_at"], str(r["id"]))):
         pipeline = str(letter["pipeline_id"]) if letter["pipeline_id"] else None
