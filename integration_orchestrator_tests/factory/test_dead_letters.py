@@ -109,3 +109,25 @@ def test_replay_of_a_hybrid_pipeline_follows_the_dag_not_the_step_order(
     assert "replayed 1, failed again 0" in done.stdout, done.stdout
     rows = db.execute("SELECT id, tier FROM people_out ORDER BY id").fetchall()
     assert rows == [{"id": 1, "tier": "joined"}, {"id": 2, "tier": "joined"}, {"id": 3, "tier": "joined"}]
+
+
+def test_replay_is_refused_while_a_run_of_the_integration_holds_its_lease(
+    db: psycopg.Connection[Any], database_url: str, run_cli: Any
+) -> None:
+    pipeline = _dead_letter_run(db, database_url)
+    _fix_pipeline(db, pipeline, "null")
+    holder = db.execute("SELECT organization_id, config_id FROM integration_executions").fetchone()
+    assert holder is not None
+    db.execute(  # a live run of the same integration (fresh row, running, its serial tag)
+        "INSERT INTO integration_executions (dagster_run_id, dagster_job_name, config_id, status, tags,"
+        " organization_id) VALUES ('live-run', 'people', %s, 'running', %s, %s)",
+        (holder["config_id"], Jsonb({"integration/serial": str(holder["config_id"])}), holder["organization_id"]))
+    done = run_cli("dead-letters", "replay")
+    assert done.returncode == 1
+    assert "refused, run live-run of the integration is still running" in done.stdout, done.stdout + done.stderr
+    assert [r["id"] for r in db.execute("SELECT id FROM people_out ORDER BY id").fetchall()] == [1]
+    assert db.execute("SELECT count(*) AS n FROM integration_dead_letters WHERE status = 'pending'"
+                      ).fetchone() == {"n": 2}
+    db.execute("UPDATE integration_executions SET status = 'succeeded' WHERE dagster_run_id = 'live-run'")
+    done = run_cli("dead-letters", "replay")
+    assert "replayed 2, failed again 0" in done.stdout, done.stdout + done.stderr

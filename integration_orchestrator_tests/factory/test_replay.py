@@ -6,6 +6,7 @@ that wraps ``PostgresTableTarget``:
 - ``after-write``: ``write`` (the replay's target write) returns, then the process dies —
   for a target elsewhere after its commit, for the platform database inside the replay's
   transaction, before the letter marks;
+- ``after-commit``: ``write_batches`` (the run's load) commits, then the process dies;
 - ``before-commit``: ``_ledgered`` (inside the load's transaction) returns, then the process
   dies before the commit.
 
@@ -55,6 +56,12 @@ if _point:
             _write(self, records, load_context)
             os._exit(9)  # the replay wrote the target; the letter marks never run
         PostgresTableTarget.write = write
+    elif _point == "after-commit":
+        _write_batches = PostgresTableTarget.write_batches
+        def write_batches(self, batches, load_context=None):
+            _write_batches(self, batches, load_context)
+            os._exit(9)  # the run's load committed; the sink's write-back never runs
+        PostgresTableTarget.write_batches = write_batches
     elif _point == "before-commit":
         _ledgered = PostgresTableTarget._ledgered
         def _crash(self, conn, loader, run, load):
@@ -161,7 +168,7 @@ def test_replay_killed_between_its_write_and_the_letter_marks_never_writes_twice
     replays = db.execute("SELECT run_id, kind, rows_written, cardinality(dead_letter_ids) AS letters"
                          " FROM integration_loads WHERE kind = 'replay'").fetchall()
     if platform:  # one transaction: the write rolled back with the marks
-        assert _target(db) == Counter({i: 1 for i in range(1, PASSING + 1)})
+        assert _target(db) == Counter(range(1, PASSING + 1))
         assert replays == []
         _stale(db, killed["run"])
         assert _reconcile(database_url, tmp_path) == [(killed["run"], "failed")]
@@ -188,13 +195,31 @@ def test_replay_killed_between_its_write_and_the_letter_marks_never_writes_twice
     assert len(executions) == 3
 
 
+def _execute(database_url: str, tmp_path: Path, crash: str) -> subprocess.CompletedProcess[str]:
+    command = [bin_path("dagster"), "job", "execute", "-j", "people", "-m", "integration_orchestrator.definitions",
+               "-a", "defs"]
+    return subprocess.run(command, env=_env(database_url, tmp_path, crash), cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_a_run_killed_after_its_commit_gets_its_letters_pending_from_the_ledger(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path
+) -> None:
+    _integration(db, {**PEOPLE_OUT, "url": other_url(database_url)})
+    crashed = _execute(database_url, tmp_path, "after-commit")
+    assert crashed.returncode == 9, crashed.stdout[-3000:] + crashed.stderr[-3000:]
+    assert _target(db) == Counter(range(1, PASSING + 1))
+    assert _letters(db) == {"staged": FAILING}  # the write-back that promotes them never ran
+    (run,) = _executions(db)
+    assert _reconcile(database_url, tmp_path) == [(run["run"], "succeeded")]
+    assert _letters(db) == {"pending": FAILING}
+    assert _executions(db)[0]["records_out"] == PASSING
+
+
 def test_crash_then_rerun_then_fix_then_replay(db: psycopg.Connection[Any], database_url: str, tmp_path: Path) -> None:
     """A run killed before its load commits leaves its letters staged; only the rerun's are replayed."""
     pipeline = _integration(db, dict(PEOPLE_OUT))
-    command = [bin_path("dagster"), "job", "execute", "-j", "people", "-m", "integration_orchestrator.definitions",
-               "-a", "defs"]
-    crashed = subprocess.run(command, env=_env(database_url, tmp_path, "before-commit"), cwd=REPO_ROOT,
-                             capture_output=True, text=True, timeout=600, check=False)
+    crashed = _execute(database_url, tmp_path, "before-commit")
     assert crashed.returncode == 9, crashed.stdout[-3000:] + crashed.stderr[-3000:]
     assert _target(db) == Counter()
     assert _letters(db) == {"staged": FAILING}
@@ -207,7 +232,7 @@ def test_crash_then_rerun_then_fix_then_replay(db: psycopg.Connection[Any], data
     assert _reconcile(database_url, tmp_path) == [(first["run"], "failed")]
 
     rerun = _run_in_process(database_url)
-    assert _target(db) == Counter({i: 1 for i in range(1, PASSING + 1)})
+    assert _target(db) == Counter(range(1, PASSING + 1))
     assert _letters(db) == {"staged": FAILING, "pending": FAILING}
 
     _fix(db, pipeline)
