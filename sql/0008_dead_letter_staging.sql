@@ -1,4 +1,4 @@
--- Dead letters that never multiply (ARCHITECTURE.md §10.8).
+-- Dead letters that never multiply (ARCHITECTURE.md §10.9).
 --
 -- A run's letters are inserted `staged` and become `pending` only when the run's load
 -- commits (factory/letters.py: promote_letters). `record_key` is the failed record's stable

@@ -7,7 +7,7 @@ group (``factory/replay.py``): each group under the integration's run lease, wit
 ``integration_executions`` row (audit: ``tags.replay``, counts), its letters locked
 ``FOR UPDATE SKIP LOCKED`` (two replays never take the same letter), each record run from
 the step where it failed through the *current* definition of its pipeline, and the target
-write committed atomically with the letter marks (ARCHITECTURE.md §10.8). Records that
+write committed atomically with the letter marks (ARCHITECTURE.md §10.9). Records that
 fail again stay ``pending`` with the new error and ``replay_count`` + 1. The integration
 comes from a fresh snapshot (the same validation as the code location): an invalid
 pipeline is reported, not replayed.

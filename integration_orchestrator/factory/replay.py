@@ -1,4 +1,4 @@
-"""One group of dead letters replayed atomically (ARCHITECTURE.md §10.8).
+"""One group of dead letters replayed atomically (ARCHITECTURE.md §10.9).
 
 A group is the pending letters of one (integration, pipeline, step). Its replay:
 

@@ -15,7 +15,7 @@ DO NOTHING``.
 
 Dead letters are inserted ``staged`` and promoted to ``pending`` in the transaction that
 finishes the run ``succeeded`` (``promote=True``) or settles it from the ledger
-(``factory/letters.py``, ARCHITECTURE.md §10.8).
+(``factory/letters.py``, ARCHITECTURE.md §10.9).
 """
 
 from __future__ import annotations
