@@ -71,15 +71,31 @@ RETURNING d.status::text AS status
 """
 
 
+#: the run's execution, then its parent's, up to the root (a re-execution reuses its parents' outputs)
+_CHAIN = """
+WITH RECURSIVE chain (id, config_id, parent, depth) AS (
+    SELECT id, config_id, metadata ->> 'parent_run_id', 0 FROM integration_executions WHERE dagster_run_id = %s
+    UNION ALL
+    SELECT e.id, e.config_id, e.metadata ->> 'parent_run_id', c.depth + 1
+    FROM integration_executions e JOIN chain c ON e.dagster_run_id = c.parent
+    WHERE c.depth < 100
+)
+SELECT id, config_id FROM chain ORDER BY depth
+"""
+
+
 def promote_letters(conn: psycopg.Connection[Any], run_id: str) -> Mapping[str, int]:
     """Inside the (tenant) transaction that records the run's load: its staged letters become
-    ``pending``, or ``discarded`` when their record already has a pending letter. Idempotent;
-    returns how many of each."""
-    execution = conn.execute("SELECT id, config_id FROM integration_executions WHERE dagster_run_id = %s",
-                             (run_id,)).fetchone()
-    if execution is None:
-        return {"pending": 0, "discarded": 0}
-    letters_lock(conn, str(execution["config_id"]))
-    rows = conn.execute(_PROMOTE, {"execution": execution["id"]}).fetchall()
-    statuses = [row["status"] for row in rows]
-    return {"pending": statuses.count("pending"), "discarded": statuses.count("discarded")}
+    ``pending``, or ``discarded`` when their record already has a pending letter. Then, for a
+    re-execution, those of its parent runs (up to the root): the committed load is made of
+    their outputs too — a step the re-execution ran again staged its own copies first, so the
+    parent's become ``discarded``. Idempotent; returns how many of each."""
+    chain = conn.execute(_CHAIN, (run_id,)).fetchall()
+    counts = {"pending": 0, "discarded": 0}
+    if not chain:
+        return counts
+    letters_lock(conn, str(chain[0]["config_id"]))
+    for execution in chain:  # one statement each: a parent's letters see the child's promoted ones
+        for row in conn.execute(_PROMOTE, {"execution": execution["id"]}).fetchall():
+            counts[row["status"]] += 1
+    return counts
