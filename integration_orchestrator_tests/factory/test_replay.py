@@ -39,6 +39,7 @@ from integration_orchestrator_tests.rows import (
     add_mapping,
     add_organization,
     add_pipeline,
+    add_schedule,
     create_target_table,
     jmespath_step,
 )
@@ -250,3 +251,32 @@ def test_crash_then_rerun_then_fix_then_replay(db: psycopg.Connection[Any], data
         (rerun, "people", "succeeded", PASSING),
         (executions[2]["run"], "dead_letter_replay", "succeeded", FAILING),
     ]
+
+
+def test_three_concurrent_runs_leave_one_pending_letter_per_failed_record(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path
+) -> None:
+    """An integration whose schedule allows concurrent runs: three `dagster job execute` at once,
+    1,200 distinct failing records each → exactly 1,200 pending letters (the issue found 3,600)."""
+    org = add_organization(db)
+    records = [{"p": {"id": i, "name": f"n{i}"}} for i in range(1500)]  # ids >= 300 fail
+    config = add_config(db, org, "People", records)
+    add_mapping(db, org, config, "id", "p.id", "id", target_data_type="integer")
+    add_mapping(db, org, config, "name", "p.name", "name")
+    add_pipeline(db, org, config, "people", [jmespath_step("check", 1, "validate", "id >= `300` && 'no' || null")],
+                 strategy="dead_letter")
+    add_schedule(db, org, config, concurrent_execution_allowed=True)
+    create_target_table(db)
+    env = _env(database_url, tmp_path, None)
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")):  # its storage made once, not raced by the three
+        pass
+    command = [bin_path("dagster"), "job", "execute", "-j", "people", "-m", "integration_orchestrator.definitions",
+               "-a", "defs"]
+    processes = [subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=600)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs[0][-3000:]
+    assert _letters(db) == {"pending": 1200, "discarded": 2400}
+    assert db.execute("SELECT count(*) AS n FROM people_out").fetchone() == {"n": 3 * 300}  # append, 3 loads
+    assert [(e["status"], e["records_out"], e["records_failed"]) for e in _executions(db)] == [
+        ("succeeded", 300, 1200)] * 3
