@@ -131,3 +131,23 @@ def test_replay_is_refused_while_a_run_of_the_integration_holds_its_lease(
     db.execute("UPDATE integration_executions SET status = 'succeeded' WHERE dagster_run_id = 'live-run'")
     done = run_cli("dead-letters", "replay")
     assert "replayed 2, failed again 0" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_run_is_refused_while_a_replay_of_the_integration_holds_its_lease(
+    db: psycopg.Connection[Any], database_url: str
+) -> None:
+    _dead_letter_run(db, database_url)
+    holder = db.execute("SELECT organization_id, config_id FROM integration_executions").fetchone()
+    assert holder is not None
+    db.execute(  # a replay in progress (fresh row, running, the integration's serial tag)
+        "INSERT INTO integration_executions (dagster_run_id, dagster_job_name, config_id, status, tags,"
+        " organization_id) VALUES ('replay:live', 'dead_letter_replay', %s, 'running', %s, %s)",
+        (holder["config_id"], Jsonb({"integration/serial": str(holder["config_id"])}), holder["organization_id"]))
+    with dg.instance_for_test() as instance:
+        result = build_definitions(database_url).get_job_def("people").execute_in_process(
+            instance=instance, raise_on_error=False)
+    assert not result.success
+    refused = db.execute("SELECT error_message FROM integration_executions WHERE dagster_run_id = %s",
+                         (result.run_id,)).fetchone()
+    assert refused is not None and refused["error_message"].startswith("Refused: run replay:live of integration")
+    assert db.execute("SELECT count(*) AS n FROM people_out").fetchone() == {"n": 1}
