@@ -22,7 +22,8 @@ for each other instead of failing on it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -45,30 +46,68 @@ def letters_lock(conn: psycopg.Connection[Any], config_id: str) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"io:dead-letters:{config_id}",))
 
 
-_PROMOTE = """
-WITH staged AS (
-    SELECT id, config_id, pipeline_id, step_name,
-           record_key || '#' || (row_number() OVER (
-               PARTITION BY pipeline_id, step_name, record_key
-               ORDER BY (error_details ->> 'index')::bigint NULLS LAST, error_details ->> 'file', id) - 1) AS key
-    FROM integration_dead_letters
-    WHERE execution_id = %(execution)s AND status = 'staged'
-), matched AS (
-    SELECT s.id, s.key, p.id AS duplicate_of
-    FROM staged s LEFT JOIN integration_dead_letters p
-      ON p.status = 'pending' AND p.config_id = s.config_id AND p.pipeline_id IS NOT DISTINCT FROM s.pipeline_id
-     AND p.step_name IS NOT DISTINCT FROM s.step_name AND p.record_key = s.key
-)
-UPDATE integration_dead_letters d SET
-    record_key = m.key,
-    status = (CASE WHEN m.duplicate_of IS NULL THEN 'pending' ELSE 'discarded' END)::dead_letter_status,
-    error_details = CASE WHEN m.duplicate_of IS NULL THEN d.error_details ELSE
-                        coalesce(d.error_details, '{}'::jsonb) || jsonb_build_object('duplicate_of', m.duplicate_of)
-                    END
-FROM matched m
-WHERE d.id = m.id
-RETURNING d.status::text AS status
+#: a run's staged letters, in the order that numbers repeated content (by record index)
+_STAGED = """
+SELECT id, pipeline_id, step_name, record_key
+FROM integration_dead_letters
+WHERE execution_id = %s AND status = 'staged'
+ORDER BY pipeline_id NULLS FIRST, step_name NULLS FIRST, record_key NULLS FIRST,
+         (error_details ->> 'index')::bigint NULLS LAST, error_details ->> 'file', id
 """
+_PENDING = """
+SELECT id, pipeline_id, step_name, record_key FROM integration_dead_letters
+WHERE status = 'pending' AND config_id = %s AND record_key = ANY(%s::text[])
+"""
+_UPDATE = """
+UPDATE integration_dead_letters d SET
+    record_key = u.key,
+    status = u.status::dead_letter_status,
+    error_details = CASE WHEN u.duplicate_of IS NULL THEN d.error_details ELSE
+                        coalesce(d.error_details, '{}'::jsonb) || jsonb_build_object('duplicate_of', u.duplicate_of)
+                    END
+FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[]) AS u (id, key, status, duplicate_of)
+WHERE d.id = u.id
+"""
+#: staged letters promoted per statement (the keys of one page are held in memory)
+PAGE = 5000
+
+Row = tuple[str, str | None, str | None, str | None]  # id, pipeline, step, final key
+
+
+def _numbered(cursor: psycopg.Cursor[Any]) -> Iterator[list[Row]]:
+    """Pages of (id, pipeline, step, ``key#n``): n counts the same content in the run."""
+    previous, n = None, 0
+    while rows := cursor.fetchmany(PAGE):
+        page: list[Row] = []
+        for row in rows:
+            pipeline = str(row["pipeline_id"]) if row["pipeline_id"] else None
+            group = (pipeline, row["step_name"], row["record_key"])
+            n = n + 1 if group == previous else 0
+            previous = group
+            key = None if row["record_key"] is None else f"{row['record_key']}#{n}"
+            page.append((str(row["id"]), pipeline, row["step_name"], key))
+        yield page
+
+
+def _promote_page(conn: psycopg.Connection[Any], config_id: str, page: list[Row]) -> Counter[str]:
+    keys = [key for _, _, _, key in page if key is not None]
+    pending = {(str(r["pipeline_id"]) if r["pipeline_id"] else None, r["step_name"], r["record_key"]): str(r["id"])
+               for r in conn.execute(_PENDING, (config_id, keys)).fetchall()}
+    duplicates = [pending.get((pipeline, step, key)) if key is not None else None for _, pipeline, step, key in page]
+    statuses = ["pending" if d is None else "discarded" for d in duplicates]
+    conn.execute(_UPDATE, ([r[0] for r in page], [r[3] for r in page], statuses, duplicates))
+    return Counter(statuses)
+
+
+def _promote_execution(conn: psycopg.Connection[Any], execution_id: str, config_id: str) -> Counter[str]:
+    """Page by page through a server-side cursor: memory follows :data:`PAGE`, not the run's failures.
+    (Lookups by key array, no join: a just-filled table's stale statistics cannot make it quadratic.)"""
+    counts: Counter[str] = Counter()
+    with conn.cursor(name=f"io_staged_{execution_id.replace('-', '')}") as cursor:
+        cursor.execute(_STAGED, (execution_id,))
+        for page in _numbered(cursor):
+            counts += _promote_page(conn, config_id, page)
+    return counts
 
 
 #: the run's execution, then its parent's, up to the root (a re-execution reuses its parents' outputs)
@@ -91,11 +130,10 @@ def promote_letters(conn: psycopg.Connection[Any], run_id: str) -> Mapping[str, 
     their outputs too — a step the re-execution ran again staged its own copies first, so the
     parent's become ``discarded``. Idempotent; returns how many of each."""
     chain = conn.execute(_CHAIN, (run_id,)).fetchall()
-    counts = {"pending": 0, "discarded": 0}
-    if not chain:
-        return counts
-    letters_lock(conn, str(chain[0]["config_id"]))
-    for execution in chain:  # one statement each: a parent's letters see the child's promoted ones
-        for row in conn.execute(_PROMOTE, {"execution": execution["id"]}).fetchall():
-            counts[row["status"]] += 1
-    return counts
+    counts: Counter[str] = Counter()
+    if chain:
+        config_id = str(chain[0]["config_id"])
+        letters_lock(conn, config_id)
+        for execution in chain:  # the run's own first: a parent's copies of them become discarded
+            counts += _promote_execution(conn, str(execution["id"]), config_id)
+    return {"pending": counts["pending"], "discarded": counts["discarded"]}
