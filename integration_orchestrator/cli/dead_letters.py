@@ -21,8 +21,9 @@ __all__ = ["register"]
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("dead-letters", help="records a pipeline sent to integration_dead_letters")
     commands = parser.add_subparsers(dest="dead_letters_command", metavar="ACTION", required=True)
-    listing = commands.add_parser("list", help="list dead letters (pending by default)")
-    listing.add_argument("--status", default="pending", choices=["pending", "replayed", "discarded", "all"])
+    listing = commands.add_parser(
+        "list", help="list dead letters (pending by default; staged: of runs whose load never committed)")
+    listing.add_argument("--status", default="pending", choices=["pending", "staged", "replayed", "discarded", "all"])
     listing.add_argument("--config-id", default=None)
     listing.add_argument("--limit", type=int, default=100)
     add_organization_option(listing)
@@ -58,12 +59,13 @@ def _replay(args: argparse.Namespace) -> int:
         organization = scope(conn, args)
         _require_selection(conn, organization, args.config_id, args.ids)
     snapshot = load_snapshot_from_url(url, organization)
-    with connect(url) as conn:
+    with connect(url, autocommit=True) as conn:  # each group of letters commits its own transactions
         report = replay_dead_letters(conn, snapshot, default_engines(), url, config_id=args.config_id,
                                      letter_ids=args.ids, organization_id=organization)
     for reason in report.skipped:
         print(f"skipped: {reason}")
-    print(f"replayed {report.replayed}, failed again {report.failed_again}, "
+    already = f" (of which {report.already_loaded} already in the target)" if report.already_loaded else ""
+    print(f"replayed {report.replayed}{already}, failed again {report.failed_again}, "
           f"audit execution(s): {', '.join(report.executions) or '-'}")
     return EXIT_FAILED if report.failed_again or report.skipped else EXIT_OK
 

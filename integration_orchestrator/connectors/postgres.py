@@ -257,21 +257,35 @@ class PostgresTableTarget(Target):
             return loaded_letters(conn, self.schema, letter_ids)
 
     def _load(self, run: Callable[[TableLoader], WriteResult], load: LoadContext | None = None) -> WriteResult:
+        if load is not None and load.connection is not None and self.same_as_platform:
+            return self._joined(load.connection, run, load)
         with connect(self.url) as conn:
             if self.on_platform_database:
                 self._refuse_platform_table(conn)
-            loader = TableLoader(
-                conn,
-                schema=self.schema,
-                table=self.table,
-                name=self.name,
-                ignore_unknown_columns=self.ignore_unknown_columns,
-            )
-            try:
-                with conn.transaction():
-                    return self._ledgered(conn, loader, run, load)
-            except psycopg.Error as exc:
-                raise ConnectorError(self.name, f"the load was rolled back: {_pg_message(exc)}") from exc
+                conn.rollback()
+            return self._transaction(conn, run, load)
+
+    def _joined(self, conn: psycopg.Connection[Any], run: Callable[[TableLoader], WriteResult],
+                load: LoadContext) -> WriteResult:
+        """The load inside the caller's open transaction on the platform database: it commits with it."""
+        conn.execute("RESET ROLE")  # the caller may be in a tenant transaction: load as its login role
+        self._refuse_platform_table(conn)
+        return self._transaction(conn, run, load)
+
+    def _transaction(self, conn: psycopg.Connection[Any], run: Callable[[TableLoader], WriteResult],
+                     load: LoadContext | None) -> WriteResult:
+        loader = TableLoader(
+            conn,
+            schema=self.schema,
+            table=self.table,
+            name=self.name,
+            ignore_unknown_columns=self.ignore_unknown_columns,
+        )
+        try:
+            with conn.transaction():
+                return self._ledgered(conn, loader, run, load)
+        except psycopg.Error as exc:
+            raise ConnectorError(self.name, f"the load was rolled back: {_pg_message(exc)}") from exc
 
     def _ledgered(
         self, conn: psycopg.Connection[Any], loader: TableLoader, run: Callable[[TableLoader], WriteResult],
@@ -296,7 +310,6 @@ class PostgresTableTarget(Target):
             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
             (qualified,),
         ).fetchone()
-        conn.rollback()
         if row is None:
             return  # the loader reports a missing table
         values = row if isinstance(row, dict) else dict(zip(("rls", "schema", "name"), row, strict=True))

@@ -69,6 +69,11 @@ class LoadContext:
     that reuses its parent's outputs loads its parent's data); a load whose origin already
     committed loads nothing. ``organization_id``: the tenant, for ledgers kept in the
     platform database (``http``).
+    ``connection``: when the target is the platform database, the load joins this
+    connection's open transaction (a savepoint, as the connection's login role) instead
+    of opening its own, and commits with it — the dead-letter replay's target write,
+    execution row and letter marks are one commit. ``kind``/``letter_ids``: a replay's
+    ledger row names the letters it wrote.
     """
 
     run_id: str
@@ -81,6 +86,7 @@ class LoadContext:
     letter_ids: tuple[str, ...] = ()
     origin_run_id: str | None = None
     organization_id: str | None = None
+    connection: psycopg.Connection[Any] | None = None
 
     @property
     def data_key(self) -> str:

@@ -76,7 +76,7 @@ VERSIONED_TABLES: Final[tuple[str, ...]] = (
 ENUMS: Final = MappingProxyType(
     {
         "deployment_status": ("draft", "testing", "active", "deprecated"),
-        "dead_letter_status": ("pending", "replayed", "discarded"),
+        "dead_letter_status": ("staged", "pending", "replayed", "discarded"),
         "error_handling_strategy": ("fail_fast", "continue_on_error", "dead_letter", "retry"),
         "event_status": ("pending", "consumed", "failed"),
         "execution_status": ("queued", "running", "succeeded", "failed", "cancelled"),

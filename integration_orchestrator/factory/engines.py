@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from integration_orchestrator.model import Integration
 
-__all__ = ["BatchOutcome", "Engines", "MappingPlan", "Transformation", "default_engines"]
+__all__ = ["BatchOutcome", "Engines", "MappingPlan", "Transformation", "default_engines", "open_target"]
 
 
 
@@ -158,6 +158,11 @@ def _latest_state(integration: Integration, database_url: str) -> Any:
 
         raise ConnectorError(str(getattr(target, "name", "target")), "keeps no incremental state (no `latest_state`)")
     return read(str(integration.config.id))
+
+
+def open_target(integration: Integration, database_url: str) -> Any:
+    """The integration's target connector (secrets resolved), e.g. to read its load ledger."""
+    return _open_target(integration, database_url)
 
 
 def _open_target(integration: Integration, database_url: str) -> Any:

@@ -17,6 +17,7 @@ from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.factory.failures import (
     IntegrationRunFailure,
 )
+from integration_orchestrator.factory.letters import record_key
 from integration_orchestrator.factory.resources import (
     DATABASE_RESOURCE_KEY,
     IntegrationDatabase,
@@ -132,12 +133,14 @@ def handle_failures(
         raise IntegrationRunFailure(summary, metadata={"step": step, "failed": len(failures), "strategy": strategy})
     if strategy == "dead_letter":
         execution_id = job.execution(context)
+        config_id, pipeline_id = job.record.config.id, job.record.pipeline.id if job.record.pipeline else None
+        keys = [record_key(config_id, pipeline_id, f.step, f.record) for f in failures]  # of the plain records
         with db_of(context).connection() as conn:
             insert_dead_letters(
                 conn, organization_id=job.record.config.organization_id, execution_id=execution_id,
-                config_id=job.record.config.id, pipeline_id=job.record.pipeline.id if job.record.pipeline else None,
-                failures=protect_failures(failures, masker, load_keyring_or_none()),
+                config_id=config_id, pipeline_id=pipeline_id,
+                failures=protect_failures(failures, masker, load_keyring_or_none()), keys=keys,
             )
-        context.log.warning(f"{summary} — sent to integration_dead_letters")
+        context.log.warning(f"{summary} — staged in integration_dead_letters (pending once the load commits)")
         return
     context.log.warning(f"{summary} — dropped (continue_on_error)")

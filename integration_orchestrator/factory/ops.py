@@ -247,7 +247,7 @@ def _finish_succeeded(conn: Any, context: Any, job: IntegrationJob, stats: tuple
     finish_execution(
         conn, run_id=context.run_id, organization_id=job.record.config.organization_id, status="succeeded",
         records_in=stats[0].records_in, records_out=stats[-1].records_out, records_failed=sum(s.failed for s in stats),
-        metadata={"steps": [s.__dict__ | {"dropped": s.dropped} for s in stats]},
+        metadata={"steps": [s.__dict__ | {"dropped": s.dropped} for s in stats]}, promote=True,
     )
 
 

@@ -7,7 +7,9 @@ is finished ``succeeded`` with the ledger's counts, even when its row says ``fai
 Then it compares every other open ``integration_executions`` row with its Dagster run
 and finishes the row. A run Dagster still calls open whose row's heartbeat has been silent
 for the lease TTL has a dead worker (``factory/dead_runs.py``): it is finished in Dagster
-and in the row, so a dead run ends within TTL + :data:`RECONCILE_INTERVAL_SECONDS`.
+and in the row, so a dead run ends within TTL + :data:`RECONCILE_INTERVAL_SECONDS`. A
+dead-letter replay's row (``replay:<uuid>``, no Dagster run) silent for the TTL is
+finished ``failed`` the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from integration_orchestrator.factory.dead_runs import (
     stopped_message,
 )
 from integration_orchestrator.factory.ledger import settle_loaded_runs
+from integration_orchestrator.factory.replay import REPLAY_RUN_PREFIX
 from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
 from integration_orchestrator.factory.writeback import finish_execution, open_executions
 
@@ -49,8 +52,16 @@ def reconcile_executions(instance: dg.DagsterInstance, db: IntegrationDatabase,
         done = [(run_id, "succeeded") for run_id in settle_loaded_runs(conn, db.url())]
         for row in open_executions(conn):
             run_id = str(row["dagster_run_id"])
-            run = instance.get_run_by_id(run_id)
             error: str | None
+            if run_id.startswith(REPLAY_RUN_PREFIX):  # a dead-letter replay: no Dagster run, a heartbeat
+                if run_id not in stale:
+                    continue
+                status, error = "failed", f"the replay ended without reporting: {stopped_message()}"
+                if finish_execution(conn, run_id=run_id, organization_id=str(row["organization_id"]),
+                                    status=status, error_message=error, metadata={"reconciled": True}):
+                    done.append((run_id, status))
+                continue
+            run = instance.get_run_by_id(run_id)
             if run is None:
                 status, error = "failed", "the Dagster run no longer exists"
             elif run.status in _FINAL:

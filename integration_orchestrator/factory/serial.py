@@ -51,6 +51,7 @@ __all__ = [
     "LEASE_TTL_ENV",
     "RunRefused",
     "claim_lease",
+    "heartbeat",
     "heartbeat_seconds",
     "lease_ttl",
     "lineage",
@@ -223,9 +224,17 @@ def run_guard(job: IntegrationJob, db: IntegrationDatabase, run: dg.DagsterRun |
         return
     with db.connection() as conn:
         _acquire(conn, job, run, instance)
+    with heartbeat(db, job.record.config.organization_id, run.run_id):
+        yield
+
+
+@contextmanager
+def heartbeat(db: IntegrationDatabase, organization_id: str, run_id: str) -> Iterator[None]:
+    """While held, a thread touches the row of ``run_id`` every :func:`heartbeat_seconds`
+    (the lease stays fresh; also a dead-letter replay's)."""
     stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(db, job.record.config.organization_id, run.run_id, stop),
-                            name=f"integration-lease-{run.run_id[:8]}", daemon=True)
+    beat = threading.Thread(target=_heartbeat, args=(db, organization_id, run_id, stop),
+                            name=f"integration-lease-{run_id[:16]}", daemon=True)
     beat.start()
     try:
         yield

@@ -12,6 +12,10 @@ is idempotent, so a retry after a commit whose answer was lost changes nothing: 
 execution row is an upsert on ``dagster_run_id``, finishing only moves an open row, and a
 dead letter's id is derived from (execution, step, record index[, file]), inserted ``ON CONFLICT
 DO NOTHING``.
+
+Dead letters are inserted ``staged`` and promoted to ``pending`` in the transaction that
+finishes the run ``succeeded`` (``promote=True``) or settles it from the ledger
+(``factory/letters.py``, ARCHITECTURE.md §10.9).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from psycopg.types.json import Jsonb
 
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.db.retry import retrying
+from integration_orchestrator.factory.letters import promote_letters
 from integration_orchestrator.model import FailedRecord
 
 __all__ = [
@@ -99,9 +104,12 @@ def finish_execution(
     records_failed: int | None = None,
     error_message: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    promote: bool = False,
 ) -> bool:
     """Move the run's row to a final ``status``; False when it was already final/absent
-    (also when a retry follows a commit whose answer was lost)."""
+    (also when a retry follows a commit whose answer was lost). ``promote``: the run's load
+    committed; its staged dead letters become pending in the same transaction (also when
+    the row was already final: promotion is idempotent)."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"not a final execution status: {status!r}")
     values = (status, records_in, records_out, records_failed, error_message, _json(metadata or {}), run_id)
@@ -124,6 +132,8 @@ def finish_execution(
                 """,
                 values,
             ).fetchone()
+            if promote:
+                promote_letters(conn, run_id)
         return row is not None
 
     return retrying(conn, work, what=f"finishing the execution of run {run_id}")
@@ -162,16 +172,20 @@ def insert_dead_letters(
     config_id: str,
     pipeline_id: str | None,
     failures: Sequence[FailedRecord],
+    keys: Sequence[str | None] | None = None,
 ) -> int:
-    """One ``integration_dead_letters`` row per failed record (one transaction); returns
-    how many were given. With an ``execution_id`` the ids are :func:`dead_letter_id`
-    (``ON CONFLICT DO NOTHING``), so the insert is idempotent."""
+    """One ``integration_dead_letters`` row per failed record (one transaction), ``staged``
+    (pending once the run's load commits); returns how many were given. ``keys``: each
+    record's ``letters.record_key`` (of the plain record: ``failures`` may be sealed). With an
+    ``execution_id`` the ids are :func:`dead_letter_id` (``ON CONFLICT DO NOTHING``), so the
+    insert is idempotent."""
     if not failures:
         return 0
+    record_keys = list(keys) if keys is not None else [None] * len(failures)
     rows = [
         (letter_id, execution_id, config_id, pipeline_id, f.step, _json(f.record), f.message,
-         _json({"index": f.index, **f.details}), organization_id)
-        for letter_id, f in zip(_letter_ids(execution_id, failures), failures, strict=True)
+         _json({"index": f.index, **f.details}), organization_id, key)
+        for letter_id, f, key in zip(_letter_ids(execution_id, failures), failures, record_keys, strict=True)
     ]
 
     def work(conn: psycopg.Connection[Any]) -> int:
@@ -180,8 +194,8 @@ def insert_dead_letters(
                 """
                 INSERT INTO integration_dead_letters
                     (id, execution_id, config_id, pipeline_id, step_name, record, error_message, error_details,
-                     organization_id)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                     organization_id, record_key, status)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'staged')
                 ON CONFLICT (id) DO NOTHING
                 """,
                 rows,
@@ -192,7 +206,7 @@ def insert_dead_letters(
 
 
 def open_executions(conn: psycopg.Connection[Any], limit: int = 500) -> list[dict[str, Any]]:
-    """Executions still ``queued``/``running`` that belong to a Dagster run (owner role)."""
+    """Executions still ``queued``/``running`` that belong to a Dagster run or a replay (owner role)."""
     return conn.execute(
         """
         SELECT id, dagster_run_id, organization_id, status
@@ -212,7 +226,8 @@ def settle_from_ledger(
     """Finish the run's row ``succeeded`` because its target's load ledger has the run.
 
     The ledger row commits iff the target rows did, so it outranks a ``running`` row (the
-    worker died after the commit) and a ``failed`` one (the write-back failed after it)."""
+    worker died after the commit) and a ``failed`` one (the write-back failed after it).
+    The run's staged dead letters are promoted in the same transaction."""
     with tenant_transaction(conn, organization_id):
         row = conn.execute(
             """
@@ -228,6 +243,7 @@ def settle_from_ledger(
             """,
             (rows_written, _json({"reconciled": True, "ledger": dict(ledger)}), run_id),
         ).fetchone()
+        promote_letters(conn, run_id)
     return row is not None
 
 

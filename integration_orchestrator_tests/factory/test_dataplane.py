@@ -107,6 +107,32 @@ def test_reexecution_from_failure_reads_the_failed_runs_batches(
     assert rows == [{"id": 1, "name": "a", "tier": "x"}, {"id": 2, "name": "b", "tier": "x"}]
 
 
+@pytest.mark.usefixtures("fresh_load_context")
+def test_a_reexecution_that_commits_promotes_its_parents_letters(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent read the source (2 bad lines, staged) and failed in the sink; the re-execution
+    runs only the sink: when its load commits, the parent's letters become pending."""
+    _file_integration(db, tmp_path / "people.ndjson", "dead_letter")
+    db.execute("DROP TABLE people_out")
+    monkeypatch.setenv("INTEGRATION_ORCHESTRATOR_DATABASE_URL", database_url)
+    job = ReconstructableRepository.for_module("integration_orchestrator.definitions", "defs"
+                                               ).get_reconstructable_job("people")
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        first = dg.execute_job(job, instance=instance)
+        assert not first.success
+        assert db.execute("SELECT status::text AS s FROM integration_dead_letters").fetchall() == [{"s": "staged"}] * 2
+        create_target_table(db)
+        second = dg.execute_job(job, instance=instance, reexecution_options=dg.ReexecutionOptions.from_failure(
+            first.run_id, instance))
+        assert second.success
+    assert [r["id"] for r in db.execute("SELECT id FROM people_out ORDER BY id")] == [1, 3]
+    letters = db.execute("SELECT status::text AS s, record ->> 'line' AS line FROM integration_dead_letters"
+                         " ORDER BY 2").fetchall()
+    assert letters == [{"s": "pending", "line": "2"}, {"s": "pending", "line": "4"}]
+
+
 def test_a_source_letter_replays_once_its_text_is_fixed(
     db: psycopg.Connection[Any], database_url: str, tmp_path: Path, run_cli: Any
 ) -> None:

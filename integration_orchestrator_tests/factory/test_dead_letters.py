@@ -66,10 +66,12 @@ def test_replay_through_the_current_pipeline_once(db: psycopg.Connection[Any], d
     assert letters[2]["status"] == "replayed" and letters[2]["replay_execution_id"] is not None
     assert letters[3]["status"] == "pending" and letters[3]["replay_count"] == 1
     assert "still bad" in letters[3]["error_message"]
-    audit = db.execute("SELECT dagster_job_name, records_in, records_out, records_failed, tags"
+    audit = db.execute("SELECT dagster_job_name, status, records_in, records_out, records_failed, tags, config_id"
                        " FROM integration_executions WHERE id = %s", (letters[2]["replay_execution_id"],)).fetchone()
-    assert audit == {"dagster_job_name": "dead_letter_replay", "records_in": 2, "records_out": 1, "records_failed": 1,
-                     "tags": {"replay": "true", "from_step": "check"}}
+    assert audit is not None
+    assert audit == {"dagster_job_name": "dead_letter_replay", "status": "succeeded", "records_in": 2,
+                     "records_out": 1, "records_failed": 1, "config_id": audit["config_id"],
+                     "tags": {"replay": "true", "from_step": "check", "integration/serial": str(audit["config_id"])}}
     # a second replay never writes record 2 again
     _fix_pipeline(db, pipeline, "null")
     done = run_cli("dead-letters", "replay")
@@ -107,3 +109,45 @@ def test_replay_of_a_hybrid_pipeline_follows_the_dag_not_the_step_order(
     assert "replayed 1, failed again 0" in done.stdout, done.stdout
     rows = db.execute("SELECT id, tier FROM people_out ORDER BY id").fetchall()
     assert rows == [{"id": 1, "tier": "joined"}, {"id": 2, "tier": "joined"}, {"id": 3, "tier": "joined"}]
+
+
+def test_replay_is_refused_while_a_run_of_the_integration_holds_its_lease(
+    db: psycopg.Connection[Any], database_url: str, run_cli: Any
+) -> None:
+    pipeline = _dead_letter_run(db, database_url)
+    _fix_pipeline(db, pipeline, "null")
+    holder = db.execute("SELECT organization_id, config_id FROM integration_executions").fetchone()
+    assert holder is not None
+    db.execute(  # a live run of the same integration (fresh row, running, its serial tag)
+        "INSERT INTO integration_executions (dagster_run_id, dagster_job_name, config_id, status, tags,"
+        " organization_id) VALUES ('live-run', 'people', %s, 'running', %s, %s)",
+        (holder["config_id"], Jsonb({"integration/serial": str(holder["config_id"])}), holder["organization_id"]))
+    done = run_cli("dead-letters", "replay")
+    assert done.returncode == 1
+    assert "refused, run live-run of the integration is still running" in done.stdout, done.stdout + done.stderr
+    assert [r["id"] for r in db.execute("SELECT id FROM people_out ORDER BY id").fetchall()] == [1]
+    assert db.execute("SELECT count(*) AS n FROM integration_dead_letters WHERE status = 'pending'"
+                      ).fetchone() == {"n": 2}
+    db.execute("UPDATE integration_executions SET status = 'succeeded' WHERE dagster_run_id = 'live-run'")
+    done = run_cli("dead-letters", "replay")
+    assert "replayed 2, failed again 0" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_run_is_refused_while_a_replay_of_the_integration_holds_its_lease(
+    db: psycopg.Connection[Any], database_url: str
+) -> None:
+    _dead_letter_run(db, database_url)
+    holder = db.execute("SELECT organization_id, config_id FROM integration_executions").fetchone()
+    assert holder is not None
+    db.execute(  # a replay in progress (fresh row, running, the integration's serial tag)
+        "INSERT INTO integration_executions (dagster_run_id, dagster_job_name, config_id, status, tags,"
+        " organization_id) VALUES ('replay:live', 'dead_letter_replay', %s, 'running', %s, %s)",
+        (holder["config_id"], Jsonb({"integration/serial": str(holder["config_id"])}), holder["organization_id"]))
+    with dg.instance_for_test() as instance:
+        result = build_definitions(database_url).get_job_def("people").execute_in_process(
+            instance=instance, raise_on_error=False)
+    assert not result.success
+    refused = db.execute("SELECT error_message FROM integration_executions WHERE dagster_run_id = %s",
+                         (result.run_id,)).fetchone()
+    assert refused is not None and refused["error_message"].startswith("Refused: run replay:live of integration")
+    assert db.execute("SELECT count(*) AS n FROM people_out").fetchone() == {"n": 1}

@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from integration_orchestrator_tests.faults.conftest import BAD, GOOD, NEEDS_STAGING, Faults
+from integration_orchestrator_tests.faults.conftest import BAD, GOOD, Faults
 from integration_orchestrator_tests.processes import REPO_ROOT, bin_path, start_background
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,6 @@ concurrency:
 """
 
 
-@NEEDS_STAGING
 def test_three_queued_launches_run_one_after_the_other(faults: Faults, tmp_path: Path) -> None:
     """Through the run queue: a real ``dagster-daemon`` with dagster.yaml's tag concurrency limit."""
     faults.setup(dagster_yaml=QUEUE_YAML)

@@ -12,12 +12,11 @@ import time
 import pytest
 
 from integration_orchestrator.factory.dead_runs import STOPPED_MESSAGE
-from integration_orchestrator_tests.faults.conftest import BAD, GOOD, NEEDS_STAGING, TTL_SECONDS, Faults
+from integration_orchestrator_tests.faults.conftest import BAD, GOOD, TTL_SECONDS, Faults
 
 pytestmark = pytest.mark.slow
 
 
-@NEEDS_STAGING
 def test_kill_before_the_commit_then_rerun_loads_once(faults: Faults) -> None:
     faults.setup()
     job = faults.execute("before_commit")
