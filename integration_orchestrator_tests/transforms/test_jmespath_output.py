@@ -57,3 +57,12 @@ def test_capped_wrapper_allows_up_to_the_limit() -> None:
     assert just_under(record) == ["y" * (limit - 2)]
     with pytest.raises(ValueError, match="exceeds"):
         capped(lambda r: ["y" * limit], copies=5)(record)
+
+
+def test_amplifying_expression_has_no_columnar_form() -> None:
+    from integration_orchestrator.transforms.columnar import compile_columnar_step
+
+    row = {"transformation_name": "t", "language": "jmespath", "transformation_type": "map",
+           "transformation_logic": {"expression": HUNDRED_COPIES}}
+    assert compile_columnar_step({**row, "transformation_logic": {"expression": "{a: @, b: id}"}}) is not None
+    assert compile_columnar_step(row) is None  # per record, where the output is capped
