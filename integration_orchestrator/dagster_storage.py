@@ -42,7 +42,7 @@ class IntegrationDagsterStorage(DagsterPostgresStorage):
     """``DagsterPostgresStorage`` whose URL is resolved by :func:`resolve_storage_url`."""
 
     @classmethod
-    def config_type(cls) -> dict[str, dg.Field]:  # type: ignore[override]  # a plain config dict is valid
+    def config_type(cls) -> dict[str, dg.Field]:
         return {
             "postgres_url": dg.Field(dg.StringSource, is_required=False),
             "should_autocreate_tables": dg.Field(bool, is_required=False, default_value=True),

@@ -144,6 +144,6 @@ def test_existing_database_url_creates_nothing(tmp_path: Path, monkeypatch: pyte
     monkeypatch.delenv("INTEGRATION_ORCHESTRATOR_DATABASE_URL", raising=False)
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "io"))
     monkeypatch.setattr(connection, "_embedded", None)  # no server attached by an earlier test
-    with pytest.raises(NoEmbeddedDatabaseError, match="no embedded database under .*/io"):
+    with pytest.raises(NoEmbeddedDatabaseError, match=r"no embedded database under .*/io"):
         existing_database_url()
     assert list(tmp_path.iterdir()) == []

@@ -26,7 +26,8 @@ def test_execution_row_stores_only_the_projects_own_tags(db: psycopg.Connection[
     create_target_table(db)
     job = build_definitions(database_url).get_job_def("first")
     with dg.instance_for_test() as instance:
-        result = job.execute_in_process(instance=instance, tags={**DAGSTER_INTERNAL, "integration/serial_wait_seconds": "0"})
+        tags = {**DAGSTER_INTERNAL, "integration/serial_wait_seconds": "0"}
+        result = job.execute_in_process(instance=instance, tags=tags)
     assert result.success
     row = db.execute("SELECT tags FROM integration_executions WHERE dagster_run_id = %s", (result.run_id,)).fetchone()
     tags = row["tags"]

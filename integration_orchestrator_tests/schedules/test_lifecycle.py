@@ -225,16 +225,17 @@ def test_run_start_moves_last_run_time_and_database_next_run_matches_dagster(
 
 
 def test_writeback_cursor_syncs_a_finished_run_once(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
-    record, _org, row_id, result = _scheduled_run(db, database_url, instance, ok_job)
+    record, _org, _row_id, _result = _scheduled_run(db, database_url, instance, ok_job)
     with connect(database_url) as conn:
         first = evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=list)
         assert first.skip_reason.skip_message == "synced 1 run(s)"
         second = evaluate_writeback(instance, conn, {record.id: record}, first.cursor, notifiers=list)
-        assert second.skip_reason.skip_message == "no integration runs changed"  # the same finished run is not synced again
+        # the same finished run is not synced again
+        assert second.skip_reason.skip_message == "no integration runs changed"
         third = evaluate_writeback(instance, conn, {record.id: record}, second.cursor, notifiers=list)
         assert third.skip_reason.skip_message == "no integration runs changed"
         # a run updated afterwards is still seen
-        _record2, _org2, row2, result2 = _scheduled_run(db, database_url, instance, failing_job)
+        _record2, _org2, row2, _result2 = _scheduled_run(db, database_url, instance, failing_job)
         fourth = evaluate_writeback(instance, conn, {record.id: record}, third.cursor, notifiers=list)
         assert fourth.skip_reason.skip_message == "synced 1 run(s)"
     assert db.execute("SELECT execution_status::text AS s FROM integration_schedule_executions WHERE id = %s",
