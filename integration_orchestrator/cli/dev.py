@@ -12,9 +12,10 @@ user's own: ``--module my_integrations`` (a module of theirs returning
 ``build_definitions(translator=...)``, importable from the working directory) or
 ``-w my_workspace.yaml`` (served as is; ``dev`` never writes a user's workspace file).
 
-Stopping: Ctrl-C, or SIGTERM to ``dev`` alone (``kill PID`` of a ``dev &`` started in the
-background, whose SIGINT the shell set to ignored): either is passed to ``dagster dev``,
-which shuts its webserver and daemon down, and ``dev`` exits with its status.
+Stopping: Ctrl-C, SIGTERM to ``dev`` (``kill PID`` of a ``dev &`` started in the background,
+whose SIGINT the shell set to ignored) or to its process group: ``dev`` passes each signal
+once to ``dagster dev`` (in a session of its own), which shuts its webserver and daemon
+down, and ``dev`` exits with its status.
 """
 
 from __future__ import annotations
@@ -84,18 +85,23 @@ def _dev(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(workspace),
                "-h", args.host, "-p", str(args.port)]
-    # `dagster dev` handles SIGTERM as it handles SIGINT; a shell starting `dev &` sets SIGINT
-    # to ignored, which a child would inherit (and then ignore SIGTERM too). A handler is
-    # reset to the default in the child at exec: Python there raises KeyboardInterrupt again.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    child = subprocess.Popen(command, env=env)  # noqa: S603 - our own venv's dagster, fixed arguments
+    # `dagster dev` runs in a session of its own and gets each stop signal exactly once, from
+    # here: a shell's `kill PID`, a `kill -- -PGID` of dev's group and Ctrl-C all end up as one
+    # signal to it (two, as a group kill used to deliver, could cut its shutdown short). It
+    # handles SIGTERM as SIGINT; a shell starting `dev &` sets SIGINT to ignored, which a child
+    # would inherit (and then ignore SIGTERM too): a handler installed here is reset to the
+    # default in the child at exec, so Python there raises KeyboardInterrupt again.
+    forwarded: list[int] = []
 
     def stop(signum: int, _frame: object) -> None:  # forward, then wait for a clean shutdown
-        child.send_signal(signum)
+        forwarded.append(signum)
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
 
+    child: subprocess.Popen[bytes] | None = None
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while True:
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            continue  # the child got the same Ctrl-C; wait for it to finish
+    child = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603 - our own venv's dagster
+    if forwarded:  # a signal arrived while the child was being started
+        child.send_signal(forwarded[-1])
+    return child.wait()

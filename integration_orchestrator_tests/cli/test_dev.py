@@ -1,6 +1,7 @@
 """``dev`` serves the user's own code location (``--module`` or ``-w``): the translator and
 resource example of docs/reference.md, as written there, under the real ``dev``; and ``dev``
-started in the background (SIGINT ignored, as a shell's ``dev &`` does) stops on SIGTERM."""
+started in the background (SIGINT ignored, as a shell's ``dev &`` does) stops on SIGTERM, sent
+to its pid or to its process group, with its webserver, daemon and code server gone."""
 
 from __future__ import annotations
 
@@ -62,9 +63,9 @@ def _location(port: int) -> dict[str, Any] | None:
     return nodes[0] if nodes else None
 
 
-@pytest.mark.parametrize("how", ["module", "workspace"])
+@pytest.mark.parametrize(("how", "kill"), [("module", "pid"), ("workspace", "group")])
 def test_dev_serves_the_users_code_location_and_stops_on_sigterm(
-    db: psycopg.Connection[Any], database_url: str, pg_admin_url: str, tmp_path: Path, how: str
+    db: psycopg.Connection[Any], database_url: str, pg_admin_url: str, tmp_path: Path, how: str, kill: str
 ) -> None:
     org = add_organization(db)
     add_pipeline(db, org, add_config(db, org, "First", [{"id": 1}]), "first", [jmespath_step("a", 1, "map", "@")])
@@ -98,7 +99,10 @@ def test_dev_serves_the_users_code_location_and_stops_on_sigterm(
         children = psutil.Process(dev.pid).children(recursive=True)
         assert children
         started = time.monotonic()
-        os.kill(dev.pid, signal.SIGTERM)
+        if kill == "pid":  # `kill PID` of a `dev &`
+            os.kill(dev.pid, signal.SIGTERM)
+        else:  # `kill -- -PGID`: dev's whole process group
+            os.killpg(dev.pid, signal.SIGTERM)
         code = dev.wait(timeout=120)
         assert code == 0, (tmp_path / "dev.log").read_text()[-3000:]
         assert time.monotonic() - started < 120
@@ -106,6 +110,8 @@ def test_dev_serves_the_users_code_location_and_stops_on_sigterm(
         assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
     finally:
         if dev.poll() is None:
+            for process in psutil.Process(dev.pid).children(recursive=True):
+                process.kill()
             os.killpg(dev.pid, signal.SIGKILL)
             dev.wait()
         log.close()
