@@ -96,11 +96,12 @@ class IntegrationsComponent(StateBackedComponent, Resolvable):
 
     def write_state_to_path(self, state_path: Path) -> None:
         """Query the integration tables once: the snapshot, as JSON."""
-        from integration_orchestrator.db import resolve_database_url
+        from integration_orchestrator.db import existing_database_url
         from integration_orchestrator.factory.load import load_snapshot_from_url
         from integration_orchestrator.factory.snapshot import snapshot_to_json
 
-        snapshot = load_snapshot_from_url(resolve_database_url(self.database_url or None), self.organization_id or None)
+        url = existing_database_url(self.database_url or None)  # a Dagster process: creates no database
+        snapshot = load_snapshot_from_url(url, self.organization_id or None)
         state_path.parent.mkdir(parents=True, exist_ok=True)
         state_path.write_text(snapshot_to_json(snapshot))
 

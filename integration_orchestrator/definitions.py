@@ -10,7 +10,12 @@ restricts the location to one organization (a code location per organization); u
 it holds every organization's integrations. A value that is not a UUID fails the load
 with one line naming the variable; an id no organization has fails it too (never an
 empty location without a word). Data teams who want their own
-:class:`IntegrationTranslator` point their workspace at a module of their own::
+:class:`IntegrationTranslator` (or resources) serve a module of their own, e.g. with
+``integration-orchestrator dev --module my_integrations`` (the complete example, imports
+included, is ``my_integrations.py`` in docs/reference.md, "Definitions factory")::
+
+    import dagster as dg
+    from integration_orchestrator.definitions import IntegrationTranslator, build_definitions
 
     @dg.definitions
     def defs() -> dg.Definitions:

@@ -203,3 +203,20 @@ def test_deeply_nested_http_response_fails_the_run_only(db: Conn, database_url: 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_ten_megabyte_integration_name_makes_a_capped_job_name(db: Conn, database_url: str, org: str,
+                                                                 tmp_path: Path) -> None:
+    huge = "Orders " * (10 * 1024 * 1024 // 7)
+    config = add_config(db, org, huge, [{"id": 1}], target={"type": "file", "path": str(tmp_path / "out.ndjson")})
+    add_pipeline(db, org, config, huge, [jmespath_step("a", 1, "map", "@")])
+    add_schedule(db, org, config, schedule_name=huge, schedule_type="cron", cron_expression="0 2 * * *")
+    defs = build_definitions(database_url)
+    repo = defs.get_repository_def()
+    names = [job.name for job in repo.get_all_jobs()] + [s.name for s in repo.schedule_defs]
+    names += ["/".join(key.path) for key in repo.asset_graph.get_all_asset_keys()]
+    assert max(len(name) for name in names) <= 100, sorted(len(n) for n in names)
+    job = next(name for name in names if name.startswith("orders_orders_"))
+    assert len(job) == 64
+    with dg.instance_for_test() as instance:
+        assert repo.get_job(job).execute_in_process(instance=instance).success

@@ -150,3 +150,10 @@ def test_cli_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
         "error: Cannot reach the integration database at postgresql://nobody@127.0.0.1:1/none"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_sql_readme_lists_every_migration() -> None:
+    sql_dir = Path(__file__).resolve().parent.parent / "sql"
+    readme = (sql_dir / "README.md").read_text()
+    missing = [p.name for p in sorted(sql_dir.glob("*.sql")) if f"`{p.name}`" not in readme]
+    assert missing == [], f"sql/README.md does not list {missing}"

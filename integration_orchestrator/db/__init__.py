@@ -5,6 +5,7 @@ from integration_orchestrator.db.connection import (
     connect,
     dagster_storage_url,
     ensure_database,
+    existing_database_url,
     resolve_database_url,
     tenant_transaction,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "connect",
     "dagster_storage_url",
     "ensure_database",
+    "existing_database_url",
     "load_migrations",
     "resolve_database_url",
     "tenant_transaction",

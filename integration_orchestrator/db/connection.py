@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from integration_orchestrator.db.embedded import EmbeddedServer, start_embedded_server
+from integration_orchestrator.db.embedded import EmbeddedServer, NoEmbeddedDatabaseError, start_embedded_server
 from integration_orchestrator.db.urls import database_name, env_database_url, mask_url, psycopg2_url, with_database
 from integration_orchestrator.errors import DatabaseUnavailableError
 
@@ -32,6 +32,7 @@ __all__ = [
     "connect",
     "dagster_storage_url",
     "ensure_database",
+    "existing_database_url",
     "resolve_database_url",
     "tenant_transaction",
 ]
@@ -44,10 +45,10 @@ ORG_SETTING = "integration.organization_id"
 _embedded: EmbeddedServer | None = None
 
 
-def _embedded_server() -> EmbeddedServer:
+def _embedded_server(*, create: bool = True) -> EmbeddedServer:
     global _embedded
     if _embedded is None:
-        _embedded = start_embedded_server()
+        _embedded = start_embedded_server(create=create)
     return _embedded
 
 
@@ -61,6 +62,27 @@ def resolve_database_url(explicit: str | None = None, *, create: bool = True) ->
     if create:
         ensure_database(server.url("postgres"), APP_DATABASE)
     return url
+
+
+def existing_database_url(explicit: str | None = None) -> str:
+    """The platform database URL, creating nothing: what Dagster's processes use.
+
+    Like :func:`resolve_database_url`, but the embedded default must already exist (its
+    data directory and the ``integration_orchestrator`` database): otherwise a
+    :class:`~integration_orchestrator.db.embedded.NoEmbeddedDatabaseError` says where it
+    looked, instead of a new, empty database appearing in the working directory.
+    """
+    url = explicit or env_database_url()
+    if url:
+        return url
+    server = _embedded_server(create=False)
+    with connect(server.url("postgres")) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DATABASE,)).fetchone()
+    if not found:
+        raise NoEmbeddedDatabaseError(
+            f"the embedded server under {server.pgdata.parent} has no `{APP_DATABASE}` database"
+        )
+    return server.url(APP_DATABASE)
 
 
 def dagster_storage_url(app_url: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from integration_orchestrator.errors import ConfigurationError
 
-__all__ = ["EmbeddedServer", "default_home", "start_embedded_server"]
+__all__ = ["EmbeddedServer", "NoEmbeddedDatabaseError", "default_home", "start_embedded_server"]
 
 HOME_ENV = "INTEGRATION_ORCHESTRATOR_HOME"
 
@@ -24,6 +24,20 @@ HOME_ENV = "INTEGRATION_ORCHESTRATOR_HOME"
 def default_home() -> Path:
     """Where the embedded server keeps its data (read at call time, never at import)."""
     return Path(os.environ.get(HOME_ENV) or Path.cwd() / ".integration_orchestrator").resolve()
+
+
+class NoEmbeddedDatabaseError(ConfigurationError):
+    """No database URL is set and there is no embedded database where one was looked for."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        super().__init__(
+            f"No integration-orchestrator database: INTEGRATION_ORCHESTRATOR_DATABASE_URL is unset and "
+            f"{where}. The embedded default lives in ./.integration_orchestrator of the directory a command "
+            f"runs in (or $INTEGRATION_ORCHESTRATOR_HOME): run the command from the directory where you ran "
+            f"`integration-orchestrator demo` (or `db upgrade`), or set INTEGRATION_ORCHESTRATOR_DATABASE_URL. "
+            f"Nothing was created."
+        )
 
 
 class EmbeddedServer:
@@ -41,15 +55,21 @@ class EmbeddedServer:
         self._handle.cleanup()
 
 
-def start_embedded_server(home: Path | None = None, *, keep_running: bool = False) -> EmbeddedServer:
+def start_embedded_server(
+    home: Path | None = None, *, keep_running: bool = False, create: bool = True
+) -> EmbeddedServer:
     """Start (or attach to) the embedded server whose data lives under ``home``.
 
     ``keep_running`` leaves the server up after this process exits (used by ``dev``
-    children that must outlive the command that started them).
+    children that must outlive the command that started them). ``create=False`` (what
+    Dagster's processes use) only starts an existing data directory and otherwise raises
+    :class:`NoEmbeddedDatabaseError`, touching nothing on disk.
     """
     home = (home or default_home()).resolve()
-    home.mkdir(parents=True, exist_ok=True)
     pgdata = home / "pgdata"
+    if not create and not (pgdata / "PG_VERSION").exists():
+        raise NoEmbeddedDatabaseError(f"there is no embedded database under {home}")
+    home.mkdir(parents=True, exist_ok=True)
     # The wheel falls back to $XDG_RUNTIME_DIR for its socket and lock; give it a sane one.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))  # noqa: S108 - mode 0700
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)

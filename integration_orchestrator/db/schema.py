@@ -78,7 +78,7 @@ ENUMS: Final = MappingProxyType(
         "deployment_status": ("draft", "testing", "active", "deprecated"),
         "dead_letter_status": ("staged", "pending", "replayed", "discarded"),
         "error_handling_strategy": ("fail_fast", "continue_on_error", "dead_letter", "retry"),
-        "event_status": ("pending", "consumed", "failed"),
+        "event_status": ("pending", "consumed", "failed", "skipped"),
         "execution_status": ("queued", "running", "succeeded", "failed", "cancelled"),
         "history_operation": ("insert", "update", "delete"),
         "mapping_direction": ("inbound", "outbound", "bidirectional"),

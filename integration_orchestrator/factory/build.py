@@ -18,7 +18,7 @@ from dagster._core.definitions.definitions_load_context import (
     DefinitionsLoadType,
 )
 
-from integration_orchestrator.db import resolve_database_url
+from integration_orchestrator.db import existing_database_url
 from integration_orchestrator.errors import DatabaseUnavailableError
 from integration_orchestrator.factory.checks import check_specs, evaluate_mapping_checks
 from integration_orchestrator.factory.engines import Engines
@@ -65,7 +65,7 @@ def load_or_reconstruct(database_url: str | None = None, organization_id: str | 
         snapshot = snapshot_from_json(text)
     else:
         try:
-            snapshot = load_snapshot_from_url(resolve_database_url(database_url), organization_id)
+            snapshot = load_snapshot_from_url(existing_database_url(database_url), organization_id)
         except DatabaseUnavailableError as error:
             raise DatabaseUnavailableError(error.url, error.reason) from None  # one clear line, no chain
         text = snapshot_to_json(snapshot)

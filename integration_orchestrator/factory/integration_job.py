@@ -39,7 +39,7 @@ from integration_orchestrator.model import (
     Integration,
     StepRecord,
 )
-from integration_orchestrator.model.tags import TAG_SCHEDULE_ID
+from integration_orchestrator.model.tags import OWN_TAG_PREFIX, TAG_SCHEDULE_ID
 
 __all__ = ["INTEGRATION_RESOURCE_KEY", "IntegrationJob", "db_of", "handle_failures", "job_of", "lineage"]
 
@@ -91,9 +91,15 @@ class IntegrationJob:
         return {
             "run_id": run.run_id, "job_name": self.name, "organization_id": config.organization_id,
             "config_id": config.id, "pipeline_id": pipeline.id if pipeline else None, "schedule_id": schedule_id,
-            "config_versions": run_config_versions(self.record, schedule_id), "tags": dict(run.tags),
+            "config_versions": run_config_versions(self.record, schedule_id), "tags": self.own_tags(run),
             "metadata": lineage(run),
         }
+
+    def own_tags(self, run: dg.DagsterRun) -> dict[str, str]:
+        """The run's tags that are the project's: ``integration/*`` and the job's own run tags
+        (a translator's included); never Dagster's internal ones (``.dagster/grpc_info``, ...)."""
+        own = self.spec.run_tags
+        return {k: v for k, v in run.tags.items() if k.startswith(OWN_TAG_PREFIX) or k in own}
 
     def execution(self, context: Any) -> str:
         """The run's ``integration_executions`` id (the job resource creates the row when the run starts)."""

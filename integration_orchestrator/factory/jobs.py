@@ -15,7 +15,7 @@ import dagster as dg
 
 from integration_orchestrator.factory.gcpause import young_collections_only
 from integration_orchestrator.factory.incremental import window_partitions
-from integration_orchestrator.factory.ops import INTEGRATION_RESOURCE_KEY, IntegrationJob, failure_hook
+from integration_orchestrator.factory.ops import INTEGRATION_RESOURCE_KEY, IntegrationJob
 from integration_orchestrator.factory.pipelines import compose_pipeline
 from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
 from integration_orchestrator.factory.serial import run_guard
@@ -51,7 +51,6 @@ def build_job(job: IntegrationJob, database: IntegrationDatabase) -> dg.JobDefin
         description=job.spec.description,
         tags=dict(job.spec.run_tags),
         metadata=metadata,
-        hooks={failure_hook()},
         resource_defs={
             INTEGRATION_RESOURCE_KEY: _job_resource(job),
             DATABASE_RESOURCE_KEY: database,

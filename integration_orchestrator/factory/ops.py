@@ -34,6 +34,7 @@ from integration_orchestrator.factory.dataplane import (
     stepwise,
     write_batches,
 )
+from integration_orchestrator.factory.failure_marks import marks_failure
 from integration_orchestrator.factory.failures import (
     IntegrationRunFailure,
     masked_failures,
@@ -65,7 +66,6 @@ from integration_orchestrator.factory.streaming import (
     source_masker,
 )
 from integration_orchestrator.factory.writeback import (
-    ensure_execution,
     finish_execution,
 )
 from integration_orchestrator.model import (
@@ -79,7 +79,6 @@ __all__ = [
     "IntegrationJob",
     "checks_op",
     "collect_op",
-    "failure_hook",
     "handle_failures",
     "mapping_op",
     "sink_op",
@@ -103,6 +102,7 @@ def _ins(inputs: int) -> dict[str, dg.In]:
 @functools.cache
 def source_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_source", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(BatchStream))
+    @marks_failure
     def _source(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = job_of(context)
         counts = Counts()
@@ -132,6 +132,7 @@ def source_op(pool: str | None = None) -> dg.OpDefinition:
 def mapping_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_mappings", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1),
            out=dg.Out(BatchStream))
+    @marks_failure
     def _mappings(context, in_0):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job, stream = job_of(context), in_0
         if not job.record.mappings:
@@ -149,6 +150,7 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
 
     @dg.op(name=_name(f"integration_step_{inputs}", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(inputs),
            out=dg.Out(BatchStream))
+    @marks_failure
     def _step(context, **streams):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = job_of(context)
         step = job.step(context.op.name)
@@ -174,6 +176,7 @@ def step_op(inputs: int = 1, pool: str | None = None) -> dg.OpDefinition:
 def split_op(pool: str | None = None) -> dg.OpDefinition:
     @dg.op(name=_name("integration_split", pool), required_resource_keys=_KEYS, pool=pool, ins=_ins(1),
            out=dg.DynamicOut(BatchStream))
+    @marks_failure
     def _split(context, in_0):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = job_of(context)
         size = job.batch_size
@@ -198,6 +201,7 @@ def collect_op(pool: str | None = None) -> dg.OpDefinition:
         ins={"batches": dg.In(list)},
         out=dg.Out(BatchStream),
     )
+    @marks_failure
     def _collect(context, batches):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         return merge_streams(batches)
 
@@ -209,6 +213,7 @@ def checks_op(pool: str | None = None) -> dg.OpDefinition:
     """Mapping tests → asset check evaluations; outputs whether a blocking check failed."""
 
     @dg.op(name=_name("integration_checks", pool), required_resource_keys=_KEYS, pool=pool, out=dg.Out(bool))
+    @marks_failure
     def _checks(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job, blocked = job_of(context), False
         for evaluation, blocking in evaluate_mapping_checks(job.record, job.spec, db_of(context)):
@@ -231,6 +236,7 @@ def sink_op(inputs: int = 1, with_checks: bool = False, pool: str | None = None)
         pool=pool,
         ins=ins,
     )
+    @marks_failure
     def _sink(context, **inputs_):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
         job = job_of(context)
         if inputs_.pop("checks_blocked", False):
@@ -293,25 +299,3 @@ def _write(context: Any, job: IntegrationJob, batch: BatchStream) -> Any:
         _finish_succeeded(conn, context, job, stats)
     remove_tree(run_storage(context, job))  # written: a failed run keeps its batches for re-execution
     yield dg.Output(None)
-
-
-@functools.cache
-def failure_hook() -> dg.HookDefinition:
-    """Marks the run's execution ``failed`` with the op's error as soon as an op fails."""
-
-    @dg.failure_hook(name="integration_execution_failed", required_resource_keys=_KEYS)
-    def _failed(context):  # type: ignore[no-untyped-def]  # Dagster reads types from annotations
-        job = job_of(context)
-        error = context.op_exception
-        message = job.masker.text(str(getattr(error, "description", None) or error or "op failed"))
-        with db_of(context).connection() as conn:
-            ensure_execution(
-                conn, run_id=context.run_id, job_name=job.name, organization_id=job.record.config.organization_id,
-                config_id=job.record.config.id, pipeline_id=job.record.pipeline.id if job.record.pipeline else None,
-            )
-            finish_execution(
-                conn, run_id=context.run_id, organization_id=job.record.config.organization_id,
-                status="failed", error_message=f"{context.op.name}: {message}"[:4000],
-            )
-
-    return _failed

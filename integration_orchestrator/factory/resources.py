@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 import psycopg
 
-from integration_orchestrator.db import connect, resolve_database_url
+from integration_orchestrator.db import connect, existing_database_url
 from integration_orchestrator.db.retry import connect_retrying
 
 __all__ = ["DATABASE_RESOURCE_KEY", "IntegrationDatabase"]
@@ -18,12 +18,13 @@ DATABASE_RESOURCE_KEY = "integration_database"
 
 
 class IntegrationDatabase(dg.ConfigurableResource):  # type: ignore[type-arg]  # Dagster subclasses it unparameterised
-    """Where run results are written. ``database_url`` unset: the environment, else embedded."""
+    """Where run results are written. ``database_url`` unset: the environment, else the
+    existing embedded database (never created here)."""
 
     database_url: str | None = None
 
     def url(self) -> str:
-        return resolve_database_url(self.database_url)
+        return existing_database_url(self.database_url)
 
     @contextmanager
     def connection(self, *, retry: bool = True) -> Iterator[psycopg.Connection[Any]]:

@@ -10,7 +10,7 @@ same serial value whose run is alive: Dagster does not know it as finished, and 
 ``updated_at`` (touched every :func:`heartbeat_seconds` by the process that holds the
 job resource) is younger than :func:`lease_ttl`. Both are read from the environment
 (:data:`HEARTBEAT_ENV`, :data:`LEASE_TTL_ENV`) at every use, never at import. The lease
-ends with the row: whatever makes it final (the sink, the failure hook, the
+ends with the row: whatever makes it final (the sink, an op's final error, the
 reconciliation sensor) releases it; the sensor also finishes a run whose row has not
 been touched for the TTL (its worker is dead, ``factory/sensors.py``).
 

@@ -8,8 +8,14 @@ restarts: Dagster refuses a second run with the same run key from the same senso
 re-evaluation after a crash (events already marked, cursor not yet stored) re-requests
 them harmlessly; events committed late with an older ``created_at`` are still
 ``pending`` and are picked up. ``execution_parameters.event_types`` (a list) filters by
-event type. The payload goes into the run as JSON in the tag ``integration/event_payload``
-(ops: ``context.run.tags``).
+event type; a pending event of a type that no event schedule of the integration accepts is
+marked ``skipped`` with the reason in ``error_message`` (a schedule without the filter
+accepts every type). The payload goes into the run as JSON in the tag
+``integration/event_payload`` (ops: ``context.run.tags``). Each event gets its
+``integration_schedule_executions`` row (``scheduled``, ``scheduled_time`` = the event's
+``created_at``, notes ``event <id> (<type>)``, one per event however often it is requested)
+and its run the tags ``integration/schedule_execution_id`` and ``integration/scheduled_time``,
+so the write-back sensor moves the row to running and to its final status as for a cron tick.
 
 **Run-after sensor** (event_based row whose ``execution_parameters.after_config_id`` names
 another integration A): launches this integration once per successful run of A (run key
@@ -50,7 +56,9 @@ __all__ = [
     "evaluate_run_after_sensor",
     "event_sensor",
     "pending_events",
+    "record_event_execution",
     "run_after_sensor",
+    "skip_unwanted_events",
 ]
 
 AFTER_PARAMETER = "after_config_id"
@@ -141,6 +149,8 @@ def evaluate_event_sensor(
     """One evaluation of the event sensor (see the module docstring)."""
     parsed = _parse_cursor(cursor)
     with tenant_transaction(conn, record.organization_id):
+        if event_types is not None:
+            skip_unwanted_events(conn, record.config_id)
         events = pending_events(conn, record, parsed, event_types=event_types)
         if events:
             conn.execute(
@@ -148,9 +158,10 @@ def evaluate_event_sensor(
                 " WHERE id = ANY(%s) AND status = 'pending'",
                 ([event["id"] for event in events],),
             )
+        rows = [record_event_execution(conn, record, event) for event in events]
     if not events:
         return dg.SensorResult(skip_reason=f"no pending events for integration {record.config_id}", cursor=cursor)
-    requests = [_event_request(record, job_name, event) for event in events]
+    requests = [_event_request(record, job_name, event, row) for event, row in zip(events, rows, strict=True)]
     last = events[-1]
     newest = (last["created_at"], str(last["id"]))
     if parsed is not None and parsed > newest:
@@ -159,7 +170,57 @@ def evaluate_event_sensor(
     return dg.SensorResult(run_requests=requests, cursor=new_cursor)
 
 
-def _event_request(record: ScheduleRecord, job_name: str, event: Mapping[str, Any]) -> dg.RunRequest:
+_ACCEPTED_TYPES = """
+SELECT execution_parameters -> 'event_types' AS types FROM integration_schedules
+ WHERE config_id = %s AND schedule_type = 'event_based'
+   AND NOT coalesce(execution_parameters, '{}') ? 'after_config_id'
+"""
+
+
+def skip_unwanted_events(conn: Connection, config_id: str) -> int:
+    """Mark ``skipped`` (with the reason) the pending events of ``config_id`` whose type no
+    event schedule of the integration accepts; how many (in the caller's tenant transaction)."""
+    accepted: set[str] = set()
+    for row in conn.execute(_ACCEPTED_TYPES, (config_id,)).fetchall():
+        if not isinstance(row["types"], list):
+            return 0  # a schedule without the filter (or a malformed one) takes every type
+        accepted.update(str(t) for t in row["types"])
+    suffix = f" (execution_parameters.event_types: {', '.join(sorted(accepted)) or 'none'})"
+    return conn.execute(
+        "UPDATE integration_events SET status = 'skipped', error_message ="
+        " 'skipped: no event schedule of the integration accepts event type ' || quote_literal(event_type) || %s"
+        " WHERE config_id = %s AND status = 'pending' AND NOT event_type = ANY(%s)",
+        (suffix, config_id, sorted(accepted)),
+    ).rowcount
+
+
+_EVENT_EXECUTION = """
+WITH existing AS (
+    SELECT id FROM integration_schedule_executions
+     WHERE schedule_id = %(schedule)s AND execution_notes = %(notes)s ORDER BY id LIMIT 1
+), inserted AS (
+    INSERT INTO integration_schedule_executions
+        (schedule_id, scheduled_time, execution_status, execution_notes, organization_id)
+    SELECT %(schedule)s, %(time)s, 'scheduled', %(notes)s, %(org)s
+     WHERE NOT EXISTS (SELECT 1 FROM existing)
+    RETURNING id
+)
+SELECT id FROM existing UNION ALL SELECT id FROM inserted
+"""
+
+
+def record_event_execution(conn: Connection, record: ScheduleRecord, event: Mapping[str, Any]) -> str:
+    """The event's ``integration_schedule_executions`` row (inserted once per event); its id."""
+    notes = f"event {event['id']} ({event['event_type']})"
+    row = conn.execute(
+        _EVENT_EXECUTION,
+        {"schedule": record.id, "time": event["created_at"], "notes": notes, "org": record.organization_id},
+    ).fetchone()
+    assert row is not None
+    return str(row["id"])
+
+
+def _event_request(record: ScheduleRecord, job_name: str, event: Mapping[str, Any], row_id: str) -> dg.RunRequest:
     payload = event["payload"] or {}
     extra = {
         TAG_EVENT_ID: str(event["id"]),
@@ -169,7 +230,7 @@ def _event_request(record: ScheduleRecord, job_name: str, event: Mapping[str, An
     return dg.RunRequest(
         run_key=str(event["id"]),
         job_name=job_name,
-        tags=run_tags_for(record, extra=extra),
+        tags=run_tags_for(record, event["created_at"], schedule_execution_id=row_id, extra=extra),
     )
 
 

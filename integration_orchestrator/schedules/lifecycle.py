@@ -3,7 +3,7 @@
 Dagster launches a run some time after the tick that requested it and the run ends
 later still, so the tick alone cannot fill ``actual_start_time``, ``execution_id`` or the
 final status. This sensor reads the Dagster instance's runs updated since its cursor
-(an update timestamp) and, for runs tagged ``integration/schedule_execution_id``, moves
+and, for runs tagged ``integration/schedule_execution_id``, moves
 the row to ``running`` (and the schedule's ``last_run_time`` to the tick) and then to
 ``completed`` / ``failed`` / ``cancelled`` with the counts from ``integration_executions``.
 Event runs get ``consumed_by_run_id`` on their event. Every failed run of an integration
@@ -11,6 +11,11 @@ Event runs get ``consumed_by_run_id`` on their event. Every failed run of an int
 launch`` or the UI, a re-execution -- produces the notification rows of its schedule's
 recipients, else of its integration's (:mod:`.notify`), with the launch path. Every step
 is idempotent, so re-reading a run is harmless.
+
+The cursor is the newest update timestamp seen plus the (run, status) pairs already synced
+within the last second before it: run storage keeps update times to the second, so each
+pass re-reads that second (a run updated later in the same second is not missed) but syncs
+only what it has not synced yet. A finished run is synced once, not on every evaluation.
 """
 
 from __future__ import annotations
@@ -83,6 +88,13 @@ def writeback_sensor(
     )
 
 
+def _parse_cursor(cursor: str | None) -> tuple[float | None, dict[str, float]]:
+    if not cursor:
+        return None, {}
+    data = orjson.loads(cursor)
+    return float(data["after"]), {str(k): float(v) for k, v in (data.get("seen") or {}).items()}
+
+
 def evaluate_writeback(
     instance: dg.DagsterInstance,
     conn: Connection,
@@ -90,12 +102,12 @@ def evaluate_writeback(
     cursor: str | None,
     notifiers: Callable[[], Sequence[Notifier]] = load_notifiers,
 ) -> dg.SensorResult:
-    """One pass over the runs updated since ``cursor``."""
-    after = float(orjson.loads(cursor)["after"]) if cursor else None
+    """One pass over the runs updated since ``cursor`` (see the module docstring)."""
+    after, seen = _parse_cursor(cursor)
     run_records = instance.get_run_records(
         filters=RunsFilter(
             statuses=list(WATCHED_STATUSES),
-            # update times are kept to the second: re-read the cursor's second (syncing is idempotent)
+            # update times are kept to the second: re-read the cursor's second, skip what was synced
             updated_after=None if after is None else dt.datetime.fromtimestamp(after - 1, dt.UTC),
         ),
         order_by="update_timestamp",
@@ -111,13 +123,18 @@ def evaluate_writeback(
 
     synced = 0
     for run_record in run_records:
-        tags = run_record.dagster_run.tags
-        if TAG_SCHEDULE_ID in tags or TAG_CONFIG_ID in tags:
+        run = run_record.dagster_run
+        key, stamp = f"{run.run_id}:{run.status.value}", run_record.update_timestamp.timestamp()
+        if key in seen:
+            continue
+        if TAG_SCHEDULE_ID in run.tags or TAG_CONFIG_ID in run.tags:
             sync_run(conn, run_record, records, get_notifiers)
             synced += 1
-        stamp = run_record.update_timestamp.timestamp()
+        seen[key] = stamp
         after = stamp if after is None else max(after, stamp)
-    new_cursor = None if after is None else orjson.dumps({"after": after}).decode()
+    if after is not None:
+        seen = {k: v for k, v in seen.items() if v >= after - 1}
+    new_cursor = None if after is None else orjson.dumps({"after": after, "seen": seen}).decode()
     if not synced:
         return dg.SensorResult(skip_reason="no integration runs changed", cursor=new_cursor)
     return dg.SensorResult(skip_reason=f"synced {synced} run(s)", cursor=new_cursor)

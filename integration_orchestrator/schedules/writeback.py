@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from integration_orchestrator.db import connect, resolve_database_url, tenant_transaction
+from integration_orchestrator.db import connect, existing_database_url, tenant_transaction
 
 __all__ = [
     "FINAL_STATUSES",
@@ -49,13 +49,13 @@ _local = threading.local()
 def cached_connection(database_url: str | None) -> Iterator[Connection]:
     """A connection kept per thread and URL (ticks are frequent; connecting is not free).
 
-    ``None`` means the platform default (:func:`resolve_database_url`), resolved on first
+    ``None`` means the platform default (:func:`existing_database_url`), resolved on first
     use, never at import or definition time. A connection that broke is closed and
     replaced on the next call.
     """
     pool: dict[str, Connection] = getattr(_local, "connections", None) or {}
     _local.connections = pool
-    database_url = resolve_database_url(database_url)
+    database_url = existing_database_url(database_url)
     conn = pool.get(database_url)
     if conn is None or conn.closed or conn.broken:
         conn = connect(database_url)

@@ -43,7 +43,8 @@ from integration_orchestrator.transforms.jmespath_columnar import (
     union_truth,
 )
 from integration_orchestrator.transforms.jmespath_columnar_functions import object_fields
-from integration_orchestrator.transforms.jmespath_inline import compile_inline
+from integration_orchestrator.transforms.jmespath_inline import compile_inline, copies
+from integration_orchestrator.transforms.jmespath_output import FREE_COPIES
 from integration_orchestrator.transforms.row import TransformationRow
 
 if TYPE_CHECKING:
@@ -86,8 +87,8 @@ def compile_columnar_step(row: TransformationRow | Mapping[str, Any]) -> Columna
     if not isinstance(expression, str):
         return None
     parsed = _parse(expression)
-    if parsed is None or not supported(parsed):
-        return None
+    if parsed is None or not supported(parsed) or copies(expression) > FREE_COPIES:
+        return None  # an expression copying its input many times runs per record, its output capped
     return ColumnarStep(row.transformation_type, expression, parsed)
 
 

@@ -9,7 +9,8 @@ import jmespath as _jmespath
 from jmespath.exceptions import JMESPathError
 
 from integration_orchestrator.transforms.base import PER_RECORD_TYPES, Engine, LogicError, Program, RecordFailure
-from integration_orchestrator.transforms.jmespath_inline import compile_inline
+from integration_orchestrator.transforms.jmespath_inline import compile_inline, copies
+from integration_orchestrator.transforms.jmespath_output import capped
 
 __all__ = ["JMESPathEngine"]
 
@@ -25,7 +26,8 @@ class JMESPathEngine(Engine):
     """map/filter/enrich/validate: the expression runs on each record; aggregate/custom: on the list.
 
     Per-record expressions inside the fence of :mod:`.jmespath_inline` run in the calling
-    process as compiled closures; the others, and the batch types, in the sandbox.
+    process as compiled closures, their output capped by :mod:`.jmespath_output`; the
+    others, and the batch types, in the sandbox.
     """
 
     language = "jmespath"
@@ -48,8 +50,9 @@ class JMESPathEngine(Engine):
     def inline(self, logic: Mapping[str, Any], transformation_type: str) -> Program | None:
         if transformation_type not in PER_RECORD_TYPES:
             return None
-        evaluate = compile_inline(_expression(logic))
-        return None if evaluate is None else _per_record(evaluate)
+        expression = _expression(logic)
+        evaluate = compile_inline(expression)
+        return None if evaluate is None else _per_record(capped(evaluate, copies(expression)))
 
 
 _ERRORS = (JMESPathError, RecursionError, TypeError, ValueError)

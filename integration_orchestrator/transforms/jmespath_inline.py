@@ -38,7 +38,7 @@ from jmespath.visitor import (  # type: ignore[attr-defined]  # types-jmespath o
 from integration_orchestrator.compose import compose
 from integration_orchestrator.transforms.contracts import truthy
 
-__all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_NODES", "compile_inline", "fence"]
+__all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_NODES", "compile_inline", "copies", "fence"]
 
 Node = Mapping[str, Any]
 Evaluator = Callable[[Any], Any]
@@ -71,6 +71,18 @@ def fence(parsed: Node) -> str | None:
     except _Refused as refused:
         return str(refused)
     return None
+
+
+@functools.lru_cache(maxsize=512)
+def copies(expression: str) -> int:
+    """How many times an accepted expression can copy one part of its input into its result
+    (``{a: @, b: @, c: @}``: 3; ``{a: x, b: y}``: 1): its output is at most this many times its
+    input, plus its literals. 0 for an expression the fence refuses."""
+    try:
+        paths = _reads(jmespath.compile(expression).parsed, 0, [0])
+    except _Refused:
+        return 0
+    return max((sum(1 for q in paths if p[: len(q)] == q[: len(p)]) for p in paths), default=1)
 
 
 class _Refused(Exception):

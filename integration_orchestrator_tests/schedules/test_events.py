@@ -109,7 +109,75 @@ def test_event_types_filter(db: Any, database_url: str, instance: dg.DagsterInst
     ignored = add_event(db, org, config, "order.deleted")
     tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
     assert [r.run_key for r in tick.run_requests] == [wanted]
-    assert _statuses(db, [wanted, ignored]) == ["consumed", "pending"]
+    assert _statuses(db, [wanted, ignored]) == ["consumed", "skipped"]
+    reason = db.execute("SELECT error_message FROM integration_events WHERE id = %s", (ignored,)).fetchone()
+    assert reason["error_message"] == ("skipped: no event schedule of the integration accepts event type "
+                                       "'order.deleted' (execution_parameters.event_types: order.created)")
+
+
+def test_event_types_filter_skips_only_what_no_event_schedule_accepts(
+    db: Any, database_url: str, instance: dg.DagsterInstance
+) -> None:
+    org = add_organization(db)
+    config = add_config(db, org)
+    created = schedule_record(db, org, config, schedule_name="Created", schedule_type="event_based",
+                              cron_expression=None, execution_parameters={"event_types": ["order.created"]})
+    deleted = schedule_record(db, org, config, schedule_name="Deleted", schedule_type="event_based",
+                              cron_expression=None, execution_parameters={"event_types": ["order.deleted"]})
+    defs = build_schedule_definitions([created, deleted], {config: "j"}, database_url=database_url)
+    events = [add_event(db, org, config, kind) for kind in ("order.created", "order.deleted", "order.paid")]
+    tick = _sensor(defs, "created_sensor").evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert [r.run_key for r in tick.run_requests] == [events[0]]
+    # order.deleted waits for its own sensor; order.paid is nobody's
+    assert _statuses(db, events) == ["consumed", "pending", "skipped"]
+    tick = _sensor(defs, "deleted_sensor").evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert [r.run_key for r in tick.run_requests] == [events[1]]
+
+
+def test_event_sensor_without_filter_skips_nothing(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+    org = add_organization(db)
+    config = add_config(db, org)
+    every = schedule_record(db, org, config, schedule_name="Every", schedule_type="event_based", cron_expression=None)
+    some = schedule_record(db, org, config, schedule_name="Some", schedule_type="event_based",
+                           cron_expression=None, execution_parameters={"event_types": ["order.created"]})
+    defs = build_schedule_definitions([every, some], {config: "j"}, database_url=database_url)
+    event = add_event(db, org, config, "order.paid")
+    _sensor(defs, "some_sensor").evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert _statuses(db, [event]) == ["pending"]  # the unfiltered sensor takes it
+
+
+def test_event_runs_get_their_schedule_execution_rows_and_tags(
+    db: Any, database_url: str, instance: dg.DagsterInstance
+) -> None:
+    org = add_organization(db)
+    config = add_config(db, org)
+    record = schedule_record(db, org, config, schedule_name="On order", schedule_type="event_based",
+                             cron_expression=None)
+    sensor = _sensor(build_schedule_definitions([record], {config: "j"}, database_url=database_url), "on_order_sensor")
+    events = [add_event(db, org, config) for _ in range(2)]
+    tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    rows = db.execute("SELECT id, scheduled_time, execution_status::text AS status, execution_notes"
+                      " FROM integration_schedule_executions WHERE schedule_id = %s ORDER BY execution_notes",
+                      (record.id,)).fetchall()
+    created = {str(r["id"]): r["created_at"] for r in db.execute(
+        "SELECT id, created_at FROM integration_events WHERE id = ANY(%s::uuid[])", (events,)).fetchall()}
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"scheduled"}
+    by_notes = {r["execution_notes"]: r for r in rows}
+    for request in tick.run_requests:
+        event_id = request.tags["integration/event_id"]
+        row = by_notes[f"event {event_id} (order.created)"]
+        assert request.tags["integration/schedule_execution_id"] == str(row["id"])
+        assert request.tags["integration/scheduled_time"] == created[event_id].astimezone(dt.UTC).isoformat()
+        assert row["scheduled_time"] == created[event_id]
+    # re-requested after a crash (cursor not stored): the same rows, none added
+    again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None))
+    assert again.run_requests == []
+    db.execute("UPDATE integration_events SET status = 'pending' WHERE id = ANY(%s::uuid[])", (events,))
+    replay = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=None))
+    assert {r.tags["integration/schedule_execution_id"] for r in replay.run_requests} == {str(r["id"]) for r in rows}
+    count = db.execute("SELECT count(*) AS n FROM integration_schedule_executions WHERE schedule_id = %s",
+                       (record.id,)).fetchone()
+    assert count == {"n": 2}
 
 
 def test_inactive_event_schedule_sensor_is_stopped(db: Any, database_url: str) -> None:

@@ -222,3 +222,21 @@ def test_run_start_moves_last_run_time_and_database_next_run_matches_dagster(
     assert row["last_run_time"] == dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
     reloaded = ScheduleRecord.from_row(row)  # the code location reloads with the new last_run_time
     assert row["next_run_time"] == next(fire_times(reloaded, row["updated_at"]))
+
+
+def test_writeback_cursor_syncs_a_finished_run_once(db: Any, database_url: str, instance: dg.DagsterInstance) -> None:
+    record, _org, _row_id, _result = _scheduled_run(db, database_url, instance, ok_job)
+    with connect(database_url) as conn:
+        first = evaluate_writeback(instance, conn, {record.id: record}, None, notifiers=list)
+        assert first.skip_reason.skip_message == "synced 1 run(s)"
+        second = evaluate_writeback(instance, conn, {record.id: record}, first.cursor, notifiers=list)
+        # the same finished run is not synced again
+        assert second.skip_reason.skip_message == "no integration runs changed"
+        third = evaluate_writeback(instance, conn, {record.id: record}, second.cursor, notifiers=list)
+        assert third.skip_reason.skip_message == "no integration runs changed"
+        # a run updated afterwards is still seen
+        _record2, _org2, row2, _result2 = _scheduled_run(db, database_url, instance, failing_job)
+        fourth = evaluate_writeback(instance, conn, {record.id: record}, third.cursor, notifiers=list)
+        assert fourth.skip_reason.skip_message == "synced 1 run(s)"
+    assert db.execute("SELECT execution_status::text AS s FROM integration_schedule_executions WHERE id = %s",
+                      (row2,)).fetchone() == {"s": "failed"}
