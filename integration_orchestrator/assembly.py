@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from integration_orchestrator.errors import RowError
+from integration_orchestrator.factory.assets import asset_job_resource, integration_asset
 from integration_orchestrator.factory.build import (
     declared_checks,
     load_or_reconstruct,
@@ -23,7 +24,9 @@ from integration_orchestrator.factory.dataplane import preload
 from integration_orchestrator.factory.engines import Engines, default_engines
 from integration_orchestrator.factory.health import health_asset_spec
 from integration_orchestrator.factory.integration_job import IntegrationJob
+from integration_orchestrator.factory.integration_job import INTEGRATION_RESOURCE_KEY
 from integration_orchestrator.factory.jobs import build_job
+from integration_orchestrator.factory.lineage import link
 from integration_orchestrator.factory.resources import (
     DATABASE_RESOURCE_KEY,
     IntegrationDatabase,
@@ -93,19 +96,24 @@ def definitions_from_snapshot(
         preload()
     invalid, schedules = result.invalid, result.schedules
     database = IntegrationDatabase(database_url=database_url)
-    assets: dict[dg.AssetKey, dg.AssetSpec] = {}
-    for job in result.jobs:
-        assets.setdefault(job.spec.asset_spec.key, job.spec.asset_spec)
+    lineage = link(result.jobs)
+    assets: dict[dg.AssetKey, dg.AssetsDefinition] = {}
+    jobs: list[dg.JobDefinition] = []
+    for job in result.jobs:  # every job materializes its asset; the first job of a key backs it in the repository
+        key = job.spec.asset_spec.key
+        asset = integration_asset(job, lineage.deps.get(key, ()))
+        assets.setdefault(key, asset)
+        jobs.append(build_job(job, database, asset))
     health = health_asset_spec(invalid, integrations=len(result.jobs), loaded_at=snapshot.loaded_at)
     for row in invalid:
         log.warning("integration-orchestrator skipped an invalid row: %s", row.message)
     return dg.Definitions(
-        assets=[*assets.values(), health],
+        assets=[*assets.values(), *lineage.sources, health],
         asset_checks=declared_checks(result.jobs),
-        jobs=[build_job(job, database) for job in result.jobs],
+        jobs=jobs,
         schedules=[d for d in schedules if isinstance(d, dg.ScheduleDefinition)],
         sensors=[reconcile_sensor(), *(d for d in schedules if isinstance(d, dg.SensorDefinition))],
-        resources={DATABASE_RESOURCE_KEY: database},
+        resources={DATABASE_RESOURCE_KEY: database, INTEGRATION_RESOURCE_KEY: asset_job_resource(result.jobs)},
     )
 
 

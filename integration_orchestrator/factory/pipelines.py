@@ -22,6 +22,7 @@ from integration_orchestrator.factory.ops import (
     IntegrationJob,
     checks_op,
     collect_op,
+    failure_hook,
     mapping_op,
     sink_op,
     source_op,
@@ -40,15 +41,17 @@ def terminal_steps(steps: tuple[StepRecord, ...]) -> list[StepRecord]:
 
 
 def _node(job: IntegrationJob, op: dg.OpDefinition, name: str, *, retry: bool = True) -> Any:
-    """``op`` as node ``name`` of ``job`` with the job's op tags and retry policy."""
-    node = op.alias(name).tag(dict(job.spec.op_tags))
+    """``op`` as node ``name`` of ``job`` with the job's op tags, retry policy and the failure
+    hook (on the node, so that a run of the implicit asset job has it too)."""
+    node = op.alias(name).tag(dict(job.spec.op_tags)).with_hooks({failure_hook()})
     if retry and job.spec.retry_policy is not None:
         node = node.with_retry_policy(job.spec.retry_policy)
     return node
 
 
-def compose_pipeline(job: IntegrationJob) -> Callable[[], None]:
-    """The composition function (for ``dagster.job``) of ``job``'s op graph."""
+def compose_pipeline(job: IntegrationJob) -> Callable[[], Any]:
+    """The composition function (for ``dagster.graph``) of ``job``'s op graph; it returns the
+    sink's output, which is the integration's asset (see ``factory.assets``)."""
     record = job.record
     pool = job.spec.pool
     pipeline_type = record.pipeline.pipeline_type if record.pipeline else "linear"
@@ -68,11 +71,11 @@ def compose_pipeline(job: IntegrationJob) -> Callable[[], None]:
         mapped_steps = [_node(job, step_op(1, pool), f"step_{s.op_suffix}") for s in steps]
         sink = _node(job, sink_op(1, checks is not None, pool), "sink")
 
-        def parallel() -> None:
+        def parallel() -> Any:
             parts = split(in_0=mappings(in_0=source()))
             for op in mapped_steps:
                 parts = parts.map(lambda batch, op=op: op(in_0=batch))
-            sink(**sink_kwargs([collect(batches=parts.collect())]))
+            return sink(**sink_kwargs([collect(batches=parts.collect())]))
 
         return parallel
 
@@ -81,23 +84,23 @@ def compose_pipeline(job: IntegrationJob) -> Callable[[], None]:
         finals = terminal_steps(steps)
         sink = _node(job, sink_op(max(1, len(finals)), checks is not None, pool), "sink")
 
-        def hybrid() -> None:
+        def hybrid() -> Any:
             mapped = mappings(in_0=source())
             outputs: dict[str, Any] = {}
             for s in steps:  # already topologically ordered
                 inputs = [outputs[d] for d in s.depends_on] or [mapped]
                 outputs[s.name] = ops[s.name](**{f"in_{i}": x for i, x in enumerate(inputs)})
-            sink(**sink_kwargs([outputs[s.name] for s in finals] or [mapped]))
+            return sink(**sink_kwargs([outputs[s.name] for s in finals] or [mapped]))
 
         return hybrid
 
     ordered_ops = [_node(job, step_op(1, pool), f"step_{s.op_suffix}") for s in steps]
     sink = _node(job, sink_op(1, checks is not None, pool), "sink")
 
-    def linear() -> None:
+    def linear() -> Any:
         batch = mappings(in_0=source())
         for op in ordered_ops:
             batch = op(in_0=batch)
-        sink(**sink_kwargs([batch]))
+        return sink(**sink_kwargs([batch]))
 
     return linear
