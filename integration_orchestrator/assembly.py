@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from integration_orchestrator.db.urls import env_database_url
 from integration_orchestrator.errors import RowError
 from integration_orchestrator.factory.assets import asset_job_resource, integration_asset
 from integration_orchestrator.factory.build import (
@@ -96,7 +97,7 @@ def definitions_from_snapshot(
         preload()
     invalid, schedules = result.invalid, result.schedules
     database = IntegrationDatabase(database_url=database_url)
-    lineage = link(result.jobs)
+    lineage = link(result.jobs, database_url or env_database_url())
     assets: dict[dg.AssetKey, dg.AssetsDefinition] = {}
     jobs: list[dg.JobDefinition] = []
     for job in result.jobs:  # every job materializes its asset; the first job of a key backs it in the repository

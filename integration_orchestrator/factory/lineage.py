@@ -37,10 +37,10 @@ def _part(text: str) -> str:
     return slugify(text, "x")
 
 
-def _database(url: Any) -> str:
-    """A name for the database an endpoint's ``url`` points at, without credentials."""
+def _database(url: Any, platform: str | None) -> str:
+    """A name for the database an endpoint's ``url`` points at (None: the platform's), without credentials."""
     if url is None:
-        return "platform"
+        return _database(platform, None) if platform else "platform"
     if isinstance(url, Mapping) and isinstance(url.get("$secret"), str):
         return _part(f"secret {url['$secret']}")
     if isinstance(url, str):
@@ -59,8 +59,9 @@ def _query_table(query: Any) -> tuple[str, str] | None:
     return (first, second) if second else ("public", first)
 
 
-def endpoint_key(endpoint: Any) -> dg.AssetKey | None:
-    """The identity of an endpoint as an asset key, or None when it names no knowable place."""
+def endpoint_key(endpoint: Any, platform: str | None = None) -> dg.AssetKey | None:
+    """The identity of an endpoint as an asset key, or None when it names no knowable place;
+    ``platform``: the platform database's URL, where a ``postgres_table`` without ``url`` writes."""
     if not isinstance(endpoint, Mapping):
         return None
     kind = endpoint.get("type")
@@ -68,12 +69,12 @@ def endpoint_key(endpoint: Any) -> dg.AssetKey | None:
         return dg.AssetKey([_PREFIX, "file", _part(endpoint["path"])])
     if kind == "postgres_table" and isinstance(endpoint.get("table"), str):
         schema = endpoint.get("schema") if isinstance(endpoint.get("schema"), str) else "public"
-        return dg.AssetKey([_PREFIX, "postgres", _database(endpoint.get("url")), _part(schema),
+        return dg.AssetKey([_PREFIX, "postgres", _database(endpoint.get("url"), platform), _part(schema),
                             _part(endpoint["table"])])
     if kind == "postgres":
         table = _query_table(endpoint.get("query"))
         if table is not None:
-            return dg.AssetKey([_PREFIX, "postgres", _database(endpoint.get("url")), _part(table[0]), _part(table[1])])
+            return dg.AssetKey([_PREFIX, "postgres", _database(endpoint.get("url"), platform), _part(table[0]), _part(table[1])])
     return None
 
 
@@ -126,8 +127,9 @@ def _cyclic(edges: Mapping[dg.AssetKey, list[dg.AssetKey]]) -> set[tuple[dg.Asse
     return {(a, b) for a, targets in edges.items() for b in targets if component.get(a) == component.get(b)}
 
 
-def link(jobs: Sequence[IntegrationJob]) -> Lineage:
-    """The lineage of ``jobs``' assets (the first job of an asset key speaks for it)."""
+def link(jobs: Sequence[IntegrationJob], platform: str | None = None) -> Lineage:
+    """The lineage of ``jobs``' assets (the first job of an asset key speaks for it);
+    ``platform``: the platform database's URL, if known without starting anything."""
     source_of: dict[dg.AssetKey, tuple[dg.AssetKey, str]] = {}
     producers: dict[dg.AssetKey, list[dg.AssetKey]] = defaultdict(list)
     for job in jobs:
@@ -136,7 +138,7 @@ def link(jobs: Sequence[IntegrationJob]) -> Lineage:
             continue
         connection = job.record.config.connection_config
         source, target = connection.get("source"), connection.get("target")
-        source_key, target_key = endpoint_key(source), endpoint_key(target)
+        source_key, target_key = endpoint_key(source, platform), endpoint_key(target, platform)
         if source_key is not None and isinstance(source, Mapping):
             source_of[key] = (source_key, str(source.get("type")))
         if target_key is not None:
