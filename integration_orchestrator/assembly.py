@@ -8,8 +8,9 @@ schedules of the integrations that loaded become schedules and sensors of their 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -21,6 +22,7 @@ from integration_orchestrator.factory.build import (
     load_or_reconstruct,
     translate,
 )
+from integration_orchestrator.factory.custom_ops import registered_ops
 from integration_orchestrator.factory.dataplane import preload
 from integration_orchestrator.factory.engines import Engines, default_engines
 from integration_orchestrator.factory.health import health_asset_spec
@@ -78,11 +80,42 @@ def check_snapshot(
     database_url: str | None = None,
     engines: Engines | None = None,
     translator: IntegrationTranslator | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> Checked:
-    """Validate and translate ``snapshot`` (the default translator unless one is given), schedules included."""
+    """Validate and translate ``snapshot`` (the default translator unless one is given), schedules
+    included; with ``resources``, a job whose op steps need a resource not among them is an invalid row."""
     result = translate(snapshot, translator or IntegrationTranslator(), engines or default_engines())
-    schedules, schedule_invalid = schedule_definitions(snapshot, result.jobs, database_url)
-    return Checked(result.jobs, tuple(schedules), (*result.invalid, *schedule_invalid))
+    jobs, missing = _without_missing_resources(result.jobs, resources)
+    schedules, schedule_invalid = schedule_definitions(snapshot, jobs, database_url)
+    return Checked(tuple(jobs), tuple(schedules), (*result.invalid, *missing, *schedule_invalid))
+
+
+def _without_missing_resources(
+    found: Sequence[IntegrationJob], resources: Mapping[str, Any] | None,
+) -> tuple[list[IntegrationJob], list[InvalidRow]]:
+    """Jobs whose op steps need a resource the Definitions lack become invalid rows naming the op
+    (``resources`` None: not checked, the caller adds resources itself)."""
+    if resources is None:
+        return list(found), []
+    jobs: list[IntegrationJob] = []
+    invalid: list[InvalidRow] = []
+    for job in found:
+        steps = job.record.settings.steps if job.record.settings else ()
+        missing = [(s, sorted(set(registered_ops()[str(s.op)].required_resource_keys) - set(resources)))
+                   for s in steps if s.op is not None]
+        problem = next(((s, keys) for s, keys in missing if keys), None)
+        if problem is None:
+            jobs.append(job)
+            continue
+        step, keys = problem
+        pipeline = job.record.pipeline
+        table, row_id, human = ("integration_pipeline_definitions", pipeline.id, pipeline.pipeline_name) if pipeline \
+            else ("integration_configs", job.record.config.id, job.record.config.integration_name)
+        reason = (f"step `{step.name}`: op `{step.op}` needs resource(s) {', '.join(keys)}, which the Definitions "
+                  "lack (build_definitions(resources={...}))")
+        invalid.append(InvalidRow(table, row_id, human, "pipeline_steps", reason,
+                                  f"In {table} `{human}` (id {row_id}): {reason}", job.record.config.id))
+    return jobs, invalid
 
 
 def definitions_from_snapshot(
@@ -90,9 +123,12 @@ def definitions_from_snapshot(
     translator: IntegrationTranslator | None = None,
     engines: Engines | None = None,
     database_url: str | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> dg.Definitions:
-    """Pure: the Definitions of ``snapshot`` (no database access while building)."""
-    result = check_snapshot(snapshot, database_url, engines, translator)
+    """Pure: the Definitions of ``snapshot`` (no database access while building); ``resources``:
+    the user's own (what data teams' ops require, see ``integration_orchestrator.ops``)."""
+    resources = dict(resources or {})
+    result = check_snapshot(snapshot, database_url, engines, translator, resources)
     if result.jobs:
         preload()
     invalid, schedules = result.invalid, result.schedules
@@ -104,7 +140,7 @@ def definitions_from_snapshot(
         key = job.spec.asset_spec.key
         asset = integration_asset(job, lineage.deps.get(key, ()))
         assets.setdefault(key, asset)
-        jobs.append(build_job(job, database, asset))
+        jobs.append(build_job(job, database, asset, resources))
     health = health_asset_spec(invalid, integrations=len(result.jobs), loaded_at=snapshot.loaded_at)
     for row in invalid:
         log.warning("integration-orchestrator skipped an invalid row: %s", row.message)
@@ -114,7 +150,8 @@ def definitions_from_snapshot(
         jobs=jobs,
         schedules=[d for d in schedules if isinstance(d, dg.ScheduleDefinition)],
         sensors=[reconcile_sensor(), *(d for d in schedules if isinstance(d, dg.SensorDefinition))],
-        resources={DATABASE_RESOURCE_KEY: database, INTEGRATION_RESOURCE_KEY: asset_job_resource(result.jobs)},
+        resources={**resources, DATABASE_RESOURCE_KEY: database,
+                   INTEGRATION_RESOURCE_KEY: asset_job_resource(result.jobs)},
     )
 
 
@@ -124,7 +161,9 @@ def build_definitions(
     organization_id: str | None = None,
     *,
     engines: Engines | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> dg.Definitions:
-    """Integration rows → ``dagster.Definitions`` (see the module docstring)."""
+    """Integration rows → ``dagster.Definitions`` (see the module docstring); ``resources``:
+    the user's own, e.g. those the data teams' ops require."""
     snapshot = load_or_reconstruct(database_url, organization_id)
-    return definitions_from_snapshot(snapshot, translator, engines, database_url)
+    return definitions_from_snapshot(snapshot, translator, engines, database_url, resources)

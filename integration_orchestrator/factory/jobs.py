@@ -9,6 +9,9 @@ that one shared multi-asset check declares (``build.declared_checks``).
 
 from __future__ import annotations
 
+import functools
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -38,9 +41,11 @@ def _job_resource(job: IntegrationJob) -> dg.ResourceDefinition:
                                  description=f"the integration behind `{job.name}`")
 
 
-def build_job(job: IntegrationJob, database: IntegrationDatabase, asset: dg.AssetsDefinition) -> dg.JobDefinition:
+def build_job(job: IntegrationJob, database: IntegrationDatabase, asset: dg.AssetsDefinition,
+              resources: Mapping[str, Any] | None = None) -> dg.JobDefinition:
     """The job of ``job``, materializing ``asset`` (``factory.assets.integration_asset``); its
-    resources: the platform database and the job itself."""
+    resources: the platform database, the job itself and the user's ``resources`` (those
+    the data teams' ops require)."""
     record = job.record
     metadata: dict[str, Any] = {
         "integration": record.config.integration_name,
@@ -56,8 +61,27 @@ def build_job(job: IntegrationJob, database: IntegrationDatabase, asset: dg.Asse
         tags=dict(job.spec.run_tags),
         metadata=metadata,
         resource_defs={
+            **(resources or {}),
             INTEGRATION_RESOURCE_KEY: _job_resource(job),
             DATABASE_RESOURCE_KEY: database,
         },
-        config=dict(job.spec.run_config) if job.spec.run_config is not None else None,
+        **_execution(job.spec.run_config),
     )
+
+
+def _execution(run_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``config`` or ``executor_def`` for build_asset_job. A run config that only picks the
+    default executor's mode becomes that executor configured (shared by every job with the
+    same config): a default run config makes Dagster build the job's whole run config
+    schema when the repository is assembled, which is most of a large location's load."""
+    if run_config is None:
+        return {}
+    execution = run_config.get("execution")
+    if set(run_config) == {"execution"} and isinstance(execution, Mapping) and set(execution) == {"config"}:
+        return {"executor_def": _configured_executor(json.dumps(execution["config"], sort_keys=True))}
+    return {"config": dict(run_config)}
+
+
+@functools.cache
+def _configured_executor(config: str) -> dg.ExecutorDefinition:
+    return dg.multi_or_in_process_executor.configured(json.loads(config), name="integration_executor")

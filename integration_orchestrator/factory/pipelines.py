@@ -18,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 
+from integration_orchestrator.factory.custom_ops import custom_step_op
 from integration_orchestrator.factory.ops import (
     IntegrationJob,
     checks_op,
@@ -38,6 +39,11 @@ def terminal_steps(steps: tuple[StepRecord, ...]) -> list[StepRecord]:
     """Steps no other step depends on, in ``order``."""
     needed = {d for s in steps for d in s.depends_on}
     return sorted((s for s in steps if s.name not in needed), key=lambda s: s.order)
+
+
+def _step(step: StepRecord, inputs: int, pool: str | None) -> dg.OpDefinition:
+    """A transformation step's shared op, or the registered op of an ``op`` step."""
+    return custom_step_op(step.op, inputs, pool) if step.op is not None else step_op(inputs, pool)
 
 
 def _node(job: IntegrationJob, op: dg.OpDefinition, name: str, *, retry: bool = True) -> Any:
@@ -68,7 +74,7 @@ def compose_pipeline(job: IntegrationJob) -> Callable[[], Any]:
     if pipeline_type == "parallel":
         split = _node(job, split_op(pool), "split", retry=False)
         collect = _node(job, collect_op(pool), "collect", retry=False)
-        mapped_steps = [_node(job, step_op(1, pool), f"step_{s.op_suffix}") for s in steps]
+        mapped_steps = [_node(job, _step(s, 1, pool), f"step_{s.op_suffix}") for s in steps]
         sink = _node(job, sink_op(1, checks is not None, pool), "sink")
 
         def parallel() -> Any:
@@ -80,7 +86,7 @@ def compose_pipeline(job: IntegrationJob) -> Callable[[], Any]:
         return parallel
 
     if pipeline_type == "hybrid":
-        ops = {s.name: _node(job, step_op(max(1, len(s.depends_on)), pool), f"step_{s.op_suffix}") for s in steps}
+        ops = {s.name: _node(job, _step(s, max(1, len(s.depends_on)), pool), f"step_{s.op_suffix}") for s in steps}
         finals = terminal_steps(steps)
         sink = _node(job, sink_op(max(1, len(finals)), checks is not None, pool), "sink")
 
@@ -94,7 +100,7 @@ def compose_pipeline(job: IntegrationJob) -> Callable[[], Any]:
 
         return hybrid
 
-    ordered_ops = [_node(job, step_op(1, pool), f"step_{s.op_suffix}") for s in steps]
+    ordered_ops = [_node(job, _step(s, 1, pool), f"step_{s.op_suffix}") for s in steps]
     sink = _node(job, sink_op(1, checks is not None, pool), "sink")
 
     def linear() -> Any:

@@ -138,6 +138,7 @@ def test_the_asset_shows_its_job_schedule_sensor_checks_and_lineage(
     assert source == [] or source[0]["path"][0] == "integration_sources"  # an inline source names no place
 
 
+@pytest.mark.slow
 def test_materializing_the_asset_runs_the_integration_as_its_job(
     graphql: tuple[WorkspaceRequestContext, dict[str, str]], db: psycopg.Connection[Any],
 ) -> None:
@@ -160,6 +161,7 @@ def test_materializing_the_asset_runs_the_integration_as_its_job(
     assert db.execute("SELECT count(*) AS n FROM people_out").fetchone() == {"n": 4}
 
 
+@pytest.mark.slow
 def test_one_integration_per_asset_run(
     graphql: tuple[WorkspaceRequestContext, dict[str, str]], db: psycopg.Connection[Any],
 ) -> None:
