@@ -24,7 +24,7 @@ from integration_orchestrator.factory.ops import INTEGRATION_RESOURCE_KEY, Integ
 from integration_orchestrator.factory.resources import DATABASE_RESOURCE_KEY, IntegrationDatabase
 from integration_orchestrator.factory.serial import run_guard
 
-__all__ = ["build_job"]
+__all__ = ["build_job", "execution_config"]
 
 
 def _job_resource(job: IntegrationJob) -> dg.ResourceDefinition:
@@ -82,6 +82,20 @@ def _execution(run_config: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"config": dict(run_config)}
 
 
+_EXECUTION: dict[int, Mapping[str, Any]] = {}
+
+
 @functools.cache
 def _configured_executor(config: str) -> dg.ExecutorDefinition:
-    return dg.multi_or_in_process_executor.configured(json.loads(config), name="integration_executor")
+    executor = dg.multi_or_in_process_executor.configured(json.loads(config), name="integration_executor")
+    _EXECUTION[id(executor)] = json.loads(config)
+    return executor
+
+
+def execution_config(job_def: dg.JobDefinition) -> Mapping[str, Any] | None:
+    """The execution config a job runs with by default: its configured executor's, else its run config's."""
+    configured = _EXECUTION.get(id(job_def.executor_def))
+    if configured is not None:
+        return configured
+    execution = (job_def.run_config or {}).get("execution")
+    return execution.get("config") if isinstance(execution, Mapping) else None

@@ -11,6 +11,7 @@ from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.factory import IntegrationDefinitionSpec, IntegrationTranslator, IntegrationTranslatorData
 from integration_orchestrator.factory.assets import pipeline_graph
 from integration_orchestrator.factory.health import HEALTH_ASSET_KEY
+from integration_orchestrator.factory.jobs import execution_config
 from integration_orchestrator.run import run_integration_job
 from integration_orchestrator_tests.rows import (
     add_config,
@@ -116,10 +117,8 @@ def test_linear_jobs_run_in_process_parallel_ones_in_forkserver_step_processes(
                  pipeline_type="parallel", performance={"batch_size": 2, "parallelism": 3})
     defs = build_definitions(database_url)
     linear, parallel = defs.get_job_def("people_warehouse"), defs.get_job_def("people_fan_out")
-    assert linear.run_config == {"execution": {"config": {"in_process": {}}}}
-    assert parallel.run_config == {
-        "execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}, "max_concurrent": 3}}}
-    }
+    assert execution_config(linear) == {"in_process": {}}
+    assert execution_config(parallel) == {"multiprocess": {"start_method": {"forkserver": {}}, "max_concurrent": 3}}
 
 
 class _OwnExecutor(IntegrationTranslator):
@@ -130,7 +129,7 @@ class _OwnExecutor(IntegrationTranslator):
 def test_translator_can_drop_the_executor_config(db: psycopg.Connection[Any], database_url: str) -> None:
     _sample(db)
     job = build_definitions(database_url, translator=_OwnExecutor()).get_job_def("people_warehouse")
-    assert not job.run_config
+    assert not job.run_config and execution_config(job) is None
 
 
 def test_schedule_rows_become_schedules_of_the_job(db: psycopg.Connection[Any], database_url: str) -> None:
