@@ -26,8 +26,7 @@ from integration_orchestrator.factory.custom_ops import registered_ops
 from integration_orchestrator.factory.dataplane import preload
 from integration_orchestrator.factory.engines import Engines, default_engines
 from integration_orchestrator.factory.health import health_asset_spec
-from integration_orchestrator.factory.integration_job import IntegrationJob
-from integration_orchestrator.factory.integration_job import INTEGRATION_RESOURCE_KEY
+from integration_orchestrator.factory.integration_job import INTEGRATION_RESOURCE_KEY, IntegrationJob
 from integration_orchestrator.factory.jobs import build_job
 from integration_orchestrator.factory.lineage import link
 from integration_orchestrator.factory.resources import (

@@ -92,7 +92,8 @@ def asset_job_resource(jobs: Sequence[IntegrationJob]) -> dg.ResourceDefinition:
 
     return dg.ResourceDefinition(
         resource_fn=resource, required_resource_keys={DATABASE_RESOURCE_KEY},
-        description=f"the integration whose asset a run of the implicit asset job materializes ({INTEGRATION_RESOURCE_KEY})",
+        description=f"{INTEGRATION_RESOURCE_KEY}: the integration whose asset a run of the implicit asset job "
+                    "materializes",
     )
 
 

@@ -75,7 +75,7 @@ def integration_op(
 ) -> Callable[[Callable[..., Iterable[Any]]], IntegrationOp]:
     """Declare ``fn(context, config, records)`` as the op ``name`` (register it under the
     entry-point group ``integration_orchestrator.ops``, or with :func:`register_op`)."""
-    if not isinstance(name, str) or not name.strip():
+    if not name.strip():
         raise ValueError("integration_op needs a name (a non-empty string)")
 
     def decorate(fn: Callable[..., Iterable[Any]]) -> IntegrationOp:
@@ -132,7 +132,7 @@ def processed_config(op: IntegrationOp, config: Mapping[str, Any]) -> Any:
     """``config`` checked against the op's schema, defaults applied; raises OpProblem."""
     from dagster._config import process_config
 
-    value = dict(config) if op.config_schema is not None else (dict(config) or None)
+    value: Any = dict(config) if op.config_schema is not None else (dict(config) or None)
     result = process_config(_config_type(op), value)
     if not result.success:
         reasons = "; ".join(e.message for e in result.errors or [])

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from dagster._core.definitions.assets.job.asset_job import build_asset_job
 

@@ -68,13 +68,14 @@ def endpoint_key(endpoint: Any, platform: str | None = None) -> dg.AssetKey | No
     if kind == "file" and isinstance(endpoint.get("path"), str):
         return dg.AssetKey([_PREFIX, "file", _part(endpoint["path"])])
     if kind == "postgres_table" and isinstance(endpoint.get("table"), str):
-        schema = endpoint.get("schema") if isinstance(endpoint.get("schema"), str) else "public"
+        schema = str(endpoint["schema"]) if isinstance(endpoint.get("schema"), str) else "public"
         return dg.AssetKey([_PREFIX, "postgres", _database(endpoint.get("url"), platform), _part(schema),
                             _part(endpoint["table"])])
     if kind == "postgres":
         table = _query_table(endpoint.get("query"))
         if table is not None:
-            return dg.AssetKey([_PREFIX, "postgres", _database(endpoint.get("url"), platform), _part(table[0]), _part(table[1])])
+            database = _database(endpoint.get("url"), platform)
+            return dg.AssetKey([_PREFIX, "postgres", database, _part(table[0]), _part(table[1])])
     return None
 
 

@@ -87,9 +87,10 @@ def _parse_step(
         raise _error(pipeline, f"{path}.order", f"must be an integer, not {order!r}")
     has_id, has_inline, has_op = "transformation_id" in raw, "transformation" in raw, "op" in raw
     if has_id + has_inline + has_op != 1:
-        raise _error(pipeline, path,
-                     "needs exactly one of `transformation_id`, `transformation` (inline row) or `op` (a registered op)")
+        raise _error(pipeline, path, "needs exactly one of `transformation_id`, `transformation` (inline row) "
+                     "or `op` (a registered op)")
     op, config = _parse_op(pipeline, path, raw) if has_op else (None, {})
+    transformation: Mapping[str, Any]
     if has_op:
         transformation_id, transformation = None, {}
     elif has_id:
@@ -99,7 +100,7 @@ def _parse_step(
             raise _error(
                 pipeline, f"{path}.transformation_id", f"no transformation with id {transformation_id} is visible"
             )
-        transformation: Mapping[str, Any] = found.row
+        transformation = found.row
     else:
         inline = raw["transformation"]
         if not isinstance(inline, Mapping):

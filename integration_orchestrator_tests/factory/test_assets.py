@@ -98,7 +98,8 @@ def _asset(context: WorkspaceRequestContext, key: dg.AssetKey) -> dict[str, Any]
 
 
 def _launch(context: WorkspaceRequestContext, job: str, keys: list[dg.AssetKey]) -> str:
-    selector = infer_job_selector(context, job, asset_selection=[k.to_graphql_input() for k in keys])
+    selection: list[Any] = [k.to_graphql_input() for k in keys]
+    selector = infer_job_selector(context, job, asset_selection=selection)
     result = execute_dagster_graphql(context, LAUNCH_PIPELINE_EXECUTION_MUTATION,
                                      variables={"executionParams": {"selector": selector, "mode": "default"}})
     assert not result.errors, result.errors

@@ -25,7 +25,7 @@ from integration_orchestrator_tests.rows import (
 )
 
 
-class Tiers(dg.ConfigurableResource):  # type: ignore[misc]  # Dagster's base classes are untyped here
+class Tiers(dg.ConfigurableResource["Tiers"]):
     by_name: dict[str, str]
 
 
@@ -59,9 +59,9 @@ def test_an_op_step_runs_as_its_own_node_with_the_users_resource(
             strategy="dead_letter")
     defs = build_definitions(database_url, resources=RESOURCES)
     job = defs.get_job_def("people")
-    node = pipeline_graph(job).node_named("step_tier")
-    assert node.definition.name == "integration_op_test_tier_1"
-    assert "tiers" in node.definition.required_resource_keys
+    definition = pipeline_graph(job).node_named("step_tier").definition
+    assert isinstance(definition, dg.OpDefinition) and definition.name == "integration_op_test_tier_1"
+    assert "tiers" in definition.required_resource_keys
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(instance=instance)
     assert result.success

@@ -12,7 +12,7 @@ from integration_orchestrator.ops import RecordFailure, integration_op
 __all__ = ["Geocoder", "geocode"]
 
 
-class Geocoder(dg.ConfigurableResource):  # type: ignore[misc]  # Dagster's base classes are untyped here
+class Geocoder(dg.ConfigurableResource):
     """Coordinates by city (a stand-in for a real geocoding client)."""
 
     cities: dict[str, list[float]]
