@@ -8,22 +8,27 @@ schedules of the integrations that loaded become schedules and sensors of their 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
+from integration_orchestrator.db.urls import env_database_url
 from integration_orchestrator.errors import RowError
+from integration_orchestrator.factory.assets import asset_job_resource, integration_asset
 from integration_orchestrator.factory.build import (
     declared_checks,
     load_or_reconstruct,
     translate,
 )
+from integration_orchestrator.factory.custom_ops import registered_ops
 from integration_orchestrator.factory.dataplane import preload
 from integration_orchestrator.factory.engines import Engines, default_engines
 from integration_orchestrator.factory.health import health_asset_spec
-from integration_orchestrator.factory.integration_job import IntegrationJob
+from integration_orchestrator.factory.integration_job import INTEGRATION_RESOURCE_KEY, IntegrationJob
 from integration_orchestrator.factory.jobs import build_job
+from integration_orchestrator.factory.lineage import link
 from integration_orchestrator.factory.resources import (
     DATABASE_RESOURCE_KEY,
     IntegrationDatabase,
@@ -74,11 +79,42 @@ def check_snapshot(
     database_url: str | None = None,
     engines: Engines | None = None,
     translator: IntegrationTranslator | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> Checked:
-    """Validate and translate ``snapshot`` (the default translator unless one is given), schedules included."""
+    """Validate and translate ``snapshot`` (the default translator unless one is given), schedules
+    included; with ``resources``, a job whose op steps need a resource not among them is an invalid row."""
     result = translate(snapshot, translator or IntegrationTranslator(), engines or default_engines())
-    schedules, schedule_invalid = schedule_definitions(snapshot, result.jobs, database_url)
-    return Checked(result.jobs, tuple(schedules), (*result.invalid, *schedule_invalid))
+    jobs, missing = _without_missing_resources(result.jobs, resources)
+    schedules, schedule_invalid = schedule_definitions(snapshot, jobs, database_url)
+    return Checked(tuple(jobs), tuple(schedules), (*result.invalid, *missing, *schedule_invalid))
+
+
+def _without_missing_resources(
+    found: Sequence[IntegrationJob], resources: Mapping[str, Any] | None,
+) -> tuple[list[IntegrationJob], list[InvalidRow]]:
+    """Jobs whose op steps need a resource the Definitions lack become invalid rows naming the op
+    (``resources`` None: not checked, the caller adds resources itself)."""
+    if resources is None:
+        return list(found), []
+    jobs: list[IntegrationJob] = []
+    invalid: list[InvalidRow] = []
+    for job in found:
+        steps = job.record.settings.steps if job.record.settings else ()
+        missing = [(s, sorted(set(registered_ops()[str(s.op)].required_resource_keys) - set(resources)))
+                   for s in steps if s.op is not None]
+        problem = next(((s, keys) for s, keys in missing if keys), None)
+        if problem is None:
+            jobs.append(job)
+            continue
+        step, keys = problem
+        pipeline = job.record.pipeline
+        table, row_id, human = ("integration_pipeline_definitions", pipeline.id, pipeline.pipeline_name) if pipeline \
+            else ("integration_configs", job.record.config.id, job.record.config.integration_name)
+        reason = (f"step `{step.name}`: op `{step.op}` needs resource(s) {', '.join(keys)}, which the Definitions "
+                  "lack (build_definitions(resources={...}))")
+        invalid.append(InvalidRow(table, row_id, human, "pipeline_steps", reason,
+                                  f"In {table} `{human}` (id {row_id}): {reason}", job.record.config.id))
+    return jobs, invalid
 
 
 def definitions_from_snapshot(
@@ -86,26 +122,35 @@ def definitions_from_snapshot(
     translator: IntegrationTranslator | None = None,
     engines: Engines | None = None,
     database_url: str | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> dg.Definitions:
-    """Pure: the Definitions of ``snapshot`` (no database access while building)."""
-    result = check_snapshot(snapshot, database_url, engines, translator)
+    """Pure: the Definitions of ``snapshot`` (no database access while building); ``resources``:
+    the user's own (what data teams' ops require, see ``integration_orchestrator.ops``)."""
+    resources = dict(resources or {})
+    result = check_snapshot(snapshot, database_url, engines, translator, resources)
     if result.jobs:
         preload()
     invalid, schedules = result.invalid, result.schedules
     database = IntegrationDatabase(database_url=database_url)
-    assets: dict[dg.AssetKey, dg.AssetSpec] = {}
-    for job in result.jobs:
-        assets.setdefault(job.spec.asset_spec.key, job.spec.asset_spec)
+    lineage = link(result.jobs, database_url or env_database_url())
+    assets: dict[dg.AssetKey, dg.AssetsDefinition] = {}
+    jobs: list[dg.JobDefinition] = []
+    for job in result.jobs:  # every job materializes its asset; the first job of a key backs it in the repository
+        key = job.spec.asset_spec.key
+        asset = integration_asset(job, lineage.deps.get(key, ()))
+        assets.setdefault(key, asset)
+        jobs.append(build_job(job, database, asset, resources))
     health = health_asset_spec(invalid, integrations=len(result.jobs), loaded_at=snapshot.loaded_at)
     for row in invalid:
         log.warning("integration-orchestrator skipped an invalid row: %s", row.message)
     return dg.Definitions(
-        assets=[*assets.values(), health],
+        assets=[*assets.values(), *lineage.sources, health],
         asset_checks=declared_checks(result.jobs),
-        jobs=[build_job(job, database) for job in result.jobs],
+        jobs=jobs,
         schedules=[d for d in schedules if isinstance(d, dg.ScheduleDefinition)],
         sensors=[reconcile_sensor(), *(d for d in schedules if isinstance(d, dg.SensorDefinition))],
-        resources={DATABASE_RESOURCE_KEY: database},
+        resources={**resources, DATABASE_RESOURCE_KEY: database,
+                   INTEGRATION_RESOURCE_KEY: asset_job_resource(result.jobs)},
     )
 
 
@@ -115,7 +160,9 @@ def build_definitions(
     organization_id: str | None = None,
     *,
     engines: Engines | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> dg.Definitions:
-    """Integration rows → ``dagster.Definitions`` (see the module docstring)."""
+    """Integration rows → ``dagster.Definitions`` (see the module docstring); ``resources``:
+    the user's own, e.g. those the data teams' ops require."""
     snapshot = load_or_reconstruct(database_url, organization_id)
-    return definitions_from_snapshot(snapshot, translator, engines, database_url)
+    return definitions_from_snapshot(snapshot, translator, engines, database_url, resources)

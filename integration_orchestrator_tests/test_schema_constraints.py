@@ -68,7 +68,8 @@ BAD: list[tuple[str, str, Override, str]] = [
     ("integration_transformations", "error schema", _same({"error_output_schema": Jsonb([])}), "valid_error_schema"),
     ("integration_transformations", "test cases", _same({"test_cases": Jsonb([])}), "valid_test_cases"),
     ("integration_transformations", "timeout", _same({"timeout_seconds": 0}), "valid_timeout_seconds"),
-    ("integration_transformations", "language", _same({"language": "cobol"}), "22P02"),
+    ("integration_transformations", "language", _same({"language": "COBOL!"}),
+     "integration_transformations_language_name"),
     ("integration_mappings", "rules array", _same({"transformation_rules": Jsonb([])}), "valid_transformation"),
     (
         "integration_mappings",

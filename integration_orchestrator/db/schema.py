@@ -118,7 +118,6 @@ ENUM_COLUMNS: Final = MappingProxyType(
         ("integration_schedules", "schedule_type"): "schedule_type",
         ("integration_template_instances", "deployment_status"): "deployment_status",
         ("integration_templates", "template_category"): "template_category",
-        ("integration_transformations", "language"): "transformation_language",
         ("integration_transformations", "performance_tier"): "performance_tier",
         ("integration_transformations", "transformation_type"): "transformation_type",
     }

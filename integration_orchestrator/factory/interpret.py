@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from integration_orchestrator.columnar import batch_to_records, records_to_batch
+from integration_orchestrator.errors import IntegrationOrchestratorError
 from integration_orchestrator.factory.dataplane import (
     CompiledMappings,
     compile_mappings,
@@ -75,6 +76,11 @@ class Interpreter:
             self.plan = compile_mappings(engines, integration)
         self.steps = list(steps) if self.start is None else downstream_steps(steps, self.start, self.hybrid)
         self.terminal = {s.name for s in terminal_steps(steps)}
+        ops = [s for s in self.steps if s.op is not None]
+        if ops:  # a data team's op needs its Dagster context and resources: only a run has them
+            raise IntegrationOrchestratorError(
+                f"step `{ops[0].name}` runs op `{ops[0].op}`, which only a run of the job executes "
+                "(preview and replay run transformation steps only)")
         self.compiled = {s.name: compile_step(engines, s) for s in self.steps}
 
     def run(self, records: list[Record]) -> tuple[list[Record], list[NodeRun]]:

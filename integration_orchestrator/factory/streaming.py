@@ -47,7 +47,7 @@ def run_storage(context: Any, job: IntegrationJob) -> UPath:
 def open_writer(context: Any, job: IntegrationJob) -> BatchWriter:
     """Where this op (this mapped instance) writes its output batches: ``<base>/<run_id>/<node>``."""
     mapping_key = context.get_mapping_key()
-    node = str(context.op_handle) + (f"[{mapping_key}]" if mapping_key else "")
+    node = context.op_handle.name + (f"[{mapping_key}]" if mapping_key else "")  # the node in its pipeline graph
     return BatchWriter(run_storage(context, job) / slugify(node, "op"), "out")
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from integration_orchestrator.errors import RowError
+from integration_orchestrator.factory.custom_ops import check_op_step
 from integration_orchestrator.factory.engines import Engines
 from integration_orchestrator.model import (
     ConfigRecord,
@@ -83,7 +84,10 @@ def _check_pipeline(
         settings = parse_pipeline(pipeline, transformations)
         for step in settings.steps:
             try:
-                engines.compile_transformation(step.transformation)
+                if step.op is not None:
+                    check_op_step(step)
+                else:
+                    engines.compile_transformation(step.transformation)
             except Exception as error:  # noqa: BLE001 - any failure is reported against the row
                 raise RowError(
                     "pipeline", pipeline.pipeline_name, f"step `{step.name}`: {error}",

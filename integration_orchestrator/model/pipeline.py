@@ -1,6 +1,6 @@
 """``pipeline_steps`` and ``performance_config`` parsed and checked (ARCHITECTURE.md §6.5).
 
-``{"steps": [{"name", "order", "transformation_id" | "transformation": {inline row},
+``{"steps": [{"name", "order", "transformation_id" | "transformation": {inline row} | "op": <registered op>, "config"},
 "depends_on": [names], "when": <JMESPath over the record>}]}``. Every problem is a
 :class:`RowError` naming the pipeline row, the JSON path and what is wrong.
 """
@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
@@ -42,6 +42,10 @@ class StepRecord:
     transformation_id: str | None
     depends_on: tuple[str, ...]
     when: str | None
+    #: a data team's op (``integration_orchestrator.ops``): its registered name and its
+    #: config; the step then has no transformation (``transformation`` is empty)
+    op: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,17 +85,22 @@ def _parse_step(
     order = raw.get("order", index + 1)
     if isinstance(order, bool) or not isinstance(order, int):
         raise _error(pipeline, f"{path}.order", f"must be an integer, not {order!r}")
-    has_id, has_inline = "transformation_id" in raw, "transformation" in raw
-    if has_id == has_inline:
-        raise _error(pipeline, path, "needs exactly one of `transformation_id` or `transformation` (inline row)")
-    if has_id:
+    has_id, has_inline, has_op = "transformation_id" in raw, "transformation" in raw, "op" in raw
+    if has_id + has_inline + has_op != 1:
+        raise _error(pipeline, path, "needs exactly one of `transformation_id`, `transformation` (inline row) "
+                     "or `op` (a registered op)")
+    op, config = _parse_op(pipeline, path, raw) if has_op else (None, {})
+    transformation: Mapping[str, Any]
+    if has_op:
+        transformation_id, transformation = None, {}
+    elif has_id:
         transformation_id = str(raw["transformation_id"])
         found = transformations.get(transformation_id)
         if found is None:
             raise _error(
                 pipeline, f"{path}.transformation_id", f"no transformation with id {transformation_id} is visible"
             )
-        transformation: Mapping[str, Any] = found.row
+        transformation = found.row
     else:
         inline = raw["transformation"]
         if not isinstance(inline, Mapping):
@@ -117,7 +126,21 @@ def _parse_step(
         transformation_id=transformation_id,
         depends_on=tuple(depends_on),
         when=when,
+        op=op,
+        config=config,
     )
+
+
+def _parse_op(pipeline: PipelineRecord, path: str, raw: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """``op`` (a registered op's name) and its ``config`` (checked against the op's schema by the factory)."""
+    op, config = raw["op"], raw.get("config", {})
+    if not isinstance(op, str) or not op.strip():
+        raise _error(pipeline, f"{path}.op", "must be the name of a registered op (a string)")
+    if not isinstance(config, Mapping):
+        raise _error(pipeline, f"{path}.config", f"must be an object (the config of op `{op}`)")
+    if raw.get("when") is not None:
+        raise _error(pipeline, f"{path}.when", f"is not supported on an op step (op `{op}` gets every record)")
+    return op, dict(config)
 
 
 def _ordered(pipeline: PipelineRecord, steps: Sequence[StepRecord]) -> tuple[StepRecord, ...]:

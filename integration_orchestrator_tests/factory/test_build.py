@@ -9,7 +9,9 @@ import psycopg
 
 from integration_orchestrator.assembly import build_definitions
 from integration_orchestrator.factory import IntegrationDefinitionSpec, IntegrationTranslator, IntegrationTranslatorData
+from integration_orchestrator.factory.assets import pipeline_graph
 from integration_orchestrator.factory.health import HEALTH_ASSET_KEY
+from integration_orchestrator.factory.jobs import execution_config
 from integration_orchestrator.run import run_integration_job
 from integration_orchestrator_tests.rows import (
     add_config,
@@ -52,7 +54,7 @@ def test_rows_become_a_job_asset_and_check(db: psycopg.Connection[Any], database
     assert job.tags["integration/config_id"] == ids["config"]
     assert job.tags["integration/organization_id"] == ids["org"]
     assert job.tags["integration/pipeline_id"] == ids["pipeline"]
-    assert {n.name for n in job.graph.nodes} == {
+    assert {n.name for n in pipeline_graph(job).nodes} == {
         "source", "mappings", "step_upper", "step_not_cy", "step_batch", "checks", "sink",
     }
     repo = defs.get_repository_def()
@@ -69,7 +71,7 @@ def test_run_writes_target_rows_execution_and_checks(db: psycopg.Connection[Any]
     with dg.instance_for_test() as instance:
         result = defs.get_job_def("people_warehouse").execute_in_process(instance=instance)
         assert result.success
-        materializations = result.asset_materializations_for_node("sink")
+        materializations = result.asset_materializations_for_node("people_warehouse__pipeline.sink")
         assert materializations[0].metadata["records_in"].value == 3
         assert materializations[0].metadata["records_out"].value == 2
         assert materializations[0].metadata["records_dropped"].value == 1
@@ -104,7 +106,7 @@ def test_translator_override_point(db: psycopg.Connection[Any], database_url: st
     _sample(db)
     defs = build_definitions(database_url, translator=_Renaming())
     job = defs.get_job_def("team_people_warehouse")
-    assert all(node.tags.get("team") == "finance" for node in job.graph.nodes)
+    assert all(node.tags.get("team") == "finance" for node in pipeline_graph(job).nodes)
 
 
 def test_linear_jobs_run_in_process_parallel_ones_in_forkserver_step_processes(
@@ -115,10 +117,8 @@ def test_linear_jobs_run_in_process_parallel_ones_in_forkserver_step_processes(
                  pipeline_type="parallel", performance={"batch_size": 2, "parallelism": 3})
     defs = build_definitions(database_url)
     linear, parallel = defs.get_job_def("people_warehouse"), defs.get_job_def("people_fan_out")
-    assert linear.run_config == {"execution": {"config": {"in_process": {}}}}
-    assert parallel.run_config == {
-        "execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}, "max_concurrent": 3}}}
-    }
+    assert execution_config(linear) == {"in_process": {}}
+    assert execution_config(parallel) == {"multiprocess": {"start_method": {"forkserver": {}}, "max_concurrent": 3}}
 
 
 class _OwnExecutor(IntegrationTranslator):
@@ -129,7 +129,7 @@ class _OwnExecutor(IntegrationTranslator):
 def test_translator_can_drop_the_executor_config(db: psycopg.Connection[Any], database_url: str) -> None:
     _sample(db)
     job = build_definitions(database_url, translator=_OwnExecutor()).get_job_def("people_warehouse")
-    assert not job.run_config
+    assert not job.run_config and execution_config(job) is None
 
 
 def test_schedule_rows_become_schedules_of_the_job(db: psycopg.Connection[Any], database_url: str) -> None:
@@ -184,8 +184,8 @@ def test_translator_pool_gets_its_own_op_definitions(db: psycopg.Connection[Any]
     ids = _sample(db)
     add_pipeline(db, ids["org"], add_config(db, ids["org"], "Plain"), "plain", [jmespath_step("a", 1, "map", "@")])
     defs = build_definitions(database_url, translator=_Pooled())
-    pooled = defs.get_job_def("people_warehouse").graph.node_named("source").definition
-    plain = defs.get_job_def("plain").graph.node_named("source").definition
+    pooled = pipeline_graph(defs.get_job_def("people_warehouse")).node_named("source").definition
+    plain = pipeline_graph(defs.get_job_def("plain")).node_named("source").definition
     assert isinstance(pooled, dg.OpDefinition) and isinstance(plain, dg.OpDefinition)
     assert (pooled.pool, pooled.name) == ("erp-api", "integration_source__pool_erp_api")
     assert (plain.pool, plain.name) == (None, "integration_source")

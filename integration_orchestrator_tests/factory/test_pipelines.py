@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from integration_orchestrator.assembly import build_definitions
+from integration_orchestrator.factory.assets import pipeline_graph
 from integration_orchestrator_tests.rows import (
     add_config,
     add_mapping,
@@ -103,8 +104,8 @@ def test_parallel_fans_out_one_op_per_batch(db: psycopg.Connection[Any], databas
     mapped = {
         e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS" and "[" in (e.step_key or "")
     }
-    assert mapped == {f"step_{s}[batch_{i:06d}]" for s in ("name", "batch") for i in range(3)}
-    steps_table = result.asset_materializations_for_node("sink")[0].metadata["steps"].value
+    assert mapped == {f"people__pipeline.step_{s}[batch_{i:06d}]" for s in ("name", "batch") for i in range(3)}
+    steps_table = result.asset_materializations_for_node("people__pipeline.sink")[0].metadata["steps"].value
     assert isinstance(steps_table, str)
     assert "| name | 3 | 3 | 0 | 0 |" in steps_table  # statistics summed over the batches
 
@@ -153,7 +154,7 @@ def test_retry_strategy_retries_the_op_with_the_row_policy(db: psycopg.Connectio
     _setup(db, VALIDATE, strategy="retry",
            performance={"retry": {"max_retries": 2, "delay_seconds": 0, "backoff": "linear", "jitter": False}})
     defs = build_definitions(database_url)
-    node = defs.get_job_def("people").graph.node_named("step_check")
+    node = pipeline_graph(defs.get_job_def("people")).node_named("step_check")
     assert node.retry_policy == dg.RetryPolicy(max_retries=2, delay=0, backoff=dg.Backoff.LINEAR)
     result = _run(database_url)
     assert not result.success
