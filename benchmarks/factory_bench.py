@@ -12,6 +12,8 @@ test), a 3-step linear pipeline (inline jmespath map/filter/enrich) and a cron s
   issue's linear design (per integration: an ``AssetSpec``, a ``multi_asset_check`` with
   2 check specs, an op job of 7 own ops source → mappings → 3 steps → checks → sink with
   tags and a failure hook, a cron ``ScheduleDefinition``; one sensor);
+- component: ``IntegrationsComponent.build_defs_from_state`` on the same snapshot written
+  as its defs-state file (the JSON read back, then the factory);
 - shared: plain Dagster in the factory's own structure (7 op definitions shared by every
   job and aliased per node, one resource per job, one subsettable multi-asset check for
   all check specs) — the factory's overhead over plain Dagster is factory / shared.
@@ -126,6 +128,25 @@ def build_factory(snapshot: Any) -> Any:
     from integration_orchestrator.assembly import definitions_from_snapshot
 
     return definitions_from_snapshot(snapshot, database_url="postgresql://bench@127.0.0.1/bench")
+
+
+def build_component(state: Any) -> Any:
+    """``IntegrationsComponent.build_defs_from_state``: the snapshot read back from its defs-state file."""
+    from integration_orchestrator.component import IntegrationsComponent
+
+    return IntegrationsComponent(database_url="postgresql://bench@127.0.0.1/bench").build_defs_from_state(
+        None, state_path=state)  # type: ignore[arg-type]  # the context is not used
+
+
+def _state_file(snapshot: Any) -> Any:
+    import tempfile
+    from pathlib import Path
+
+    from integration_orchestrator.factory.snapshot import snapshot_to_json
+
+    path = Path(tempfile.mkdtemp(prefix="io-bench-state-")) / "state"
+    path.write_text(snapshot_to_json(snapshot))
+    return path
 
 
 def build_hand(n: int) -> Any:
@@ -250,11 +271,17 @@ def measure(variant: str, n: int) -> dict[str, Any]:
     import integration_orchestrator.schedules.build
     import integration_orchestrator.transforms  # noqa: F401
 
-    snapshot = snapshot_of(n) if variant == "factory" else None
+    snapshot = snapshot_of(n) if variant in ("factory", "component") else None
+    state = _state_file(snapshot) if variant == "component" else None
     base = _rss_mb()
     started = time.perf_counter()
     builders = {"hand": build_hand, "hand_shared": build_hand_shared}
-    defs = build_factory(snapshot) if variant == "factory" else builders[variant](n)
+    if variant == "factory":
+        defs = build_factory(snapshot)
+    elif variant == "component":
+        defs = build_component(state)
+    else:
+        defs = builders[variant](n)
     jobs = _resolve(defs)
     seconds = time.perf_counter() - started
     return {"variant": variant, "n": n, "seconds": seconds, "peak_mb": _rss_mb() - base, "jobs": jobs}
@@ -275,20 +302,21 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.child[0], int(args.child[1]))))
         return
-    print(f"{'integrations':>12} {'hand s':>8} {'shared s':>9} {'factory s':>10} {'f/hand':>7} {'f/shared':>9}"
-          f" {'hand MB':>8} {'shared MB':>10} {'factory MB':>11} {'factory s/1k':>12}")
+    print(f"{'integrations':>12} {'hand s':>8} {'shared s':>9} {'factory s':>10} {'component s':>12} {'f/hand':>7}"
+          f" {'f/shared':>9} {'c/f':>6} {'hand MB':>8} {'shared MB':>10} {'factory MB':>11} {'factory s/1k':>12}")
+    variants = ("hand", "hand_shared", "factory", "component")
     for n in (int(s) for s in args.sizes.split(",")):
-        runs: dict[str, list[dict[str, Any]]] = {"hand": [], "hand_shared": [], "factory": []}
-        for _ in range(args.repeat):  # interleaved, so load changes on a shared machine hit all three
+        runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+        for _ in range(args.repeat):  # interleaved, so load changes on a shared machine hit all of them
             for variant in runs:
                 runs[variant].append(_run_child(variant, n))
-        hand, shared, factory = (min(runs[v], key=lambda r: r["seconds"]) for v in ("hand", "hand_shared", "factory"))
-        assert factory["jobs"] == hand["jobs"] == shared["jobs"], (factory, hand, shared)
+        hand, shared, factory, component = (min(runs[v], key=lambda r: r["seconds"]) for v in variants)
+        assert factory["jobs"] == hand["jobs"] == shared["jobs"] == component["jobs"], (factory, hand, shared)
         print(f"{n:>12} {hand['seconds']:>8.2f} {shared['seconds']:>9.2f} {factory['seconds']:>10.2f}"
-              f" {factory['seconds'] / hand['seconds']:>7.2f} {factory['seconds'] / shared['seconds']:>9.2f}"
+              f" {component['seconds']:>12.2f} {factory['seconds'] / hand['seconds']:>7.2f}"
+              f" {factory['seconds'] / shared['seconds']:>9.2f} {component['seconds'] / factory['seconds']:>6.2f}"
               f" {hand['peak_mb']:>8.0f} {shared['peak_mb']:>10.0f} {factory['peak_mb']:>11.0f}"
               f" {factory['seconds'] / n * 1000:>12.2f}", flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -48,10 +48,12 @@ def integration_asset(job: IntegrationJob, deps: Iterable[dg.AssetKey] = ()) -> 
     extra = [d for d in deps if d not in {dep.asset_key for dep in spec.deps}]
     if extra:
         spec = spec.replace_attributes(deps=[*spec.deps, *extra])
+    partitions = window_partitions(job.record)  # a window source: one partition per window (§10.9)
+    if partitions is not None:
+        spec = spec.replace_attributes(partitions_def=partitions)
     graph = dg.graph(name=graph_name(job), description=job.spec.description)(compose_pipeline(job))
     return dg.AssetsDefinition(
         node_def=graph, keys_by_input_name={}, keys_by_output_name={"result": spec.key}, specs=[spec],
-        partitions_def=window_partitions(job.record),  # a window source: one partition per window (§10.9)
     )
 
 
