@@ -91,7 +91,8 @@ COMMANDS = [
     pytest.param(["schedule", "list"], "Schedule: hr_access_review_nightly_schedule", id="schedule-list"),
     pytest.param(["job", "execute", "-m", "integration_orchestrator.definitions", "-j", JOB],
                  f'Finished execution of run for "{JOB}"', id="job-execute"),
-    pytest.param(["asset", "materialize", "-m", "integration_orchestrator.definitions", "--select", "*"],
+    pytest.param(["asset", "materialize", "-m", "integration_orchestrator.definitions",
+                  "--select", "integrations/hr_access_review"],
                  "Asset check 'mapping_hired_on' on 'integrations/hr_access_review' passed", id="asset-materialize"),
 ]
 
