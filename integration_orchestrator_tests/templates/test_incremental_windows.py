@@ -163,7 +163,9 @@ def test_a_backfill_of_a_range_of_windows_launches_one_run_per_window(
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     target = ("-m", "integration_orchestrator.definitions", "-a", "defs")
     command = [bin_path("dagster"), "job", "backfill", *target, "-j", "okta_access",
-               "--from", "2025-03-29T00:00", "--to", "2025-03-31T00:00", "--noprompt"]
+               "--from", "2025-03-29T00:00", "--to", "2025-03-31T00:00", "--noprompt",
+               # a run the queue starts before the previous one released its lease waits for it (§10.6)
+               "--tags", '{"integration/serial_wait_seconds": "300"}']
     done = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     daemon = dagster_daemon(*target, env=env)
