@@ -27,6 +27,7 @@ from integration_orchestrator.ascode.plan import select_rows, transformation_nam
 from integration_orchestrator.ascode.portable import canonical, row_values
 from integration_orchestrator.db import tenant_transaction
 from integration_orchestrator.errors import NotFoundError, RowError
+from integration_orchestrator.tenancy import not_in_organization
 
 __all__ = ["dump_document", "export_integration"]
 
@@ -39,7 +40,7 @@ def _owner_of(conn: psycopg.Connection[Any], reference: str, scope: str | None =
     ).fetchall()
     if scope is not None:
         if rows and not any(str(r["organization_id"]) == scope for r in rows):
-            raise RowError("integration config", reference, "not found in this organization", row_id=reference)
+            raise not_in_organization("integration config", reference)
         rows = [r for r in rows if str(r["organization_id"]) == scope]
     if not rows:
         raise NotFoundError("integration config", reference, by="id or name", quote=True)
